@@ -1,0 +1,24 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint-demo clean
+
+$(BIN)/asyncsafe-lint: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/asyncsafe-lint
+	@echo '$$ asyncsafe-lint check fixtures_app'
+	-@$(BIN)/asyncsafe-lint check fixtures_app
+	@echo
+	@echo '$$ asyncsafe-lint check fixtures_app --statistics'
+	-@$(BIN)/asyncsafe-lint check fixtures_app --statistics
+
+test: $(BIN)/asyncsafe-lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .asyncsafe_cache build dist

@@ -1,0 +1,181 @@
+"""Settings: `[tool.asyncsafe]` in the nearest `pyproject.toml`, then the command line."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path, PurePath
+
+from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.rules import ALL_RULES
+
+#: Directories never walked into, whatever `exclude` says.
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytest_cache",
+    ".ruff_cache", ".svn", ".tox", ".venv", "venv", "__pypackages__", "__pycache__", "_build",
+    "buck-out", "build", "dist", "node_modules", "site-packages", ".asyncsafe_cache",
+)  # fmt: skip
+
+KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls")
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the key and the source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path = field(default_factory=Path.cwd)
+    select: tuple[str, ...] = ("ASF",)
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    #: Qualified name of a blocking callable -> what to use instead.
+    blocking_calls: tuple[tuple[str, str], ...] = ()
+    #: Apply `exclude` to paths named on the command line too (what pre-commit needs).
+    force_exclude: bool = False
+
+    def __post_init__(self) -> None:
+        for selector in (*self.select, *self.extend_select, *self.ignore):
+            check_selector(selector, "rule selector")
+        for pattern, codes in self.per_file_ignores:
+            for code in codes:
+                check_selector(code, f"per-file-ignores[{pattern!r}]")
+
+    @cached_property
+    def rules(self) -> tuple[type[Rule], ...]:
+        """The rules enabled everywhere, before per-file ignores."""
+        return tuple(rule for rule in ALL_RULES if self._enabled(rule.code))
+
+    def rules_for(self, path: PurePath) -> tuple[type[Rule], ...]:
+        ignored = [code for pattern, codes in self.per_file_ignores if self._matches(path, pattern) for code in codes]
+        return tuple(rule for rule in self.rules if not any(rule.code.startswith(c) for c in ignored))
+
+    def is_excluded(self, path: PurePath) -> bool:
+        if any(part in DEFAULT_EXCLUDE for part in path.parts):
+            return True
+        return any(self._matches(path, pattern) for pattern in self.exclude)
+
+    def _matches(self, path: PurePath, pattern: str) -> bool:
+        try:
+            relative = PurePath(path).relative_to(self.root) if path.is_absolute() else PurePath(path)
+        except ValueError:
+            relative = PurePath(path)
+        text = relative.as_posix()
+        pattern = pattern.rstrip("/")
+        return (
+            fnmatch.fnmatch(text, pattern)
+            or fnmatch.fnmatch(text, f"{pattern}/*")
+            or any(fnmatch.fnmatch(part, pattern) for part in relative.parts)
+        )
+
+    def _enabled(self, code: str) -> bool:
+        """ruff's precedence: the most specific selector wins; on a tie, `ignore` does."""
+        best_select = max((len(s) for s in (*self.select, *self.extend_select) if _covers(s, code)), default=-1)
+        best_ignore = max((len(s) for s in self.ignore if _covers(s, code)), default=-1)
+        return best_select > best_ignore
+
+
+def _covers(selector: str, code: str) -> bool:
+    return selector == "ALL" or code.startswith(selector)
+
+
+def check_selector(selector: str, where: str) -> None:
+    if not any(_covers(selector, rule.code) for rule in ALL_RULES):
+        raise ConfigError(f"{where}: unknown rule code or prefix `{selector}`")
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest `pyproject.toml` with a `[tool.asyncsafe]` table, from `start` upwards."""
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file() and "asyncsafe" in _read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from error
+
+
+def load(config: Path | None = None, start: Path | None = None) -> Settings:
+    """Settings from `config`, or from the nearest `pyproject.toml`, or the defaults."""
+    path = config if config is not None else find_pyproject(start or Path.cwd())
+    if path is None:
+        return Settings(root=(start or Path.cwd()).resolve())
+    document = _read_toml(path)
+    table = document.get("tool", {}).get("asyncsafe", {}) if path.name == "pyproject.toml" else document
+    return from_table(table, path)
+
+
+def from_table(table: Mapping[str, object], source: Path) -> Settings:
+    try:
+        unknown = sorted(set(table) - set(KEYS))
+        if unknown:
+            raise ConfigError(f"unknown key `{unknown[0]}` in [tool.asyncsafe] (known: {', '.join(KEYS)})")
+        return Settings(
+            root=source.parent.resolve(),
+            select=_strings(table, "select") or ("ASF",),
+            extend_select=_strings(table, "extend-select"),
+            ignore=_strings(table, "ignore"),
+            per_file_ignores=tuple(
+                (pattern, _string_list(codes, f"per-file-ignores[{pattern!r}]"))
+                for pattern, codes in _table(table, "per-file-ignores").items()
+            ),
+            exclude=_strings(table, "exclude"),
+            blocking_calls=tuple(
+                (name, _string(replacement, f"blocking-calls[{name!r}]"))
+                for name, replacement in _table(table, "blocking-calls").items()
+            ),
+        )
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def _strings(table: Mapping[str, object], key: str) -> tuple[str, ...]:
+    return _string_list(table.get(key, []), key)
+
+
+def _string_list(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"`{key}` must be a list of strings")
+    return tuple(value)
+
+
+def _string(value: object, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"`{key}` must be a string")
+    return value
+
+
+def _table(table: Mapping[str, object], key: str) -> Mapping[str, object]:
+    value = table.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"`{key}` must be a table")
+    return value
+
+
+def override(
+    settings: Settings,
+    *,
+    select: Iterable[str] | None = None,
+    extend_select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    force_exclude: bool = False,
+) -> Settings:
+    """Settings with the command line's options applied on top (as ruff combines them)."""
+    return replace(
+        settings,
+        select=tuple(select) if select is not None else settings.select,
+        extend_select=settings.extend_select + tuple(extend_select),
+        ignore=settings.ignore + tuple(ignore),
+        force_exclude=force_exclude or settings.force_exclude,
+    )

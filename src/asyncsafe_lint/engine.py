@@ -1,0 +1,212 @@
+"""Checks one file: parse once, walk once with every enabled rule, suppress, locate."""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from asyncsafe_lint.config import Settings
+from asyncsafe_lint.contexts import Contexts, Function
+from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.names import LOCAL, Names, Symbol
+from asyncsafe_lint.rule import Call, Finding, Rule
+from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
+from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
+from asyncsafe_lint.suppress import is_suppressed
+
+
+def check_source(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
+    """Every finding of `rules` in one file's contents, sorted by position."""
+    if b"\0" in source:
+        return [file_error(filename, "binary file (it contains NUL bytes), not Python source")]
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        text = source.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as error:
+        return [file_error(filename, f"cannot decode: {error}")]
+    active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
+    if not active:
+        return []
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as error:
+        return [_syntax_error(filename, source, error)]
+    instances = [rule(settings) for rule in active]
+    module.visit(_Walker(instances))
+    for rule in instances:
+        rule.leave_module()
+    return _diagnostics(filename, module, text.splitlines(), instances)
+
+
+def file_error(filename: str, reason: str) -> Diagnostic:
+    start = Location(1, 1)
+    return Diagnostic(filename, start, start, IOErrorRule.code, IOErrorRule.name, IOErrorRule.message.format(reason=reason))
+
+
+def _syntax_error(filename: str, source: bytes, error: cst.ParserSyntaxError) -> Diagnostic:
+    # CPython's own parser names the cause and the place far better than libcst's does.
+    try:
+        compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as python_error:
+        start = Location(python_error.lineno or 1, python_error.offset or 1)
+        reason = python_error.msg
+    else:
+        start = Location(error.raw_line, error.raw_column + 1)
+        reason = error.message
+    message = SyntaxErrorRule.message.format(reason=reason)
+    return Diagnostic(filename, start, start, SyntaxErrorRule.code, SyntaxErrorRule.name, message)
+
+
+def _diagnostics(filename: str, module: cst.Module, lines: list[str], rules: list[Rule]) -> list[Diagnostic]:
+    findings = [(rule, finding) for rule in rules for finding in rule.findings()]
+    if not findings:
+        return []
+    # Positions cost a second pass over the tree, so only files with findings pay for it.
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    diagnostics = []
+    for rule, finding in findings:
+        diagnostic = _locate(filename, positions, rule, finding)
+        if not is_suppressed(lines[diagnostic.location.row - 1], rule.code):
+            diagnostics.append(diagnostic)
+    return sorted(set(diagnostics), key=lambda d: d.sort_key)
+
+
+def _locate(filename: str, positions: object, rule: Rule, finding: Finding) -> Diagnostic:
+    span = positions[finding.node]  # type: ignore[index]
+    return Diagnostic(
+        filename,
+        Location(span.start.line, span.start.column + 1),
+        Location(span.end.line, span.end.column + 1),
+        rule.code,
+        rule.name,
+        finding.message,
+    )
+
+
+class _Walker(cst.CSTVisitor):
+    """The single walk: keeps names and contexts up to date and hands every call to the rules."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        super().__init__()
+        self.rules = rules
+        self.names = Names()
+        self.contexts = Contexts()
+
+    # --- module: bind what every function body can see before walking any of them ---------
+    def visit_Module(self, node: cst.Module) -> None:
+        for statement in node.body:
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    self._bind_statement(small)
+            elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                self.names.bind(statement.name.value, Symbol(LOCAL + statement.name.value))
+
+    def _bind_statement(self, node: cst.BaseSmallStatement) -> None:
+        if isinstance(node, cst.Import):
+            self.names.bind_import(node)
+        elif isinstance(node, cst.ImportFrom):
+            self.names.bind_import_from(node)
+        elif isinstance(node, cst.Assign):
+            symbol = self.names.resolve(node.value)
+            for target in node.targets:
+                self.names.bind_target(target.target, symbol)
+        elif isinstance(node, cst.AnnAssign):
+            self.names.bind_target(node.target, self.names.annotation(node.annotation.annotation))
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self._bind_statement(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self._bind_statement(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._bind_statement(node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        class_name = self.contexts.class_name
+        if class_name is not None and isinstance(node.target, cst.Name):
+            # `client: httpx.Client` in a class body types `self.client` in its methods.
+            attributes = self.names.class_attributes.setdefault(LOCAL + class_name, {})
+            attributes[node.target.value] = self.names.annotation(node.annotation.annotation)
+        self._bind_statement(node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self.names.bind_target(node.target, None)
+
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            entered = self.names.resolve(item.item)
+            if item.asname is not None:
+                self.names.bind_target(item.asname.name, entered)
+            if node.asynchronous is None and entered is not None and entered.instance:
+                self._dispatch(item, f"{entered.qualname}.__enter__")
+
+    # --- functions and classes --------------------------------------------------------------
+    # Decorators, defaults and annotations run in the enclosing scope: only the body is new.
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.names.bind(node.name.value, Symbol(LOCAL + node.name.value))
+
+    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        class_name = self.contexts.class_name
+        function = Function(node.name.value, node.asynchronous is not None, node, class_name)
+        self.contexts.enter_function(function)
+        self.names.push()
+        self._bind_parameters(node.params, class_name, node)
+
+    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self.names.pop()
+        self.contexts.leave()
+
+    def visit_Lambda_body(self, node: cst.Lambda) -> None:
+        self.contexts.enter_function(Function("<lambda>", False, node))
+        self.names.push()
+        self._bind_parameters(node.params, None, node)
+
+    def leave_Lambda_body(self, node: cst.Lambda) -> None:
+        self.names.pop()
+        self.contexts.leave()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.names.bind(node.name.value, Symbol(LOCAL + node.name.value))
+
+    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.contexts.enter_class(node.name.value)
+        self.names.push(is_class=True)
+
+    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self.names.pop()
+        self.contexts.leave()
+
+    def _bind_parameters(self, params: cst.Parameters, class_name: str | None, node: cst.CSTNode) -> None:
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                every.append(star)
+        for index, param in enumerate(every):
+            symbol = None
+            if param.annotation is not None:
+                symbol = self.names.annotation(param.annotation.annotation)
+            elif index == 0 and class_name is not None and isinstance(node, cst.FunctionDef):
+                symbol = self._receiver(node, class_name)
+            self.names.bind(param.name.value, symbol)
+
+    def _receiver(self, node: cst.FunctionDef, class_name: str) -> Symbol | None:
+        decorators = {d.decorator.value for d in node.decorators if isinstance(d.decorator, cst.Name)}
+        if "staticmethod" in decorators:
+            return None
+        return Symbol(LOCAL + class_name, instance="classmethod" not in decorators)
+
+    # --- calls -----------------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        callee = self.names.resolve(node.func)
+        self._dispatch(node, None if callee is None or callee.instance else callee.qualname)
+
+    def _dispatch(self, node: cst.Call | cst.WithItem, name: str | None) -> None:
+        call = Call(node, name, self.contexts.function, self.contexts.on_loop)
+        for rule in self.rules:
+            rule.visit_call(call)

@@ -1,0 +1,146 @@
+"""The base class of every rule, and the facts the engine hands to rules.
+
+A rule is a small class that carries everything about itself: its code and
+kebab-case name, the message it reports, its documentation (the sections ruff uses)
+and VALID/INVALID examples that the test suite runs.  In INVALID examples, every
+line the rule must flag ends with `# expect: CODE`, the convention `fixtures_app/`
+uses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import libcst as cst
+
+from asyncsafe_lint.contexts import Function
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
+
+DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A call found in the code, with what the engine knows about it."""
+
+    #: The `Call` node, or the `WithItem` of a `with lock:` (a call to `__enter__`).
+    node: cst.Call | cst.WithItem
+    #: Qualified name of what is called (`time.sleep`, `httpx.Client.get`,
+    #: `builtins.open`, `threading.Lock.__enter__`), or None when it cannot be known.
+    name: str | None
+    #: The innermost function around the call; None at module or class level.
+    function: Function | None
+    #: True when the call runs on the event loop (directly in an `async def` body).
+    on_loop: bool
+
+    @property
+    def args(self) -> Sequence[cst.Arg]:
+        return self.node.args if isinstance(self.node, cst.Call) else ()
+
+    def argument(self, keyword: str, position: int | None = None) -> cst.Arg | None:
+        """The argument passed as `keyword=` or, when `position` is given, in that position."""
+        positional = 0
+        for arg in self.args:
+            if arg.star:
+                continue
+            if arg.keyword is not None:
+                if arg.keyword.value == keyword:
+                    return arg
+            elif position is not None and positional == position:
+                return arg
+            else:
+                positional += 1
+        return None
+
+    def has_splat(self) -> bool:
+        """True when `*args` or `**kwargs` may pass arguments the linter cannot see."""
+        return any(arg.star for arg in self.args)
+
+
+def is_none(arg: cst.Arg | None) -> bool:
+    return arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule reports: the node to point at and the fields of its message."""
+
+    node: cst.CSTNode
+    message: str
+
+
+class Rule:
+    """Subclass this, fill in the class attributes, and override the hooks you need.
+
+    The engine makes one instance per file and calls the hooks during its single walk
+    of the syntax tree; a hook reports by calling `self.report`.
+    """
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    #: One line for the rule table.
+    summary: ClassVar[str]
+    #: `str.format` template; `report` fills it in.
+    message: ClassVar[str]
+    #: Markdown with the sections of `DOC_SECTIONS`, as `## Section` headings.
+    docs: ClassVar[str]
+    valid: ClassVar[Sequence[str]] = ()
+    invalid: ClassVar[Sequence[str]] = ()
+    #: Text that must occur in a file for the rule to find anything there; a file that
+    #: holds none of the enabled rules' triggers is not parsed at all.
+    triggers: ClassVar[Sequence[str]] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._findings: list[Finding] = []
+
+    def report(self, node: cst.CSTNode, **fields: object) -> None:
+        self._findings.append(Finding(node, self.message.format(**fields)))
+
+    def findings(self) -> Iterator[Finding]:
+        yield from self._findings
+
+    # --- hooks ---------------------------------------------------------------------------
+    def visit_call(self, call: Call) -> None:
+        """Called for every call in the file."""
+
+    def leave_module(self) -> None:
+        """Called once the whole file has been walked, for rules that gather first."""
+
+    @classmethod
+    def url(cls) -> str:
+        return f"https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md#{cls.code.lower()}-{cls.name}"
+
+
+class BlockingCallRule(Rule):
+    """A rule that flags calls, made on the event loop, to a known set of blocking APIs."""
+
+    message = "Blocking call `{call}()` in async function `{function}`: {instead}"
+    triggers = ("async",)
+    #: Qualified name of each blocking callable -> what to use instead.
+    calls: ClassVar[dict[str, str]] = {}
+    #: Every method of these types blocks, except the ones listed -> what to use instead.
+    any_method_of: ClassVar[dict[str, str]] = {}
+    harmless_methods: ClassVar[frozenset[str]] = frozenset()
+
+    def instead(self, call: Call) -> str | None:
+        """What to use instead of `call`, or None when the call does not block."""
+        assert call.name is not None
+        if call.name in self.calls:
+            return self.calls[call.name]
+        owner, _, method = call.name.rpartition(".")
+        if owner in self.any_method_of and method not in self.harmless_methods:
+            if not method.startswith("_"):
+                return self.any_method_of[owner]
+        return None
+
+    def visit_call(self, call: Call) -> None:
+        if not call.on_loop or call.name is None or call.function is None:
+            return
+        instead = self.instead(call)
+        if instead is not None:
+            self.report(call.node, call=call.name, function=call.function.display_name, instead=instead)

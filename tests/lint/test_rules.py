@@ -1,0 +1,58 @@
+"""Every rule's VALID and INVALID examples, run through the whole engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from asyncsafe_lint.config import Settings
+from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.rule import DOC_SECTIONS
+from asyncsafe_lint.rules import ALL_RULES, IOErrorRule
+
+from .expectations import expected, reported
+
+SETTINGS = Settings(blocking_calls=(("mylib.fetch", "use `mylib.afetch()`"),))
+
+
+def _examples(kind: str) -> list[object]:
+    return [
+        pytest.param(rule, source, id=f"{rule.code}-{index}")
+        for rule in ALL_RULES
+        for index, source in enumerate(getattr(rule, kind))
+    ]
+
+
+@pytest.mark.parametrize(("rule", "source"), _examples("invalid"))
+def test_invalid_example_is_flagged_exactly_where_annotated(rule, source):
+    diagnostics = check_source(source.encode(), "example.py", SETTINGS, ALL_RULES)
+    wanted = expected(source)
+    assert wanted, "an INVALID example must annotate at least one line"
+    assert {code for _, code in wanted} == {rule.code}
+    assert reported(d for d in diagnostics if d.code == rule.code) == wanted
+
+
+@pytest.mark.parametrize(("rule", "source"), _examples("valid"))
+def test_valid_example_is_not_flagged(rule, source):
+    diagnostics = check_source(source.encode(), "example.py", SETTINGS, ALL_RULES)
+    assert [d for d in diagnostics if d.code == rule.code] == []
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.code)
+def test_rule_is_documented_in_ruffs_sections(rule):
+    headings = [line[3:] for line in rule.docs.splitlines() if line.startswith("## ")]
+    assert headings == list(DOC_SECTIONS)
+    assert rule.name == rule.name.lower() and " " not in rule.name and "_" not in rule.name
+    assert rule.summary and rule.message
+
+
+@pytest.mark.parametrize("rule", [r for r in ALL_RULES if r is not IOErrorRule], ids=lambda rule: rule.code)
+def test_rule_has_examples(rule):
+    # io-error is about files that cannot be read, which no source string can show;
+    # tests/lint/test_bad_input.py covers it.
+    assert rule.invalid
+    if rule.code != "ASF001":
+        assert rule.valid
+
+
+def test_codes_and_names_are_unique():
+    assert len({r.code for r in ALL_RULES}) == len({r.name for r in ALL_RULES}) == len(ALL_RULES)
