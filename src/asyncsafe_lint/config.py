@@ -53,18 +53,39 @@ class Settings:
 
     def rules_for(self, path: PurePath) -> tuple[type[Rule], ...]:
         ignored = [code for pattern, codes in self.per_file_ignores if self._matches(path, pattern) for code in codes]
-        return tuple(rule for rule in self.rules if not any(rule.code.startswith(c) for c in ignored))
+        return tuple(rule for rule in self.rules if not any(_covers(c, rule.code) for c in ignored))
 
     def is_excluded(self, path: PurePath) -> bool:
-        if any(part in DEFAULT_EXCLUDE for part in path.parts):
+        """True when the file or directory `path` itself is excluded: its name is one of
+        `DEFAULT_EXCLUDE`, or its name or its path from the project root matches `exclude`.
+        The directories above it are not looked at (a walk never enters an excluded
+        directory, and one named on the command line is walked, as in ruff)."""
+        if path.name in DEFAULT_EXCLUDE:
             return True
-        return any(self._matches(path, pattern) for pattern in self.exclude)
+        text = self._relative(path).as_posix()
+        return any(
+            fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern)
+            for pattern in (p.rstrip("/") for p in self.exclude)
+        )
+
+    def is_force_excluded(self, path: PurePath) -> bool:
+        """For `--force-exclude`: `path` or a directory above it, up to the project root,
+        is excluded (ruff's rule; a project inside a directory named `build` still counts)."""
+        for candidate in (path, *path.parents):
+            if candidate == self.root:
+                return False
+            if self.is_excluded(candidate):
+                return True
+        return False
+
+    def _relative(self, path: PurePath) -> PurePath:
+        try:
+            return PurePath(path).relative_to(self.root) if path.is_absolute() else PurePath(path)
+        except ValueError:
+            return PurePath(path)
 
     def _matches(self, path: PurePath, pattern: str) -> bool:
-        try:
-            relative = PurePath(path).relative_to(self.root) if path.is_absolute() else PurePath(path)
-        except ValueError:
-            relative = PurePath(path)
+        relative = self._relative(path)
         text = relative.as_posix()
         pattern = pattern.rstrip("/")
         return (
@@ -75,9 +96,15 @@ class Settings:
 
     def _enabled(self, code: str) -> bool:
         """ruff's precedence: the most specific selector wins; on a tie, `ignore` does."""
-        best_select = max((len(s) for s in (*self.select, *self.extend_select) if _covers(s, code)), default=-1)
-        best_ignore = max((len(s) for s in self.ignore if _covers(s, code)), default=-1)
+        selects = (*self.select, *self.extend_select)
+        best_select = max((_specificity(s) for s in selects if _covers(s, code)), default=-1)
+        best_ignore = max((_specificity(s) for s in self.ignore if _covers(s, code)), default=-1)
         return best_select > best_ignore
+
+
+def _specificity(selector: str) -> int:
+    """`ALL` is the least specific selector (as in ruff); otherwise the longer the prefix, the more specific."""
+    return 0 if selector == "ALL" else len(selector)
 
 
 def _covers(selector: str, code: str) -> bool:

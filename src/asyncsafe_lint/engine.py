@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 from collections.abc import Sequence
 
@@ -31,7 +32,7 @@ def check_source(source: bytes, filename: str, settings: Settings, rules: Sequen
         return [file_error(filename, f"cannot decode: {error}")]
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
     if not active:
-        return []
+        return _syntax_errors(filename, source)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
@@ -40,12 +41,36 @@ def check_source(source: bytes, filename: str, settings: Settings, rules: Sequen
     module.visit(_Walker(instances))
     for rule in instances:
         rule.leave_module()
-    return _diagnostics(filename, module, text.splitlines(), instances)
+    return _diagnostics(filename, module, physical_lines(text), instances)
+
+
+def physical_lines(text: str) -> list[str]:
+    """The lines of a file as Python (and libcst's positions) count them: `str.splitlines`
+    also splits at form feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift
+    every row after them."""
+    return _NEWLINE.split(text)
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def file_error(filename: str, reason: str) -> Diagnostic:
     start = Location(1, 1)
     return Diagnostic(filename, start, start, IOErrorRule.code, IOErrorRule.name, IOErrorRule.message.format(reason=reason))
+
+
+def _syntax_errors(filename: str, source: bytes) -> list[Diagnostic]:
+    """ASF001 for a file that no enabled rule needs parsed (it is always on).  CPython's
+    parser is much faster than libcst's; libcst, the one that has the final word, is only
+    asked when CPython rejects the file (it may know newer syntax than this Python)."""
+    try:
+        compile(source, "<unknown>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        try:
+            cst.parse_module(source)
+        except cst.ParserSyntaxError as error:
+            return [_syntax_error(filename, source, error)]
+    return []
 
 
 def _syntax_error(filename: str, source: bytes, error: cst.ParserSyntaxError) -> Diagnostic:
@@ -125,15 +150,21 @@ class _Walker(cst.CSTVisitor):
         self._bind_statement(node)
 
     def visit_Assign(self, node: cst.Assign) -> None:
+        symbol = self.names.resolve(node.value)
+        for target in node.targets:
+            self._class_attribute(target.target, symbol)
         self._bind_statement(node)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        class_name = self.contexts.class_name
-        if class_name is not None and isinstance(node.target, cst.Name):
-            # `client: httpx.Client` in a class body types `self.client` in its methods.
-            attributes = self.names.class_attributes.setdefault(LOCAL + class_name, {})
-            attributes[node.target.value] = self.names.annotation(node.annotation.annotation)
+        self._class_attribute(node.target, self.names.annotation(node.annotation.annotation))
         self._bind_statement(node)
+
+    def _class_attribute(self, target: cst.BaseExpression, symbol: Symbol | None) -> None:
+        # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
+        # `self.lock` and `self.client` in its methods.
+        class_name = self.contexts.class_name
+        if class_name is not None and isinstance(target, cst.Name):
+            self.names.class_attributes.setdefault(LOCAL + class_name, {})[target.value] = symbol
 
     def visit_For(self, node: cst.For) -> None:
         self.names.bind_target(node.target, None)

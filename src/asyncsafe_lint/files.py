@@ -13,11 +13,12 @@ SUFFIXES = (".py", ".pyi")
 
 def discover(paths: Sequence[Path], settings: Settings) -> Iterator[Path]:
     """Files to check, in a stable order.  A path named explicitly is checked even when
-    `exclude` matches it (as in ruff), unless `force_exclude` is set; a path that does
-    not exist is yielded as it is, for the engine to report."""
+    `exclude` matches it (as in ruff), unless `force_exclude` is set; so is a directory
+    named explicitly, whose entries are then excluded on their own names and paths only.
+    A path that does not exist is yielded as it is, for the engine to report."""
     seen: set[Path] = set()
     for path in paths:
-        if settings.force_exclude and settings.is_excluded(path.absolute()):
+        if settings.force_exclude and settings.is_force_excluded(path.absolute()):
             continue
         candidates = _walk(path, settings) if path.is_dir() else iter((path,))
         for candidate in candidates:

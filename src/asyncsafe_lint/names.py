@@ -43,9 +43,18 @@ RETURNS: dict[str, str] = {
     "pymysql.connect": "pymysql.connections.Connection",
     "pymysql.Connect": "pymysql.connections.Connection",
     "pymysql.connections.Connection.cursor": "pymysql.cursors.Cursor",
+    "psycopg.connect": "psycopg.Connection",
+    "psycopg.Connection.connect": "psycopg.Connection",
+    "psycopg.Connection.cursor": "psycopg.Cursor",
+    "psycopg.Connection.execute": "psycopg.Cursor",
     "redis.from_url": "redis.Redis",
     "redis.Redis.from_url": "redis.Redis",
     "redis.StrictRedis.from_url": "redis.Redis",
+    "redis.Redis.pipeline": "redis.client.Pipeline",
+    "pymongo.MongoClient.get_database": "pymongo.database.Database",
+    "pymongo.MongoClient.get_default_database": "pymongo.database.Database",
+    "pymongo.database.Database.get_collection": "pymongo.collection.Collection",
+    "pymongo.database.Database.create_collection": "pymongo.collection.Collection",
     "concurrent.futures.ThreadPoolExecutor.submit": "concurrent.futures.Future",
     "concurrent.futures.ProcessPoolExecutor.submit": "concurrent.futures.Future",
     "pathlib.Path.cwd": "pathlib.Path",
@@ -65,6 +74,18 @@ MEMBER_TYPES: dict[str, str] = {
     "pymongo.MongoClient": "pymongo.database.Database",
     "pymongo.database.Database": "pymongo.collection.Collection",
 }
+
+#: The methods of the types in MEMBER_TYPES: attributes that are not members (`db.command`).
+MEMBER_TYPE_METHODS: dict[str, frozenset[str]] = {
+    "pymongo.MongoClient": frozenset({
+        "close", "drop_database", "get_database", "get_default_database", "list_database_names",
+        "list_databases", "server_info", "start_session", "watch",
+    }),
+    "pymongo.database.Database": frozenset({
+        "command", "create_collection", "drop_collection", "get_collection", "list_collection_names",
+        "list_collections", "validate_collection", "watch",
+    }),
+}  # fmt: skip
 
 #: Attributes of these types that hold instances of another known type.
 ATTRIBUTE_TYPES: dict[str, str] = {
@@ -245,6 +266,8 @@ class Names:
         member = f"{base.qualname}.{attr}"
         if member in ATTRIBUTE_TYPES:
             return Symbol(ATTRIBUTE_TYPES[member], instance=True)
+        if attr in MEMBER_TYPE_METHODS.get(base.qualname, ()):
+            return Symbol(member)
         if base.qualname in MEMBER_TYPES and not attr.startswith("_"):
             return Symbol(MEMBER_TYPES[base.qualname], instance=True)
         return Symbol(member)

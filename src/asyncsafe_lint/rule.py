@@ -20,6 +20,7 @@ from asyncsafe_lint.contexts import Function
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
 
+DOCS_URL = "https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md"
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
 
 
@@ -113,7 +114,7 @@ class Rule:
 
     @classmethod
     def url(cls) -> str:
-        return f"https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md#{cls.code.lower()}-{cls.name}"
+        return f"{DOCS_URL}#{cls.code.lower()}-{cls.name}"
 
 
 class BlockingCallRule(Rule):

@@ -7,7 +7,8 @@ import pytest
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.rule import DOC_SECTIONS
-from asyncsafe_lint.rules import ALL_RULES, IOErrorRule
+from asyncsafe_lint.rules import ALL_RULES
+from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 
 from .expectations import expected, reported
 

@@ -1,21 +1,27 @@
-"""Every rule, one per module; the registry the engine, the CLI and the docs read."""
+"""Every rule, one per module named after its code; the registry the engine, the CLI
+and the docs read.  A new rule only needs its module here."""
 
-from asyncsafe_lint.rule import Rule
-from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
-from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
-from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
+import importlib
+import pkgutil
 
-#: Rules that report files which cannot be checked; no selection turns them off.
-ALWAYS_ON: tuple[type[Rule], ...] = (SyntaxErrorRule, IOErrorRule)
+from asyncsafe_lint.rule import BlockingCallRule, Rule
 
-ALL_RULES: tuple[type[Rule], ...] = tuple(
-    sorted(
-        (
-            *ALWAYS_ON,
-            BlockingSleep,
-        ),
-        key=lambda rule: rule.code,
-    )
-)
+
+def _discover() -> tuple[type[Rule], ...]:
+    found: list[type[Rule]] = []
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        found.extend(
+            value
+            for value in vars(module).values()
+            if isinstance(value, type)
+            and issubclass(value, Rule)
+            and value not in (Rule, BlockingCallRule)
+            and value.__module__ == module.__name__
+        )
+    return tuple(sorted(found, key=lambda rule: rule.code))
+
+
+ALL_RULES: tuple[type[Rule], ...] = _discover()
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

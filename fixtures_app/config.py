@@ -1,0 +1,32 @@
+"""Settings read once from the environment (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class AppConfig(BaseModel):
+    """Everything the app reads from its environment, validated once at startup."""
+
+    #: Base URL of the upstream; None means "start the loopback stub".
+    upstream: str | None = None
+    upstream_delay: float = Field(default=0.2, ge=0.0, le=10.0)
+    workdir: Path | None = None
+
+    @field_validator("upstream")
+    @classmethod
+    def _trailing_slash(cls, value: str | None) -> str | None:
+        if value is None or value.endswith("/"):
+            return value
+        return value + "/"
+
+    @classmethod
+    def from_env(cls) -> AppConfig:
+        return cls(
+            upstream=os.environ.get("FIXTURES_UPSTREAM") or None,
+            upstream_delay=os.environ.get("FIXTURES_UPSTREAM_DELAY", "0.2"),
+            workdir=os.environ.get("FIXTURES_WORKDIR") or None,
+        )

@@ -1,0 +1,16 @@
+"""ruff's concise format: one `path:row:col: CODE message` line per finding."""
+
+from __future__ import annotations
+
+from asyncsafe_lint.diagnostics import Diagnostic
+from asyncsafe_lint.output import Report, display_path
+
+
+def header(diagnostic: Diagnostic, report: Report) -> str:
+    path = display_path(diagnostic.filename, report.root)
+    start = diagnostic.location
+    return f"{path}:{start.row}:{start.column}: {diagnostic.code} {diagnostic.message}"
+
+
+def render(report: Report) -> str:
+    return "".join(f"{header(d, report)}\n" for d in report.diagnostics)

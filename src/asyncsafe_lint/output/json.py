@@ -1,0 +1,32 @@
+"""ruff's JSON format: an array of finding objects with ruff's keys, plus the rule name."""
+
+from __future__ import annotations
+
+import json
+
+from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.output import Report, absolute_path, rule_for
+
+
+def diagnostic_json(diagnostic: Diagnostic, report: Report) -> dict[str, object]:
+    return {
+        "code": diagnostic.code,
+        "name": diagnostic.name,
+        "message": diagnostic.message,
+        "filename": str(absolute_path(diagnostic.filename, report.root)),
+        "location": _location(diagnostic.location),
+        "end_location": _location(diagnostic.end_location),
+        "fix": None,
+        "noqa_row": diagnostic.location.row,
+        "url": rule_for(report, diagnostic.code).url(),
+    }
+
+
+def _location(location: Location) -> dict[str, int]:
+    return {"row": location.row, "column": location.column}
+
+
+def render(report: Report) -> str:
+    # Sorted keys, as ruff prints them.
+    findings = [diagnostic_json(d, report) for d in report.diagnostics]
+    return json.dumps(findings, indent=2, sort_keys=True) + "\n"

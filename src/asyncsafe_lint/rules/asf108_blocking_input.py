@@ -1,0 +1,64 @@
+from asyncsafe_lint.rule import BlockingCallRule
+
+_PROMPT = "read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)"
+_STDIN = "read stdin through `loop.connect_read_pipe()`, or in `await anyio.to_thread.run_sync()`"
+
+
+class BlockingInput(BlockingCallRule):
+    code = "ASF108"
+    name = "blocking-input"
+    summary = "`input()`, `getpass()` or a read from `sys.stdin` in async code waits for a human"
+    calls = {
+        "builtins.input": _PROMPT,
+        "getpass.getpass": _PROMPT,
+        **{f"sys.stdin.{method}": _STDIN for method in ("read", "readline", "readlines")},
+    }
+    docs = """
+## What it does
+Flags `input()`, `getpass.getpass()` and `sys.stdin.read()`, `readline()` and
+`readlines()` called directly in the body of an `async def`.
+
+ruff and flake8-async flag `input()` as ASYNC250; neither flags `getpass()` or reads
+from `sys.stdin`, which wait on the terminal or pipe just the same.
+
+## Why is this bad?
+These calls return when a person presses Enter or the other end of a pipe writes,
+which may be never.  Until then the event loop is parked: in a server, no request is
+served; in a CLI built on asyncio, spinners, timeouts and background tasks all stop.
+
+## Example
+```python
+async def main():
+    name = input("Name: ")
+    await greet(name)
+```
+
+## Use instead
+```python
+import anyio
+
+async def main():
+    name = await anyio.to_thread.run_sync(input, "Name: ")
+    await greet(name)
+```
+
+## Fix safety
+There is no automatic fix.
+"""
+    valid = (
+        "def ask():\n    return input('? ')\n",
+        "import anyio\nasync def f():\n    return await anyio.to_thread.run_sync(input, '? ')\n",
+        "import asyncio\nasync def f():\n    loop = asyncio.get_running_loop()\n"
+        "    return await loop.run_in_executor(None, input, '? ')\n",
+        "import sys\nasync def f():\n    sys.stdout.write('x')\n",
+        "async def f(input):\n    return input('? ')\n",
+        "async def f():\n    return input('? ')  # noqa\n",
+    )
+    invalid = (
+        "async def f():\n    return input('? ')  # expect: ASF108\n",
+        "import builtins\nasync def f():\n    return builtins.input()  # expect: ASF108\n",
+        "import sys\nasync def f():\n    return sys.stdin.readline()  # expect: ASF108\n",
+        "from sys import stdin\nasync def f():\n    return stdin.read()  # expect: ASF108\n",
+        "from getpass import getpass\nasync def f():\n    return getpass()  # expect: ASF108\n",
+        "async def f():\n    return input('? ')  # noqa: ASF107  # expect: ASF108\n",
+    )

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from asyncsafe_lint.rule import Call, Rule, is_none
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
+
+#: `requests` functions -> position of `timeout` when it can be passed positionally.
+#: The module functions take it only as a keyword; `Session.request` lists it ninth.
+_FUNCTIONS: dict[str, int | None] = {
+    f"{module}.{function}": None
+    for module in ("requests", "requests.api")
+    for function in ("request", "get", "options", "head", "post", "put", "patch", "delete")
+}
+_SESSION_METHODS: dict[str, int | None] = {
+    "requests.Session.request": 8,
+    "requests.Session.get": None,
+    "requests.Session.options": None,
+    "requests.Session.head": None,
+    "requests.Session.post": None,
+    "requests.Session.put": None,
+    "requests.Session.patch": None,
+    "requests.Session.delete": None,
+    "requests.Session.send": None,
+}
+#: Adapters that add nothing about timeouts; mounting any other adapter may set a default.
+_PLAIN_ADAPTERS = frozenset({"requests.adapters.HTTPAdapter", "requests.HTTPAdapter"})
+
+
+class RequestsWithoutTimeout(Rule):
+    code = "ASF201"
+    name = "requests-without-timeout"
+    summary = "`requests` call without a finite `timeout=` can wait forever"
+    message = "`{call}()` {problem}: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)"
+    triggers = ("requests",)
+    docs = """
+## What it does
+Flags calls that send an HTTP request with `requests` - the module functions
+(`requests.get()`, `requests.post()`, `requests.request()`, ...) and the methods of
+a `requests.Session` (`get`, `post`, `request`, `send`, ...) - that pass no
+`timeout=` or pass `timeout=None`. Sessions are recognised through assignments
+(`s = requests.Session()`), `with requests.Session() as s:`, attributes set in
+`__init__` and annotations, however `requests` or its names were imported.
+
+A call that passes `**kwargs` is left alone, since the mapping may hold the
+timeout; so is a `Session.request()` whose ninth positional argument is the timeout.
+When the file mounts a custom transport adapter on a session
+(`s.mount("https://", TimeoutAdapter(...))`, the usual way to give a session a
+default timeout), calls on sessions are not flagged; module functions still are.
+
+Compared with ruff: `S113` (request-without-timeout) checks only the `requests`
+module functions, not `Session` methods, and it flags calls whose `**kwargs` may
+well carry a timeout. flake8-async's `ASYNC210` (ruff `ASYNC210`) flags a
+`requests` call only inside an `async def`, whatever its timeout. This rule applies
+everywhere: a hung call in a sync route or a thread pool worker holds that thread
+for good.
+
+This family is not the one flake8-async's `ASYNC109` is about: `ASYNC109` tells
+you not to give *your own* `async def` a `timeout` parameter and to let callers use
+a timeout context manager instead. The ASF2xx rules ask for a timeout on *calls
+into libraries* that would otherwise wait forever; in async code, a scope such as
+`async with asyncio.timeout(5):` around the awaited call is the recommended form.
+
+## Why is this bad?
+`requests` has no default timeout: if the server accepts the connection but never
+answers, or the network silently drops packets, the call waits indefinitely. In a
+web service each such call pins a worker thread (FastAPI runs sync endpoints and
+dependencies in a small shared thread pool), and a slow upstream soon exhausts the
+pool and takes the whole service down with it.
+
+## Example
+```python
+import requests
+
+session = requests.Session()
+
+def fetch_profile(user_id: int) -> dict:
+    return session.get(f"https://api.example.com/users/{user_id}").json()
+```
+
+## Use instead
+```python
+import requests
+
+session = requests.Session()
+
+def fetch_profile(user_id: int) -> dict:
+    # 3.05 s to connect, 10 s between bytes of the answer.
+    return session.get(f"https://api.example.com/users/{user_id}", timeout=(3.05, 10)).json()
+```
+
+## Fix safety
+There is no automatic fix yet.
+"""
+    valid = (
+        "import requests\nrequests.get('https://example.com', timeout=5)\n",
+        "import requests\nrequests.post('https://example.com', json={}, timeout=(3, 10))\n",
+        "import requests\ndef f(**kwargs):\n    return requests.get('https://example.com', **kwargs)\n",
+        "import requests\ns = requests.Session()\ns.get('https://example.com', timeout=5)\n",
+        "import requests\ns = requests.Session()\ns.request('GET', 'https://example.com', None, None, None, None, None, None, 5)\n",
+        "import requests\nrequests.get('https://example.com')  # noqa: ASF201\n",
+        "import requests\nrequests.get('https://example.com')  # asyncsafe: ignore[ASF201]\n",
+        "import requests\nasync def f():\n    await run(requests.get('https://example.com', timeout=2))\n",
+        "import httpx\nhttpx.get('https://example.com')\n",
+        "def get(url):\n    pass\nget('https://example.com')\n",
+        "import requests\nclient = object()\nclient.get('https://example.com')\n",
+        # A custom adapter may give the session its default timeout.
+        "import requests\nfrom myproject.http import TimeoutAdapter\n"
+        "s = requests.Session()\ns.mount('https://', TimeoutAdapter(timeout=5))\ns.get('https://example.com')\n",
+        "import requests\nrequests.get(url='https://example.com', timeout=TIMEOUT)\n",
+    )
+    invalid = (
+        "import requests\nrequests.get('https://example.com')  # expect: ASF201\n",
+        "import requests\nrequests.get('https://example.com', timeout=None)  # expect: ASF201\n",
+        "import requests as r\nr.post('https://example.com', data=b'x')  # expect: ASF201\n",
+        "from requests import get as fetch\nfetch('https://example.com')  # expect: ASF201\n",
+        "import requests\nrequests.request('GET', 'https://example.com')  # expect: ASF201\n",
+        # `requests.request(method, url, ...)` has no positional timeout: the third argument is params.
+        "import requests\nrequests.request('GET', 'https://example.com', {'q': 1})  # expect: ASF201\n",
+        "import requests\ns = requests.Session()\ns.get('https://example.com')  # expect: ASF201\n",
+        "import requests\ns = requests.session()\ns.put('https://example.com', data=b'x')  # expect: ASF201\n",
+        "import requests\nwith requests.Session() as s:\n    s.delete('https://example.com')  # expect: ASF201\n",
+        "from requests.sessions import Session\ns = Session()\ns.request('GET', 'https://example.com', timeout=None)  # expect: ASF201\n",
+        "import requests\ns = requests.Session()\nprepared = requests.Request('GET', 'https://example.com').prepare()\n"
+        "s.send(prepared)  # expect: ASF201\n",
+        "import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
+        "    def me(self):\n        return self.http.get('https://example.com/me')  # expect: ASF201\n",
+        "import requests\ndef f(s: requests.Session):\n    s.head('https://example.com')  # expect: ASF201\n",
+        "import requests\nasync def f():\n    requests.get('https://example.com')  # expect: ASF201\n",
+        "import requests\nrequests.get('https://example.com')  # noqa: ASF202  # expect: ASF201\n",
+        # A plain HTTPAdapter (retries, pool size) sets no timeout.
+        "import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
+        "s.mount('https://', HTTPAdapter(max_retries=3))\ns.get('https://example.com')  # expect: ASF201\n",
+        # `*args` cannot carry a keyword-only timeout.
+        "import requests\ndef f(*args):\n    return requests.get(*args)  # expect: ASF201\n",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._session_calls: list[tuple[Call, str]] = []
+        self._custom_adapter = False
+        #: Nodes passed to `Session.mount()`, and what each adapter call resolved to.
+        self._mounted: list[cst.BaseExpression] = []
+        self._adapter_names: dict[int, str | None] = {}
+
+    def visit_call(self, call: Call) -> None:
+        if not isinstance(call.node, cst.Call):
+            return
+        self._adapter_names[id(call.node)] = call.name
+        if call.name == "requests.Session.mount":
+            adapter = call.argument("adapter", 1)
+            if adapter is not None:
+                self._mounted.append(adapter.value)
+            elif call.has_splat():
+                self._custom_adapter = True
+            return
+        if call.name in _FUNCTIONS:
+            problem = self._problem(call, _FUNCTIONS[call.name])
+            if problem is not None:
+                self.report(call.node, call=call.name, problem=problem)
+        elif call.name in _SESSION_METHODS:
+            problem = self._problem(call, _SESSION_METHODS[call.name])
+            if problem is not None:
+                self._session_calls.append((call, problem))
+
+    def leave_module(self) -> None:
+        if self._custom_adapter or any(self._is_custom_adapter(node) for node in self._mounted):
+            return
+        for call, problem in self._session_calls:
+            self.report(call.node, call=call.name, problem=problem)
+
+    def _is_custom_adapter(self, node: cst.BaseExpression) -> bool:
+        if isinstance(node, cst.Call):
+            return self._adapter_names.get(id(node)) not in _PLAIN_ADAPTERS
+        return True
+
+    @staticmethod
+    def _problem(call: Call, position: int | None) -> str | None:
+        timeout = call.argument("timeout", position)
+        if timeout is not None:
+            return "sets `timeout=None`" if is_none(timeout) else None
+        splat = call.has_splat() if position is not None else any(arg.star == "**" for arg in call.args)
+        return None if splat else "has no timeout"

@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from asyncsafe_lint.rule import Call, Rule, is_none
+
+_METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")
+
+#: Calls whose `timeout=` keyword, when `None`, turns off httpx's default timeout.
+_TAKES_TIMEOUT = frozenset(
+    {
+        *(f"httpx.{function}" for function in _METHODS),
+        "httpx.Client",
+        "httpx.AsyncClient",
+        *(f"httpx.{client}.{method}" for client in ("Client", "AsyncClient") for method in (*_METHODS, "build_request")),
+    }
+)
+_TIMEOUT_CLASSES = frozenset({"httpx.Timeout", "httpx._config.Timeout"})
+_FIELDS = ("connect", "read", "write", "pool")
+
+
+class HttpxTimeoutDisabled(Rule):
+    code = "ASF202"
+    name = "httpx-timeout-disabled"
+    summary = "`timeout=None` or `httpx.Timeout(None)` turns off httpx's default timeout"
+    message = "{what} turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout"
+    triggers = ("httpx",)
+    docs = """
+## What it does
+Flags the places where httpx's timeouts are switched off:
+
+- `timeout=None` passed to an httpx function (`httpx.get()`, `httpx.stream()`, ...),
+  to the `httpx.Client(...)` / `httpx.AsyncClient(...)` constructors, or to a
+  request method of a client (`client.get()`, `client.stream()`,
+  `client.build_request()`, ...);
+- `httpx.Timeout(None)` - or any `httpx.Timeout(...)` that leaves connect, read,
+  write and pool all unbounded - wherever it is built, since its only purpose is
+  to be passed as a `timeout=`.
+
+Clients are recognised through assignments (`client = httpx.Client()`),
+`async with httpx.AsyncClient() as client:`, attributes set in `__init__` and
+annotations. A call that passes `**kwargs` is not flagged for a missing keyword
+(there is nothing to flag: httpx already has a default).
+
+Compared with ruff: `S113` reports `timeout=None` only on the httpx module
+functions and the `Client`/`AsyncClient` constructors; it does not look at request
+methods called on a client or at `httpx.Timeout(None)` objects. flake8-async's
+`ASYNC210`/`ASYNC212` (also in ruff) flag *sync* httpx calls inside an `async def`,
+whatever their timeout, and say nothing about an `AsyncClient` whose timeout is
+off. This rule applies to sync and async code alike.
+
+This family is not the one flake8-async's `ASYNC109` is about: `ASYNC109` tells
+you not to give *your own* `async def` a `timeout` parameter and to let callers use
+a timeout context manager instead. The ASF2xx rules ask for a timeout on *calls
+into libraries* that would otherwise wait forever; in async code, a scope such as
+`async with asyncio.timeout(5):` around the awaited call is the recommended form.
+
+## Why is this bad?
+Unlike `requests`, httpx gives every network operation a 5-second timeout unless
+told otherwise. Passing `None` removes that guard: a server that accepts the
+connection and never answers keeps the request - and the event loop task or the
+worker thread waiting on it - busy for as long as the process lives. Under load
+those stuck requests pile up until connections, memory or the thread pool run out.
+
+## Example
+```python
+import httpx
+
+client = httpx.AsyncClient(timeout=None)
+
+async def report(payload: dict) -> None:
+    await client.post("https://reports.example.com", json=payload)
+```
+
+## Use instead
+```python
+import httpx
+
+# Up to 60 s for the (slow) reporting endpoint to answer, 5 s for the rest.
+client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=60.0))
+
+async def report(payload: dict) -> None:
+    await client.post("https://reports.example.com", json=payload)
+```
+
+## Fix safety
+There is no automatic fix yet.
+"""
+    valid = (
+        "import httpx\nhttpx.get('https://example.com')\n",
+        "import httpx\nhttpx.get('https://example.com', timeout=10)\n",
+        "import httpx\nclient = httpx.Client(timeout=httpx.Timeout(5.0, read=30.0))\n",
+        "import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=2)\n",
+        "import httpx\nt = httpx.Timeout(None, connect=5.0)\n",
+        "import httpx\nt = httpx.Timeout(10.0, pool=None)\n",
+        "import httpx\ndef f(**kwargs):\n    return httpx.get('https://example.com', **kwargs)\n",
+        "import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n        await client.get('https://example.com')\n",
+        "import httpx\nhttpx.get('https://example.com', timeout=None)  # noqa: ASF202\n",
+        "import httpx\nhttpx.get('https://example.com', timeout=None)  # asyncsafe: ignore[ASF202]\n",
+        "import requests\nrequests.get('https://example.com', timeout=None)\n",
+        "import httpx\nclient = httpx.Client()\nclient.close()\n",
+        "import httpx\nsettings = object()\nsettings.get('x', timeout=None)\n",
+    )
+    invalid = (
+        "import httpx\nhttpx.get('https://example.com', timeout=None)  # expect: ASF202\n",
+        "import httpx as hx\nhx.post('https://example.com', json={}, timeout=None)  # expect: ASF202\n",
+        "from httpx import stream\nwith stream('GET', 'https://example.com', timeout=None) as r:  # expect: ASF202\n    pass\n",
+        "import httpx\nclient = httpx.Client(timeout=None)  # expect: ASF202\n",
+        "from httpx import AsyncClient as HTTP\nclient = HTTP(base_url='https://example.com', timeout=None)  # expect: ASF202\n",
+        "import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=None)  # expect: ASF202\n",
+        "import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n"
+        "        await client.post('https://example.com', timeout=None)  # expect: ASF202\n",
+        "import httpx\nclient = httpx.Client(timeout=httpx.Timeout(None))  # expect: ASF202\n",
+        "import httpx\nNO_LIMIT = httpx.Timeout(timeout=None)  # expect: ASF202\n",
+        "from httpx import Timeout\nt = Timeout(connect=None, read=None, write=None, pool=None)  # expect: ASF202\n",
+        "import httpx\nclass Api:\n    def __init__(self):\n        self.http = httpx.Client()\n"
+        "    def me(self):\n        return self.http.get('/me', timeout=None)  # expect: ASF202\n",
+        "import httpx\ndef f(client: httpx.AsyncClient):\n    return client.build_request('GET', '/', timeout=None)  # expect: ASF202\n",
+        "import httpx\nhttpx.get('https://example.com', timeout=None)  # noqa: ASF201  # expect: ASF202\n",
+        "import httpx\ndef f(**kw):\n    return httpx.get('https://example.com', timeout=None, **kw)  # expect: ASF202\n",
+    )
+
+    def visit_call(self, call: Call) -> None:
+        if not isinstance(call.node, cst.Call) or call.name is None:
+            return
+        if call.name in _TAKES_TIMEOUT:
+            timeout = call.argument("timeout")
+            if is_none(timeout):
+                assert timeout is not None
+                self.report(timeout, what=f"`timeout=None` in `{call.name}()`")
+        elif call.name in _TIMEOUT_CLASSES and self._unbounded(call):
+            self.report(call.node, what="`httpx.Timeout` with no bound at all")
+
+    @staticmethod
+    def _unbounded(call: Call) -> bool:
+        """True for `Timeout(None)` and any spelling that leaves all four limits at None."""
+        if call.has_splat():
+            return False
+        default = call.argument("timeout", 0)
+        for field in _FIELDS:
+            arg = call.argument(field)
+            value = arg if arg is not None else default
+            if not is_none(value):
+                return False
+        return True

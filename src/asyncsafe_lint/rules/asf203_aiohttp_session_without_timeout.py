@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from asyncsafe_lint.rule import Call, Rule, is_none
+
+#: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
+_SESSIONS = frozenset({"aiohttp.ClientSession", "aiohttp.client.ClientSession", "aiohttp.request", "aiohttp.client.request"})
+_TIMEOUT_CLASSES = frozenset({"aiohttp.ClientTimeout", "aiohttp.client.ClientTimeout"})
+#: The limits of a `ClientTimeout`, in the order its constructor takes them positionally.
+_LIMITS = ("total", "connect", "sock_read", "sock_connect")
+
+
+def _disables(arg: cst.Arg | None) -> bool:
+    """True when a `ClientTimeout` field is absent, `None` or `0` - all of which switch that check off."""
+    if arg is None or is_none(arg):
+        return True
+    value = arg.value
+    if isinstance(value, (cst.Integer, cst.Float)):
+        try:
+            return float(value.value.replace("_", "")) == 0
+        except ValueError:
+            return False
+    return False
+
+
+class AiohttpSessionWithoutTimeout(Rule):
+    code = "ASF203"
+    name = "aiohttp-session-without-timeout"
+    summary = "`aiohttp.ClientSession()` relying on the 5-minute default, or a `ClientTimeout` with no bound"
+    message = "{what}: {why}; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller"
+    triggers = ("aiohttp",)
+    docs = """
+## What it does
+Flags:
+
+- `aiohttp.ClientSession(...)` (and the one-shot `aiohttp.request(...)`) created
+  without `timeout=`, or with `timeout=None`, which aiohttp treats the same way:
+  both fall back to the library default of 5 minutes for a whole request;
+- `aiohttp.ClientTimeout(...)` built with no bound at all - `ClientTimeout()`,
+  `ClientTimeout(total=None)`, or every limit (`total`, `connect`, `sock_read`,
+  `sock_connect`) `None` or `0` - wherever it appears: as a session's timeout, as a
+  per-request `session.get(url, timeout=...)`, or stored in a variable first.
+
+A call that passes `**kwargs` is not flagged for a missing `timeout=`.
+
+Neither ruff nor flake8-async checks aiohttp timeouts: ruff's `S113` knows only
+`requests` and `httpx`, and the `ASYNC` rules (`ASYNC210`-`ASYNC212`) are about
+*sync* HTTP clients inside `async def`; an aiohttp call is already async, so they
+have nothing to say about how long it may hang.
+
+This family is not the one flake8-async's `ASYNC109` is about: `ASYNC109` tells
+you not to give *your own* `async def` a `timeout` parameter and to let callers use
+a timeout context manager instead. The ASF2xx rules ask for a timeout on *calls
+into libraries* that would otherwise wait forever (or, here, far longer than any
+caller is waiting); in async code, a scope such as `async with asyncio.timeout(5):`
+around the awaited call is also fine, and is the recommended form.
+
+## Why is this bad?
+aiohttp's documented default is a *total* of 300 seconds per request, with only the
+connection attempt bounded more tightly. A route that calls an upstream through a
+default session therefore keeps its task, its pooled connection and the client's
+request open for up to five minutes when the upstream stalls - long after the
+client and any load balancer in front have given up - and under load those tasks
+and connections accumulate. A `ClientTimeout` with no bound removes even that
+limit: aiohttp documents `None` and `0` as switching a check off, so a silent peer
+is waited on forever.
+
+## Example
+```python
+import aiohttp
+
+async def fetch_rates() -> dict:
+    async with aiohttp.ClientSession() as session:
+        async with session.get("https://rates.example.com/latest") as response:
+            return await response.json()
+```
+
+## Use instead
+```python
+import aiohttp
+
+RATES_TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=3)
+
+async def fetch_rates() -> dict:
+    async with aiohttp.ClientSession(timeout=RATES_TIMEOUT) as session:
+        async with session.get("https://rates.example.com/latest") as response:
+            return await response.json()
+```
+
+## Fix safety
+There is no automatic fix yet.
+"""
+    valid = (
+        "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:\n"
+        "        await s.get('https://example.com')\n",
+        "import aiohttp\nTIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=30)\n"
+        "async def f():\n    async with aiohttp.ClientSession(timeout=TIMEOUT) as s:\n        pass\n",
+        "from aiohttp import ClientSession, ClientTimeout\nasync def f():\n"
+        "    async with ClientSession(timeout=ClientTimeout(5)) as s:\n        pass\n",
+        "import aiohttp\ndef make(**kwargs):\n    return aiohttp.ClientSession(**kwargs)\n",
+        "import aiohttp\nasync def f(session: aiohttp.ClientSession):\n"
+        "    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=3))\n",
+        "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:  # noqa: ASF203\n        pass\n",
+        "import aiohttp\nt = aiohttp.ClientTimeout()  # asyncsafe: ignore[ASF203]\n",
+        "import aiohttp\nt = aiohttp.ClientTimeout(None, 5)\n",
+        "import httpx\nclient = httpx.AsyncClient()\n",
+        "import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com', timeout=aiohttp.ClientTimeout(total=5)) as r:\n"
+        "        pass\n",
+    )
+    invalid = (
+        "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:  # expect: ASF203\n"
+        "        await s.get('https://example.com')\n",
+        "import aiohttp as ah\nsession = ah.ClientSession(timeout=None)  # expect: ASF203\n",
+        "from aiohttp import ClientSession as Session\nasync def f():\n"
+        "    async with Session(base_url='https://example.com') as s:  # expect: ASF203\n        pass\n",
+        "import aiohttp\nasync def f():\n"
+        "    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout()) as s:  # expect: ASF203\n        pass\n",
+        "from aiohttp import ClientTimeout\nNO_TIMEOUT = ClientTimeout(total=None)  # expect: ASF203\n",
+        "import aiohttp\nt = aiohttp.ClientTimeout(total=0, sock_read=None)  # expect: ASF203\n",
+        "import aiohttp\nasync def f(session: aiohttp.ClientSession):\n"
+        "    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=None))  # expect: ASF203\n",
+        "import aiohttp\nclass Api:\n    def __init__(self):\n        self.session = aiohttp.ClientSession()  # expect: ASF203\n",
+        "import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com') as r:  # expect: ASF203\n        pass\n",
+        "import aiohttp\ndef sync_factory():\n    return aiohttp.ClientSession()  # expect: ASF203\n",
+        "import aiohttp\nsession = aiohttp.ClientSession()  # noqa: ASF201  # expect: ASF203\n",
+    )
+
+    def visit_call(self, call: Call) -> None:
+        if not isinstance(call.node, cst.Call) or call.name is None:
+            return
+        if call.name in _SESSIONS:
+            shown = call.name.replace("aiohttp.client.", "aiohttp.")
+            timeout = call.argument("timeout")
+            if timeout is None:
+                if not any(arg.star == "**" for arg in call.args):
+                    self.report(
+                        call.node,
+                        what=f"`{shown}()` has no `timeout=`",
+                        why="it falls back to aiohttp's default of 5 minutes per request",
+                    )
+            elif is_none(timeout):
+                self.report(
+                    timeout,
+                    what=f"`{shown}(timeout=None)` does not disable the default",
+                    why="aiohttp treats `None` as its 5-minute default",
+                )
+        elif call.name in _TIMEOUT_CLASSES and not call.has_splat():
+            if all(_disables(call.argument(limit, position)) for position, limit in enumerate(_LIMITS)):
+                self.report(
+                    call.node,
+                    what="`aiohttp.ClientTimeout` with no bound",
+                    why="every timeout check is off, so a silent peer is waited on forever",
+                )

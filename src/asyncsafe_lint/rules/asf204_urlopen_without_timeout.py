@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from asyncsafe_lint.rule import Call, Rule, is_none
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
+
+#: Callables that open a URL -> position of `timeout` (after `url` and `data`).
+_OPENERS = {
+    "urllib.request.urlopen": 2,
+    "urllib.request.OpenerDirector.open": 2,
+    "six.moves.urllib.request.urlopen": 2,
+}
+
+
+class UrlopenWithoutTimeout(Rule):
+    code = "ASF204"
+    name = "urlopen-without-timeout"
+    summary = "`urllib.request.urlopen()` without a timeout can wait forever"
+    message = "`{call}()` {problem}: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds"
+    triggers = ("urlopen", "build_opener", "OpenerDirector")
+    docs = """
+## What it does
+Flags `urllib.request.urlopen()` and `OpenerDirector.open()` (the opener that
+`urllib.request.build_opener()` returns) called without a timeout or with
+`timeout=None`. The timeout counts whether it is given as `timeout=` or as the
+third positional argument, after `url` and `data`. A call that passes `*args` or
+`**kwargs` is left alone, since they may carry the timeout; so is every call in a
+file that sets a process-wide default with `socket.setdefaulttimeout(<seconds>)`.
+
+Compared with ruff and flake8-async: `ASYNC210` flags `urlopen()` only inside an
+`async def`, and regardless of its timeout; ruff's `S113` covers only `requests`
+and `httpx`, and `S310` is about which URL schemes may be opened. Nothing flags a
+missing timeout on `urlopen()` in the sync code - routes, dependencies, thread pool
+workers, scripts - where it actually hangs a thread.
+
+This family is not the one flake8-async's `ASYNC109` is about: `ASYNC109` tells
+you not to give *your own* `async def` a `timeout` parameter and to let callers use
+a timeout context manager instead. The ASF2xx rules ask for a timeout on *calls
+into libraries* that would otherwise wait forever; in async code, a scope such as
+`async with asyncio.timeout(5):` around the awaited call is the recommended form.
+
+## Why is this bad?
+Without a timeout, `urlopen()` uses the global socket default, which is "no
+timeout" unless the program changed it. A server that accepts the connection and
+then stalls keeps the calling thread blocked indefinitely; in a web application
+that thread usually belongs to a small pool shared by every sync endpoint, so a
+few stuck calls are enough to make the whole service unresponsive.
+
+## Example
+```python
+import json
+from urllib.request import urlopen
+
+def latest_release() -> str:
+    with urlopen("https://api.example.com/releases/latest") as response:
+        return json.load(response)["tag"]
+```
+
+## Use instead
+```python
+import json
+from urllib.request import urlopen
+
+def latest_release() -> str:
+    with urlopen("https://api.example.com/releases/latest", timeout=10) as response:
+        return json.load(response)["tag"]
+```
+
+## Fix safety
+There is no automatic fix yet.
+"""
+    valid = (
+        "import urllib.request\nurllib.request.urlopen('https://example.com', timeout=5)\n",
+        "from urllib.request import urlopen\nurlopen('https://example.com', None, 5)\n",
+        "from urllib.request import urlopen\ndef f(*args):\n    return urlopen(*args)\n",
+        "from urllib.request import urlopen\ndef f(url, **kw):\n    return urlopen(url, **kw)\n",
+        "import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com', timeout=3)\n",
+        "import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(10)\nurlopen('https://example.com')\n",
+        "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF204\n",
+        "from urllib.request import urlopen\nurlopen('https://example.com')  # asyncsafe: ignore[ASF204]\n",
+        "def urlopen(url):\n    pass\nurlopen('https://example.com')\n",
+        "import webbrowser\nwebbrowser.open('https://example.com')\n",
+    )
+    invalid = (
+        "import urllib.request\nurllib.request.urlopen('https://example.com')  # expect: ASF204\n",
+        "import urllib.request as ur\nur.urlopen('https://example.com', timeout=None)  # expect: ASF204\n",
+        "from urllib.request import urlopen as fetch\nwith fetch('https://example.com') as r:  # expect: ASF204\n    r.read()\n",
+        # The second positional argument is `data`, not the timeout.
+        "from urllib.request import urlopen\nurlopen('https://example.com', b'payload')  # expect: ASF204\n",
+        "from urllib.request import urlopen\nurlopen('https://example.com', None, None)  # expect: ASF204\n",
+        "import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com')  # expect: ASF204\n",
+        "import urllib.request\nasync def f():\n    urllib.request.urlopen('https://example.com')  # expect: ASF204\n",
+        "import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(None)\n"
+        "urlopen('https://example.com')  # expect: ASF204\n",
+        "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF205  # expect: ASF204\n",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._pending: list[tuple[Call, str]] = []
+        self._default_timeout = False
+
+    def visit_call(self, call: Call) -> None:
+        if not isinstance(call.node, cst.Call) or call.name is None:
+            return
+        if call.name == "socket.setdefaulttimeout":
+            value = call.argument("timeout", 0)
+            self._default_timeout |= value is not None and not is_none(value)
+            return
+        position = _OPENERS.get(call.name)
+        if position is None:
+            return
+        timeout = call.argument("timeout", position)
+        if timeout is None and not call.has_splat():
+            self._pending.append((call, "has no timeout"))
+        elif is_none(timeout):
+            self._pending.append((call, "sets the timeout to `None`"))
+
+    def leave_module(self) -> None:
+        if self._default_timeout:
+            return
+        for call, problem in self._pending:
+            self.report(call.node, call=call.name, problem=problem)

@@ -1,0 +1,398 @@
+"""`asyncsafe-lint` end to end: rule selection, `rule`, summaries, statistics,
+configuration, exclusion and suppression comments, with exact outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from asyncsafe_lint import __version__
+from asyncsafe_lint.cli import main
+from asyncsafe_lint.rule import DOC_SECTIONS
+from asyncsafe_lint.rules import ALL_RULES
+
+SLEEP = (
+    "ASF101 Blocking call `time.sleep()` in async function `{function}`: "
+    "use `await asyncio.sleep()` (or `await anyio.sleep()`)"
+)
+REQUESTS = (
+    "ASF201 `requests.get()` has no timeout: requests never times out on its own; "
+    "pass `timeout=` (seconds, or a `(connect, read)` tuple)"
+)
+
+#: One ASF101 (row 7) and one ASF201 (row 11), nothing else.
+APP = """\
+import time
+
+import requests
+
+
+async def handler():
+    time.sleep(1)
+
+
+def fetch(url):
+    return requests.get(url)
+"""
+APP_FINDINGS = [f"app.py:7:5: {SLEEP.format(function='handler')}", f"app.py:11:12: {REQUESTS}"]
+
+HAZARD = "import time\n\n\nasync def handler():\n    time.sleep(1)\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project directory with its own `[tool.asyncsafe]`, as the current directory
+    (so no configuration from above it, such as this repository's, can leak in)."""
+    write(tmp_path / "pyproject.toml", "[tool.asyncsafe]\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys, *args: str) -> tuple[int, list[str], str]:
+    """Exit code, stdout lines and stderr of `asyncsafe-lint ARGS`."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err
+
+
+def findings(lines: list[str]) -> list[tuple[str, int, str]]:
+    """(file, row, code) of each concise finding line; the summary line must come last."""
+    assert lines, "no output at all"
+    assert lines[-1] == "All checks passed!" or lines[-1].startswith("Found "), lines[-1]
+    result = []
+    for line in lines[:-1]:
+        location, message = line.split(": ", 1)
+        filename, row, _column = location.rsplit(":", 2)
+        result.append((filename, int(row), message.split(" ", 1)[0]))
+    return result
+
+
+# --- rule selection -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param([], ["ASF101", "ASF201"], id="default-selects-everything"),
+        pytest.param(["--select", "ASF1"], ["ASF101"], id="select-prefix"),
+        pytest.param(["--select", "ASF201,ASF101"], ["ASF101", "ASF201"], id="select-comma-list"),
+        pytest.param(["--select", "ASF2", "--select", "ASF101"], ["ASF101", "ASF201"], id="select-repeated"),
+        pytest.param(["--select", "ASF", "--ignore", "ASF1"], ["ASF201"], id="ignore-prefix"),
+        pytest.param(
+            ["--select", "ASF", "--ignore", "ASF1", "--extend-select", "ASF101"],
+            ["ASF101", "ASF201"],
+            id="more-specific-extend-select-beats-ignore",
+        ),
+        pytest.param(["--ignore", "ASF101", "--extend-select", "ASF1"], ["ASF201"], id="more-specific-ignore-wins"),
+        pytest.param(["--select", "ASF1", "--ignore", "ASF"], ["ASF101"], id="more-specific-select-wins"),
+        pytest.param(["--select", "ASF101", "--ignore", "ASF101"], [], id="tie-ignore-wins"),
+        pytest.param(["--select", "ALL", "--ignore", "ASF2"], ["ASF101"], id="select-all"),
+        pytest.param(["--select", "ASF", "--ignore", "ALL"], ["ASF101", "ASF201"], id="all-is-least-specific"),
+        pytest.param(["--select", "ASF2", "--ignore", "ASF101"], ["ASF201"], id="ignore-unselected"),
+    ],
+)
+def test_selection_precedence_follows_ruff(project, capsys, args, expected):
+    write(project / "app.py", APP)
+    code, lines, err = run(capsys, "check", *args)
+    assert [c for _, _, c in findings(lines)] == expected
+    assert code == (1 if expected else 0)
+    assert err == ""
+
+
+@pytest.mark.parametrize(
+    ("config", "args", "expected"),
+    [
+        pytest.param('select = ["ASF2"]', [], ["ASF201"], id="config-select"),
+        pytest.param('select = ["ASF2"]', ["--select", "ASF1"], ["ASF101"], id="cli-select-replaces-config"),
+        pytest.param('select = ["ASF2"]', ["--extend-select", "ASF101"], ["ASF101", "ASF201"], id="cli-extends"),
+        pytest.param('ignore = ["ASF201"]', ["--ignore", "ASF101"], [], id="ignores-add-up"),
+        pytest.param('extend-select = ["ASF101"]\nignore = ["ASF1"]', [], ["ASF101", "ASF201"], id="config-extend"),
+    ],
+)
+def test_selection_combines_configuration_and_command_line(project, capsys, config, args, expected):
+    write(project / "pyproject.toml", f"[tool.asyncsafe]\n{config}\n")
+    write(project / "app.py", APP)
+    code, lines, _ = run(capsys, "check", *args)
+    assert [c for _, _, c in findings(lines)] == expected
+    assert code == (1 if expected else 0)
+
+
+# --- summaries, statistics, exit codes ------------------------------------------------------
+
+
+def test_findings_are_printed_in_concise_format_with_a_summary(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check") == (1, [*APP_FINDINGS, "Found 2 errors."], "")
+
+
+def test_one_finding_is_one_error(project, capsys):
+    write(project / "app.py", HAZARD)
+    assert run(capsys, "check", "app.py") == (
+        1,
+        [f"app.py:5:5: {SLEEP.format(function='handler')}", "Found 1 error."],
+        "",
+    )
+
+
+def test_clean_code_passes(project, capsys):
+    write(project / "app.py", "import asyncio\n\n\nasync def handler():\n    await asyncio.sleep(1)\n")
+    assert run(capsys, "check") == (0, ["All checks passed!"], "")
+
+
+def test_exit_zero_still_prints_findings(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--exit-zero") == (0, [*APP_FINDINGS, "Found 2 errors."], "")
+
+
+def test_statistics_count_findings_per_rule(project, capsys):
+    sleeps = "".join(f"    time.sleep({n})\n" for n in range(11))
+    write(project / "app.py", f"{APP}\n\nasync def more():\n{sleeps}")
+    code, lines, err = run(capsys, "check", "--statistics")
+    assert (code, err) == (1, "")
+    assert lines == [
+        "12\tASF101\t[ ] blocking-sleep",
+        " 1\tASF201\t[ ] requests-without-timeout",
+        "Found 13 errors.",
+    ]
+
+
+def test_statistics_of_a_clean_project(project, capsys):
+    assert run(capsys, "check", "--statistics") == (0, ["All checks passed!"], "")
+
+
+def test_statistics_as_json(project, capsys):
+    write(project / "app.py", APP)
+    code = main(["check", "--statistics", "--output-format", "json"])
+    assert code == 1
+    assert json.loads(capsys.readouterr().out) == [
+        {"code": "ASF101", "name": "blocking-sleep", "count": 1, "fixable": False},
+        {"code": "ASF201", "name": "requests-without-timeout", "count": 1, "fixable": False},
+    ]
+
+
+# --- `rule` ---------------------------------------------------------------------------------
+
+
+def test_rule_prints_ruffs_sections(capsys):
+    code, lines, err = run(capsys, "rule", "ASF101")
+    assert (code, err) == (0, "")
+    assert lines[:4] == [
+        "# blocking-sleep (ASF101)",
+        "",
+        "`time.sleep()` in async code stops the whole event loop.",
+        "",
+    ]
+    assert [line[3:] for line in lines if line.startswith("## ")] == list(DOC_SECTIONS)
+    assert lines[4] == "## What it does"
+    assert lines[-2:] == ["## Fix safety", "There is no automatic fix yet."]
+
+
+def test_rule_code_is_case_insensitive(capsys):
+    assert run(capsys, "rule", "asf101") == run(capsys, "rule", "ASF101")
+
+
+def test_rule_as_json(capsys):
+    assert main(["rule", "ASF101", "--output-format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["code"] == "ASF101"
+    assert payload["name"] == "blocking-sleep"
+    assert payload["explanation"].startswith("## What it does\nFlags `time.sleep()` called directly")
+
+
+def test_rule_all_as_json_lists_every_rule(capsys):
+    assert main(["rule", "--all", "--output-format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [entry["code"] for entry in payload] == [rule.code for rule in ALL_RULES]
+    assert {"ASF001", "ASF002", "ASF101", "ASF201"} <= {entry["code"] for entry in payload}
+    for entry, rule in zip(payload, ALL_RULES, strict=True):
+        assert entry["name"] == rule.name
+        headings = [line[3:] for line in entry["explanation"].splitlines() if line.startswith("## ")]
+        assert headings == list(DOC_SECTIONS), rule.code
+
+
+def test_rule_all_as_text_has_one_title_per_rule(capsys):
+    code, lines, _ = run(capsys, "rule", "--all")
+    assert code == 0
+    titles = [line for line in lines if re.fullmatch(r"# [a-z0-9-]+ \(ASF[0-9]+\)", line)]
+    assert titles == [f"# {r.name} ({r.code})" for r in ALL_RULES]
+
+
+def test_unknown_rule_is_a_usage_error(capsys):
+    assert run(capsys, "rule", "ASF999") == (
+        2,
+        [],
+        "asyncsafe-lint: error: unknown rule code `ASF999` (see `asyncsafe-lint rule --all`)\n",
+    )
+
+
+# --- configuration: per-file-ignores, exclude, --config -------------------------------------
+
+CONFIG = """\
+[tool.asyncsafe]
+exclude = ["generated", "vendored_*.py"]
+
+[tool.asyncsafe.per-file-ignores]
+"legacy/*" = ["ASF1"]
+"scripts/tool.py" = ["ALL"]
+"conftest.py" = ["ASF201"]
+"""
+
+
+def _configured_project(root: Path) -> None:
+    write(root / "pyproject.toml", CONFIG)
+    for name in (
+        "app.py",
+        "legacy/old.py",
+        "scripts/tool.py",
+        "scripts/other.py",
+        "tests/conftest.py",
+        "generated/api.py",
+        "pkg/generated/api.py",
+        "pkg/vendored_lib.py",
+    ):
+        write(root / name, APP)
+
+
+def test_per_file_ignores_and_exclude_from_the_configuration(tmp_path, monkeypatch, capsys):
+    project = tmp_path / "project"
+    _configured_project(project)
+    monkeypatch.chdir(tmp_path)  # not the project: --config alone decides, paths are relative to it
+    code, lines, err = run(capsys, "check", "--config", "project/pyproject.toml", "project")
+    assert (code, err) == (1, "")
+    assert findings(lines) == [
+        ("project/app.py", 7, "ASF101"),
+        ("project/app.py", 11, "ASF201"),
+        ("project/legacy/old.py", 11, "ASF201"),
+        ("project/scripts/other.py", 7, "ASF101"),
+        ("project/scripts/other.py", 11, "ASF201"),
+        ("project/tests/conftest.py", 7, "ASF101"),
+    ]
+    assert lines[-1] == "Found 6 errors."
+
+
+def test_config_file_is_the_one_given_not_the_nearest(tmp_path, monkeypatch, capsys):
+    _configured_project(tmp_path)
+    # Not named pyproject.toml, so the whole file is the table.
+    write(tmp_path / "other.toml", 'select = ["ASF2"]\n')
+    monkeypatch.chdir(tmp_path)
+    code, lines, _ = run(capsys, "check", "--config", "other.toml", "app.py", "legacy/old.py")
+    assert findings(lines) == [("app.py", 11, "ASF201"), ("legacy/old.py", 11, "ASF201")]
+
+
+def test_force_exclude_applies_exclude_to_paths_named_explicitly(tmp_path, monkeypatch, capsys):
+    _configured_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    excluded = ["generated/api.py", "pkg/vendored_lib.py", "pkg/generated/api.py"]
+
+    # Without --force-exclude a file named on the command line is checked (as in ruff) ...
+    code, lines, _ = run(capsys, "check", *excluded)
+    assert code == 1
+    assert [f for f, _, c in findings(lines) if c == "ASF101"] == sorted(excluded)
+
+    # ... with it, it is skipped, whether excluded by its own name or a directory above it.
+    assert run(capsys, "check", "--force-exclude", *excluded) == (0, ["All checks passed!"], "")
+
+    # What is not excluded is still checked.
+    code, lines, _ = run(capsys, "check", "--force-exclude", "app.py", *excluded)
+    assert findings(lines) == [("app.py", 7, "ASF101"), ("app.py", 11, "ASF201")]
+
+
+def test_an_excluded_directory_named_explicitly_is_walked_unless_force_exclude(tmp_path, monkeypatch, capsys):
+    # `asyncsafe-lint check fixtures_app` must check the fixtures although the project's
+    # configuration excludes them from `asyncsafe-lint check .` (as ruff does).
+    _configured_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    code, lines, _ = run(capsys, "check", "generated")
+    assert findings(lines) == [("generated/api.py", 7, "ASF101"), ("generated/api.py", 11, "ASF201")]
+    assert run(capsys, "check", "--force-exclude", "generated") == (0, ["All checks passed!"], "")
+    # Walking it still skips what is excluded below it.
+    code, lines, _ = run(capsys, "check", "pkg")
+    assert lines == ["All checks passed!"]
+
+
+def test_default_excludes_apply_below_the_project_only(tmp_path, monkeypatch, capsys):
+    # A project that itself lives in a directory called `build` (or `venv`, `dist`, ...).
+    project = tmp_path / "build" / "project"
+    write(project / "pyproject.toml", "[tool.asyncsafe]\n")
+    write(project / "app.py", HAZARD)
+    write(project / "build" / "lib" / "app.py", HAZARD)
+    write(project / ".venv" / "lib" / "app.py", HAZARD)
+    monkeypatch.chdir(project)
+    code, lines, _ = run(capsys, "check")
+    assert findings(lines) == [("app.py", 5, "ASF101")]
+    code, lines, _ = run(capsys, "check", "--force-exclude", "app.py", "build/lib/app.py", ".venv/lib/app.py")
+    assert findings(lines) == [("app.py", 5, "ASF101")]
+
+
+# --- suppression comments -------------------------------------------------------------------
+
+SUPPRESSED = """\
+import time
+
+
+async def handler():
+    time.sleep(1)  # noqa
+    time.sleep(2)  # noqa: ASF101
+    time.sleep(3)  # noqa: ASF201
+    time.sleep(4)  # asyncsafe: ignore[ASF101]
+    time.sleep(5)  # asyncsafe: ignore[ASF201, ASF202]
+    time.sleep(6)  # asyncsafe: ignore
+    x = "# noqa"; time.sleep(7)
+    time.sleep(8)  # NOQA:ASF201,ASF101
+    time.sleep(9)  # type: ignore  # noqa: ASF101
+    time.sleep(10)
+    return x
+"""
+
+
+def test_noqa_and_asyncsafe_ignore_comments(project, capsys):
+    write(project / "app.py", SUPPRESSED)
+    code, lines, _ = run(capsys, "check")
+    assert code == 1
+    assert findings(lines) == [("app.py", 7, "ASF101"), ("app.py", 9, "ASF101"), ("app.py", 11, "ASF101"),
+                               ("app.py", 14, "ASF101")]  # fmt: skip
+
+
+def test_suppression_comments_stay_on_their_line_after_a_form_feed(project, capsys):
+    # `str.splitlines()` splits at a form feed, Python does not: rows must not shift.
+    write(project / "app.py", "import time\n\x0c\n\nasync def f():\n    time.sleep(1)  # noqa\n    time.sleep(2)\n")
+    code, lines, _ = run(capsys, "check")
+    assert lines == [f"app.py:6:5: {SLEEP.format(function='f')}", "Found 1 error."]
+    code, lines, _ = run(capsys, "check", "--output-format", "full")
+    assert lines[1:5] == ["  |", "6 |     time.sleep(2)", "  |     ^^^^^^^^^^^^^ ASF101", "  |"]
+
+
+def test_noqa_for_one_rule_leaves_the_other(project, capsys):
+    write(project / "app.py", "import requests, time\n\n\nasync def f():\n    time.sleep(requests.get(1))  # noqa: ASF201\n")
+    code, lines, _ = run(capsys, "check", "--select", "ASF101,ASF201")
+    assert findings(lines) == [("app.py", 5, "ASF101")]
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def test_version_through_python_dash_m():
+    completed = subprocess.run(
+        [sys.executable, "-m", "asyncsafe_lint", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (completed.returncode, completed.stdout, completed.stderr) == (0, f"asyncsafe-lint {__version__}\n", "")
+    assert __version__ == version("pytest-asyncsafe")
+
+
+def test_a_command_is_required(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "the following arguments are required: COMMAND" in capsys.readouterr().err
