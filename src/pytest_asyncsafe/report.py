@@ -1,0 +1,51 @@
+"""What the run says about stalls: the terminal summary and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.session import AsyncsafeSession, Charged
+
+
+def _where(charged: Charged) -> str:
+    frame = charged.stall.blocking_frame
+    return frame.location(charged.server.settings.rootdir) if frame else "(no stack: GIL held)"
+
+
+def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -> None:
+    startup = [s for server in session.servers for s in server.stalls if s.phase == "startup"]
+    if not session.charged and not startup:
+        return
+    terminal.section("asyncsafe: event loop stalls")
+    by_place: dict[str, list[Charged]] = defaultdict(list)
+    for charged in session.charged:
+        by_place[_where(charged)].append(charged)
+    for place, group in sorted(by_place.items(), key=lambda item: -max(c.duration for c in item[1])):
+        worst = max(c.duration for c in group)
+        tests = sorted({c.test for c in group})
+        allowed = " (allowed)" if all(c.allowed for c in group) else ""
+        terminal.write_line(
+            f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
+        )
+    for stall in startup:
+        terminal.write_line(
+            f"during startup (not charged to a test): {format_duration(stall.duration())} in worker pid {stall.pid}"
+        )
+
+
+def write_json(session: AsyncsafeSession, path: Path) -> None:
+    charged = [
+        {**c.stall.to_json(c.server.settings.rootdir, c.test), "duration": c.duration, "threshold": c.threshold,
+         "allowed": c.allowed}  # fmt: skip
+        for c in session.charged
+    ]
+    startup = [
+        s.to_json(server.settings.rootdir, None) for server in session.servers for s in server.stalls if s.phase == "startup"
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"stalls": charged, "startup_stalls": startup}, indent=2) + "\n")

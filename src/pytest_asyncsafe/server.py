@@ -1,0 +1,217 @@
+"""One real Uvicorn server: owns its listening socket, spawns it, waits until every
+worker is ready, and stops it - leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_asyncsafe.channel import ServerChannel, WorkerState, pid_alive
+from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.settings import ServerSettings
+from pytest_asyncsafe.stalls import Stall
+
+#: The worker's monitor records stalls from this length even when the threshold is
+#: higher, so that a marker may lower the threshold for one test.
+RECORDING_FLOOR = 0.02
+LOG_TAIL_LINES = 40
+
+
+class ServerError(Exception):
+    """The server could not start, or died; the message carries its output."""
+
+
+class Server:
+    """A Uvicorn server on 127.0.0.1, serving `settings.app` in `settings.workers` processes."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        if settings.app is None:
+            raise ServerError("asyncsafe: no app to serve: set `asyncsafe_app` in the ini file or pass --asyncsafe-app")
+        self.settings = settings
+        self._directory = tempfile.TemporaryDirectory(prefix="asyncsafe-")
+        self.directory = Path(self._directory.name)
+        self.channel = ServerChannel(self.directory)
+        self.log_path = self.directory / "server.log"
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.worker_pids: list[int] = []
+        self.stalls: list[Stall] = []
+        #: Stalls seen beginning and not yet over, by worker pid.
+        self.ongoing: dict[int, Stall] = {}
+        self.events: list[dict[str, Any]] = []
+        self._lifeline = -1
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    @property
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        return "\n".join(self.logs.splitlines()[-lines:])
+
+    # --- starting ---------------------------------------------------------------------------
+    def start(self) -> Server:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Port 0 and a socket we hand over: no other process can take the port between
+        # choosing it and Uvicorn binding it, under xdist or anything else.
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(2048)
+        self.port = listener.getsockname()[1]
+        lifeline_read, self._lifeline = os.pipe()
+        try:
+            with open(self.log_path, "wb") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "pytest_asyncsafe.worker.launch"],
+                    cwd=self.settings.rootdir,
+                    env=self._environment(listener.fileno(), lifeline_read),
+                    pass_fds=(listener.fileno(), lifeline_read),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        finally:
+            listener.close()
+            os.close(lifeline_read)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _environment(self, fd: int, lifeline: int) -> dict[str, str]:
+        settings = self.settings
+        worker = {
+            "app": settings.app,
+            "fd": fd,
+            "lifeline": lifeline,
+            "workers": settings.workers,
+            "loop": settings.loop,
+            "http": settings.http,
+            "uvicorn_args": settings.uvicorn_args,
+            "graceful_timeout": settings.graceful_timeout,
+            "threshold": min(settings.block_threshold, RECORDING_FLOOR),
+            "channel": str(self.directory),
+        }
+        path = os.pathsep.join(filter(None, [str(settings.rootdir), os.environ.get("PYTHONPATH")]))
+        return {**os.environ, **dict(settings.env), "PYTHONPATH": path, "ASYNCSAFE_WORKER": json.dumps(worker)}
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.settings.startup_timeout
+        ready: set[int] = set()
+        while len(ready) < self.settings.workers:
+            for event in self.poll():
+                if event["event"] == "ready":
+                    ready.add(event["pid"])
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(
+                    f"asyncsafe: the server for {self.settings.app} exited with status {self.process.returncode} "
+                    f"before it was ready. Its output:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise ServerError(
+                    f"asyncsafe: the server for {self.settings.app} was not ready within "
+                    f"{format_duration(self.settings.startup_timeout)} ({len(ready)} of {self.settings.workers} "
+                    f"workers ready). Its output:\n{self.log_tail()}"
+                )
+            time.sleep(0.02)
+        self.worker_pids = sorted(ready)
+
+    # --- while running ------------------------------------------------------------------
+    def poll(self) -> list[dict[str, Any]]:
+        """Read what the workers reported since the last poll, keeping stalls."""
+        events = self.channel.read_events()
+        for event in events:
+            if event["event"] == "stall-begin":
+                self.ongoing[event["pid"]] = Stall.from_event(event, ongoing=True)
+            elif event["event"] == "stall":
+                self.ongoing.pop(event["pid"], None)
+                self.stalls.append(Stall.from_event(event))
+            elif event["event"] == "ready" and self.worker_pids and event["pid"] not in self.worker_pids:
+                self.worker_pids.append(event["pid"])  # Uvicorn replaced a worker
+        self.events.extend(events)
+        return events
+
+    def dead_workers(self) -> list[int]:
+        return [pid for pid in self.worker_pids if not pid_alive(pid)]
+
+    def settle(self, timeout: float) -> float:
+        """Wait until no request is in flight and every worker's loop has answered since;
+        returns the time up to which the workers' reports are complete."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = self._live_states()
+            if all(state.in_flight == 0 for state in states):
+                break
+            time.sleep(0.005)
+        settled = time.monotonic()
+        while time.monotonic() < deadline:
+            if all(_reported_until(state, settled) for state in self._live_states()):
+                break
+            time.sleep(0.002)
+        self.poll()
+        return settled
+
+    def _live_states(self) -> list[WorkerState]:
+        states = self.channel.states()
+        return [states[pid] for pid in self.worker_pids if pid in states and pid_alive(pid)]
+
+    # --- stopping ---------------------------------------------------------------------------
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL for the whole process group after the graceful timeout."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(self.settings.graceful_timeout + 5)
+            except subprocess.TimeoutExpired:
+                _kill_group(process.pid)
+                process.wait()
+        if process is not None:
+            _kill_group(process.pid)  # workers that outlived their supervisor
+        if self._lifeline >= 0:
+            os.close(self._lifeline)
+            self._lifeline = -1
+        self.poll()
+        return process.returncode if process is not None else None
+
+    def close(self) -> None:
+        self.stop()
+        self._directory.cleanup()
+
+
+def _reported_until(state: WorkerState, moment: float) -> bool:
+    """Whether a worker has reported every stall that began before `moment`: its loop
+    answered since, with no stall left to report, or it is stalled right now (then the
+    stall is known from its `stall-begin`)."""
+    if state.stalled_since > 0:
+        return state.last_answer < state.stalled_since
+    return state.last_answer >= moment
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,136 @@
+"""Options and ini keys, parsed once into frozen settings; a bad value is a usage error
+that names the option."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from pytest_asyncsafe.durations import parse_duration
+
+LOOPS = ("auto", "asyncio", "uvloop")
+HTTPS = ("auto", "h11", "httptools")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything one Uvicorn server is started with."""
+
+    app: str | None
+    workers: int = 1
+    loop: str = "auto"
+    http: str = "auto"
+    env: tuple[tuple[str, str], ...] = ()
+    uvicorn_args: str = ""
+    block_threshold: float = 0.1
+    startup_timeout: float = 30.0
+    graceful_timeout: float = 10.0
+    #: The directory the server runs in, and the first entry of its import path.
+    rootdir: Path = field(default_factory=Path.cwd)
+
+    def replace(self, **changes: object) -> ServerSettings:
+        """A copy with some settings changed; checked like the options are."""
+        return check(dataclasses.replace(self, **changes))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: `--asyncsafe`: fail tests for stalls, lint the app, check shutdown.
+    enabled: bool
+    server: ServerSettings
+    lint: bool = True
+    json_path: Path | None = None
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("asyncsafe", "asyncsafe: run the app under real Uvicorn and watch its event loops")
+    options: list[tuple[str, str, str, str | None]] = [
+        # name, ini type, help, default
+        ("app", "string", "the ASGI app to serve, as IMPORT:ATTRIBUTE (e.g. myapp.main:app)", None),
+        ("workers", "string", "number of Uvicorn worker processes (default: 1)", "1"),
+        ("loop", "string", "event loop: auto, asyncio or uvloop (default: auto)", "auto"),
+        ("http", "string", "HTTP implementation: auto, h11 or httptools (default: auto)", "auto"),
+        ("block-threshold", "string", "a loop stall at least this long fails the test (default: 100ms)", "100ms"),
+        ("startup-timeout", "string", "how long the server may take to start (default: 30s)", "30s"),
+        ("graceful-timeout", "string", "Uvicorn's graceful shutdown timeout (default: 10s)", "10s"),
+        ("json", "string", "write every stall, with its stack and test id, to this JSON file", None),
+    ]
+    group.addoption("--asyncsafe", action="store_true", default=None,
+                    help="fail tests during which an event loop stalled, and lint the app (ini: asyncsafe)")  # fmt: skip
+    parser.addini("asyncsafe", "turn the asyncsafe checks on (like --asyncsafe)", type="bool", default=False)
+    for name, kind, text, default in options:
+        key = name.replace("-", "_")
+        metavar = {"app": "IMPORT:ATTRIBUTE", "workers": "N", "json": "PATH"}.get(name, "DURATION")
+        if name in ("loop", "http"):
+            metavar = "|".join(LOOPS if name == "loop" else HTTPS)
+        group.addoption(f"--asyncsafe-{name}", dest=f"asyncsafe_{key}", metavar=metavar, default=None, help=text)
+        parser.addini(f"asyncsafe_{key}", text, type=kind, default=default)  # type: ignore[arg-type]
+    parser.addini("asyncsafe_env", "KEY=VALUE lines: environment variables for the server", type="linelist", default=[])
+    parser.addini("asyncsafe_uvicorn_args", "extra Uvicorn options, e.g. --limit-concurrency 100", type="string",
+                  default="")  # fmt: skip
+    parser.addini("asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool",
+                  default=True)  # fmt: skip
+
+
+def from_config(config: pytest.Config) -> Settings:
+    def value(key: str) -> str | None:
+        given = config.getoption(f"asyncsafe_{key}")
+        return given if given is not None else config.getini(f"asyncsafe_{key}")
+
+    try:
+        server = check(
+            ServerSettings(
+                app=value("app") or None,
+                workers=_integer(value("workers"), "--asyncsafe-workers"),
+                loop=value("loop") or "auto",
+                http=value("http") or "auto",
+                env=tuple(_environment(config.getini("asyncsafe_env"))),
+                uvicorn_args=config.getini("asyncsafe_uvicorn_args"),
+                block_threshold=parse_duration(value("block_threshold") or "", "--asyncsafe-block-threshold"),
+                startup_timeout=parse_duration(value("startup_timeout") or "", "--asyncsafe-startup-timeout"),
+                graceful_timeout=parse_duration(value("graceful_timeout") or "", "--asyncsafe-graceful-timeout"),
+                rootdir=config.rootpath,
+            )
+        )
+    except ValueError as error:
+        raise pytest.UsageError(f"asyncsafe: {error}") from None
+    enabled = config.getoption("asyncsafe") or config.getini("asyncsafe")
+    json_path = value("json")
+    return Settings(bool(enabled), server, config.getini("asyncsafe_lint"), Path(json_path) if json_path else None)
+
+
+def check(server: ServerSettings) -> ServerSettings:
+    if server.app is not None and ":" not in server.app:
+        raise ValueError(f"--asyncsafe-app: expected IMPORT:ATTRIBUTE (e.g. myapp.main:app), got {server.app!r}")
+    if server.workers < 1:
+        raise ValueError(f"--asyncsafe-workers: must be at least 1, got {server.workers}")
+    if server.loop not in LOOPS:
+        raise ValueError(f"--asyncsafe-loop: expected one of {', '.join(LOOPS)}, got {server.loop!r}")
+    if server.http not in HTTPS:
+        raise ValueError(f"--asyncsafe-http: expected one of {', '.join(HTTPS)}, got {server.http!r}")
+    try:
+        shlex.split(server.uvicorn_args)
+    except ValueError as error:
+        raise ValueError(f"asyncsafe_uvicorn_args: {error}") from None
+    return server
+
+
+def _integer(text: str | None, what: str) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        raise ValueError(f"{what}: expected a whole number, got {text!r}") from None
+
+
+def _environment(lines: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for line in lines:
+        key, equals, value = line.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"asyncsafe_env: expected KEY=VALUE lines, got {line!r}")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
