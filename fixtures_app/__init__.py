@@ -3,8 +3,9 @@
 `fixtures_app` is the shared subject of asyncsafe's tests and demos:
 
 * `asyncsafe-lint check fixtures_app` lints it.  Every line the linter must flag ends
-  with a `# expect: ASFnnn` comment (several codes: `# expect: ASF102, ASF201`), and
-  `tests/lint/test_fixtures_app.py` asserts that the findings are exactly those.
+  with an "expect" comment naming the rule codes (comma-separated when there are
+  several), and `tests/lint/test_fixtures_app.py` asserts that the findings are
+  exactly those.
 * The pytest plugin boots `fixtures_app.main:app` under real Uvicorn and calls its
   routes.  Every hazard is real: `GET /hazards/sleep` really stops the event loop for
   300 ms, `GET /hazards/http` really waits on a (loopback) upstream, and so on.
@@ -25,6 +26,6 @@ Nothing here talks to the network beyond 127.0.0.1.  Environment variables:
 
 Layout: `main` (the app, lifespan, middleware), `routes/` (`hazards`, `safe`,
 `outbound`, `items`), `dependencies`, `services`, `jobs` (sync code with missing
-timeouts), `legacy` (deprecated lifecycle hooks), `upstream` (the stub),
-`resources` (what the lifespan opens and closes).
+timeouts), `legacy` and `hybrid` (deprecated lifecycle hooks: two more apps),
+`upstream` (the stub), `resources` (what the lifespan opens and closes).
 """

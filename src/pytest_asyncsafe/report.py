@@ -32,10 +32,15 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         terminal.write_line(
             f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
         )
-    for stall in startup:
-        terminal.write_line(
-            f"during startup (not charged to a test): {format_duration(stall.duration())} in worker pid {stall.pid}"
-        )
+    for server in session.servers:
+        for stall in server.stalls:
+            if stall.phase == "startup":
+                frame = stall.blocking_frame
+                where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
+                terminal.write_line(
+                    f"1 stall during startup (not charged to a test), {format_duration(stall.duration())} "
+                    f"in worker pid {stall.pid}: {where}"
+                )
 
 
 def write_json(session: AsyncsafeSession, path: Path) -> None:

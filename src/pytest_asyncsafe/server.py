@@ -72,6 +72,10 @@ class Server:
     def start(self) -> Server:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Uvicorn wraps an `--fd` socket as AF_UNIX, so the loop never sets TCP_NODELAY on
+        # the connections it accepts, and Nagle plus delayed ACKs hold most responses back
+        # ~40ms.  Accepted connections inherit the option from the listening socket.
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Port 0 and a socket we hand over: no other process can take the port between
         # choosing it and Uvicorn binding it, under xdist or anything else.
         listener.bind(("127.0.0.1", 0))

@@ -76,7 +76,8 @@ class AsyncsafeSession:
         for server in running:
             for stall in during([*server.stalls, *server.ongoing.values()], since, settled):
                 length = stall.duration(settled)
-                if length >= threshold:
+                # Startup stalls (imports, lifespan startup) are the server's, not the test's.
+                if length >= threshold and stall.phase != "startup":
                     found.append(Charged(test, stall, server, threshold, allowed, length))
         self.charged.extend(found)
         return found

@@ -30,6 +30,11 @@ class BlockingHttpCall(BlockingCallRule):
             for connection in ("HTTPConnection", "HTTPSConnection")
             for method in ("connect", "request", "send", "endheaders", "getresponse")
         },
+        # Reading the body of a response is a read from its socket.
+        **{
+            f"http.client.HTTPResponse.{method}": _HTTP_CLIENT
+            for method in ("read", "read1", "readline", "readlines", "readinto")
+        },
     }
     docs = """
 ## What it does
@@ -103,6 +108,8 @@ There is no automatic fix.
         "async def f(requests):\n    requests.get('u')\n",
     )
     invalid = (
+        "import http.client\nasync def f():\n    conn = http.client.HTTPConnection('h', timeout=5)\n"
+        "    answer = conn.getresponse()  # expect: ASF102\n    return answer.read()  # expect: ASF102\n",
         "import requests\nasync def f():\n    requests.get('u', timeout=5)  # expect: ASF102\n",
         "import requests as r\nasync def f():\n    r.post('u', json={}, timeout=5)  # expect: ASF102\n",
         "from requests import get as fetch\nasync def f():\n    fetch('u', timeout=5)  # expect: ASF102\n",

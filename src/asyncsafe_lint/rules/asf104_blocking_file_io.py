@@ -20,7 +20,7 @@ _PATH_METHODS = (
 _FILE_METHODS = ("read", "readline", "readlines", "readinto", "write", "writelines", "flush", "truncate", "close")
 _OS = (
     "listdir", "scandir", "walk", "stat", "lstat", "remove", "unlink", "rename", "renames", "replace",
-    "mkdir", "makedirs", "rmdir", "removedirs",
+    "mkdir", "makedirs", "rmdir", "removedirs", "fsync", "fdatasync",
 )  # fmt: skip
 _SHUTIL = (
     "copy", "copy2", "copyfile", "copyfileobj", "copytree", "rmtree", "move", "make_archive",
@@ -117,6 +117,7 @@ There is no automatic fix.
         "async def f():\n    with open('x') as f:  # noqa: ASF104\n        f.read()  # noqa\n",
     )
     invalid = (
+        "import os\nasync def f(fd):\n    os.fsync(fd)  # expect: ASF104\n",
         "async def f():\n    with open('x') as f:  # expect: ASF104\n        return f.read()  # expect: ASF104\n",
         "import io\nasync def f():\n    io.open('x').close()  # expect: ASF104\n",
         "import io\nasync def f(f: io.TextIOWrapper):\n    f.write('x')  # expect: ASF104\n",

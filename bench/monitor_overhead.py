@@ -1,0 +1,300 @@
+"""What the plugin's worker wrapper and loop monitor cost a hello-world route.
+
+Serves the same app two ways, one Uvicorn worker each, same loop and HTTP settings,
+on 127.0.0.1 only:
+
+  plain    `python -m uvicorn APP --fd N`: the app alone;
+  monitor  `pytest_asyncsafe.server.Server`: the app wrapped by the plugin, with the
+           loop monitor at the given block threshold (default 100ms, as the plugin).
+
+and puts both under the same steady load (`wrk`, else a Python load generator) in
+alternating rounds - plain/monitor, then monitor/plain, ... - so that machine drift
+hits both alike.  Only one server is alive while a round is measured, and each is
+warmed up first.  Prints each round, the medians and the ratios monitor / plain,
+against the goal: at most 3% less throughput and 3% more p50 latency.  A benchmark,
+not a test: it exits 0 on a miss too.
+
+    .venv/bin/python bench/monitor_overhead.py [--rounds N --seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # the checkout's plugin, installed or not
+
+from pytest_asyncsafe.server import RECORDING_FLOOR, Server  # noqa: E402
+from pytest_asyncsafe.settings import ServerSettings  # noqa: E402
+
+GOAL_THROUGHPUT = 0.97
+GOAL_P50 = 1.03
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    requests: int
+    errors: int
+
+
+# --- the two servers ------------------------------------------------------------------------
+class PlainServer:
+    """Uvicorn serving the app directly, on a socket bound to 127.0.0.1:0 and handed over."""
+
+    def __init__(self, args: argparse.Namespace, directory: Path) -> None:
+        self.args = args
+        self.log_path = directory / "plain.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> PlainServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # As the plugin's Server: Uvicorn takes an `--fd` socket for AF_UNIX and never sets
+        # TCP_NODELAY itself; without it Nagle + delayed ACKs cap a connection at ~25 req/s.
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(2048)  # as the plugin's Server
+        self.port = listener.getsockname()[1]
+        command = [sys.executable, "-m", "uvicorn", self.args.app, "--fd", str(listener.fileno()),
+                   "--loop", self.args.loop, "--http", self.args.http, *shlex.split(self.args.uvicorn_args)]  # fmt: skip
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        try:
+            with open(self.log_path, "ab") as log:
+                self.process = subprocess.Popen(
+                    command,
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": path},
+                    pass_fds=(listener.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        finally:
+            listener.close()
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise SystemExit(f"plain uvicorn exited with status {self.process.returncode}:\n{self._log_tail()}")
+            try:
+                with urllib.request.urlopen(self.base_url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.close()
+        raise SystemExit(f"plain uvicorn was not ready within {STARTUP_TIMEOUT:.0f}s:\n{self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
+
+    def close(self) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+
+
+class MonitoredServer:
+    """The app served the plugin's way: `Server`, i.e. the wrapper and the loop monitor."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        settings = ServerSettings(app=args.app, workers=1, loop=args.loop, http=args.http,
+                                  uvicorn_args=args.uvicorn_args, block_threshold=args.threshold,
+                                  rootdir=ROOT)  # fmt: skip
+        self.server = Server(settings)
+        self.stalls = 0
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url + "/"
+
+    def start(self) -> MonitoredServer:
+        self.server.start()
+        return self
+
+    def close(self) -> None:
+        self.server.poll()
+        self.stalls = len(self.server.stalls) + len(self.server.ongoing)
+        self.server.close()
+
+
+# --- load ----------------------------------------------------------------------------------------
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def run_wrk(url: str, args: argparse.Namespace, seconds: float) -> Result:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", url]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    out = completed.stdout
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    total = re.search(r"^\s+(\d+) requests in", out, re.M)
+    if completed.returncode != 0 or not (rps and p50 and total):
+        raise SystemExit(f"wrk failed (status {completed.returncode}):\n{out}{completed.stderr}")
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    if sockets:
+        errors += sum(int(n) for n in sockets.groups())
+    return Result(float(rps.group(1)), float(p50.group(1)) * _UNITS[p50.group(2)], int(total.group(1)), errors)
+
+
+def run_python(url: str, args: argparse.Namespace, seconds: float) -> Result:
+    command = [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--url", url,
+               "--connections", str(args.connections), "--seconds", str(seconds)]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"loadgen failed (status {completed.returncode}):\n{completed.stdout}{completed.stderr}")
+    data = json.loads(completed.stdout)
+    return Result(data["requests_per_second"], data["p50_ms"], data["requests"], data["errors"])
+
+
+def choose_load(wanted: str) -> str:
+    if wanted in ("auto", "wrk") and shutil.which("wrk"):
+        return "wrk"
+    if wanted == "wrk":
+        raise SystemExit("wrk is not on PATH (Debian: apt-get install wrk); or use --load python")
+    return "python"
+
+
+# --- the run ---------------------------------------------------------------------------------
+def measure(kind: str, args: argparse.Namespace, directory: Path, load: str) -> tuple[Result, int]:
+    server: PlainServer | MonitoredServer = PlainServer(args, directory) if kind == "plain" else MonitoredServer(args)
+    run = run_wrk if load == "wrk" else run_python
+    server.start()
+    try:
+        if args.warmup > 0:
+            run(server.base_url, args, args.warmup)
+        result = run(server.base_url, args, args.seconds)
+    finally:
+        server.close()
+    return result, getattr(server, "stalls", 0)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Throughput and p50 of a hello-world route served by plain Uvicorn and the plugin's way "
+        "(wrapper + loop monitor), in alternating rounds of one run; prints the ratios monitor / plain.",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; each measures both servers (default: 5)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="measured load per server and round (default: 3)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured load after each start (default: 1)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default: 32)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default: 1)")
+    parser.add_argument("--app", default="bench.hello_app:app",
+                        help="the app, IMPORT:ATTRIBUTE from the repo root (default: bench.hello_app:app, FastAPI; "
+                        "bench.hello_app:starlette_app is bare Starlette)")  # fmt: skip
+    parser.add_argument("--loop", default="auto", choices=("auto", "asyncio", "uvloop"), help="(default: auto)")
+    parser.add_argument("--http", default="auto", choices=("auto", "h11", "httptools"), help="(default: auto)")
+    parser.add_argument("--uvicorn-args", default="", metavar="ARGS",
+                        help="extra Uvicorn options for both servers, e.g. '--no-access-log' (default: none)")  # fmt: skip
+    parser.add_argument("--threshold", type=float, default=0.1, metavar="SECONDS",
+                        help="the monitored server's block threshold (default: 0.1, the plugin's)")  # fmt: skip
+    parser.add_argument("--load", default="auto", choices=("auto", "wrk", "python"),
+                        help="load generator: wrk if on PATH, else a Python one (default: auto)")  # fmt: skip
+    args = parser.parse_args()
+    if args.rounds < 1 or args.seconds <= 0 or args.connections < 1 or args.threads < 1:
+        parser.error("--rounds, --seconds, --connections and --threads must be positive")
+    if args.threads > args.connections:
+        parser.error("--threads may not exceed --connections")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    load = choose_load(args.load)
+    recording = min(args.threshold, RECORDING_FLOOR)
+    heartbeat = min(max(recording / 5, 0.001), 0.01)
+    if load == "wrk":
+        tool = f"wrk, {args.threads} thread(s)"
+    else:
+        tool = "Python load generator (bench/loadgen.py; wrk not found) - a slower client, compare ratios only"
+    import uvicorn
+
+    print(f"app {args.app}, 1 worker, loop {args.loop}, http {args.http}"
+          + (f", uvicorn args {args.uvicorn_args!r}" if args.uvicorn_args else ""))  # fmt: skip
+    print(f"monitor: threshold {args.threshold * 1000:g}ms (records from {recording * 1000:g}ms, "
+          f"heartbeat every {heartbeat * 1000:g}ms)")  # fmt: skip
+    print(f"load: {tool}, {args.connections} connections, {args.rounds} rounds x {args.seconds:g}s per server "
+          f"after {args.warmup:g}s warmup")  # fmt: skip
+    print(f"python {platform.python_version()}, uvicorn {uvicorn.__version__}, {os.cpu_count()} CPUs")
+    print()
+    header = f"{'round':>5}  {'server':<8} {'req/s':>10} {'p50 ms':>8} {'requests':>9} {'errors':>6} {'stalls':>6}"
+    print(header)
+    print("-" * len(header))
+    results: dict[str, list[Result]] = {"plain": [], "monitor": []}
+    with tempfile.TemporaryDirectory(prefix="asyncsafe-bench-") as temporary:
+        for number in range(1, args.rounds + 1):
+            order = ("plain", "monitor") if number % 2 else ("monitor", "plain")
+            for kind in order:
+                result, stalls = measure(kind, args, Path(temporary), load)
+                results[kind].append(result)
+                print(f"{number:>5}  {kind:<8} {result.rps:>10.0f} {result.p50_ms:>8.3f} {result.requests:>9} "
+                      f"{result.errors:>6} {stalls if kind == 'monitor' else '':>6}", flush=True)  # fmt: skip
+            plain, monitor = results["plain"][-1], results["monitor"][-1]
+            print(f"{'':>5}  {'ratio':<8} {monitor.rps / plain.rps:>9.3f}x {monitor.p50_ms / plain.p50_ms:>7.3f}x")
+
+    median = {kind: (statistics.median(r.rps for r in rs), statistics.median(r.p50_ms for r in rs))
+              for kind, rs in results.items()}  # fmt: skip
+    print()
+    print(f"median   plain: {median['plain'][0]:>8.0f} req/s  p50 {median['plain'][1]:.3f} ms")
+    print(f"median monitor: {median['monitor'][0]:>8.0f} req/s  p50 {median['monitor'][1]:.3f} ms")
+    throughput = median["monitor"][0] / median["plain"][0]
+    p50 = median["monitor"][1] / median["plain"][1]
+    paired = [m.rps / p.rps for p, m in zip(results["plain"], results["monitor"], strict=True)]
+    print(f"throughput ratio (monitor / plain): {throughput:.2f}x ({throughput:.3f}; per round "
+          f"{min(paired):.3f}..{max(paired):.3f})")  # fmt: skip
+    print(f"p50 ratio (monitor / plain): {p50:.2f}x ({p50:.3f})")
+    verdict = "PASS" if throughput >= GOAL_THROUGHPUT and p50 <= GOAL_P50 else "MISS"
+    print(f"goal: >= {GOAL_THROUGHPUT:.2f} throughput, <= {GOAL_P50:.2f} p50: {verdict}")
+    if any(r.errors for rs in results.values() for r in rs):
+        print("warning: some requests failed (see the errors column); the figures are suspect")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
