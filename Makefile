@@ -16,6 +16,9 @@ demo: $(BIN)/asyncsafe-lint
 	@echo
 	@echo '$$ asyncsafe-lint check fixtures_app --statistics'
 	-@$(BIN)/asyncsafe-lint check fixtures_app --statistics
+	@echo
+	@echo '$$ pytest demo --asyncsafe   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
+	-@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider
 
 test: $(BIN)/asyncsafe-lint
 	$(BIN)/python -m pytest

@@ -47,6 +47,8 @@ from pytest_asyncsafe.settings import ServerSettings  # noqa: E402
 GOAL_THROUGHPUT = 0.97
 GOAL_P50 = 1.03
 STARTUP_TIMEOUT = 30.0
+#: With --pin: the first two CPUs this process may use.
+LOAD_CPU, SERVER_CPU = (sorted(os.sched_getaffinity(0)) * 2)[:2] if hasattr(os, "sched_getaffinity") else (0, 0)
 
 
 @dataclass
@@ -55,6 +57,23 @@ class Result:
     p50_ms: float
     requests: int
     errors: int
+    #: The server process's CPU time (user + system) per request, if /proc tells.
+    cpu_us: float = float("nan")
+
+
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU the process used so far, all threads; NaN without /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Move every thread of a process to `cpus`."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(task), cpus)
 
 
 # --- the two servers ------------------------------------------------------------------------
@@ -70,6 +89,11 @@ class PlainServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def start(self) -> PlainServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -150,6 +174,10 @@ class MonitoredServer:
     def base_url(self) -> str:
         return self.server.base_url + "/"
 
+    @property
+    def pid(self) -> int:
+        return self.server.pid  # with one worker, Uvicorn serves in this very process
+
     def start(self) -> MonitoredServer:
         self.server.start()
         return self
@@ -164,9 +192,14 @@ class MonitoredServer:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def run_wrk(url: str, args: argparse.Namespace, seconds: float) -> Result:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", url]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+def _load_affinity(args: argparse.Namespace) -> dict[str, object]:
+    return {"preexec_fn": lambda: os.sched_setaffinity(0, {LOAD_CPU})} if args.pin else {}
+
+
+def run_wrk(url: str, args: argparse.Namespace, seconds: int) -> Result:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency", url]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False,
+                               **_load_affinity(args))  # type: ignore[call-overload]  # fmt: skip
     out = completed.stdout
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -183,10 +216,11 @@ def run_wrk(url: str, args: argparse.Namespace, seconds: float) -> Result:
     return Result(float(rps.group(1)), float(p50.group(1)) * _UNITS[p50.group(2)], int(total.group(1)), errors)
 
 
-def run_python(url: str, args: argparse.Namespace, seconds: float) -> Result:
+def run_python(url: str, args: argparse.Namespace, seconds: int) -> Result:
     command = [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--url", url,
                "--connections", str(args.connections), "--seconds", str(seconds)]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False,
+                               **_load_affinity(args))  # type: ignore[call-overload]  # fmt: skip
     if completed.returncode != 0:
         raise SystemExit(f"loadgen failed (status {completed.returncode}):\n{completed.stdout}{completed.stderr}")
     data = json.loads(completed.stdout)
@@ -207,9 +241,13 @@ def measure(kind: str, args: argparse.Namespace, directory: Path, load: str) -> 
     run = run_wrk if load == "wrk" else run_python
     server.start()
     try:
+        if args.pin:
+            pin(server.pid, {SERVER_CPU})
         if args.warmup > 0:
             run(server.base_url, args, args.warmup)
+        before = process_cpu(server.pid)
         result = run(server.base_url, args, args.seconds)
+        result.cpu_us = (process_cpu(server.pid) - before) / max(result.requests, 1) * 1e6
     finally:
         server.close()
     return result, getattr(server, "stalls", 0)
@@ -221,8 +259,8 @@ def parse_args() -> argparse.Namespace:
         "(wrapper + loop monitor), in alternating rounds of one run; prints the ratios monitor / plain.",
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds; each measures both servers (default: 5)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="measured load per server and round (default: 3)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured load after each start (default: 1)")
+    parser.add_argument("--seconds", type=int, default=3, help="measured load per server and round (default: 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load after each start (default: 1)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default: 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default: 1)")
     parser.add_argument("--app", default="bench.hello_app:app",
@@ -234,13 +272,17 @@ def parse_args() -> argparse.Namespace:
                         help="extra Uvicorn options for both servers, e.g. '--no-access-log' (default: none)")  # fmt: skip
     parser.add_argument("--threshold", type=float, default=0.1, metavar="SECONDS",
                         help="the monitored server's block threshold (default: 0.1, the plugin's)")  # fmt: skip
+    parser.add_argument("--pin", action="store_true",
+                        help="run the server (all its threads) on one CPU and the load generator on another")  # fmt: skip
     parser.add_argument("--load", default="auto", choices=("auto", "wrk", "python"),
                         help="load generator: wrk if on PATH, else a Python one (default: auto)")  # fmt: skip
     args = parser.parse_args()
-    if args.rounds < 1 or args.seconds <= 0 or args.connections < 1 or args.threads < 1:
-        parser.error("--rounds, --seconds, --connections and --threads must be positive")
+    if min(args.rounds, args.seconds, args.connections, args.threads) < 1 or args.warmup < 0:
+        parser.error("--rounds, --seconds, --connections and --threads must be positive, --warmup not negative")
     if args.threads > args.connections:
         parser.error("--threads may not exceed --connections")
+    if args.pin and (not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2):
+        parser.error("--pin needs Linux and at least 2 CPUs")
     return args
 
 
@@ -262,8 +304,11 @@ def main() -> int:
     print(f"load: {tool}, {args.connections} connections, {args.rounds} rounds x {args.seconds:g}s per server "
           f"after {args.warmup:g}s warmup")  # fmt: skip
     print(f"python {platform.python_version()}, uvicorn {uvicorn.__version__}, {os.cpu_count()} CPUs")
+    if args.pin:
+        print(f"pinned: server on CPU {SERVER_CPU}, load generator on CPU {LOAD_CPU}")
     print()
-    header = f"{'round':>5}  {'server':<8} {'req/s':>10} {'p50 ms':>8} {'requests':>9} {'errors':>6} {'stalls':>6}"
+    header = (f"{'round':>5}  {'server':<8} {'req/s':>9} {'p50 ms':>8} {'cpu us/req':>10} {'requests':>9} "
+              f"{'errors':>6} {'stalls':>6}")  # fmt: skip
     print(header)
     print("-" * len(header))
     results: dict[str, list[Result]] = {"plain": [], "monitor": []}
@@ -273,22 +318,28 @@ def main() -> int:
             for kind in order:
                 result, stalls = measure(kind, args, Path(temporary), load)
                 results[kind].append(result)
-                print(f"{number:>5}  {kind:<8} {result.rps:>10.0f} {result.p50_ms:>8.3f} {result.requests:>9} "
-                      f"{result.errors:>6} {stalls if kind == 'monitor' else '':>6}", flush=True)  # fmt: skip
+                print(f"{number:>5}  {kind:<8} {result.rps:>9.0f} {result.p50_ms:>8.3f} {result.cpu_us:>10.1f} "
+                      f"{result.requests:>9} {result.errors:>6} {stalls if kind == 'monitor' else '':>6}",
+                      flush=True)  # fmt: skip
             plain, monitor = results["plain"][-1], results["monitor"][-1]
-            print(f"{'':>5}  {'ratio':<8} {monitor.rps / plain.rps:>9.3f}x {monitor.p50_ms / plain.p50_ms:>7.3f}x")
+            print(f"{'':>5}  {'ratio':<8} {monitor.rps / plain.rps:>8.3f}x {monitor.p50_ms / plain.p50_ms:>7.3f}x "
+                  f"{monitor.cpu_us / plain.cpu_us:>9.3f}x", flush=True)  # fmt: skip
 
-    median = {kind: (statistics.median(r.rps for r in rs), statistics.median(r.p50_ms for r in rs))
-              for kind, rs in results.items()}  # fmt: skip
+    def median(kind: str, field: str) -> float:
+        return statistics.median(getattr(r, field) for r in results[kind])
+
     print()
-    print(f"median   plain: {median['plain'][0]:>8.0f} req/s  p50 {median['plain'][1]:.3f} ms")
-    print(f"median monitor: {median['monitor'][0]:>8.0f} req/s  p50 {median['monitor'][1]:.3f} ms")
-    throughput = median["monitor"][0] / median["plain"][0]
-    p50 = median["monitor"][1] / median["plain"][1]
+    for kind in ("plain", "monitor"):
+        print(f"median {kind:>7}: {median(kind, 'rps'):>8.0f} req/s, p50 {median(kind, 'p50_ms'):.3f} ms, "
+              f"server CPU {median(kind, 'cpu_us'):.1f} us/request")  # fmt: skip
+    throughput = median("monitor", "rps") / median("plain", "rps")
+    p50 = median("monitor", "p50_ms") / median("plain", "p50_ms")
+    cpu = median("monitor", "cpu_us") / median("plain", "cpu_us")
     paired = [m.rps / p.rps for p, m in zip(results["plain"], results["monitor"], strict=True)]
-    print(f"throughput ratio (monitor / plain): {throughput:.2f}x ({throughput:.3f}; per round "
-          f"{min(paired):.3f}..{max(paired):.3f})")  # fmt: skip
+    print(f"throughput ratio (monitor / plain): {throughput:.2f}x ({throughput:.3f}; rounds {min(paired):.3f}"
+          f"..{max(paired):.3f})")  # fmt: skip
     print(f"p50 ratio (monitor / plain): {p50:.2f}x ({p50:.3f})")
+    print(f"server CPU per request ratio (monitor / plain, for information): {cpu:.2f}x ({cpu:.3f})")
     verdict = "PASS" if throughput >= GOAL_THROUGHPUT and p50 <= GOAL_P50 else "MISS"
     print(f"goal: >= {GOAL_THROUGHPUT:.2f} throughput, <= {GOAL_P50:.2f} p50: {verdict}")
     if any(r.errors for rs in results.values() for r in rs):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged
+from pytest_asyncsafe.stalls import Stall
 
 
 def _where(charged: Charged) -> str:
@@ -17,8 +19,18 @@ def _where(charged: Charged) -> str:
     return frame.location(charged.server.settings.rootdir) if frame else "(no stack: GIL held)"
 
 
+def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
+    """Stalls before the app was ready (imports, lifespan startup): not any test's doing."""
+    return [
+        (server, stall)
+        for server in session.servers
+        for stall in server.stalls
+        if stall.phase == "startup" and stall.duration() >= server.settings.block_threshold
+    ]
+
+
 def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -> None:
-    startup = [s for server in session.servers for s in server.stalls if s.phase == "startup"]
+    startup = _startup_stalls(session)
     if not session.charged and not startup:
         return
     terminal.section("asyncsafe: event loop stalls")
@@ -32,15 +44,13 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         terminal.write_line(
             f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
         )
-    for server in session.servers:
-        for stall in server.stalls:
-            if stall.phase == "startup":
-                frame = stall.blocking_frame
-                where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
-                terminal.write_line(
-                    f"1 stall during startup (not charged to a test), {format_duration(stall.duration())} "
-                    f"in worker pid {stall.pid}: {where}"
-                )
+    for server, stall in startup:
+        frame = stall.blocking_frame
+        where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
+        terminal.write_line(
+            f"1 stall during startup (not charged to a test), {format_duration(stall.duration())} "
+            f"in worker pid {stall.pid}: {where}"
+        )
 
 
 def write_json(session: AsyncsafeSession, path: Path) -> None:
@@ -49,8 +59,6 @@ def write_json(session: AsyncsafeSession, path: Path) -> None:
          "allowed": c.allowed}  # fmt: skip
         for c in session.charged
     ]
-    startup = [
-        s.to_json(server.settings.rootdir, None) for server in session.servers for s in server.stalls if s.phase == "startup"
-    ]
+    startup = [stall.to_json(server.settings.rootdir, None) for server, stall in _startup_stalls(session)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"stalls": charged, "startup_stalls": startup}, indent=2) + "\n")

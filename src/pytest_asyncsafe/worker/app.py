@@ -59,7 +59,8 @@ class Watched:
         return "serving" if self.started else "startup"
 
     def requests(self) -> list[dict[str, Any]]:
-        return list(self._requests.values())
+        """A snapshot: the requests go on changing while a stall is followed."""
+        return [dict(request) for request in self._requests.values()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
