@@ -1,5 +1,2 @@
 """pytest-asyncsafe: runs an ASGI app under real Uvicorn during a pytest session and fails
-the tests during which an event loop stalled.
-
-The plugin is not enabled yet: this package only reserves its place in the distribution.
-"""
+the tests during which an event loop stalled.  The hooks are in `plugin.py`."""
