@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint-demo clean
+.PHONY: demo test clean
 
 $(BIN)/asyncsafe-lint: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

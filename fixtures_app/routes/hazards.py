@@ -476,3 +476,15 @@ async def middleware_hazard(family: Family, request: Request) -> HazardReport:
     `family`, before this route runs; this reports what it measured."""
     audit = getattr(request.state, "audit", None) or {}
     return HazardReport(hazard=f"middleware:{family.value}", elapsed_ms=round(audit.get("elapsed_ms", 0.0), 1))
+
+
+# --- a worker that dies --------------------------------------------------------------------
+
+
+@router.get("/crash")
+async def crash_worker() -> HazardReport:
+    """A native extension that segfaults, an OOM kill, a stray `os._exit` in a library:
+    the worker process dies mid-request, with only its last words on stderr.  (Not exit
+    status 3: Uvicorn's supervisor reads that as "failed to start" and stops the server.)"""
+    print(f"fixtures_app: worker {os.getpid()} is going down (exit status 70)", file=sys.stderr, flush=True)
+    os._exit(70)

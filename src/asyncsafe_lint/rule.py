@@ -61,6 +61,16 @@ class Call:
         """True when `*args` or `**kwargs` may pass arguments the linter cannot see."""
         return any(arg.star for arg in self.args)
 
+    def timeout_problem(self, position: int | None) -> str | None:
+        """What is wrong with the call's `timeout` (passed as `timeout=` or, when the API
+        allows, in `position`): it is missing or `None`.  None when it is given, or when
+        a splat the linter cannot see into may carry it."""
+        timeout = self.argument("timeout", position)
+        if timeout is not None:
+            return "sets `timeout=None`" if is_none(timeout) else None
+        could_carry = self.has_splat() if position is not None else any(arg.star == "**" for arg in self.args)
+        return None if could_carry else "has no timeout"
+
 
 def is_none(arg: cst.Arg | None) -> bool:
     return arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None"
@@ -145,3 +155,32 @@ class BlockingCallRule(Rule):
         instead = self.instead(call)
         if instead is not None:
             self.report(call.node, call=call.name, function=call.function.display_name, instead=instead)
+
+
+class SocketTimeoutRule(Rule):
+    """A rule for calls whose timeout falls back to the process-wide socket default: it
+    stays silent in a file that sets one with `socket.setdefaulttimeout(<seconds>)`."""
+
+    #: Qualified name of each call -> the position its `timeout` may be passed in.
+    timeout_positions: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._pending: list[tuple[Call, str]] = []
+        self._default_timeout = False
+
+    def visit_call(self, call: Call) -> None:
+        if not isinstance(call.node, cst.Call) or call.name is None:
+            return
+        if call.name == "socket.setdefaulttimeout":
+            value = call.argument("timeout", 0)
+            self._default_timeout |= value is not None and not is_none(value)
+        elif call.name in self.timeout_positions:
+            problem = call.timeout_problem(self.timeout_positions[call.name])
+            if problem is not None:
+                self._pending.append((call, problem))
+
+    def leave_module(self) -> None:
+        if not self._default_timeout:
+            for call, problem in self._pending:
+                self.report(call.node, call=call.name, problem=problem)

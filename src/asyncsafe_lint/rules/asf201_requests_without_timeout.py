@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Rule
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -159,11 +159,11 @@ There is no automatic fix yet.
                 self._custom_adapter = True
             return
         if call.name in _FUNCTIONS:
-            problem = self._problem(call, _FUNCTIONS[call.name])
+            problem = call.timeout_problem(_FUNCTIONS[call.name])
             if problem is not None:
                 self.report(call.node, call=call.name, problem=problem)
         elif call.name in _SESSION_METHODS:
-            problem = self._problem(call, _SESSION_METHODS[call.name])
+            problem = call.timeout_problem(_SESSION_METHODS[call.name])
             if problem is not None:
                 self._session_calls.append((call, problem))
 
@@ -177,11 +177,3 @@ There is no automatic fix yet.
         if isinstance(node, cst.Call):
             return self._adapter_names.get(id(node)) not in _PLAIN_ADAPTERS
         return True
-
-    @staticmethod
-    def _problem(call: Call, position: int | None) -> str | None:
-        timeout = call.argument("timeout", position)
-        if timeout is not None:
-            return "sets `timeout=None`" if is_none(timeout) else None
-        splat = call.has_splat() if position is not None else any(arg.star == "**" for arg in call.args)
-        return None if splat else "has no timeout"

@@ -1,13 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import libcst as cst
-
-from asyncsafe_lint.rule import Call, Rule, is_none
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import SocketTimeoutRule
 
 #: Callables that open a URL -> position of `timeout` (after `url` and `data`).
 _OPENERS = {
@@ -17,12 +10,13 @@ _OPENERS = {
 }
 
 
-class UrlopenWithoutTimeout(Rule):
+class UrlopenWithoutTimeout(SocketTimeoutRule):
     code = "ASF204"
     name = "urlopen-without-timeout"
     summary = "`urllib.request.urlopen()` without a timeout can wait forever"
     message = "`{call}()` {problem}: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds"
     triggers = ("urlopen", "build_opener", "OpenerDirector")
+    timeout_positions = _OPENERS
     docs = """
 ## What it does
 Flags `urllib.request.urlopen()` and `OpenerDirector.open()` (the opener that
@@ -99,30 +93,3 @@ There is no automatic fix yet.
         "urlopen('https://example.com')  # expect: ASF204\n",
         "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF205  # expect: ASF204\n",
     )
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self._pending: list[tuple[Call, str]] = []
-        self._default_timeout = False
-
-    def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name is None:
-            return
-        if call.name == "socket.setdefaulttimeout":
-            value = call.argument("timeout", 0)
-            self._default_timeout |= value is not None and not is_none(value)
-            return
-        position = _OPENERS.get(call.name)
-        if position is None:
-            return
-        timeout = call.argument("timeout", position)
-        if timeout is None and not call.has_splat():
-            self._pending.append((call, "has no timeout"))
-        elif is_none(timeout):
-            self._pending.append((call, "sets the timeout to `None`"))
-
-    def leave_module(self) -> None:
-        if self._default_timeout:
-            return
-        for call, problem in self._pending:
-            self.report(call.node, call=call.name, problem=problem)

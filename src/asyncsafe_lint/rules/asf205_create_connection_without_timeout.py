@@ -1,21 +1,15 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-import libcst as cst
-
-from asyncsafe_lint.rule import Call, Rule, is_none
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import SocketTimeoutRule
 
 
-class CreateConnectionWithoutTimeout(Rule):
+class CreateConnectionWithoutTimeout(SocketTimeoutRule):
     code = "ASF205"
     name = "create-connection-without-timeout"
     summary = "`socket.create_connection()` without a timeout can wait forever"
-    message = "`socket.create_connection()` {problem}: the socket then blocks without limit on connect and on every read; pass a timeout in seconds"
+    message = "`{call}()` {problem}: the socket then blocks without limit on connect and on every read; pass a timeout in seconds"
     triggers = ("create_connection",)
+    timeout_positions = {"socket.create_connection": 1}
     docs = """
 ## What it does
 Flags `socket.create_connection()` called without a timeout or with `None`. The
@@ -85,27 +79,3 @@ There is no automatic fix yet.
         "import socket\nsocket.create_connection(('example.com', 80), source_address=('', 0))  # expect: ASF205\n",
         "import socket\nsocket.create_connection(('example.com', 80))  # noqa: ASF204  # expect: ASF205\n",
     )
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self._pending: list[tuple[Call, str]] = []
-        self._default_timeout = False
-
-    def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call):
-            return
-        if call.name == "socket.setdefaulttimeout":
-            value = call.argument("timeout", 0)
-            self._default_timeout |= value is not None and not is_none(value)
-        elif call.name == "socket.create_connection":
-            timeout = call.argument("timeout", 1)
-            if timeout is None and not call.has_splat():
-                self._pending.append((call, "has no timeout"))
-            elif is_none(timeout):
-                self._pending.append((call, "sets the timeout to `None`"))
-
-    def leave_module(self) -> None:
-        if self._default_timeout:
-            return
-        for call, problem in self._pending:
-            self.report(call.node, problem=problem)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Rule
 
 #: Calls that wait for a child process -> position of `timeout`, or None when it is
 #: keyword-only (the `subprocess` helpers take the command as `*popenargs`).
@@ -110,11 +110,6 @@ There is no automatic fix yet.
     def visit_call(self, call: Call) -> None:
         if not isinstance(call.node, cst.Call) or call.name not in _WAITS:
             return
-        position = _WAITS[call.name]
-        timeout = call.argument("timeout", position)
-        if timeout is None:
-            splat = call.has_splat() if position is not None else any(arg.star == "**" for arg in call.args)
-            if not splat:
-                self.report(call.node, call=call.name, problem="has no timeout")
-        elif is_none(timeout):
-            self.report(call.node, call=call.name, problem="sets `timeout=None`")
+        problem = call.timeout_problem(_WAITS[call.name])
+        if problem is not None:
+            self.report(call.node, call=call.name, problem=problem)
