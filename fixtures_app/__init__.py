@@ -27,5 +27,7 @@ Nothing here talks to the network beyond 127.0.0.1.  Environment variables:
 Layout: `main` (the app, lifespan, middleware), `routes/` (`hazards`, `safe`,
 `outbound`, `items`), `dependencies`, `services`, `jobs` (sync code with missing
 timeouts), `legacy` and `hybrid` (deprecated lifecycle hooks: two more apps),
-`upstream` (the stub), `resources` (what the lifespan opens and closes).
+`upstream` (the stub), `resources` (what the lifespan opens and closes), and for the
+plugin's tests `variants` (small apps whose startup fails, hangs or blocks) and
+`broken` (an app module that fails to import).
 """

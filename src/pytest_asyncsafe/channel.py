@@ -103,10 +103,18 @@ class ServerChannel:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (exited, not yet reaped by its parent - a
+    worker the Uvicorn supervisor has not collected yet) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            # `pid (command) state ...`: the command may hold spaces and parentheses.
+            state = file.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): `kill` said it exists
+    return state not in (b"Z", b"X")

@@ -57,8 +57,12 @@ def app_package(app: str, rootdir: Path) -> Path | None:
 
 
 def _shown(filename: str, root: Path) -> str:
+    """Relative to the root as given first (an app directory that is a symlink inside the
+    project), then with both resolved (a root reached through a symlink)."""
     path = Path(filename)
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return filename
+    for shown, base in ((path.absolute(), root.absolute()), (path.resolve(), root.resolve())):
+        try:
+            return str(shown.relative_to(base))
+        except ValueError:
+            continue
+    return filename

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 SESSION = pytest.StashKey[AsyncsafeSession]()
 STARTED = pytest.StashKey[float]()
+#: The test's own threshold, from its `asyncsafe_block_threshold` marker.
+THRESHOLD = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,12 +58,25 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     package = app_package(settings.server.app, settings.server.rootdir)
     if package is not None:
-        items.append(LintItem.from_parent(session, name=ITEM_NAME, package=package, rootdir=settings.server.rootdir))
+        # Its own node id: under the session it would read `::asyncsafe::lint`.
+        items.append(
+            LintItem.from_parent(
+                session, name=ITEM_NAME, nodeid=ITEM_NAME, package=package, rootdir=settings.server.rootdir
+            )
+        )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[STARTED] = time.monotonic()
+    marker = item.get_closest_marker("asyncsafe_block_threshold")
+    if marker is None:
+        return
+    try:
+        item.stash[THRESHOLD] = parse_duration(marker.args[0] if marker.args else "", "asyncsafe_block_threshold")
+    except ValueError as error:
+        # A bad marker errors its own test at setup (not the whole run from a report hook).
+        raise _failure(str(error)) from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -73,11 +88,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report  # type: ignore[return-value]
 
 
+def _failure(message: str) -> BaseException:
+    """`pytest.fail(message, pytrace=False)`, to be raised `from None`: a failure raised
+    while handling the error it describes would show that error's message twice."""
+    return pytest.fail.Exception(message, pytrace=False)
+
+
 def _judge(item: pytest.Item, report: pytest.TestReport, session: AsyncsafeSession) -> None:
-    threshold = session.settings.server.block_threshold
-    marker = item.get_closest_marker("asyncsafe_block_threshold")
-    if marker is not None:
-        threshold = parse_duration(marker.args[0] if marker.args else "", "asyncsafe_block_threshold")
+    threshold = item.stash.get(THRESHOLD, session.settings.server.block_threshold)
     allowed = item.get_closest_marker("asyncsafe_allow_blocking") is not None
     start = item.stash.get(STARTED, 0.0)
     charged = session.stalls_during(item.nodeid, start, threshold, allowed)
@@ -112,7 +130,7 @@ def asyncsafe_server(pytestconfig: pytest.Config) -> Server:
     try:
         return pytestconfig.stash[SESSION].session_server()
     except ServerError as error:
-        pytest.fail(str(error), pytrace=False)
+        raise _failure(str(error)) from None
 
 
 @pytest.fixture
@@ -151,7 +169,7 @@ def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[.
         try:
             server = session.start(settings)
         except ServerError as error:
-            pytest.fail(str(error), pytrace=False)
+            raise _failure(str(error)) from None
         started.append(server)
         return server
 

@@ -34,13 +34,14 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
     if not session.charged and not startup:
         return
     terminal.section("asyncsafe: event loop stalls")
-    by_place: dict[str, list[Charged]] = defaultdict(list)
+    # Allowed stalls apart from failing ones at the same place: each line says which it is.
+    by_place: dict[tuple[str, bool], list[Charged]] = defaultdict(list)
     for charged in session.charged:
-        by_place[_where(charged)].append(charged)
-    for place, group in sorted(by_place.items(), key=lambda item: -max(c.duration for c in item[1])):
+        by_place[_where(charged), charged.allowed].append(charged)
+    for (place, allowed_here), group in sorted(by_place.items(), key=lambda item: -max(c.duration for c in item[1])):
         worst = max(c.duration for c in group)
         tests = sorted({c.test for c in group})
-        allowed = " (allowed)" if all(c.allowed for c in group) else ""
+        allowed = " (allowed)" if allowed_here else ""
         terminal.write_line(
             f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
         )

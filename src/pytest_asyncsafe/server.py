@@ -100,7 +100,9 @@ class Server:
         try:
             self._wait_until_ready()
         except BaseException:
-            self.stop()
+            # Nothing to drain on a server that never got ready, and a worker stuck in
+            # its lifespan startup would sit out the whole graceful timeout.
+            self.stop(graceful=False)
             raise
         return self
 
@@ -182,13 +184,15 @@ class Server:
         return [states[pid] for pid in self.worker_pids if pid in states and pid_alive(pid)]
 
     # --- stopping ---------------------------------------------------------------------------
-    def stop(self) -> int | None:
-        """SIGTERM, then SIGKILL for the whole process group after the graceful timeout."""
+    def stop(self, *, graceful: bool = True) -> int | None:
+        """SIGTERM, then SIGKILL for the whole process group after the graceful timeout
+        (at once when not `graceful`)."""
         process = self.process
         if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            if graceful:
+                process.send_signal(signal.SIGTERM)
             try:
-                process.wait(self.settings.graceful_timeout + 5)
+                process.wait(self.settings.graceful_timeout + 5 if graceful else 0)
             except subprocess.TimeoutExpired:
                 _kill_group(process.pid)
                 process.wait()

@@ -15,11 +15,12 @@ measured length once the loop answers again.
 from __future__ import annotations
 
 import asyncio
+import functools
+import linecache
 import sys
 import sysconfig
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -86,16 +87,18 @@ class LoopMonitor:
                     # This thread could not even run while the loop was stalled: C code
                     # held the GIL the whole time, so there is no stack to show.
                     self._report(sent, answers[0], [], self.requests(), self.phase())
-            elif not self._follow_stall(sent, answered):
+            elif not self._follow_stall(sent, answered, answers):
                 return
             self._stopped.wait(self.interval)
 
-    def _follow_stall(self, since: float, answered: threading.Event) -> bool:
+    def _follow_stall(self, since: float, answered: threading.Event, answers: list[float]) -> bool:
         """Sample the stack until the loop answers; False if the monitor was stopped first."""
+        # What was in flight when the stall was seen, not what is left once it is over -
+        # read first: sampling the stack reads source files, which lets the loop thread run
+        # on (and finish a short stall's request) in the meantime.
+        requests, phase = self.requests(), self.phase()
         self.channel.stalled_since(since)
         samples = [self._sample()]
-        # What was in flight when the stall was seen, not what is left once it is over.
-        requests, phase = self.requests(), self.phase()
         self.channel.emit("stall-begin", start=since, phase=phase, requests=requests, stack=samples[0])
         sample_every = max(self.threshold / 10, 0.005)
         while not answered.wait(sample_every):
@@ -104,7 +107,8 @@ class LoopMonitor:
             if len(samples) < MAX_SAMPLES:
                 samples.append(self._sample())
         self.channel.stalled_since(0.0)
-        self._report(since, time.monotonic(), samples, requests, phase)
+        # Ends when the loop ran the heartbeat, not when this thread got to notice it.
+        self._report(since, answers[0], samples, requests, phase)
         return True
 
     def _report(
@@ -122,15 +126,23 @@ class LoopMonitor:
         )
 
     def _sample(self) -> list[dict[str, Any]]:
+        """The loop thread's stack, outermost first.  Walked by hand rather than with
+        `traceback.extract_stack`, which stats every file of the stack for each sample:
+        while the loop holds the GIL each system call costs this thread a switch interval,
+        and a CPU-bound stall would get a handful of samples instead of one every tick."""
         frame = sys._current_frames().get(self._loop_thread)
-        if frame is None:
-            return []
-        return [
-            {"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or "", "user": _is_user(f.filename)}
-            for f in traceback.extract_stack(frame)
-        ]
+        frames = []
+        while frame is not None:
+            frames.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
+            frame = frame.f_back
+        stack = []
+        for file, line, name in reversed(frames):
+            code = linecache.getline(file, line).strip()
+            stack.append({"file": file, "line": line, "function": name, "code": code, "user": _is_user(file)})
+        return stack
 
 
+@functools.cache
 def _is_user(filename: str) -> bool:
     path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
     return not (filename.startswith("<") or path.startswith(_LIBRARY_DIRS) or path.startswith(_OWN_DIR))

@@ -1,0 +1,20 @@
+"""A run that uses none of the plugin pays nothing for it: nothing heavy is imported."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_run_without_the_fixtures_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_modules():
+            heavy = sorted(m for m in ("httpx", "uvicorn", "libcst", "asyncsafe_lint", "fastapi") if m in sys.modules)
+            assert heavy == []
+            assert "pytest_asyncsafe.plugin" in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:anyio")
+    result.assert_outcomes(passed=1)
