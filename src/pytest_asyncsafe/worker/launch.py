@@ -26,11 +26,12 @@ OWNED = {"app", "factory", "host", "port", "uds", "fd", "workers", "loop", "http
 
 
 def uvicorn_options(extra: str) -> dict[str, Any]:
-    """Uvicorn's keyword arguments for `uvicorn.run`, from command-line style options."""
+    """Uvicorn's keyword arguments for `uvicorn.run`, from command-line style options;
+    ValueError names what is wrong."""
     try:
         context = uvicorn_command.make_context("uvicorn", [*shlex.split(extra), "placeholder:app"], resilient_parsing=False)
     except click.ClickException as error:
-        raise SystemExit(f"asyncsafe: invalid asyncsafe_uvicorn_args {extra!r}: {error.format_message()}") from None
+        raise ValueError(f"invalid asyncsafe_uvicorn_args {extra!r}: {error.format_message()}") from None
     given = {
         name: value
         for name, value in context.params.items()
@@ -38,7 +39,7 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
     }
     clashes = sorted(set(given) & OWNED)
     if clashes:
-        raise SystemExit(f"asyncsafe: asyncsafe_uvicorn_args may not set {', '.join(clashes)}: use the asyncsafe options")
+        raise ValueError(f"asyncsafe_uvicorn_args may not set {', '.join(clashes)}: use the asyncsafe options")
     if "headers" in given:
         given["headers"] = [header.split(":", 1) for header in given["headers"]]
     return given
