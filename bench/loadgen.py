@@ -44,7 +44,7 @@ async def _connection(host: str, port: int, path: str, deadline: float, budget: 
             latencies.append(time.perf_counter() - started)
             if not head.startswith((b"HTTP/1.1 2", b"HTTP/1.0 2")):
                 errors[0] += 1
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
         errors[0] += 1
     finally:
         writer.close()

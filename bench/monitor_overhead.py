@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -38,11 +39,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # the checkout's plugin, installed or not
+import uvicorn
 
-from pytest_asyncsafe.server import RECORDING_FLOOR, Server  # noqa: E402
-from pytest_asyncsafe.settings import ServerSettings  # noqa: E402
+from pytest_asyncsafe.server import RECORDING_FLOOR, Server, ServerError
+from pytest_asyncsafe.settings import ServerSettings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GOAL_THROUGHPUT = 0.97
 GOAL_P50 = 1.03
@@ -59,6 +61,9 @@ class Result:
     errors: int
     #: The server process's CPU time (user + system) per request, if /proc tells.
     cpu_us: float = float("nan")
+    #: CPU used meanwhile by everything but the server and the load generator, in % of
+    #: one CPU: other work on the machine, which makes the round less trustworthy.
+    other_percent: float = float("nan")
 
 
 def process_cpu(pid: int) -> float:
@@ -68,6 +73,21 @@ def process_cpu(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> float:
+    """Seconds of CPU the whole machine spent busy so far (not idle, not waiting for I/O)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return float("nan")
+    ticks = [int(n) for n in fields[:8]]  # user nice system idle iowait irq softirq steal
+    return (sum(ticks) - ticks[3] - ticks[4] - ticks[7]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def pin(pid: int, cpus: set[int]) -> None:
@@ -98,8 +118,8 @@ class PlainServer:
     def start(self) -> PlainServer:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # As the plugin's Server: Uvicorn takes an `--fd` socket for AF_UNIX and never sets
-        # TCP_NODELAY itself; without it Nagle + delayed ACKs cap a connection at ~25 req/s.
+        # As the plugin's Server: Uvicorn wraps an `--fd` socket as AF_UNIX, so the loop never
+        # sets TCP_NODELAY on what it accepts; without it Nagle + delayed ACKs hold responses ~40ms.
         listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         listener.bind(("127.0.0.1", 0))
         listener.listen(2048)  # as the plugin's Server
@@ -201,9 +221,9 @@ def run_wrk(url: str, args: argparse.Namespace, seconds: int) -> Result:
     completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False,
                                **_load_affinity(args))  # type: ignore[call-overload]  # fmt: skip
     out = completed.stdout
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
-    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    total = re.search(r"^\s+(\d+) requests in", out, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    total = re.search(r"^\s+(\d+) requests in", out, re.MULTILINE)
     if completed.returncode != 0 or not (rps and p50 and total):
         raise SystemExit(f"wrk failed (status {completed.returncode}):\n{out}{completed.stderr}")
     errors = 0
@@ -245,9 +265,12 @@ def measure(kind: str, args: argparse.Namespace, directory: Path, load: str) -> 
             pin(server.pid, {SERVER_CPU})
         if args.warmup > 0:
             run(server.base_url, args, args.warmup)
-        before = process_cpu(server.pid)
+        before = (process_cpu(server.pid), machine_cpu(), children_cpu(), time.monotonic())
         result = run(server.base_url, args, args.seconds)
-        result.cpu_us = (process_cpu(server.pid) - before) / max(result.requests, 1) * 1e6
+        after = (process_cpu(server.pid), machine_cpu(), children_cpu(), time.monotonic())
+        served, busy, load_generator, elapsed = (b - a for a, b in zip(before, after, strict=True))
+        result.cpu_us = served / max(result.requests, 1) * 1e6
+        result.other_percent = max(busy - served - load_generator, 0.0) / elapsed * 100
     finally:
         server.close()
     return result, getattr(server, "stalls", 0)
@@ -260,7 +283,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=5, help="rounds; each measures both servers (default: 5)")
     parser.add_argument("--seconds", type=int, default=3, help="measured load per server and round (default: 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load after each start (default: 1)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="seconds of unmeasured load after each start (default: 1)"
+    )
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default: 32)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default: 1)")
     parser.add_argument("--app", default="bench.hello_app:app",
@@ -294,8 +319,9 @@ def main() -> int:
     if load == "wrk":
         tool = f"wrk, {args.threads} thread(s)"
     else:
-        tool = "Python load generator (bench/loadgen.py; wrk not found) - a slower client, compare ratios only"
-    import uvicorn
+        why = "wrk not found" if args.load == "auto" else "--load python"
+        tool = (f"Python load generator (bench/loadgen.py, {why}); it may saturate before the server does, "
+                "so the throughput ratio may say little - see the CPU ratio")  # fmt: skip
 
     print(f"app {args.app}, 1 worker, loop {args.loop}, http {args.http}"
           + (f", uvicorn args {args.uvicorn_args!r}" if args.uvicorn_args else ""))  # fmt: skip
@@ -308,10 +334,20 @@ def main() -> int:
         print(f"pinned: server on CPU {SERVER_CPU}, load generator on CPU {LOAD_CPU}")
     print()
     header = (f"{'round':>5}  {'server':<8} {'req/s':>9} {'p50 ms':>8} {'cpu us/req':>10} {'requests':>9} "
-              f"{'errors':>6} {'stalls':>6}")  # fmt: skip
+              f"{'errors':>6} {'stalls':>6} {'other cpu':>9}")  # fmt: skip
     print(header)
     print("-" * len(header))
     results: dict[str, list[Result]] = {"plain": [], "monitor": []}
+    try:
+        run_rounds(args, load, results)
+    except ServerError as error:
+        print(f"\n{error}", file=sys.stderr)
+        return 1
+    summarize(results)
+    return 0
+
+
+def run_rounds(args: argparse.Namespace, load: str, results: dict[str, list[Result]]) -> None:
     with tempfile.TemporaryDirectory(prefix="asyncsafe-bench-") as temporary:
         for number in range(1, args.rounds + 1):
             order = ("plain", "monitor") if number % 2 else ("monitor", "plain")
@@ -319,12 +355,14 @@ def main() -> int:
                 result, stalls = measure(kind, args, Path(temporary), load)
                 results[kind].append(result)
                 print(f"{number:>5}  {kind:<8} {result.rps:>9.0f} {result.p50_ms:>8.3f} {result.cpu_us:>10.1f} "
-                      f"{result.requests:>9} {result.errors:>6} {stalls if kind == 'monitor' else '':>6}",
-                      flush=True)  # fmt: skip
+                      f"{result.requests:>9} {result.errors:>6} {stalls if kind == 'monitor' else '':>6} "
+                      f"{result.other_percent:>8.0f}%", flush=True)  # fmt: skip
             plain, monitor = results["plain"][-1], results["monitor"][-1]
             print(f"{'':>5}  {'ratio':<8} {monitor.rps / plain.rps:>8.3f}x {monitor.p50_ms / plain.p50_ms:>7.3f}x "
                   f"{monitor.cpu_us / plain.cpu_us:>9.3f}x", flush=True)  # fmt: skip
 
+
+def summarize(results: dict[str, list[Result]]) -> None:
     def median(kind: str, field: str) -> float:
         return statistics.median(getattr(r, field) for r in results[kind])
 
@@ -335,16 +373,21 @@ def main() -> int:
     throughput = median("monitor", "rps") / median("plain", "rps")
     p50 = median("monitor", "p50_ms") / median("plain", "p50_ms")
     cpu = median("monitor", "cpu_us") / median("plain", "cpu_us")
-    paired = [m.rps / p.rps for p, m in zip(results["plain"], results["monitor"], strict=True)]
-    print(f"throughput ratio (monitor / plain): {throughput:.2f}x ({throughput:.3f}; rounds {min(paired):.3f}"
-          f"..{max(paired):.3f})")  # fmt: skip
-    print(f"p50 ratio (monitor / plain): {p50:.2f}x ({p50:.3f})")
+    pairs = list(zip(results["plain"], results["monitor"], strict=True))
+    paired_rps = statistics.median(m.rps / p.rps for p, m in pairs)
+    paired_p50 = statistics.median(m.p50_ms / p.p50_ms for p, m in pairs)
+    print(f"throughput ratio (monitor / plain): {throughput:.2f}x ({throughput:.3f}; median of the rounds' "
+          f"ratios {paired_rps:.3f})")  # fmt: skip
+    print(f"p50 ratio (monitor / plain): {p50:.2f}x ({p50:.3f}; median of the rounds' ratios {paired_p50:.3f})")
     print(f"server CPU per request ratio (monitor / plain, for information): {cpu:.2f}x ({cpu:.3f})")
     verdict = "PASS" if throughput >= GOAL_THROUGHPUT and p50 <= GOAL_P50 else "MISS"
     print(f"goal: >= {GOAL_THROUGHPUT:.2f} throughput, <= {GOAL_P50:.2f} p50: {verdict}")
     if any(r.errors for rs in results.values() for r in rs):
         print("warning: some requests failed (see the errors column); the figures are suspect")
-    return 0
+    busiest = max((r.other_percent for rs in results.values() for r in rs if r.other_percent >= 0), default=0.0)
+    if busiest >= 10:
+        print(f"note: other work used up to {busiest:.0f}% of a CPU during some rounds (other cpu column); "
+              "more rounds on a quieter machine give steadier figures")  # fmt: skip
 
 
 if __name__ == "__main__":
