@@ -41,6 +41,7 @@ from pathlib import Path
 
 import uvicorn
 
+from pytest_asyncsafe.channel import beat_interval
 from pytest_asyncsafe.server import RECORDING_FLOOR, Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings
 
@@ -204,7 +205,7 @@ class MonitoredServer:
 
     def close(self) -> None:
         self.server.poll()
-        self.stalls = len(self.server.stalls) + len(self.server.ongoing)
+        self.stalls = len(self.server.stalls)
         self.server.close()
 
 
@@ -315,7 +316,7 @@ def main() -> int:
     args = parse_args()
     load = choose_load(args.load)
     recording = min(args.threshold, RECORDING_FLOOR)
-    heartbeat = min(max(recording / 5, 0.001), 0.01)
+    heartbeat = beat_interval(recording)
     if load == "wrk":
         tool = f"wrk, {args.threads} thread(s)"
     else:

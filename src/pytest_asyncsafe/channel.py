@@ -1,14 +1,19 @@
 """How worker events reach the pytest process.
 
-Each Uvicorn worker owns two files in the session's channel directory:
+Each Uvicorn worker owns two files in the server's channel directory:
 
-- `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, shutdown...).
-- `<pid>.state`: a few numbers the loop monitor and the ASGI wrapper overwrite in place
-  through `mmap`, cheap enough to update on every heartbeat: when the loop last
-  answered, since when it has been stalled, and how many requests are in flight.
+- `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, sample...).
+- `<pid>.state`: two numbers the worker overwrites in place through `mmap`, cheap
+  enough to update on every heartbeat and every request: when the loop last beat, and
+  how many requests are in flight.
 
-Every timestamp is `time.monotonic()`, which on Linux is one clock for every process of
-the machine: the pytest process compares worker events with its own test windows
+The other way, the pytest process sends a stalled worker `SAMPLE_SIGNAL` to ask for
+its stack, which comes back as a `sample` event.
+
+Every write is lock-free - one `os.write` to an `O_APPEND` file, or one `pack_into` -
+so the stack-sampling signal handler may write while the loop thread was writing too.
+Every timestamp is `time.monotonic()`, which on Linux is one clock for every process
+of the machine: the pytest process compares worker events with its own test windows
 directly, whichever side recorded them.
 """
 
@@ -17,56 +22,56 @@ from __future__ import annotations
 import json
 import mmap
 import os
+import signal
 import struct
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_STATE = struct.Struct("<ddq")  # last loop answer, stalled since (0: not stalled), in flight
+#: A signal whose default action is to be ignored - so one that arrives before the
+#: handler is set, or after the interpreter dropped it on the way out, does no harm -
+#: and that a web server never gets otherwise (only a socket owner set with F_SETOWN
+#: receives SIGURG for out-of-band data).
+SAMPLE_SIGNAL = signal.SIGURG
+
+_BEAT = struct.Struct("<d")
+_IN_FLIGHT = struct.Struct("<q")
+_STATE = struct.Struct("<dq")  # last beat, requests in flight
+
+
+def beat_interval(threshold: float) -> float:
+    """How often a worker's loop beats: often enough to time a stall to within a quarter
+    of the threshold."""
+    return min(max(threshold / 4, 0.001), 0.01)
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerState:
     pid: int
-    last_answer: float
-    stalled_since: float
+    last_beat: float
     in_flight: int
 
 
 class WorkerChannel:
-    """The worker's end: written from the loop thread and the monitor thread."""
+    """The worker's end."""
 
     def __init__(self, directory: Path, pid: int) -> None:
         self.pid = pid
-        self._lock = threading.Lock()
-        self._events = open(directory / f"{pid}.jsonl", "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the worker
+        self._events = os.open(directory / f"{pid}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         state_path = directory / f"{pid}.state"
-        with open(state_path, "wb") as file:
-            file.write(b"\0" * _STATE.size)
+        state_path.write_bytes(b"\0" * _STATE.size)
         with open(state_path, "r+b") as file:
             self._state = mmap.mmap(file.fileno(), _STATE.size)
-        self._values = [0.0, 0.0, 0]
 
     def emit(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, "pid": self.pid, **fields}, default=str)
-        with self._lock:
-            self._events.write(line + "\n")
-            self._events.flush()
+        line = json.dumps({"event": event, "pid": self.pid, **fields}, default=str) + "\n"
+        os.write(self._events, line.encode())
 
-    def answered(self, when: float) -> None:
-        self._update(0, when)
-
-    def stalled_since(self, when: float) -> None:
-        self._update(1, when)
+    def beat(self, when: float) -> None:
+        _BEAT.pack_into(self._state, 0, when)
 
     def in_flight(self, count: int) -> None:
-        self._update(2, count)
-
-    def _update(self, index: int, value: float) -> None:
-        with self._lock:
-            self._values[index] = value
-            _STATE.pack_into(self._state, 0, *self._values)
+        _IN_FLIGHT.pack_into(self._state, _BEAT.size, count)
 
 
 class ServerChannel:
@@ -75,6 +80,7 @@ class ServerChannel:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._offsets: dict[Path, int] = {}
+        self._maps: dict[int, mmap.mmap] = {}
 
     def read_events(self) -> list[dict[str, Any]]:
         """Events written since the last call, complete lines only."""
@@ -90,16 +96,18 @@ class ServerChannel:
         return events
 
     def states(self) -> dict[int, WorkerState]:
-        states = {}
+        """What each worker's state file holds now (mapped once, then read in place)."""
         for path in self.directory.glob("*.state"):
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                continue
-            if len(data) == _STATE.size:
-                pid = int(path.stem)
-                states[pid] = WorkerState(pid, *_STATE.unpack(data))
-        return states
+            pid = int(path.stem)
+            if pid not in self._maps:
+                with open(path, "rb") as file:
+                    self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
+        return {pid: WorkerState(pid, *_STATE.unpack_from(state)) for pid, state in self._maps.items()}
+
+    def close(self) -> None:
+        for state in self._maps.values():
+            state.close()
+        self._maps.clear()
 
 
 def pid_alive(pid: int) -> bool:

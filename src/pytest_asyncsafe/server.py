@@ -11,13 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
 from pytest_asyncsafe.channel import ServerChannel, WorkerState, pid_alive
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.settings import ServerSettings
-from pytest_asyncsafe.stalls import Stall
+from pytest_asyncsafe.stalls import Sample, Stall
+from pytest_asyncsafe.watch import MAX_SAMPLES, Watcher
 
 #: The worker's monitor records stalls from this length even when the threshold is
 #: higher, so that a marker may lower the threshold for one test.
@@ -43,11 +45,18 @@ class Server:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.worker_pids: list[int] = []
+        #: Every stall the workers recorded (from `RECORDING_FLOOR` up), over or going on.
         self.stalls: list[Stall] = []
-        #: Stalls seen beginning and not yet over, by worker pid.
-        self.ongoing: dict[int, Stall] = {}
         self.events: list[dict[str, Any]] = []
+        self.watcher = Watcher(self.channel, self.recording_threshold)
+        #: Stack samples not yet matched with the stall they were taken in, by worker.
+        self._samples: dict[int, deque[Sample]] = defaultdict(lambda: deque(maxlen=MAX_SAMPLES * 4))
+        self._ready_at: dict[int, float] = {}
         self._lifeline = -1
+
+    @property
+    def recording_threshold(self) -> float:
+        return min(self.settings.block_threshold, RECORDING_FLOOR)
 
     @property
     def base_url(self) -> str:
@@ -98,6 +107,7 @@ class Server:
             listener.close()
             os.close(lifeline_read)
         try:
+            self.watcher.start()
             self._wait_until_ready()
         except BaseException:
             # Nothing to drain on a server that never got ready, and a worker stuck in
@@ -117,7 +127,7 @@ class Server:
             "http": settings.http,
             "uvicorn_args": settings.uvicorn_args,
             "graceful_timeout": settings.graceful_timeout,
-            "threshold": min(settings.block_threshold, RECORDING_FLOOR),
+            "threshold": self.recording_threshold,
             "channel": str(self.directory),
         }
         path = os.pathsep.join(filter(None, [str(settings.rootdir), os.environ.get("PYTHONPATH")]))
@@ -149,31 +159,44 @@ class Server:
         """Read what the workers reported since the last poll, keeping stalls."""
         events = self.channel.read_events()
         for event in events:
-            if event["event"] == "stall-begin":
-                self.ongoing[event["pid"]] = Stall.from_event(event, ongoing=True)
+            if event["event"] == "sample":
+                self._samples[event["pid"]].append(Sample.from_event(event))
             elif event["event"] == "stall":
-                self.ongoing.pop(event["pid"], None)
-                self.stalls.append(Stall.from_event(event))
-            elif event["event"] == "ready" and self.worker_pids and event["pid"] not in self.worker_pids:
-                self.worker_pids.append(event["pid"])  # Uvicorn replaced a worker
+                self.stalls.append(Stall.from_event(event, self._samples[event["pid"]]))
+            elif event["event"] == "ready":
+                self._ready_at[event["pid"]] = event["time"]
+                if self.worker_pids and event["pid"] not in self.worker_pids:
+                    self.worker_pids.append(event["pid"])  # Uvicorn replaced a worker
         self.events.extend(events)
         return events
+
+    def ongoing(self, now: float) -> list[Stall]:
+        """The stalls going on at `now`, known from beats that are overdue."""
+        stalled = []
+        for state in self._live_states():
+            since = self.watcher.stalled_since(state, now)
+            if since is not None:
+                ready = self._ready_at.get(state.pid)
+                phase = "serving" if ready is not None and ready <= since else "startup"
+                stalled.append(Stall.going_on(state.pid, since, phase, self._samples[state.pid]))
+        return stalled
 
     def dead_workers(self) -> list[int]:
         return [pid for pid in self.worker_pids if not pid_alive(pid)]
 
     def settle(self, timeout: float) -> float:
-        """Wait until no request is in flight and every worker's loop has answered since;
-        returns the time up to which the workers' reports are complete."""
+        """Wait until no request is in flight and every worker's loop has beaten since
+        (or is stalled right now); returns the time up to which the reports are complete."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            states = self._live_states()
-            if all(state.in_flight == 0 for state in states):
+            if all(state.in_flight == 0 for state in self._live_states()):
                 break
             time.sleep(0.005)
         settled = time.monotonic()
         while time.monotonic() < deadline:
-            if all(_reported_until(state, settled) for state in self._live_states()):
+            now = time.monotonic()
+            states = self._live_states()
+            if all(state.last_beat >= settled or self.watcher.stalled_since(state, now) for state in states):
                 break
             time.sleep(0.002)
         self.poll()
@@ -201,21 +224,14 @@ class Server:
         if self._lifeline >= 0:
             os.close(self._lifeline)
             self._lifeline = -1
+        self.watcher.stop()
         self.poll()
         return process.returncode if process is not None else None
 
     def close(self) -> None:
         self.stop()
+        self.channel.close()
         self._directory.cleanup()
-
-
-def _reported_until(state: WorkerState, moment: float) -> bool:
-    """Whether a worker has reported every stall that began before `moment`: its loop
-    answered since, with no stall left to report, or it is stalled right now (then the
-    stall is known from its `stall-begin`)."""
-    if state.stalled_since > 0:
-        return state.last_answer < state.stalled_since
-    return state.last_answer >= moment
 
 
 def _kill_group(pgid: int) -> None:

@@ -74,7 +74,7 @@ class AsyncsafeSession:
         since, self._checked_until = max(start, self._checked_until), settled
         found = []
         for server in running:
-            for stall in during([*server.stalls, *server.ongoing.values()], since, settled):
+            for stall in during([*server.stalls, *server.ongoing(settled)], since, settled):
                 length = stall.duration(settled)
                 # Startup stalls (imports, lifespan startup) are the server's, not the test's.
                 if length >= threshold and stall.phase != "startup":

@@ -1,15 +1,29 @@
-"""Loop stalls: what a worker reported, which test they belong to, and how they read."""
+"""Loop stalls: what the workers reported, which test they belong to, and how they read."""
 
 from __future__ import annotations
 
+import functools
+import linecache
 import os
+import sysconfig
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_asyncsafe.durations import format_duration
+
+#: Where code that is not the user's own lives: the stdlib, installed packages, this plugin.
+_NOT_USER = tuple(
+    {str(Path(sysconfig.get_path(name)).resolve()) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+) + (str(Path(__file__).resolve().parent),)
+
+
+@functools.cache
+def _is_user(file: str) -> bool:
+    return not file.startswith("<") and not str(Path(file).resolve()).startswith(_NOT_USER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +31,14 @@ class Frame:
     file: str
     line: int
     function: str
-    code: str
-    user: bool
+
+    @property
+    def user(self) -> bool:
+        return _is_user(self.file)
+
+    @property
+    def code(self) -> str:
+        return linecache.getline(self.file, self.line).strip()
 
     def location(self, root: Path) -> str:
         try:
@@ -26,6 +46,24 @@ class Frame:
         except ValueError:
             shown = self.file
         return f"{self.file if shown.startswith('..') else shown}:{self.line} in {self.function}"
+
+
+Stack = tuple[Frame, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The loop thread's stack at one moment of a stall, and what it was serving."""
+
+    pid: int
+    time: float
+    stack: Stack
+    requests: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Sample:
+        stack = tuple(Frame(file, line, function) for file, line, function in event["stack"])
+        return cls(event["pid"], event["time"], stack, tuple(event["requests"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +74,22 @@ class Stall:
     end: float | None
     phase: str
     requests: tuple[dict[str, Any], ...]
-    stack: tuple[Frame, ...]
-    samples: int
+    samples: tuple[Sample, ...]
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], *, ongoing: bool = False) -> Stall:
-        return cls(
-            pid=event["pid"],
-            start=event["start"],
-            end=None if ongoing else event["end"],
-            phase=event["phase"],
-            requests=tuple(event["requests"]),
-            stack=tuple(Frame(**frame) for frame in event["stack"]),
-            samples=event.get("samples", 1),
-        )
+    def from_event(cls, event: dict[str, Any], samples: Sequence[Sample]) -> Stall:
+        start, end = event["start"], event["end"]
+        within = _within(samples, start, end)
+        # A sample saw what was in flight during the stall; the worker's own report, made
+        # once it was over, can only list what ran at some time since it began.
+        requests = _requests_of(within) or tuple(event["requests"])
+        return cls(event["pid"], start, end, event["phase"], requests, within)
+
+    @classmethod
+    def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample]) -> Stall:
+        """A stall not over yet, known from outside: its beat is overdue."""
+        within = _within(samples, start, time.monotonic())
+        return cls(pid, start, None, phase, _requests_of(within), within)
 
     @property
     def ongoing(self) -> bool:
@@ -60,10 +100,18 @@ class Stall:
         return end - self.start
 
     @property
+    def stack(self) -> Stack:
+        """The stack seen most often while the loop was stalled, judged by its blocking
+        frame: the line that kept the loop busy for most of the stall."""
+        if not self.samples:
+            return ()
+        counts = Counter(_blocking(sample.stack) for sample in self.samples)
+        best = counts.most_common(1)[0][0]
+        return next(sample.stack for sample in reversed(self.samples) if _blocking(sample.stack) == best)
+
+    @property
     def blocking_frame(self) -> Frame | None:
-        """The innermost frame of the user's own code (not the stdlib, not a library)."""
-        user = [frame for frame in self.stack if frame.user]
-        return user[-1] if user else (self.stack[-1] if self.stack else None)
+        return _blocking(self.stack)
 
     def to_json(self, root: Path, test: str | None) -> dict[str, Any]:
         frame = self.blocking_frame
@@ -73,10 +121,29 @@ class Stall:
             "duration": self.duration(),
             "ongoing": self.ongoing,
             "phase": self.phase,
-            "requests": [{"method": r["method"], "path": r["path"], "responded": r["responded"]} for r in self.requests],
+            "requests": list(self.requests),
             "where": frame.location(root) if frame else None,
+            "samples": len(self.samples),
             "stack": [{"file": f.file, "line": f.line, "function": f.function, "code": f.code} for f in self.stack],
         }
+
+
+def _within(samples: Sequence[Sample], start: float, end: float) -> tuple[Sample, ...]:
+    return tuple(sample for sample in samples if start <= sample.time <= end)
+
+
+def _requests_of(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
+    seen: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    for sample in samples:
+        for request in sample.requests:
+            seen.setdefault((request["method"], request["path"], request["responded"]), request)
+    return tuple(seen.values())
+
+
+def _blocking(stack: Stack) -> Frame | None:
+    """The innermost frame of the user's own code (not the stdlib, not a library)."""
+    user = [frame for frame in stack if frame.user]
+    return user[-1] if user else (stack[-1] if stack else None)
 
 
 def during(stalls: Iterable[Stall], start: float, end: float) -> list[Stall]:
@@ -97,7 +164,10 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
         lines.append("  while serving: no request (startup, or a task of the app's own)")
     frame = stall.blocking_frame
     if frame is None:
-        lines.append("  no stack: the loop's thread held the GIL for the whole stall (C code that does not release it)")
+        lines.append(
+            "  no stack: the loop could not be interrupted during the stall "
+            "(C code holding the GIL, or a stall too short to sample)"
+        )
     else:
         lines.append(f"  {frame.location(root)}")
         if frame.code:

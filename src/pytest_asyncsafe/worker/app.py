@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -50,17 +51,28 @@ class Watched:
         self.app = app
         self.channel = channel
         self.threshold = threshold
-        self.started = False
+        #: When lifespan startup completed (0: not yet).
+        self.ready_at = 0.0
         self.monitor: LoopMonitor | None = None
         self._requests: dict[int, dict[str, Any]] = {}
+        #: Requests that finished lately: a stall is reported once it is over, and the
+        #: request that caused it has often finished by then.
+        self._finished: deque[dict[str, Any]] = deque(maxlen=64)
         self._next_id = 0
 
-    def phase(self) -> str:
-        return "serving" if self.started else "startup"
+    def phase(self, at: float) -> str:
+        return "serving" if 0 < self.ready_at <= at else "startup"
 
-    def requests(self) -> list[dict[str, Any]]:
-        """A snapshot: the requests go on changing while a stall is followed."""
-        return [dict(request) for request in self._requests.values()]
+    def requests(self, since: float) -> list[dict[str, Any]]:
+        """What was being served at any time since `since`: a snapshot, as the requests
+        go on changing."""
+        finished = [request for request in self._finished if request["end"] >= since]
+        return [
+            # A request that had sent its response before `since` was running its
+            # background tasks by then.
+            {"method": r["method"], "path": r["path"], "responded": 0 < r["responded_at"] <= since}
+            for r in (*finished, *self._requests.values())
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
@@ -76,14 +88,13 @@ class Watched:
     async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._next_id += 1
         key = self._next_id
-        request = {"method": scope.get("method", "WS"), "path": scope.get("path", ""), "start": time.monotonic(),
-                   "responded": False}  # fmt: skip
+        request = {"method": scope.get("method", "WS"), "path": scope.get("path", ""), "responded_at": 0.0, "end": 0.0}
 
         async def tracking_send(message: Message) -> None:
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 # What runs from now on (background tasks) still belongs to this request.
-                request["responded"] = True
+                request["responded_at"] = time.monotonic()
 
         self._requests[key] = request
         self.channel.in_flight(len(self._requests))
@@ -92,6 +103,8 @@ class Watched:
         finally:
             del self._requests[key]
             self.channel.in_flight(len(self._requests))
+            request["end"] = time.monotonic()
+            self._finished.append(request)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []
@@ -99,8 +112,8 @@ class Watched:
         async def reporting_send(message: Message) -> None:
             sent.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
-                self.started = True
-                self.channel.emit("ready", time=time.monotonic())
+                self.ready_at = time.monotonic()
+                self.channel.emit("ready", time=self.ready_at)
             elif message["type"] == "lifespan.startup.failed":
                 self.channel.emit("startup-failed", message=message.get("message", ""))
             elif message["type"] == "lifespan.shutdown.complete":

@@ -1,40 +1,32 @@
-"""The loop monitor: a thread that measures how long the event loop takes to answer.
+"""The loop monitor, inside each worker: a heartbeat the loop runs itself, and a
+stack sampler the pytest process triggers.
 
-Every `interval` it asks the loop to run a tiny callback (`call_soon_threadsafe`) and
-waits for it.  A loop that does not answer within `threshold` is stalled - whatever
-the cause: `time.sleep`, a CPU loop, sync I/O, C code holding the GIL.  While it is
-stalled the thread samples the loop thread's stack (`sys._current_frames`), so the
-report can point at the blocking line.  This works the same under asyncio and uvloop,
-since it needs nothing from the loop but `call_soon_threadsafe`.
+The heartbeat is a timer callback (`call_later`) that records when it ran.  When the
+loop was stalled - by `time.sleep`, a CPU loop, sync I/O, C code holding the GIL,
+whatever the cause - the timer runs late, and its lateness is the stall's length to
+within one beat: the beat that comes late reports the stall.  This costs the loop one
+tiny callback per beat and nothing else: no thread in the worker competes with the
+loop for the GIL, under asyncio and uvloop alike.
 
-A stall is reported twice: as `stall-begin` as soon as it is seen (so the pytest
-process knows about a stall still going on when a test ends) and as `stall` with its
-measured length once the loop answers again.
+While a loop is stalled it cannot report anything, so the pytest process watches the
+beats from outside (`pytest_asyncsafe.watch`) and, when one is overdue, sends the
+worker `SAMPLE_SIGNAL`.  Python runs the handler in the main thread - the loop's - at
+the next bytecode, with the frame that was running: the stack of the blocking code.
+A blocking system call such as `sleep` or `recv` is interrupted, sampled and resumed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import linecache
-import sys
-import sysconfig
-import threading
+import signal
 import time
-from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
+from types import FrameType
 from typing import Any
 
-from pytest_asyncsafe.channel import WorkerChannel
+from pytest_asyncsafe.channel import SAMPLE_SIGNAL, WorkerChannel, beat_interval
 
-#: Longest a stall's stack is sampled for; the stall itself is timed to its end.
-MAX_SAMPLES = 200
-_LIBRARY_DIRS = tuple(
-    str(Path(p).resolve()) for p in {sysconfig.get_path("stdlib"), sysconfig.get_path("purelib"),
-                                     sysconfig.get_path("platlib")}  # fmt: skip
-)
-_OWN_DIR = str(Path(__file__).resolve().parents[1])
+Requests = Callable[[float], list[dict[str, Any]]]
 
 
 class LoopMonitor:
@@ -43,119 +35,38 @@ class LoopMonitor:
         loop: asyncio.AbstractEventLoop,
         channel: WorkerChannel,
         threshold: float,
-        requests: Callable[[], list[dict[str, Any]]],
-        phase: Callable[[], str],
+        requests: Requests,
+        phase: Callable[[float], str],
     ) -> None:
         self.loop = loop
         self.channel = channel
         self.threshold = threshold
-        # Heartbeats often enough to time a stall to within a fifth of the threshold,
-        # rarely enough to cost nothing measurable (100 wakeups a second at most).
-        self.interval = min(max(threshold / 5, 0.001), 0.01)
+        self.interval = beat_interval(threshold)
         self.requests = requests
         self.phase = phase
-        self._loop_thread = threading.get_ident()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="asyncsafe-loop-monitor", daemon=True)
+        self._due = 0.0
 
     def start(self) -> None:
-        self._thread.start()
+        """Called in the loop's (main) thread, where signal handlers must be set."""
+        signal.signal(SAMPLE_SIGNAL, self._sample)
+        self._due = time.monotonic()
+        self._beat()
 
-    def stop(self) -> None:
-        self._stopped.set()
+    def _beat(self) -> None:
+        now = time.monotonic()
+        self.channel.beat(now)
+        late = now - self._due
+        if late >= self.threshold:
+            self.channel.emit(
+                "stall", start=self._due, end=now, phase=self.phase(self._due), requests=self.requests(self._due)
+            )
+        self._due = now + self.interval
+        self.loop.call_later(self.interval, self._beat)
 
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            answered = threading.Event()
-            answers: list[float] = []
-
-            def heartbeat() -> None:
-                now = time.monotonic()
-                # Written from the loop's own thread, so the pytest process sees the loop
-                # answer at once, even before this thread has woken up to notice.
-                self.channel.answered(now)
-                answers.append(now)
-                answered.set()
-
-            sent = time.monotonic()
-            try:
-                self.loop.call_soon_threadsafe(heartbeat)
-            except RuntimeError:  # the loop is closed: the worker is exiting
-                return
-            if answered.wait(self.threshold):
-                if answers[0] - sent >= self.threshold:
-                    # This thread could not even run while the loop was stalled: C code
-                    # held the GIL the whole time, so there is no stack to show.
-                    self._report(sent, answers[0], [], self.requests(), self.phase())
-            elif not self._follow_stall(sent, answered, answers):
-                return
-            self._stopped.wait(self.interval)
-
-    def _follow_stall(self, since: float, answered: threading.Event, answers: list[float]) -> bool:
-        """Sample the stack until the loop answers; False if the monitor was stopped first."""
-        # What was in flight when the stall was seen, not what is left once it is over -
-        # read first: sampling the stack reads source files, which lets the loop thread run
-        # on (and finish a short stall's request) in the meantime.
-        requests, phase = self.requests(), self.phase()
-        self.channel.stalled_since(since)
-        samples = [self._sample()]
-        self.channel.emit("stall-begin", start=since, phase=phase, requests=requests, stack=samples[0])
-        sample_every = max(self.threshold / 10, 0.005)
-        while not answered.wait(sample_every):
-            if self._stopped.is_set():
-                return False
-            if len(samples) < MAX_SAMPLES:
-                samples.append(self._sample())
-        self.channel.stalled_since(0.0)
-        # Ends when the loop ran the heartbeat, not when this thread got to notice it.
-        self._report(since, answers[0], samples, requests, phase)
-        return True
-
-    def _report(
-        self, start: float, end: float, samples: list[list[dict[str, Any]]], requests: list[dict[str, Any]], phase: str
-    ) -> None:
-        self.channel.emit(
-            "stall",
-            start=start,
-            end=end,
-            duration=end - start,
-            phase=phase,
-            requests=requests,
-            stack=_most_common(samples) if samples else [],
-            samples=len(samples),
-        )
-
-    def _sample(self) -> list[dict[str, Any]]:
-        """The loop thread's stack, outermost first.  Walked by hand rather than with
-        `traceback.extract_stack`, which stats every file of the stack for each sample:
-        while the loop holds the GIL each system call costs this thread a switch interval,
-        and a CPU-bound stall would get a handful of samples instead of one every tick."""
-        frame = sys._current_frames().get(self._loop_thread)
-        frames = []
-        while frame is not None:
-            frames.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
-            frame = frame.f_back
+    def _sample(self, signum: int, frame: FrameType | None) -> None:
         stack = []
-        for file, line, name in reversed(frames):
-            code = linecache.getline(file, line).strip()
-            stack.append({"file": file, "line": line, "function": name, "code": code, "user": _is_user(file)})
-        return stack
-
-
-@functools.cache
-def _is_user(filename: str) -> bool:
-    path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
-    return not (filename.startswith("<") or path.startswith(_LIBRARY_DIRS) or path.startswith(_OWN_DIR))
-
-
-def _most_common(samples: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """The stack seen most often while the loop was stalled, judged by its innermost user
-    frame: the line that kept the loop busy for most of the stall."""
-    def key(stack: list[dict[str, Any]]) -> tuple[str, int]:
-        user = [f for f in stack if f["user"]]
-        innermost = user[-1] if user else (stack[-1] if stack else {"file": "", "line": 0})
-        return innermost["file"], innermost["line"]
-
-    counts = Counter(key(stack) for stack in samples)
-    best = counts.most_common(1)[0][0]
-    return next(stack for stack in reversed(samples) if key(stack) == best)
+        while frame is not None:
+            stack.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
+            frame = frame.f_back
+        stack.reverse()
+        self.channel.emit("sample", time=time.monotonic(), stack=stack, requests=self.requests(time.monotonic()))
