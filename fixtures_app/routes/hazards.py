@@ -384,6 +384,17 @@ async def cpu_bound(milliseconds: int = Query(300, ge=1, le=5_000)) -> HazardRep
     return HazardReport(hazard="cpu", elapsed_ms=_elapsed_ms(started), detail=f"{rounds} rounds, digest {digest}")
 
 
+@router.get("/c-loop")
+async def c_extension_loop(n: int = Query(40_000_000, ge=1, le=400_000_000)) -> HazardReport:
+    """A C function that keeps the GIL from start to end - the builtin `sum` over a
+    `range`, standing in for a C extension that does not release it.  No Python line
+    runs meanwhile and no other thread can take the GIL; the loop is stuck all the same,
+    ~0.4 s for the default `n`.  Not flagged by the linter: nothing here looks blocking."""
+    started = time.perf_counter()
+    total = sum(range(n))
+    return HazardReport(hazard="c-loop", elapsed_ms=_elapsed_ms(started), detail=f"sum {total}")
+
+
 @router.get("/indirect")
 async def indirect_blocking(resources: ResourcesDep) -> HazardReport:
     """Calls a sync helper that sleeps 0.3 s inside.

@@ -53,6 +53,11 @@ def test_cpu_loop(asyncsafe_client):
 
 {clean("after_cpu")}
 
+def test_c_extension(asyncsafe_client):
+    assert asyncsafe_client.get("/hazards/c-loop").status_code == 200
+
+{clean("after_c_extension")}
+
 def test_middleware(asyncsafe_client):
     assert asyncsafe_client.get("/hazards/middleware/sleep").status_code == 200
 
@@ -83,25 +88,41 @@ def test_safe(asyncsafe_client, path):
     assert asyncsafe_client.get(path).status_code in (200, 202)
 """
 
-BLOCKING = {"test_blocking_sleep", "test_cpu_loop", "test_middleware", "test_dependency", "test_background_task"}
+BLOCKING = {
+    "test_blocking_sleep",
+    "test_cpu_loop",
+    "test_c_extension",
+    "test_middleware",
+    "test_dependency",
+    "test_background_task",
+}
 
 
 def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester) -> None:
     project.makepyfile(test_mixed=MIXED)
     result = run(project, "--asyncsafe", "--asyncsafe-loop", "asyncio", "--asyncsafe-json", "stalls.json")
 
-    result.assert_outcomes(passed=6 + 9, failed=len(BLOCKING))
+    result.assert_outcomes(passed=7 + 9, failed=len(BLOCKING))
     assert outcomes(result, "FAILED") == {f"test_mixed.py::{name}" for name in BLOCKING}
 
     middleware_line, _, middleware_code = app_line("main.py", "time.sleep(0.2)  # expect: ASF101")
     dependency_line, _, dependency_code = app_line("dependencies.py", "time.sleep(0.2)  # expect: ASF101")
     background_line, _, background_code = app_line("routes/hazards.py", "time.sleep(0.2)  # expect: ASF101")
+    c_line, _, c_code = app_line("routes/hazards.py", "total = sum(range(n))")
     result.stdout.fnmatch_lines(
         [
             "*_ test_blocking_sleep _*",
             *stall_report(request="GET /hazards/sleep", where=SLEEP_WHERE, function="blocking_sleep", code=SLEEP_CODE),
             "*_ test_cpu_loop _*",
             *stall_report(request="GET /hazards/cpu", where="fixtures_app/routes/hazards.py:*", function="cpu_bound"),
+            # C code holding the GIL is interrupted as soon as it returns, still in its line.
+            "*_ test_c_extension _*",
+            *stall_report(
+                request="GET /hazards/c-loop",
+                where=f"fixtures_app/routes/hazards.py:{c_line}",
+                function="c_extension_loop",
+                code=c_code,
+            ),
             "*_ test_middleware _*",
             *stall_report(
                 request="GET /hazards/middleware/sleep",
