@@ -24,6 +24,7 @@ import mmap
 import os
 import signal
 import struct
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ SAMPLE_SIGNAL = signal.SIGURG
 _BEAT = struct.Struct("<d")
 _IN_FLIGHT = struct.Struct("<q")
 _STATE = struct.Struct("<dq")  # last beat, requests in flight
+#: How often the pytest process looks for the state files of new workers.
+_LIST_EVERY = 0.05
 
 
 def beat_interval(threshold: float) -> float:
@@ -81,6 +84,7 @@ class ServerChannel:
         self.directory = directory
         self._offsets: dict[Path, int] = {}
         self._maps: dict[int, mmap.mmap] = {}
+        self._listed = 0.0
 
     def read_events(self) -> list[dict[str, Any]]:
         """Events written since the last call, complete lines only."""
@@ -97,11 +101,15 @@ class ServerChannel:
 
     def states(self) -> dict[int, WorkerState]:
         """What each worker's state file holds now (mapped once, then read in place)."""
-        for path in self.directory.glob("*.state"):
-            pid = int(path.stem)
-            if pid not in self._maps:
-                with open(path, "rb") as file:
-                    self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
+        now = time.monotonic()
+        if now - self._listed >= _LIST_EVERY:
+            # Listing the directory costs more than reading every state: not each time.
+            self._listed = now
+            for path in self.directory.glob("*.state"):
+                pid = int(path.stem)
+                if pid not in self._maps:
+                    with open(path, "rb") as file:
+                        self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
         return {pid: WorkerState(pid, *_STATE.unpack_from(state)) for pid, state in self._maps.items()}
 
     def close(self) -> None:

@@ -40,7 +40,7 @@ class Watcher:
         return due if state.last_beat > 0 and now - due >= self.overdue_after else None
 
     def _run(self) -> None:
-        while not self._stopped.wait(self.sample_every / 2):
+        while not self._stopped.wait(self.overdue_after / 2):
             now = time.monotonic()
             for pid, state in self.channel.states().items():
                 due = self.stalled_since(state, now)
