@@ -499,3 +499,29 @@ async def crash_worker() -> HazardReport:
     status 3: Uvicorn's supervisor reads that as "failed to start" and stops the server.)"""
     print(f"fixtures_app: worker {os.getpid()} is going down (exit status 70)", file=sys.stderr, flush=True)
     os._exit(70)
+
+
+# --- contention: correct async code that still serialises every request --------------------
+# (Down here, not with the imports above, so that the lines above keep their numbers.)
+
+import asyncio
+
+#: One ledger, one writer at a time.
+_ledger_lock = asyncio.Lock()
+_ledger: dict[str, int] = {"SKU-000001": 0}
+
+
+@router.post("/serialized")
+@router.get("/serialized")
+async def serialized_ledger(sku: str = "SKU-000001") -> HazardReport:
+    """Updates a shared ledger under an `asyncio.Lock` held across a 20 ms await (a
+    stand-in for a round trip to the database that owns the ledger).  Nothing blocks the
+    event loop - the linter rightly says nothing and the loop monitor sees no stall - yet
+    requests run one at a time: at concurrency 1 each takes ~20 ms, at concurrency 20 the
+    last in line waits ~400 ms.  A latency budget under load is what catches it."""
+    started = time.perf_counter()
+    async with _ledger_lock:
+        await asyncio.sleep(0.02)
+        _ledger[sku] = _ledger.get(sku, 0) + 1
+        count = _ledger[sku]
+    return HazardReport(hazard="serialized", elapsed_ms=_elapsed_ms(started), detail=f"{sku}: {count} updates")

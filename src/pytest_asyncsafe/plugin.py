@@ -3,25 +3,32 @@ modules named for what they do."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_asyncsafe.durations import parse_duration
-from pytest_asyncsafe.session import AsyncsafeSession
+from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, miss_message
+from pytest_asyncsafe.durations import format_duration, parse_duration
+from pytest_asyncsafe.session import AsyncsafeSession, LoadRun
 from pytest_asyncsafe.settings import add_options, from_config
 
 if TYPE_CHECKING:
     import httpx
 
+    from pytest_asyncsafe.load import LoadResult, LoadRunner
     from pytest_asyncsafe.server import Server
 
 SESSION = pytest.StashKey[AsyncsafeSession]()
 STARTED = pytest.StashKey[float]()
 #: The test's own threshold, from its `asyncsafe_block_threshold` marker.
 THRESHOLD = pytest.StashKey[float]()
+#: The test's latency budget, from its `latency_budget` markers.
+BUDGET = pytest.StashKey[Budget]()
+#: Stalls listed at most under a budget miss.
+MISS_STALLS = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,7 +43,20 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "asyncsafe_block_threshold(duration): this test's stall threshold, e.g. \"500ms\""
     )
     config.addinivalue_line("markers", "asyncsafe_lint: the asyncsafe-lint item of a --asyncsafe run")
-    config.stash[SESSION] = AsyncsafeSession(from_config(config))
+    config.addinivalue_line(
+        "markers",
+        "latency_budget(p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=): with --asyncsafe, each "
+        'asyncsafe_load run of the test must meet it, e.g. latency_budget(p95="200ms", error_rate=0.01)',
+    )
+    session = AsyncsafeSession(from_config(config))
+    if session.settings.compare is not None:
+        from pytest_asyncsafe.storage import StorageError, load
+
+        try:
+            session.baseline = load(config.rootpath, session.settings.compare or None)
+        except StorageError as error:
+            raise pytest.UsageError(f"asyncsafe: {error}") from None
+    config.stash[SESSION] = session
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -69,13 +89,35 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[STARTED] = time.monotonic()
+    # A bad marker errors its own test at setup (not the whole run from a report hook).
+    budget = _budget(item)
+    if budget is not None:
+        item.stash[BUDGET] = budget
     marker = item.get_closest_marker("asyncsafe_block_threshold")
     if marker is None:
         return
     try:
         item.stash[THRESHOLD] = parse_duration(marker.args[0] if marker.args else "", "asyncsafe_block_threshold")
     except ValueError as error:
-        # A bad marker errors its own test at setup (not the whole run from a report hook).
+        raise _failure(str(error)) from None
+
+
+def _budget(item: pytest.Item) -> Budget | None:
+    """The test's `latency_budget`: its markers' keywords, the closest marker's winning
+    (a module's `pytestmark` may set p99 and a test its own p95)."""
+    markers = list(item.iter_markers("latency_budget"))
+    if not markers:
+        return None
+    keywords: dict[str, Any] = {}
+    for marker in reversed(markers):
+        if marker.args:
+            raise _failure(
+                f'latency_budget: takes keywords only, e.g. latency_budget(p95="200ms"), got {marker.args!r}'
+            )
+        keywords.update(marker.kwargs)
+    try:
+        return Budget.parse(keywords, "latency_budget")
+    except BudgetError as error:
         raise _failure(str(error)) from None
 
 
@@ -83,9 +125,31 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield  # type: ignore[misc]
     session = item.config.stash[SESSION]
+    if call.when == "call" and call.excinfo is not None and _invalid_run(call.excinfo):
+        cause = str(call.excinfo.value) or "the load generator could not keep up"
+        # Neither a pass nor a failure of the app: reported as INVALID (still failed, so
+        # the session exits non-zero), with the cause, not the generator's traceback.
+        report.asyncsafe_invalid = cause  # type: ignore[attr-defined]
+        report.longrepr = (
+            f"asyncsafe: invalid load run: {cause}\n"
+            "(the load generator was the bottleneck: its numbers describe itself, not the server)"
+        )
+        session.invalid.append((item.nodeid, cause))
     if session.settings.enabled and session.servers and call.when in ("call", "teardown"):
         _judge(item, report, session)
     return report  # type: ignore[return-value]
+
+
+def _invalid_run(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    # Only a run that imported the generator can have raised its error.
+    load = sys.modules.get("pytest_asyncsafe.load")
+    return load is not None and excinfo.errisinstance(load.InvalidLoadRun)
+
+
+def pytest_report_teststatus(report: pytest.TestReport) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+    if report.when == "call" and getattr(report, "asyncsafe_invalid", None) is not None:
+        return "invalid", "I", ("INVALID", {"yellow": True})
+    return None
 
 
 def _failure(message: str) -> BaseException:
@@ -112,12 +176,33 @@ def _judge(item: pytest.Item, report: pytest.TestReport, session: AsyncsafeSessi
         report.sections.append(("asyncsafe", text))
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Compare the load runs to the baseline, and save them; a regression past a
+    `--asyncsafe-compare-fail` limit fails the session (the lines are in the summary)."""
+    state = session.config.stash.get(SESSION, None)
+    if state is None:
+        return
+    settings = state.settings
+    if state.baseline is not None:
+        from pytest_asyncsafe.storage import compare, regressions
+
+        state.comparisons = compare(state.baseline, state.loads)
+        state.regressions = regressions(state.comparisons, settings.compare_fail)
+        if state.regressions and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if settings.save is not None and state.loads:
+        from pytest_asyncsafe.storage import save
+
+        state.saved_to = save(session.config.rootpath, settings.save, state.loads)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     session = config.stash[SESSION]
-    if session.settings.enabled:
-        from pytest_asyncsafe.report import terminal_summary
+    from pytest_asyncsafe.report import load_summary, terminal_summary
 
+    if session.settings.enabled:
         terminal_summary(session, terminalreporter)
+    load_summary(session, terminalreporter)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -131,6 +216,58 @@ def asyncsafe_server(pytestconfig: pytest.Config) -> Server:
         return pytestconfig.stash[SESSION].session_server()
     except ServerError as error:
         raise _failure(str(error)) from None
+
+
+@pytest.fixture
+def asyncsafe_load(request: pytest.FixtureRequest, asyncsafe_server: Server) -> Iterator[LoadRunner]:
+    """Load the session server: `asyncsafe_load.get("/items", concurrency=20, requests=2000)`
+    returns a `LoadResult` (p50..p99, rps, error_rate...); `.on(server)` loads another one.
+    Every run is in the summary table; under --asyncsafe, a run that misses the test's
+    `latency_budget` fails it, with the loop stalls of the run."""
+    from pytest_asyncsafe.load import LoadRunner
+
+    runner = LoadRunner(asyncsafe_server.base_url, on_result=_recorder(request.node, request.config.stash[SESSION]))
+    yield runner
+    close = getattr(runner, "close", None)
+    if close is not None:
+        close()
+
+
+def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadResult], None]:
+    """What `asyncsafe_load` calls with each result: keep the run, and under --asyncsafe
+    hold it to the test's budget."""
+    budget = item.stash.get(BUDGET, None)
+
+    def on_result(result: LoadResult) -> None:
+        __tracebackhide__ = True
+        run = session.record_load(item.nodeid, result, budget, enforce=session.settings.enabled)
+        if run.verdict == "FAIL":
+            raise BudgetMiss(_miss(run, session))
+
+    return on_result
+
+
+def _miss(run: LoadRun, session: AsyncsafeSession) -> str:
+    """The budget table, and the loop stalls the servers had during the run."""
+    result = run.result
+    text = miss_message(result, run.rows)
+    if not session.servers or not result.finished:
+        return text
+    stalls = session.stalls_between(result.started, result.finished)
+    floor = min(server.recording_threshold for server in session.servers)
+    if not stalls:
+        return f"{text}\nno event loop stall of {format_duration(floor)} or more during the run"
+    lines = [
+        f"event loop stalls during the run ({len(stalls)}, longest first; recorded from {format_duration(floor)}):"
+    ]
+    for server, stall in stalls[:MISS_STALLS]:
+        frame = stall.blocking_frame
+        where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
+        serving = ", ".join(f"{r['method']} {r['path']}" for r in stall.requests[:3]) or "no request"
+        lines.append(f"  {format_duration(stall.duration())} in worker pid {stall.pid} serving {serving}: {where}")
+    if len(stalls) > MISS_STALLS:
+        lines.append(f"  ... and {len(stalls) - MISS_STALLS} more")
+    return "\n".join([text, *lines])
 
 
 @pytest.fixture

@@ -1,16 +1,21 @@
-"""What the run says about stalls: the terminal summary and the JSON file."""
+"""What the run says about stalls and load runs: the terminal summary and the JSON file."""
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pytest_asyncsafe.budget import format_ms, format_rate, format_rps, table
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.server import Server
-from pytest_asyncsafe.session import AsyncsafeSession, Charged
+from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
 from pytest_asyncsafe.stalls import Stall
 
 
@@ -54,6 +59,111 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         )
 
 
+# --- load runs ---------------------------------------------------------------------------------
+def load_table(runs: list[LoadRun]) -> list[str]:
+    """test | target | shape | requests | rps | p50 | p95 | p99 | errors | verdict"""
+    header = ("test", "target", "shape", "requests", "rps", "p50", "p95", "p99", "errors", "verdict")
+    rows = []
+    for run in runs:
+        result = run.result
+        failed = result.count - result.ok
+        errors = f"{failed} ({format_rate(result.error_rate)})" if failed else "0"
+        rows.append(
+            (run.test, run.target + (f" #{run.index + 1}" if run.index else ""), run.shape, str(result.count),
+             format_rps(result.rps), format_ms(result.p50), format_ms(result.p95), format_ms(result.p99), errors,
+             run.verdict)
+        )  # fmt: skip
+    return table(header, rows, right=(3, 4, 5, 6, 7, 8), pipes=False)
+
+
+def compare_table(session: AsyncsafeSession) -> list[str]:
+    """test | target | p50 | p95 | p99 | rps | error_rate, each `before -> after (change)`."""
+    from pytest_asyncsafe.storage import SHOWN
+
+    header = ("test", "target", *SHOWN)
+    rows = []
+    for comparison in session.comparisons:
+        run = comparison.run
+        target = run.target + (f" #{run.index + 1}" if run.index else "")
+        if comparison.saved is None or not comparison.comparable:
+            why = "new: not in the saved run" if comparison.saved is None else "invalid: not compared"
+            rows.append((run.test, target, why, *("" for _ in SHOWN[1:])))
+        else:
+            rows.append((run.test, target, *(comparison.cell(metric) for metric in SHOWN)))
+    return table(header, rows, right=tuple(range(2, 2 + len(SHOWN))), pipes=False)
+
+
+def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -> None:
+    """The load runs, their comparison to the baseline, the regressions, the invalid runs:
+    whenever there is any (with or without --asyncsafe)."""
+    if session.loads:
+        terminal.section("asyncsafe: load runs")
+        for line in load_table(session.loads):
+            terminal.write_line(line)
+        if any(run.budget is not None and not run.enforced and not run.result.invalid for run in session.loads):
+            terminal.write_line("(verdict -: latency budgets are held against the runs under --asyncsafe only)")
+    if session.baseline is not None:
+        terminal.section(f"asyncsafe: load runs compared to {session.baseline.describe()}")
+        elsewhere = session.baseline.elsewhere()
+        if elsewhere is not None:
+            terminal.write_line(f"(saved on another machine: {elsewhere})", yellow=True)
+        if session.comparisons:
+            for line in compare_table(session):
+                terminal.write_line(line)
+        else:
+            terminal.write_line("no load runs to compare")
+        ran = {run.key for run in session.loads}
+        missing = [key for key in session.baseline.runs if key not in ran]
+        if missing:
+            terminal.write_line(f"{len(missing)} saved run(s) did not run this time")
+    if session.regressions:
+        limits = ", ".join(f"{limit.metric}:{limit.percent:g}%" for limit in session.settings.compare_fail)
+        terminal.section(f"asyncsafe: performance regressed (--asyncsafe-compare-fail {limits})", red=True)
+        for regression in session.regressions:
+            terminal.write_line(regression.line(), red=True)
+    if session.invalid:
+        terminal.section("asyncsafe: invalid load runs (the generator was the bottleneck)", yellow=True)
+        for test, cause in session.invalid:
+            terminal.write_line(f"INVALID {test} - {cause}", yellow=True)
+    if session.settings.save is not None:
+        if session.saved_to is not None:
+            shown = os.path.relpath(session.saved_to, session.settings.server.rootdir)
+            terminal.write_line(f"asyncsafe: saved {len(session.loads)} load run(s) to {shown}")
+        else:
+            terminal.write_line(f"asyncsafe: nothing saved as {session.settings.save!r}: no load run happened")
+
+
+def _number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def load_json(run: LoadRun) -> dict[str, Any]:
+    result = run.result
+    return {
+        "test": run.test,
+        "target": run.target,
+        "index": run.index,
+        "shape": {**asdict(result.shape), "description": run.shape},
+        "count": result.count,
+        "ok": result.ok,
+        "status_counts": {str(status): n for status, n in sorted(result.status_counts.items())},
+        "errors": dict(result.errors),
+        "error_rate": result.error_rate,
+        "elapsed": result.elapsed,
+        "rps": result.rps,
+        **{name: _number(result.metric(name)) for name in ("p50", "p90", "p95", "p99", "max", "mean")},
+        "histogram": [[bound, count] for bound, count in result.histogram],
+        "health": {name: _number(value) for name, value in result.health.items()},
+        "invalid": result.invalid,
+        "budget": run.budget.to_json() if run.budget is not None else None,
+        "budget_rows": [
+            {"metric": row.metric, "budget": row.budget, "measured": _number(row.measured), "passed": row.passed}
+            for row in run.rows
+        ],
+        "verdict": run.verdict,
+    }
+
+
 def write_json(session: AsyncsafeSession, path: Path) -> None:
     charged = [
         {**c.stall.to_json(c.server.settings.rootdir, c.test), "duration": c.duration, "threshold": c.threshold,
@@ -62,4 +172,6 @@ def write_json(session: AsyncsafeSession, path: Path) -> None:
     ]
     startup = [stall.to_json(server.settings.rootdir, None) for server, stall in _startup_stalls(session)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"stalls": charged, "startup_stalls": startup}, indent=2) + "\n")
+    loads = [load_json(run) for run in session.loads]
+    data = {"stalls": charged, "startup_stalls": startup, "load_runs": loads}
+    path.write_text(json.dumps(data, indent=2) + "\n")

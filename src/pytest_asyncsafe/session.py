@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pytest_asyncsafe.budget import Budget, Row
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
+
+if TYPE_CHECKING:
+    from pytest_asyncsafe.load import LoadResult
+    from pytest_asyncsafe.storage import Baseline, Comparison, Regression
 
 #: How long the end of a test waits for in-flight requests (and their background tasks)
 #: to finish before judging it; a request still running then is judged as it stands.
@@ -27,6 +34,51 @@ class Charged:
 
 
 @dataclass
+class LoadRun:
+    """One load run of a test, as the summary, the JSON file and the baselines see it."""
+
+    test: str
+    #: Which run of `target` in the test this is (0 for the first): with the test and the
+    #: target, what a baseline knows the run by.
+    index: int
+    result: LoadResult
+    #: The test's budget (its `latency_budget` markers), if any.
+    budget: Budget | None = None
+    #: Whether the budget was held against the run (under --asyncsafe, on a valid run).
+    enforced: bool = False
+    rows: list[Row] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return self.result.target
+
+    @property
+    def shape(self) -> str:
+        return self.result.shape.describe()
+
+    @property
+    def key(self) -> str:
+        return run_key(self.test, self.target, self.index)
+
+    @property
+    def label(self) -> str:
+        """`test GET /items`, and `#2` for a target's second run in the test."""
+        return f"{self.test} {self.target}" + (f" #{self.index + 1}" if self.index else "")
+
+    @property
+    def verdict(self) -> str:
+        if self.result.invalid is not None:
+            return "INVALID"
+        if not self.enforced:
+            return "-"
+        return "pass" if all(row.passed for row in self.rows) else "FAIL"
+
+
+def run_key(test: str, target: str, index: int) -> str:
+    return f"{test} {target} #{index}"
+
+
+@dataclass
 class AsyncsafeSession:
     settings: Settings
     servers: list[Server] = field(default_factory=list)
@@ -36,6 +88,17 @@ class AsyncsafeSession:
     #: Workers already reported dead, so each death fails one test only.
     _dead: set[int] = field(default_factory=set)
     _checked_until: float = 0.0
+    #: Every load run, in the order they ran.
+    loads: list[LoadRun] = field(default_factory=list)
+    #: (test, cause) of each test an invalid load run ended.
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+    #: The saved run `--asyncsafe-compare` compares to, read at the start.
+    baseline: Baseline | None = None
+    #: At the end: each run against the baseline, the regressions past a limit, where the
+    #: runs were saved.
+    comparisons: list[Comparison] = field(default_factory=list)
+    regressions: list[Regression] = field(default_factory=list)
+    saved_to: Path | None = None
 
     # --- servers ----------------------------------------------------------------------------
     def session_server(self) -> Server:
@@ -57,11 +120,34 @@ class AsyncsafeSession:
         return server.start()
 
     def stop(self, server: Server) -> None:
+        # Its workers exit because they were told to: that is no death to report.
+        self._dead.update(server.worker_pids)
         server.close()
 
     def close(self) -> None:
         for server in self.servers:
             server.close()
+
+    # --- load runs ----------------------------------------------------------------------------
+    def record_load(self, test: str, result: LoadResult, budget: Budget | None, *, enforce: bool) -> LoadRun:
+        """Keep a run; with `enforce`, judge it against `budget`, unless it is invalid (then
+        its numbers say nothing about the server)."""
+        index = sum(1 for run in self.loads if run.test == test and run.target == result.target)
+        run = LoadRun(test, index, result, budget)
+        if budget is not None and enforce and result.invalid is None:
+            run.enforced, run.rows = True, budget.evaluate(result)
+        self.loads.append(run)
+        return run
+
+    def stalls_between(self, start: float, end: float) -> list[tuple[Server, Stall]]:
+        """Every stall the running servers recorded that began in [start, end), longest first."""
+        found = []
+        for server in self.servers:
+            if server.process is None or server.process.poll() is not None:
+                continue
+            settled = server.settle(SETTLE_TIMEOUT)
+            found += [(server, stall) for stall in during([*server.stalls, *server.ongoing(settled)], start, end)]
+        return sorted(found, key=lambda pair: -pair[1].duration())
 
     # --- verdicts -------------------------------------------------------------------------------
     def stalls_during(self, test: str, start: float, threshold: float, allowed: bool) -> list[Charged]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_asyncsafe.durations import parse_duration
+from pytest_asyncsafe.storage import Limit, check_name
 
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTPS = ("auto", "h11", "httptools")
@@ -43,6 +44,12 @@ class Settings:
     server: ServerSettings
     lint: bool = True
     json_path: Path | None = None
+    #: `--asyncsafe-save NAME`: keep this session's load runs as `.asyncsafe/NAME.json`.
+    save: str | None = None
+    #: `--asyncsafe-compare[=NAME]`: None to compare to nothing, "" to the latest save.
+    compare: str | None = None
+    #: `--asyncsafe-compare-fail METRIC:PERCENT`, each time it is given.
+    compare_fail: tuple[Limit, ...] = ()
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -73,6 +80,16 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")  # fmt: skip
     parser.addini("asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool",
                   default=True)  # fmt: skip
+    # Baselines: what a session asks for, no ini keys.
+    group.addoption("--asyncsafe-save", dest="asyncsafe_save", metavar="NAME", default=None,
+                    help="save every load run's metrics as .asyncsafe/NAME.json in the rootdir")  # fmt: skip
+    group.addoption("--asyncsafe-compare", dest="asyncsafe_compare", metavar="NAME", nargs="?", const="",
+                    default=None,
+                    help="compare every load run to the saved run NAME (default: the latest save)")  # fmt: skip
+    group.addoption("--asyncsafe-compare-fail", dest="asyncsafe_compare_fail", metavar="METRIC:PERCENT",
+                    action="append", default=[],
+                    help="with --asyncsafe-compare, fail the session when METRIC (p50, p90, p95, p99, max, mean, "
+                         "rps, error_rate) got worse by more than PERCENT, e.g. p95:10%%; repeatable")  # fmt: skip
 
 
 def from_config(config: pytest.Config) -> Settings:
@@ -99,7 +116,27 @@ def from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"asyncsafe: {error}") from None
     enabled = config.getoption("asyncsafe") or config.getini("asyncsafe")
     json_path = value("json")
-    return Settings(bool(enabled), server, config.getini("asyncsafe_lint"), Path(json_path) if json_path else None)
+    try:
+        save, compare, limits = _baselines(config)
+    except ValueError as error:
+        raise pytest.UsageError(f"asyncsafe: {error}") from None
+    json = Path(json_path) if json_path else None
+    lint = config.getini("asyncsafe_lint")
+    return Settings(bool(enabled), server, lint, json, save=save, compare=compare, compare_fail=limits)
+
+
+def _baselines(config: pytest.Config) -> tuple[str | None, str | None, tuple[Limit, ...]]:
+    save = config.getoption("asyncsafe_save")
+    compare = config.getoption("asyncsafe_compare")
+    given = config.getoption("asyncsafe_compare_fail") or []
+    if save is not None:
+        check_name(save, "--asyncsafe-save")
+    if compare:
+        check_name(compare, "--asyncsafe-compare")
+    limits = tuple(Limit.parse(text, "--asyncsafe-compare-fail") for text in given)
+    if limits and compare is None:
+        raise ValueError("--asyncsafe-compare-fail: needs --asyncsafe-compare (the saved run to compare to)")
+    return save, compare, limits
 
 
 def check(server: ServerSettings) -> ServerSettings:

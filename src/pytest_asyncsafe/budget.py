@@ -1,0 +1,198 @@
+"""Latency budgets: what a load run must meet (the `latency_budget` marker's keywords,
+`LoadResult.assert_budget`), and the table a miss reads as."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pytest_asyncsafe.durations import parse_duration
+
+if TYPE_CHECKING:
+    from pytest_asyncsafe.load import LoadResult
+
+#: Budget keywords in the order their rows are shown.  Latencies are upper bounds in
+#: seconds, `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
+DURATION_KEYS = ("p50", "p90", "p95", "p99", "max")
+KEYS = (*DURATION_KEYS, "error_rate", "min_rps")
+#: The `LoadResult.metric` each keyword bounds.
+MEASURES = {key: key for key in DURATION_KEYS} | {"error_rate": "error_rate", "min_rps": "rps"}
+
+
+class BudgetError(ValueError):
+    """A budget that cannot be read: an unknown keyword, a bad or negative value."""
+
+
+class BudgetMiss(AssertionError):
+    """A load run missed its budget; the message is the metric | budget | measured | verdict table."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One budget line checked against one run."""
+
+    metric: str
+    budget: float
+    measured: float
+    passed: bool
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "FAIL"
+
+
+@dataclass(frozen=True)
+class Budget:
+    #: (keyword, bound) in `KEYS` order: seconds, a fraction, or requests a second.
+    limits: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def parse(cls, mapping: Mapping[str, Any], where: str) -> Budget:
+        """Check and convert the keywords; `where` (the marker, `assert_budget`) starts the
+        message of the `BudgetError` a bad keyword or value gets."""
+        unknown = [key for key in mapping if key not in KEYS]
+        if unknown:
+            raise BudgetError(
+                f"{where}: unknown keyword {unknown[0]!r} (a budget takes {', '.join(f'{k}=' for k in KEYS)})"
+            )
+        if not mapping:
+            raise BudgetError(f"{where}: no budget given (use some of {', '.join(f'{k}=' for k in KEYS)})")
+        return cls(tuple((key, _bound(key, mapping[key], where)) for key in KEYS if key in mapping))
+
+    def to_json(self) -> dict[str, float]:
+        return dict(self.limits)
+
+    def evaluate(self, result: LoadResult) -> list[Row]:
+        """A row per keyword.  A latency the run has no value for (no response at all) fails."""
+        rows = []
+        for key, bound in self.limits:
+            measured = result.metric(MEASURES[key])
+            if math.isnan(measured):
+                passed = False
+            elif key == "min_rps":
+                passed = measured >= bound
+            else:
+                passed = measured <= bound
+            rows.append(Row(key, bound, measured, passed))
+        return rows
+
+    def enforce(self, result: LoadResult) -> list[Row]:
+        """The rows, if every one passed; else `BudgetMiss` with the table."""
+        __tracebackhide__ = True
+        rows = self.evaluate(result)
+        if not all(row.passed for row in rows):
+            raise BudgetMiss(miss_message(result, rows))
+        return rows
+
+
+def _bound(key: str, value: Any, where: str) -> float:
+    what = f"{where}: {key}"
+    if key in DURATION_KEYS:
+        try:
+            seconds = parse_duration(value, what)
+        except ValueError as error:
+            raise BudgetError(str(error)) from None
+        if not math.isfinite(seconds):
+            raise BudgetError(f"{what}: invalid duration {value!r} (use e.g. 250ms, 2s or 1.5)")
+        return seconds
+    if key == "error_rate":
+        rate = _number(value, what, "a fraction of the requests, e.g. 0.01 (or '1%')", percent=True)
+        if not 0 <= rate <= 1:
+            raise BudgetError(f"{what}: expected a fraction between 0 and 1 (0.01 is 1%), got {value!r}")
+        return rate
+    rps = _number(value, what, "a number of requests a second")
+    if rps < 0:
+        raise BudgetError(f"{what}: cannot be negative ({value!r})")
+    return rps
+
+
+def _number(value: Any, what: str, expected: str, *, percent: bool = False) -> float:
+    if isinstance(value, bool):
+        raise BudgetError(f"{what}: expected {expected}, got {value!r}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        scale = 1.0
+        if percent and text.endswith("%"):
+            text, scale = text[:-1].strip(), 0.01
+        try:
+            number = float(text) * scale
+        except ValueError:
+            raise BudgetError(f"{what}: expected {expected}, got {value!r}") from None
+    if not math.isfinite(number):
+        raise BudgetError(f"{what}: expected {expected}, got {value!r}")
+    return number
+
+
+# --- how values read ---------------------------------------------------------------------------
+def format_ms(seconds: float) -> str:
+    if math.isnan(seconds):
+        return "-"
+    ms = seconds * 1000
+    return f"{ms:.1f} ms" if ms >= 1 or ms == 0 else f"{ms:.2f} ms"
+
+
+def format_rate(fraction: float) -> str:
+    percent = fraction * 100
+    return f"{percent:.2f}%" if percent == 0 or percent >= 0.01 else f"{percent:.2g}%"
+
+
+def format_rps(rps: float) -> str:
+    return f"{rps:.1f}"
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A value of a `LoadResult.metric` (or a budget keyword's bound), as the tables show it."""
+    if metric == "error_rate":
+        return format_rate(value)
+    if metric in ("rps", "min_rps"):
+        return f"{format_rps(value)} rps"
+    return format_ms(value)
+
+
+def table(
+    header: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[int] = (), pipes: bool = True
+) -> list[str]:
+    """Aligned columns: a header, a rule, the rows; `right` are the right-aligned columns.
+    With `pipes`, `a | b` and a `--+--` rule; without, columns two spaces apart."""
+    body = [list(row) for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
+    sep = " | " if pipes else "  "
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return sep.join(padded).rstrip()
+
+    rule = (
+        "-+-".join("-" * width for width in widths) if pipes else "-" * sum(widths) + "-" * len(sep) * (len(widths) - 1)
+    )
+    return [line(header), rule, *(line(row) for row in body)]
+
+
+def budget_rows(rows: Sequence[Row]) -> list[str]:
+    """The metric | budget | measured | verdict table."""
+    cells = [
+        (
+            row.metric,
+            f"{'>=' if row.metric == 'min_rps' else '<='} {format_metric(row.metric, row.budget)}",
+            format_metric(row.metric, row.measured),
+            row.verdict,
+        )
+        for row in rows
+    ]
+    return table(("metric", "budget", "measured", "verdict"), cells, right=(1, 2))
+
+
+def miss_message(result: LoadResult, rows: Sequence[Row]) -> str:
+    missed = ", ".join(row.metric for row in rows if not row.passed)
+    head = (
+        f"latency budget missed ({missed}): {result.target}, {result.shape.describe()} "
+        f"({result.count} counted, {result.elapsed:.2f}s)"
+    )
+    return "\n".join([head, *(f"  {line}" for line in budget_rows(rows))])

@@ -1,0 +1,545 @@
+"""Latency budgets: the marker's keywords, the verdict on a run, the miss table, the summary
+table and the JSON of load runs, and how a budget miss and an invalid run report.  The
+results are built by hand: no server, no load generator."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
+from pytest_asyncsafe.load import LoadResult, LoadShape
+from pytest_asyncsafe.plugin import BUDGET, _recorder
+from pytest_asyncsafe.report import load_json, load_table
+from pytest_asyncsafe.session import AsyncsafeSession
+from pytest_asyncsafe.settings import ServerSettings, Settings
+from pytest_asyncsafe.stalls import Frame, Sample, Stall
+from pytest_asyncsafe.stats import Latencies
+
+from .support import run, write_ini
+
+TEST = "tests/test_api.py::test_items"
+
+
+def make_result(
+    milliseconds: list[float],
+    *,
+    target: str = "GET /items",
+    statuses: dict[int, int] | None = None,
+    errors: dict[str, int] | None = None,
+    elapsed: float = 0.5,
+    invalid: str | None = None,
+    shape: LoadShape | None = None,
+) -> LoadResult:
+    return LoadResult(
+        target,
+        shape or LoadShape(concurrency=10, requests=len(milliseconds)),
+        Latencies(ms / 1000 for ms in milliseconds),
+        Counter(statuses if statuses is not None else {200: len(milliseconds)}),
+        Counter(errors or {}),
+        elapsed=elapsed,
+        started=100.0,
+        finished=100.0 + elapsed,
+        invalid=invalid,
+    )
+
+
+#: 1..100 ms: p50 50 ms, p90 90 ms, p95 95 ms, p99 99 ms, max 100 ms.
+HUNDRED = [float(ms) for ms in range(1, 101)]
+
+
+def session(*, enabled: bool = True) -> AsyncsafeSession:
+    return AsyncsafeSession(Settings(enabled, ServerSettings(app=None)))
+
+
+# --- parsing ---------------------------------------------------------------------------------
+def test_parse_reads_durations_fractions_and_rates_in_a_fixed_order() -> None:
+    budget = Budget.parse(
+        {"min_rps": 150, "error_rate": "1%", "p99": 0.5, "p95": "90ms", "max": "2s", "p50": "1.5", "p90": 0},
+        "latency_budget",
+    )
+    assert budget.limits == (
+        ("p50", 1.5),
+        ("p90", 0.0),
+        ("p95", 0.09),
+        ("p99", 0.5),
+        ("max", 2.0),
+        ("error_rate", 0.01),
+        ("min_rps", 150.0),
+    )
+    assert Budget.parse({"error_rate": 0.05}, "x").to_json() == {"error_rate": 0.05}
+    assert Budget.parse({"error_rate": "0.05"}, "x").to_json() == {"error_rate": 0.05}
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        (
+            {"p59": "1s"},
+            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+        ),
+        ({"p95": "fast"}, "latency_budget: p95: invalid duration 'fast' (use e.g. 250ms, 2s or 1.5)"),
+        ({"p95": "-5ms"}, "latency_budget: p95: invalid duration '-5ms' (use e.g. 250ms, 2s or 1.5)"),
+        ({"max": -1}, "latency_budget: max: a duration cannot be negative (-1)"),
+        ({"p99": math.inf}, "latency_budget: p99: invalid duration inf (use e.g. 250ms, 2s or 1.5)"),
+        ({"p50": True}, "latency_budget: p50: invalid duration True (use e.g. 250ms, 2s or 1.5)"),
+        (
+            {"error_rate": 5},
+            "latency_budget: error_rate: expected a fraction between 0 and 1 (0.01 is 1%), got 5",
+        ),
+        (
+            {"error_rate": -0.1},
+            "latency_budget: error_rate: expected a fraction between 0 and 1 (0.01 is 1%), got -0.1",
+        ),
+        (
+            {"error_rate": "some"},
+            "latency_budget: error_rate: expected a fraction of the requests, e.g. 0.01 (or '1%'), got 'some'",
+        ),
+        ({"min_rps": -3}, "latency_budget: min_rps: cannot be negative (-3)"),
+        ({"min_rps": "lots"}, "latency_budget: min_rps: expected a number of requests a second, got 'lots'"),
+        (
+            {},
+            "latency_budget: no budget given (use some of p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+        ),
+    ],
+    ids=[
+        "unknown-key",
+        "duration-word",
+        "duration-negative-text",
+        "duration-negative-number",
+        "duration-infinite",
+        "duration-bool",
+        "error-rate-above-one",
+        "error-rate-negative",
+        "error-rate-word",
+        "rps-negative",
+        "rps-word",
+        "empty",
+    ],
+)
+def test_a_bad_budget_names_its_keyword_and_value(mapping: dict[str, Any], message: str) -> None:
+    with pytest.raises(BudgetError) as raised:
+        Budget.parse(mapping, "latency_budget")
+    assert str(raised.value) == message
+
+
+# --- evaluating ------------------------------------------------------------------------------
+def test_evaluate_gives_a_row_per_keyword_and_a_bound_is_met_when_equal() -> None:
+    result = make_result(HUNDRED, statuses={200: 99, 503: 1})  # 1% errors, 200 rps
+    budget = Budget.parse(
+        {"p50": "50ms", "p95": "94ms", "max": "100ms", "error_rate": 0.01, "min_rps": 200.5}, "latency_budget"
+    )
+    assert budget.evaluate(result) == [
+        Row("p50", 0.05, 0.05, True),
+        Row("p95", 0.094, 0.095, False),
+        Row("max", 0.1, 0.1, True),
+        Row("error_rate", 0.01, 0.01, True),
+        Row("min_rps", 200.5, 200.0, False),
+    ]
+
+
+def test_a_run_without_a_single_response_misses_every_latency_bound() -> None:
+    result = make_result([], statuses={}, errors={"connect": 50})
+    [p95, rate] = Budget.parse({"p95": "1s", "error_rate": 0.5}, "x").evaluate(result)
+    assert math.isnan(p95.measured) and not p95.passed
+    assert rate == Row("error_rate", 0.5, 1.0, False)
+
+
+def test_enforce_returns_the_rows_of_a_run_that_meets_its_budget() -> None:
+    rows = Budget.parse({"p99": "100ms"}, "x").enforce(make_result(HUNDRED))
+    assert rows == [Row("p99", 0.1, 0.099, True)]
+
+
+def test_a_miss_is_an_assertion_error_with_the_budget_table() -> None:
+    result = make_result(HUNDRED, statuses={200: 98, 500: 2})
+    budget = Budget.parse({"p95": "90ms", "p50": 0.1, "error_rate": "1%", "min_rps": 150}, "latency_budget")
+    with pytest.raises(BudgetMiss) as raised:
+        budget.enforce(result)
+    assert isinstance(raised.value, AssertionError)
+    assert str(raised.value).splitlines() == [
+        "latency budget missed (p95, error_rate): GET /items, 10 concurrent, 100 requests (100 counted, 0.50s)",
+        "  metric     |       budget |  measured | verdict",
+        "  -----------+--------------+-----------+--------",
+        "  p50        |  <= 100.0 ms |   50.0 ms | pass",
+        "  p95        |   <= 90.0 ms |   95.0 ms | FAIL",
+        "  error_rate |     <= 1.00% |     2.00% | FAIL",
+        "  min_rps    | >= 150.0 rps | 200.0 rps | pass",
+    ]
+
+
+def test_small_values_keep_their_digits_and_a_missing_latency_reads_as_a_dash() -> None:
+    result = make_result([0.25, 0.5], elapsed=2.0)
+    budget = Budget.parse({"p50": "0.1ms", "error_rate": 0.00001}, "x")
+    rows = budget.evaluate(result)
+    assert rows[0] == Row("p50", 0.0001, 0.00025, False)
+    with pytest.raises(BudgetMiss) as raised:
+        budget.enforce(result)
+    assert str(raised.value).splitlines()[1:] == [
+        "  metric     |     budget | measured | verdict",
+        "  -----------+------------+----------+--------",
+        "  p50        | <= 0.10 ms |  0.25 ms | FAIL",
+        "  error_rate |  <= 0.001% |    0.00% | pass",
+    ]
+
+    empty = make_result([], statuses={}, errors={"timeout": 3})
+    with pytest.raises(BudgetMiss) as raised:
+        Budget.parse({"p50": "1s"}, "x").enforce(empty)
+    assert "  p50    | <= 1000.0 ms |        - | FAIL" in str(raised.value).splitlines()
+
+
+def test_assert_budget_on_a_result_uses_the_same_keywords() -> None:
+    result = make_result(HUNDRED)
+    result.assert_budget(p95="100ms", error_rate=0)
+    with pytest.raises(BudgetMiss, match=r"p99"):
+        result.assert_budget(p99="10ms")
+    with pytest.raises(BudgetError, match=r"^assert_budget: unknown keyword 'p98'"):
+        result.assert_budget(p98="1s")
+
+
+# --- recording runs ----------------------------------------------------------------------------
+class FakeItem:
+    """What `_recorder` reads of a test item."""
+
+    def __init__(self, budget: Budget | None = None) -> None:
+        self.nodeid = TEST
+        self.stash = pytest.Stash()
+        if budget is not None:
+            self.stash[BUDGET] = budget
+
+
+def test_the_recorder_keeps_every_run_with_its_index_per_target() -> None:
+    state = session()
+    record = _recorder(FakeItem(), state)  # type: ignore[arg-type]
+    record(make_result(HUNDRED))
+    record(make_result(HUNDRED, target="POST /items"))
+    record(make_result(HUNDRED))
+    assert [(run.test, run.target, run.index, run.verdict) for run in state.loads] == [
+        (TEST, "GET /items", 0, "-"),
+        (TEST, "POST /items", 0, "-"),
+        (TEST, "GET /items", 1, "-"),
+    ]
+    assert state.loads[2].label == f"{TEST} GET /items #2"
+
+
+def test_the_recorder_holds_a_run_to_the_tests_budget_under_asyncsafe() -> None:
+    state = session()
+    record = _recorder(FakeItem(Budget.parse({"p95": "100ms"}, "latency_budget")), state)  # type: ignore[arg-type]
+    record(make_result(HUNDRED))
+    with pytest.raises(BudgetMiss) as raised:
+        record(make_result([ms * 2 for ms in HUNDRED]))
+    # No server in this session: the table alone.
+    assert str(raised.value).splitlines()[-1] == "  p95    | <= 100.0 ms | 190.0 ms | FAIL"
+    assert [run.verdict for run in state.loads] == ["pass", "FAIL"]
+
+
+def test_without_asyncsafe_a_budget_is_not_held_and_an_invalid_run_never_is() -> None:
+    budget = Budget.parse({"p95": "1ms"}, "latency_budget")
+    state = session(enabled=False)
+    _recorder(FakeItem(budget), state)(make_result(HUNDRED))  # type: ignore[arg-type]
+    assert [(run.verdict, run.rows, run.budget) for run in state.loads] == [("-", [], budget)]
+
+    state = session()
+    _recorder(FakeItem(budget), state)(make_result(HUNDRED, invalid="the generator's loop lagged 80 ms"))  # type: ignore[arg-type]
+    assert [(run.verdict, run.rows) for run in state.loads] == [("INVALID", [])]
+
+
+class FakeServer:
+    recording_threshold = 0.02
+
+    def __init__(self, root: Path) -> None:
+        self.settings = ServerSettings(app="app:app", rootdir=root)
+
+
+def test_a_miss_lists_the_loop_stalls_of_the_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    state = session()
+    server = FakeServer(tmp_path)
+    state.servers.append(server)  # type: ignore[arg-type]
+    frame = Frame(str(tmp_path / "app" / "routes.py"), 12, "slow")
+    sample = Sample(4242, 100.2, (frame,), ())
+    request = {"method": "GET", "path": "/items", "responded": False}
+    stalls = [
+        (server, Stall(4242, 100.2, 100.5, "serving", (request,), (sample,))),
+        (server, Stall(4242, 100.4, 100.43, "serving", (), ())),
+    ]
+    asked: list[tuple[float, float]] = []
+
+    def between(start: float, end: float) -> list[Any]:
+        asked.append((start, end))
+        return stalls
+
+    monkeypatch.setattr(state, "stalls_between", between)
+    record = _recorder(FakeItem(Budget.parse({"p95": "10ms"}, "latency_budget")), state)  # type: ignore[arg-type]
+    with pytest.raises(BudgetMiss) as raised:
+        record(make_result(HUNDRED))
+    assert asked == [(100.0, 100.5)]
+    assert str(raised.value).splitlines()[-3:] == [
+        "event loop stalls during the run (2, longest first; recorded from 20 ms):",
+        "  300 ms in worker pid 4242 serving GET /items: app/routes.py:12 in slow",
+        "  30 ms in worker pid 4242 serving no request: (no stack: GIL held)",
+    ]
+
+    stalls.clear()
+    with pytest.raises(BudgetMiss) as raised:
+        record(make_result(HUNDRED))
+    assert str(raised.value).splitlines()[-1] == "no event loop stall of 20 ms or more during the run"
+
+
+# --- the summary table and the JSON -------------------------------------------------------------
+def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
+    state = session()
+    budget = Budget.parse({"p95": "90ms"}, "latency_budget")
+    state.record_load(TEST, make_result(HUNDRED, statuses={200: 98, 500: 2}), budget, enforce=True)
+    state.record_load(TEST, make_result(HUNDRED), budget, enforce=True)
+    state.record_load("tests/test_api.py::test_health", make_result([2.0] * 10, target="GET /health"), None,
+                      enforce=True)  # fmt: skip
+    state.record_load(TEST, make_result(HUNDRED, invalid="lagged"), budget, enforce=True)
+    assert load_table(state.loads) == [
+        "test                            target         shape                        requests    rps      p50      p95"
+        "      p99     errors  verdict",
+        "-" * 138,
+        "tests/test_api.py::test_items   GET /items     10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
+        "  99.0 ms  2 (2.00%)  FAIL",
+        "tests/test_api.py::test_items   GET /items #2  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
+        "  99.0 ms          0  FAIL",
+        "tests/test_api.py::test_health  GET /health    10 concurrent, 10 requests         10   20.0   2.0 ms   2.0 ms"
+        "   2.0 ms          0  -",
+        "tests/test_api.py::test_items   GET /items #3  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
+        "  99.0 ms          0  INVALID",
+    ]
+
+
+def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> None:
+    state = session()
+    result = make_result([1.0, 1.0, 2.0], statuses={200: 2, 404: 1}, errors={"timeout": 1}, elapsed=2.0)
+    result.health["loop_lag_p99"] = 0.001
+    budget = Budget.parse({"p99": "1ms", "error_rate": 0.5}, "latency_budget")
+    data = load_json(state.record_load(TEST, result, budget, enforce=True))
+    histogram = data.pop("histogram")
+    assert [count for _, count in histogram] == [2, 1]
+    assert histogram[0][0] == pytest.approx(0.001, rel=0.01) and histogram[1][0] == pytest.approx(0.002, rel=0.01)
+    assert data == {
+        "test": TEST,
+        "target": "GET /items",
+        "index": 0,
+        "shape": {
+            "concurrency": 10,
+            "requests": 3,
+            "duration": None,
+            "rate": None,
+            "warmup": 0,
+            "timeout": 10.0,
+            "description": "10 concurrent, 3 requests",
+        },
+        "count": 4,
+        "ok": 2,
+        "status_counts": {"200": 2, "404": 1},
+        "errors": {"timeout": 1},
+        "error_rate": 0.5,
+        "elapsed": 2.0,
+        "rps": 2.0,
+        "p50": 0.001,
+        "p90": 0.002,
+        "p95": 0.002,
+        "p99": 0.002,
+        "max": 0.002,
+        "mean": pytest.approx(0.004 / 3),
+        "health": {"loop_lag_p99": 0.001},
+        "invalid": None,
+        "budget": {"p99": 0.001, "error_rate": 0.5},
+        "budget_rows": [
+            {"metric": "p99", "budget": 0.001, "measured": 0.002, "passed": False},
+            {"metric": "error_rate", "budget": 0.5, "measured": 0.5, "passed": True},
+        ],
+        "verdict": "FAIL",
+    }
+    json.dumps(data)  # plain JSON: no NaN, no tuples of odd types
+    empty = load_json(state.record_load(TEST, make_result([], statuses={}, errors={"connect": 1}), None, enforce=True))
+    assert empty["p50"] is None and empty["histogram"] == [] and empty["verdict"] == "-"
+
+
+# --- in a pytest run -------------------------------------------------------------------------------
+def test_a_bad_latency_budget_marker_errors_its_test_at_setup(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_marker="""
+        import pytest
+
+        @pytest.mark.latency_budget(p95="200ms", p59="1s")
+        def test_typo():
+            pass
+
+        @pytest.mark.latency_budget("200ms")
+        def test_positional():
+            pass
+
+        @pytest.mark.latency_budget(p99="1s")
+        class TestClass:
+            @pytest.mark.latency_budget(p95="soon")
+            def test_bad_duration(self):
+                pass
+
+            @pytest.mark.latency_budget(p95="100ms")
+            def test_fine(self):
+                pass
+        """
+    )
+    result = run(project, "--asyncsafe")
+    result.assert_outcomes(passed=1, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_typo _*",
+            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+            "*_ ERROR at setup of test_positional _*",
+            "latency_budget: takes keywords only, e.g. latency_budget(p95=\"200ms\"), got ('200ms',)",
+            "*_ ERROR at setup of TestClass.test_bad_duration _*",
+            "latency_budget: p95: invalid duration 'soon' (use e.g. 250ms, 2s or 1.5)",
+        ]
+    )
+
+
+RECORDING_CONFTEST = """
+import os
+from collections import Counter
+
+import pytest
+
+from pytest_asyncsafe.load import LoadResult, LoadShape
+from pytest_asyncsafe.plugin import SESSION, _recorder
+from pytest_asyncsafe.stats import Latencies
+
+
+@pytest.fixture
+def fake_load(request):
+    '''`asyncsafe_load`'s recording and enforcing, with made-up results: every request
+    takes the given milliseconds (times $SLOWER, if set).'''
+    record = _recorder(request.node, request.config.stash[SESSION])
+
+    def load(target, milliseconds, count=100, invalid=None):
+        scale = float(os.environ.get("SLOWER", "1"))
+        result = LoadResult(
+            target,
+            LoadShape(concurrency=4, requests=count),
+            Latencies([milliseconds * scale / 1000] * count),
+            Counter({200: count}),
+            elapsed=count / 1000 * scale,
+            invalid=invalid,
+        )
+        record(result)
+        return result
+
+    return load
+"""
+
+
+def test_a_budget_miss_fails_the_test_and_every_run_is_in_the_summary(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
+    pytester.makeconftest(RECORDING_CONFTEST)
+    pytester.makepyfile(
+        test_load="""
+        import pytest
+
+        @pytest.mark.latency_budget(p95="10ms")
+        def test_slow(fake_load):
+            fake_load("GET /slow", 12.5)
+
+        @pytest.mark.latency_budget(p95="10ms", min_rps=50)
+        def test_fast(fake_load):
+            fake_load("GET /fast", 2)
+            fake_load("GET /fast", 3)
+        """
+    )
+    result = run(pytester, "--asyncsafe")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *BudgetMiss: latency budget missed (p95): GET /slow, 4 concurrent, 100 requests (100 counted, 0.10s)",
+            "E         metric |     budget | measured | verdict",
+            "E         -------+------------+----------+--------",
+            "E         p95    | <= 10.0 ms |  12.5 ms | FAIL",
+            "*= asyncsafe: load runs =*",
+            "test                     target        shape                       requests     rps      p50      p95      "
+            "p99  errors  verdict",
+            "-*",
+            "test_load.py::test_slow  GET /slow     4 concurrent, 100 requests       100  1000.0  12.5 ms  12.5 ms  "
+            "12.5 ms       0  FAIL",
+            "test_load.py::test_fast  GET /fast     4 concurrent, 100 requests       100  1000.0   2.0 ms   2.0 ms   "
+            "2.0 ms       0  pass",
+            "test_load.py::test_fast  GET /fast #2  4 concurrent, 100 requests       100  1000.0   3.0 ms   3.0 ms   "
+            "3.0 ms       0  pass",
+        ]
+    )
+
+    # Without --asyncsafe the runs are kept and shown, and nothing is held against a budget.
+    result = run(pytester)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["*= asyncsafe: load runs =*", "test_load.py::test_slow *  -", "(verdict -: latency budgets are held *)"]
+    )
+
+
+def test_an_invalid_load_run_is_neither_a_pass_nor_a_failure(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
+    pytester.makeconftest(RECORDING_CONFTEST)
+    pytester.makepyfile(
+        test_invalid="""
+        import pytest
+        from pytest_asyncsafe.load import InvalidLoadRun
+
+        @pytest.mark.latency_budget(p95="1ms")
+        def test_overloaded_generator(fake_load):
+            cause = "the generator's own loop lagged 120 ms (p99)"
+            fake_load("GET /items", 50, invalid=cause)
+            raise InvalidLoadRun(cause)
+
+        def test_fine():
+            pass
+        """
+    )
+    result = run(pytester, "--asyncsafe", "-v")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1)  # no "failed": its own category
+    result.stdout.fnmatch_lines(
+        [
+            "test_invalid.py::test_overloaded_generator INVALID*",
+            "test_invalid.py::test_fine PASSED*",
+            "*= asyncsafe: load runs =*",
+            "test_invalid.py::test_overloaded_generator  GET /items * INVALID",
+            "*= asyncsafe: invalid load runs (the generator was the bottleneck) =*",
+            "INVALID test_invalid.py::test_overloaded_generator - the generator's own loop lagged 120 ms (p99)",
+            "*= 1 passed, 1 invalid in *",
+        ]
+    )
+    assert "FAILED" not in result.stdout.str()
+
+    result = run(pytester, "--asyncsafe", "-q")
+    result.stdout.fnmatch_lines(["I.*"])
+
+
+def test_the_json_file_lists_the_load_runs(pytester: pytest.Pytester) -> None:
+    write_ini(pytester)
+    pytester.makeconftest(RECORDING_CONFTEST)
+    pytester.makepyfile(
+        test_json="""
+        import pytest
+
+        @pytest.mark.latency_budget(p99="10ms")
+        def test_items(fake_load):
+            fake_load("GET /items", 4)
+        """
+    )
+    result = run(pytester, "--asyncsafe", "--asyncsafe-json=out/asyncsafe.json")
+    result.assert_outcomes(passed=1)
+    data = json.loads((pytester.path / "out" / "asyncsafe.json").read_text())
+    [load] = data["load_runs"]
+    assert (load["test"], load["target"], load["verdict"], load["count"]) == (
+        "test_json.py::test_items",
+        "GET /items",
+        "pass",
+        100,
+    )
+    assert load["histogram"] == [[pytest.approx(0.004, rel=0.01), 100]]
+    assert load["budget_rows"] == [{"metric": "p99", "budget": 0.01, "measured": 0.004, "passed": True}]
