@@ -302,14 +302,17 @@ class LoadRunner:
         return LoadRunner(server.base_url, self._on_result)
 
     def get(self, path: str, **keywords: Any) -> LoadResult:
+        __tracebackhide__ = True  # a usage error or a missed budget points at the test
         return self.request("GET", path, **keywords)
 
     def post(self, path: str, **keywords: Any) -> LoadResult:
+        __tracebackhide__ = True
         return self.request("POST", path, **keywords)
 
     def request(self, method: str, path: str, **keywords: Any) -> LoadResult:
         """Send `method path` under the load `keywords` describe (see `parse_shape`), with
         the request keywords of `httpx.AsyncClient.request`: headers, params, json..."""
+        __tracebackhide__ = True
         shape, options = parse_shape(**keywords)
         # Built once, by a client, as any httpx user would see it built: base URL, default
         # headers, params, cookies, encoded json.  (It never sends: its transport is only
@@ -331,6 +334,7 @@ class LoadRunner:
 
         A request that fails (no response) is counted in `errors`, and may end its
         iteration; any other exception ends the run and is raised."""
+        __tracebackhide__ = True
         shape, options = parse_shape(**keywords)
         if options:
             raise LoadUsageError(
@@ -342,6 +346,7 @@ class LoadRunner:
         return self._deliver(_run_on_own_loop(lambda: _run(flow, shape, target)))
 
     def _deliver(self, result: LoadResult) -> LoadResult:
+        __tracebackhide__ = True
         if self._on_result is not None:
             self._on_result(result)
         if result.invalid is not None:

@@ -132,7 +132,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.asyncsafe_invalid = cause  # type: ignore[attr-defined]
         report.longrepr = (
             f"asyncsafe: invalid load run: {cause}\n"
-            "(the load generator was the bottleneck: its numbers describe itself, not the server)"
+            "(the generator could not apply the load asked for: its numbers do not describe the server)"
         )
         session.invalid.append((item.nodeid, cause))
     if session.settings.enabled and session.servers and call.when in ("call", "teardown"):

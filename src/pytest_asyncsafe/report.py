@@ -122,7 +122,7 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
         for regression in session.regressions:
             terminal.write_line(regression.line(), red=True)
     if session.invalid:
-        terminal.section("asyncsafe: invalid load runs (the generator was the bottleneck)", yellow=True)
+        terminal.section("asyncsafe: invalid load runs (the load asked for was not applied)", yellow=True)
         for test, cause in session.invalid:
             terminal.write_line(f"INVALID {test} - {cause}", yellow=True)
     if session.settings.save is not None:
