@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from meters import machine_cpu, process_cpu
 
 from pytest_asyncsafe.channel import beat_interval
 from pytest_asyncsafe.server import RECORDING_FLOOR, Server, ServerError
@@ -65,25 +66,6 @@ class Result:
     #: CPU used meanwhile by everything but the server and the load generator, in % of
     #: one CPU: other work on the machine, which makes the round less trustworthy.
     other_percent: float = float("nan")
-
-
-def process_cpu(pid: int) -> float:
-    """Seconds of CPU the process used so far, all threads; NaN without /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu() -> float:
-    """Seconds of CPU the whole machine spent busy so far (not idle, not waiting for I/O)."""
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except OSError:
-        return float("nan")
-    ticks = [int(n) for n in fields[:8]]  # user nice system idle iowait irq softirq steal
-    return (sum(ticks) - ticks[3] - ticks[4] - ticks[7]) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu() -> float:
