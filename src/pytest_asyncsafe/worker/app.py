@@ -54,10 +54,10 @@ class Watched:
         #: When lifespan startup completed (0: not yet).
         self.ready_at = 0.0
         self.monitor: LoopMonitor | None = None
-        self._requests: dict[int, dict[str, Any]] = {}
+        self._requests: dict[int, tuple[Scope, Send]] = {}
         #: Requests that finished lately: a stall is reported once it is over, and the
         #: request that caused it has often finished by then.
-        self._finished: deque[dict[str, Any]] = deque(maxlen=64)
+        self._finished: deque[tuple[float, Scope]] = deque(maxlen=64)
         self._next_id = 0
 
     def phase(self, at: float) -> str:
@@ -66,45 +66,35 @@ class Watched:
     def requests(self, since: float) -> list[dict[str, Any]]:
         """What was being served at any time since `since`: a snapshot, as the requests
         go on changing."""
-        finished = [request for request in self._finished if request["end"] >= since]
+        finished = [(scope, None) for end, scope in self._finished if end >= since]
         return [
-            # A request that had sent its response before `since` was running its
-            # background tasks by then.
-            {"method": r["method"], "path": r["path"], "responded": 0 < r["responded_at"] <= since}
-            for r in (*finished, *self._requests.values())
+            {"method": scope.get("method", "WS"), "path": scope.get("path", ""), "responded": _responded(send)}
+            for scope, send in (*finished, *self._requests.values())
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
             self.monitor = LoopMonitor(asyncio.get_running_loop(), self.channel, self.threshold, self.requests, self.phase)
             self.monitor.start()
-        if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self._lifespan(scope, receive, send)
-        elif scope["type"] in ("http", "websocket"):
-            await self._request(scope, receive, send)
-        else:
+            return
+        if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
-
-    async def _request(self, scope: Scope, receive: Receive, send: Send) -> None:
+            return
+        # The hot path, inline and lean: every request pays for what is here.
         self._next_id += 1
         key = self._next_id
-        request = {"method": scope.get("method", "WS"), "path": scope.get("path", ""), "responded_at": 0.0, "end": 0.0}
-
-        async def tracking_send(message: Message) -> None:
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                # What runs from now on (background tasks) still belongs to this request.
-                request["responded_at"] = time.monotonic()
-
-        self._requests[key] = request
-        self.channel.in_flight(len(self._requests))
+        requests = self._requests
+        requests[key] = (scope, send)
+        self.channel.in_flight(len(requests))
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         finally:
-            del self._requests[key]
-            self.channel.in_flight(len(self._requests))
-            request["end"] = time.monotonic()
-            self._finished.append(request)
+            del requests[key]
+            self.channel.in_flight(len(requests))
+            self._finished.append((time.monotonic(), scope))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []
@@ -137,3 +127,11 @@ class Watched:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _responded(send: Send | None) -> bool:
+    """Whether the response of a request in flight was sent in full - then what runs now
+    is its background tasks.  Read from Uvicorn's own request cycle (`send` is its bound
+    method), so that no request pays for wrapping `send`."""
+    cycle = getattr(send, "__self__", None)
+    return bool(getattr(cycle, "response_complete", False))
