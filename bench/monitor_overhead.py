@@ -28,7 +28,6 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ import uvicorn
 from meters import machine_cpu, process_cpu
 
 from pytest_asyncsafe.channel import beat_interval
-from pytest_asyncsafe.server import RECORDING_FLOOR, Server, ServerError
+from pytest_asyncsafe.server import RECORDING_FLOOR, Server, ServerError, listening_socket
 from pytest_asyncsafe.settings import ServerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,13 +98,8 @@ class PlainServer:
         return self.process.pid
 
     def start(self) -> PlainServer:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # As the plugin's Server: Uvicorn wraps an `--fd` socket as AF_UNIX, so the loop never
-        # sets TCP_NODELAY on what it accepts; without it Nagle + delayed ACKs hold responses ~40ms.
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(2048)  # as the plugin's Server
+        # Set up exactly as the plugin's Server sets up its socket (TCP_NODELAY included).
+        listener = listening_socket()
         self.port = listener.getsockname()[1]
         command = [sys.executable, "-m", "uvicorn", self.args.app, "--fd", str(listener.fileno()),
                    "--loop", self.args.loop, "--http", self.args.http, *shlex.split(self.args.uvicorn_args)]  # fmt: skip

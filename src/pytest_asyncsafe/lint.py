@@ -26,12 +26,13 @@ class LintItem(pytest.Item):
     def runtest(self) -> None:
         # Imported here: a run that never lints never pays for libcst.
         import asyncsafe_lint
+        from asyncsafe_lint.output import Report
+        from asyncsafe_lint.output.concise import render
 
-        result = asyncsafe_lint.check_paths([self.package], asyncsafe_lint.load(start=self.rootdir))
-        lines = [
-            f"{_shown(d.filename, self.rootdir)}:{d.location.row}:{d.location.column}: {d.code} {d.message}"
-            for d in result.diagnostics
-        ]
+        settings = asyncsafe_lint.load(start=self.rootdir)
+        result = asyncsafe_lint.check_paths([self.package], settings)
+        # The concise format, as `asyncsafe-lint check` prints it (it needs no source lines).
+        lines = render(Report(result.diagnostics, settings.rules, self.rootdir, lambda filename: ())).splitlines()
         lines += [f"internal error while checking {path}:\n{trace}" for path, trace in result.crashes.items()]
         if lines:
             raise LintFailure("\n".join([*lines, f"asyncsafe-lint: {len(result.diagnostics)} finding(s)"]))
@@ -55,14 +56,3 @@ def app_package(app: str, rootdir: Path) -> Path | None:
         return Path(next(iter(spec.submodule_search_locations)))
     return Path(spec.origin) if spec.origin else None
 
-
-def _shown(filename: str, root: Path) -> str:
-    """Relative to the root as given first (an app directory that is a symlink inside the
-    project), then with both resolved (a root reached through a symlink)."""
-    path = Path(filename)
-    for shown, base in ((path.absolute(), root.absolute()), (path.resolve(), root.resolve())):
-        try:
-            return str(shown.relative_to(base))
-        except ValueError:
-            continue
-    return filename

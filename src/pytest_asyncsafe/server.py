@@ -47,7 +47,6 @@ class Server:
         self.worker_pids: list[int] = []
         #: Every stall the workers recorded (from `RECORDING_FLOOR` up), over or going on.
         self.stalls: list[Stall] = []
-        self.events: list[dict[str, Any]] = []
         self.watcher = Watcher(self.channel, self.recording_threshold)
         #: Stack samples not yet matched with the stall they were taken in, by worker.
         self._samples: dict[int, deque[Sample]] = defaultdict(lambda: deque(maxlen=MAX_SAMPLES * 4))
@@ -79,16 +78,7 @@ class Server:
 
     # --- starting ---------------------------------------------------------------------------
     def start(self) -> Server:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Uvicorn wraps an `--fd` socket as AF_UNIX, so the loop never sets TCP_NODELAY on
-        # the connections it accepts, and Nagle plus delayed ACKs hold most responses back
-        # ~40ms.  Accepted connections inherit the option from the listening socket.
-        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # Port 0 and a socket we hand over: no other process can take the port between
-        # choosing it and Uvicorn binding it, under xdist or anything else.
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(2048)
+        listener = listening_socket()
         self.port = listener.getsockname()[1]
         lifeline_read, self._lifeline = os.pipe()
         try:
@@ -167,7 +157,6 @@ class Server:
                 self._ready_at[event["pid"]] = event["time"]
                 if self.worker_pids and event["pid"] not in self.worker_pids:
                     self.worker_pids.append(event["pid"])  # Uvicorn replaced a worker
-        self.events.extend(events)
         return events
 
     def ongoing(self, now: float) -> list[Stall]:
@@ -232,6 +221,22 @@ class Server:
         self.stop()
         self.channel.close()
         self._directory.cleanup()
+
+
+def listening_socket() -> socket.socket:
+    """A listening TCP socket on 127.0.0.1, on a port the kernel chose, for Uvicorn's `--fd`.
+
+    Bound here and handed over, so no other process can take the port between choosing
+    it and Uvicorn binding it, under xdist or anything else."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Uvicorn wraps an `--fd` socket as AF_UNIX, so the loop never sets TCP_NODELAY on
+    # the connections it accepts, and Nagle plus delayed ACKs hold most responses back
+    # ~40ms.  Accepted connections inherit the option from the listening socket.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(2048)
+    return listener
 
 
 def _kill_group(pgid: int) -> None:
