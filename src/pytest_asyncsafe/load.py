@@ -103,6 +103,9 @@ class LoadResult:
     invalid: str | None = None
     #: The generator's own health: loop lag p99, schedule lag p99, CPU share (seconds / ratio).
     health: dict[str, float] = field(default_factory=dict)
+    #: The latencies of the 503 responses alone (they are in `latencies` too): how fast a
+    #: server over its `--limit-concurrency` turned the excess away.
+    rejected_latencies: Latencies = field(default_factory=Latencies)
 
     @property
     def count(self) -> int:
@@ -165,14 +168,94 @@ class LoadResult:
 
         Budget.parse(budget, "assert_budget").enforce(self)
 
+    def rejected_fast(self, p99: str | float = "50ms") -> Rejections:
+        """Did the server turn the excess away at once?  The verdict on a run against a
+        server started with `--limit-concurrency`, truthy when some requests got a 503,
+        the 503s' p99 is within `p99`, every request got a response, and no other status
+        is 500 or more: `assert result.rejected_fast(p99="50ms")`."""
+        limit = parse_duration(p99, "rejected_fast: p99")
+        if not math.isfinite(limit):
+            raise ValueError(f"rejected_fast: p99: invalid duration {p99!r} (use e.g. 50ms, 0.05)")
+        return Rejections(
+            count=self.count,
+            rejected=self.status_counts[REJECTED],
+            p99=self.rejected_latencies.percentile(99),
+            limit=limit,
+            errors=tuple(sorted(self.errors.items())),
+            server_errors=tuple(sorted((s, n) for s, n in self.status_counts.items() if s >= 500 and s != REJECTED)),
+        )
+
     def __repr__(self) -> str:
         def ms(seconds: float) -> str:
             return "-" if math.isnan(seconds) else f"{seconds * 1000:.1f}ms"
 
+        rejected = self.status_counts[REJECTED]
+        rejections = f", 503 x{rejected} (p99 {ms(self.rejected_latencies.percentile(99))})" if rejected else ""
         return (
             f"<LoadResult {self.target} {self.count} requests, {self.rps:.0f} rps, p50 {ms(self.p50)}, "
-            f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}>"
+            f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}{rejections}>"
         )
+
+
+#: The status Uvicorn answers with, at once, over its `--limit-concurrency`.
+REJECTED = 503
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """`LoadResult.rejected_fast`'s verdict: truthy when the server answered the excess
+    with fast 503s; its repr is the verdict, in one line, with the figures."""
+
+    #: Requests in the run, and how many of them got a 503.
+    count: int
+    rejected: int
+    #: The 503s' p99 (NaN without any), and the bound it is held to, in seconds.
+    p99: float
+    limit: float
+    #: Requests that got no response, by kind; and other 5xx statuses: (status, count).
+    errors: tuple[tuple[str, int], ...]
+    server_errors: tuple[tuple[int, int], ...]
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the server did not reject fast, one clause a reason; empty when it did."""
+        reasons = []
+        if not self.rejected:
+            reasons.append(
+                f"no request was rejected (0 of {self.count} answered 503): the load never went over "
+                "the limit; send more concurrent requests than --limit-concurrency"
+            )
+        elif self.p99 > self.limit:
+            reasons.append(
+                f"the 503s were slow: p99 {_ms(self.p99)} > {_ms(self.limit)} "
+                f"({self.rejected} of {self.count} answered 503)"
+            )
+        if self.errors:
+            reasons.append(f"{sum(n for _, n in self.errors)} of {self.count} got no response ({_counts(self.errors)})")
+        if self.server_errors:
+            reasons.append(
+                f"{sum(n for _, n in self.server_errors)} of {self.count} answered another 5xx "
+                f"({_counts(self.server_errors)})"
+            )
+        return reasons
+
+    def __bool__(self) -> bool:
+        return not self.failures
+
+    def __repr__(self) -> str:
+        failures = self.failures
+        if failures:
+            return f"<rejected_fast FAILED: {'; '.join(failures)}>"
+        return (
+            f"<rejected_fast: {self.rejected} of {self.count} answered 503, p99 {_ms(self.p99)} "
+            f"<= {_ms(self.limit)}; every request got a response, none another 5xx>"
+        )
+
+    __str__ = __repr__
+
+
+def _counts(pairs: tuple[tuple[object, int], ...]) -> str:
+    return ", ".join(f"{key}: {n}" for key, n in pairs)
 
 
 # --- the shape of a run, from keywords --------------------------------------------------------
@@ -396,6 +479,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.latencies = Latencies()
+        self.rejected_latencies = Latencies()
         self.status_counts: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
         #: Open loop: how long each request waited for a connection once due, and how late
@@ -415,8 +499,11 @@ class _Tally:
     def responded(self, status: int, sent: float, due: float | None) -> None:
         # From when it was due, or from the send when the worker woke early for it.
         start = sent if due is None or sent < due else due
-        self.latencies.add(time.perf_counter() - start)
+        latency = time.perf_counter() - start
+        self.latencies.add(latency)
         self.status_counts[status] += 1
+        if status == REJECTED:
+            self.rejected_latencies.add(latency)
 
     def failed(self, error: httpx.TransportError) -> None:
         if isinstance(error, httpx.UnsupportedProtocol):
@@ -615,6 +702,7 @@ async def _run(load: _Load, shape: LoadShape, target: str) -> LoadResult:
         finished=finished,
         invalid=_verdict(shape, tally, lags, health),
         health=health,
+        rejected_latencies=tally.rejected_latencies,
     )
 
 
