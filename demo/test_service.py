@@ -64,3 +64,18 @@ def test_ping_at_a_steady_rate(asyncsafe_load, asyncsafe_server_factory):
     # closed loop at concurrency 1 would send one request per stall and hide them).
     server = asyncsafe_server_factory(app="fixtures_app.variants:periodic_stall_app")
     asyncsafe_load.on(server).get("/ping", rate=200, duration="2s")
+
+
+# --- shutdown: SIGTERM with requests in flight ---------------------------------------------------
+
+
+def test_drain_with_two_workers(asyncsafe_drain):
+    # Ten 1-second requests in flight when the deploy's SIGTERM comes: every one must be
+    # answered in full, the lifespan shutdown must run, and the tree must exit in time.
+    # (The run's last item, asyncsafe::shutdown, does the same to the session's server.)
+    asyncsafe_drain("/slow", in_flight=10, workers=2, graceful_timeout="5s").assert_clean()
+
+
+def test_drain_of_a_leaky_app(asyncsafe_drain):
+    # This variant starts a polling task at startup and never stops it.
+    asyncsafe_drain(app="fixtures_app.shutdown:leaky_shutdown", in_flight=2, params={"seconds": 0.2}).assert_clean()

@@ -1,7 +1,8 @@
 """The application: `app = FastAPI(lifespan=lifespan)`, its middleware and routers.
 
 Run it with `uvicorn fixtures_app.main:app`.  `/health` and `/items` are fast and never
-block; everything under `/hazards/` blocks on purpose (see `routes/hazards.py`).
+block; everything under `/hazards/` blocks on purpose (see `routes/hazards.py`); `/slow`
+and `/stream` take their time without blocking (what a shutdown must let finish).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fastapi.responses import JSONResponse
 from fixtures_app.config import AppConfig
 from fixtures_app.models import Family, Health
 from fixtures_app.resources import Resources, prepare_workspace, remove_workspace
-from fixtures_app.routes import hazards, items, outbound, safe
+from fixtures_app.routes import hazards, items, lifecycle, outbound, safe
 from fixtures_app.upstream import StubUpstream
 
 CallNext = Callable[[Request], Awaitable[Response]]
@@ -68,6 +69,7 @@ app.include_router(items.router)
 app.include_router(safe.router)
 app.include_router(outbound.router)
 app.include_router(hazards.router)
+app.include_router(lifecycle.router)
 
 
 @app.get("/health", tags=["ops"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ITEM_NAME = "asyncsafe::lint"
+LINT_ITEM = "asyncsafe::lint"
 
 
 class LintFailure(Exception):

@@ -18,6 +18,7 @@ from pytest_asyncsafe.settings import add_options, from_config
 if TYPE_CHECKING:
     import httpx
 
+    from pytest_asyncsafe.drain import DrainReport
     from pytest_asyncsafe.load import LoadResult, LoadRunner
     from pytest_asyncsafe.server import Server
 
@@ -72,16 +73,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = config.stash[SESSION].settings
-    if not (settings.enabled and settings.lint and settings.server.app):
+    if not (settings.enabled and settings.server.app):
         return
-    from pytest_asyncsafe.lint import ITEM_NAME, LintItem, app_package
+    # Their own node ids: under the session they would read `::asyncsafe::lint`.
+    if settings.lint:
+        from pytest_asyncsafe.lint import LINT_ITEM, LintItem, app_package
 
-    package = app_package(settings.server.app, settings.server.rootdir)
-    if package is not None:
-        # Its own node id: under the session it would read `::asyncsafe::lint`.
+        package = app_package(settings.server.app, settings.server.rootdir)
+        if package is not None:
+            items.append(
+                LintItem.from_parent(
+                    session, name=LINT_ITEM, nodeid=LINT_ITEM, package=package, rootdir=settings.server.rootdir
+                )
+            )
+    if settings.shutdown:
+        from pytest_asyncsafe.shutdown import SHUTDOWN_ITEM, ShutdownItem
+
+        # Last: it stops the server every other test uses.
         items.append(
-            LintItem.from_parent(
-                session, name=ITEM_NAME, nodeid=ITEM_NAME, package=package, rootdir=settings.server.rootdir
+            ShutdownItem.from_parent(
+                session,
+                name=SHUTDOWN_ITEM,
+                nodeid=SHUTDOWN_ITEM,
+                drain_path=settings.drain_path,
+                in_flight=settings.drain_in_flight,
             )
         )
 
@@ -293,23 +308,63 @@ async def asyncsafe_async_client(asyncsafe_server: Server) -> AsyncIterator[http
 def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[..., Server]]:
     """Start a differently configured server inside one test, e.g.
     `asyncsafe_server_factory(workers=4, loop="uvloop")`; stopped at the test's end."""
-    from pytest_asyncsafe.server import ServerError
-
     session = pytestconfig.stash[SESSION]
     started: list[Server] = []
 
     def start(**changes: object) -> Server:
-        try:
-            settings = session.settings.server.replace(**changes)
-        except (TypeError, ValueError) as error:
-            raise pytest.UsageError(f"asyncsafe_server_factory: {error}") from None
-        try:
-            server = session.start(settings)
-        except ServerError as error:
-            raise _failure(str(error)) from None
+        server = _start(session, changes, "asyncsafe_server_factory")
         started.append(server)
         return server
 
     yield start
     for server in started:
         session.stop(server)
+
+
+@pytest.fixture
+def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
+    """Check a SIGTERM drain on a server of its own:
+    `asyncsafe_drain("/slow", in_flight=10, workers=2, graceful_timeout="5s").assert_clean()`.
+    Keywords `app`, `workers`, `graceful_timeout` configure that server; others
+    (`params=`, `json=`, `headers=`...) go to every request."""
+    session = pytestconfig.stash[SESSION]
+
+    def run(
+        path: str = "/slow",
+        *,
+        in_flight: int = 10,
+        method: str = "GET",
+        workers: int | None = None,
+        graceful_timeout: str | float | None = None,
+        app: str | None = None,
+        **request_kw: Any,
+    ) -> DrainReport:
+        __tracebackhide__ = True
+        changes: dict[str, object] = {"task_origins": True, "workers": workers, "app": app}
+        if graceful_timeout is not None:
+            try:
+                changes["graceful_timeout"] = parse_duration(graceful_timeout, "asyncsafe_drain(graceful_timeout=)")
+            except ValueError as error:
+                raise pytest.UsageError(str(error)) from None
+        server = _start(session, {k: v for k, v in changes.items() if v is not None}, "asyncsafe_drain")
+        try:
+            return session.drain(server, path, in_flight, method=method, **request_kw)
+        finally:
+            session.stop(server)
+
+    return run
+
+
+def _start(session: AsyncsafeSession, changes: dict[str, object], fixture: str) -> Server:
+    """A server with the session's settings but `changes`; a bad change is a usage error
+    and a failed start fails the test, each naming `fixture`."""
+    from pytest_asyncsafe.server import ServerError
+
+    try:
+        settings = session.settings.server.replace(**changes)
+    except (TypeError, ValueError) as error:
+        raise pytest.UsageError(f"{fixture}: {error}") from None
+    try:
+        return session.start(settings)
+    except ServerError as error:
+        raise _failure(str(error)) from None

@@ -118,6 +118,7 @@ class Server:
             "uvicorn_args": settings.uvicorn_args,
             "graceful_timeout": settings.graceful_timeout,
             "threshold": self.recording_threshold,
+            "task_origins": settings.task_origins,
             "channel": str(self.directory),
         }
         path = os.pathsep.join(filter(None, [str(settings.rootdir), os.environ.get("PYTHONPATH")]))

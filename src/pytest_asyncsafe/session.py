@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_asyncsafe.budget import Budget, Row
 from pytest_asyncsafe.server import Server, ServerError
@@ -12,6 +12,7 @@ from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
 
 if TYPE_CHECKING:
+    from pytest_asyncsafe.drain import DrainReport
     from pytest_asyncsafe.load import LoadResult
     from pytest_asyncsafe.storage import Baseline, Comparison, Regression
 
@@ -123,6 +124,17 @@ class AsyncsafeSession:
         # Its workers exit because they were told to: that is no death to report.
         self._dead.update(server.worker_pids)
         server.close()
+
+    def drain(self, server: Server, path: str | None, in_flight: int, **request: Any) -> DrainReport:
+        """SIGTERM `server` with requests in flight and judge its shutdown (see `drain`);
+        it is stopped for good afterwards."""
+        from pytest_asyncsafe.drain import drain
+
+        # Its workers exit because they were told to: that is no death to report.
+        self._dead.update(server.worker_pids)
+        # The session's server has served the whole run: only its shutdown is judged.
+        since_signal = server is self._session_server
+        return drain(server, path, in_flight=in_flight, log_from_signal=since_signal, **request)
 
     def close(self) -> None:
         for server in self.servers:

@@ -31,6 +31,9 @@ class ServerSettings:
     graceful_timeout: float = 10.0
     #: The directory the server runs in, and the first entry of its import path.
     rootdir: Path = field(default_factory=Path.cwd)
+    #: Record where every coroutine is created, also after startup (a drain check's
+    #: server, which reports leaked tasks with their origin).
+    task_origins: bool = False
 
     def replace(self, **changes: object) -> ServerSettings:
         """A copy with some settings changed; checked like the options are."""
@@ -50,6 +53,11 @@ class Settings:
     compare: str | None = None
     #: `--asyncsafe-compare-fail METRIC:PERCENT`, each time it is given.
     compare_fail: tuple[Limit, ...] = ()
+    #: With --asyncsafe, end the run by draining the session's server (`asyncsafe::shutdown`)...
+    shutdown: bool = True
+    #: ... with this many requests to this path in flight (none without a path).
+    drain_path: str | None = None
+    drain_in_flight: int = 10
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -64,13 +72,16 @@ def add_options(parser: pytest.Parser) -> None:
         ("startup-timeout", "string", "how long the server may take to start (default: 30s)", "30s"),
         ("graceful-timeout", "string", "Uvicorn's graceful shutdown timeout (default: 10s)", "10s"),
         ("json", "string", "write every stall, with its stack and test id, to this JSON file", None),
+        ("drain-path", "string", "asyncsafe::shutdown keeps requests to this path in flight (default: none)", None),
+        ("drain-in-flight", "string", "how many requests asyncsafe::shutdown keeps in flight (default: 10)", "10"),
     ]
     group.addoption("--asyncsafe", action="store_true", default=None,
                     help="fail tests during which an event loop stalled, and lint the app (ini: asyncsafe)")  # fmt: skip
     parser.addini("asyncsafe", "turn the asyncsafe checks on (like --asyncsafe)", type="bool", default=False)
     for name, kind, text, default in options:
         key = name.replace("-", "_")
-        metavar = {"app": "IMPORT:ATTRIBUTE", "workers": "N", "json": "PATH"}.get(name, "DURATION")
+        metavar = {"app": "IMPORT:ATTRIBUTE", "workers": "N", "json": "PATH", "drain-path": "PATH",
+                   "drain-in-flight": "N"}.get(name, "DURATION")  # fmt: skip
         if name in ("loop", "http"):
             metavar = "|".join(LOOPS if name == "loop" else HTTPS)
         group.addoption(f"--asyncsafe-{name}", dest=f"asyncsafe_{key}", metavar=metavar, default=None, help=text)
@@ -80,6 +91,8 @@ def add_options(parser: pytest.Parser) -> None:
                   default="")  # fmt: skip
     parser.addini("asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool",
                   default=True)  # fmt: skip
+    parser.addini("asyncsafe_shutdown", "with --asyncsafe, end the run by checking the server's SIGTERM drain "
+                  "(default: true)", type="bool", default=True)  # fmt: skip
     # Baselines: what a session asks for, no ini keys.
     group.addoption("--asyncsafe-save", dest="asyncsafe_save", metavar="NAME", default=None,
                     help="save every load run's metrics as .asyncsafe/NAME.json in the rootdir")  # fmt: skip
@@ -122,7 +135,16 @@ def from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"asyncsafe: {error}") from None
     json = Path(json_path) if json_path else None
     lint = config.getini("asyncsafe_lint")
-    return Settings(bool(enabled), server, lint, json, save=save, compare=compare, compare_fail=limits)
+    try:
+        in_flight = _integer(value("drain_in_flight"), "--asyncsafe-drain-in-flight")
+    except ValueError as error:
+        raise pytest.UsageError(f"asyncsafe: {error}") from None
+    if in_flight < 1:
+        raise pytest.UsageError(f"asyncsafe: --asyncsafe-drain-in-flight: must be at least 1, got {in_flight}")
+    return Settings(
+        bool(enabled), server, lint, json, save=save, compare=compare, compare_fail=limits,
+        shutdown=config.getini("asyncsafe_shutdown"), drain_path=value("drain_path") or None, drain_in_flight=in_flight,
+    )  # fmt: skip
 
 
 def _baselines(config: pytest.Config) -> tuple[str | None, str | None, tuple[Limit, ...]]:

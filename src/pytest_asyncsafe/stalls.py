@@ -51,19 +51,51 @@ class Frame:
 Stack = tuple[Frame, ...]
 
 
+def _stack(places: Iterable[Sequence[Any]]) -> Stack:
+    return tuple(Frame(file, line, function) for file, line, function in places)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """An asyncio task of a worker: its coroutine, where it was created (when the worker
+    recorded it) and the chain of awaits it is suspended in, outermost first."""
+
+    coroutine: str
+    created: Frame | None
+    awaiting: Stack
+
+    @classmethod
+    def from_event(cls, fields: dict[str, Any]) -> Task:
+        created = fields["created"]
+        return cls(fields["coroutine"], Frame(*created) if created else None, _stack(fields["awaiting"]))
+
+    @property
+    def waiting_at(self) -> Frame | None:
+        """The innermost await in the user's own code, if any."""
+        return next((frame for frame in reversed(self.awaiting) if frame.user), None)
+
+    def describe(self, root: Path) -> str:
+        where = self.waiting_at
+        created = f", created at {self.created.location(root)}" if self.created else ""
+        waiting = f", waiting at {where.location(root)}" if where else ""
+        return f"{self.coroutine}(){created}{waiting}"
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The loop thread's stack at one moment of a stall, and what it was serving."""
+    """The loop thread's stack at one moment of a stall, what it was serving, and the
+    worker's tasks."""
 
     pid: int
     time: float
     stack: Stack
     requests: tuple[dict[str, Any], ...]
+    tasks: tuple[Task, ...] = ()
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Sample:
-        stack = tuple(Frame(file, line, function) for file, line, function in event["stack"])
-        return cls(event["pid"], event["time"], stack, tuple(event["requests"]))
+        tasks = tuple(Task.from_event(task) for task in event.get("tasks", ()))
+        return cls(event["pid"], event["time"], _stack(event["stack"]), tuple(event["requests"]), tasks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +188,9 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
     shown = format_duration(length)
     if stall.ongoing:
         shown = f"at least {shown} (still blocked when the test ended)"
-    lines = [f"asyncsafe: event loop blocked for {shown} in worker pid {stall.pid} (threshold {format_duration(threshold)})"]
+    lines = [
+        f"asyncsafe: event loop blocked for {shown} in worker pid {stall.pid} (threshold {format_duration(threshold)})"
+    ]
     for request in stall.requests:
         after = " (after its response: a background task)" if request["responded"] else ""
         lines.append(f"  while serving: {request['method']} {request['path']}{after}")

@@ -18,13 +18,21 @@ RUN_TIMEOUT = 120.0
 
 
 def write_ini(
-    pytester: pytest.Pytester, *, app: str = "fixtures_app.main:app", lint: bool = False, extra: str = ""
+    pytester: pytest.Pytester,
+    *,
+    app: str = "fixtures_app.main:app",
+    lint: bool = False,
+    shutdown: bool = False,
+    extra: str = "",
 ) -> None:
+    # The lint and shutdown items are off unless a test is about them: they would add
+    # an item to every run's outcome.
     pytester.makeini(
         f"""
         [pytest]
         asyncsafe_app = {app}
         asyncsafe_lint = {str(lint).lower()}
+        asyncsafe_shutdown = {str(shutdown).lower()}
         {extra}
         """
     )

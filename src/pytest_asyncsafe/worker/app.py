@@ -22,6 +22,7 @@ from uvicorn.importer import import_from_string
 from pytest_asyncsafe.channel import WorkerChannel
 from pytest_asyncsafe.worker.monitor import LoopMonitor
 from pytest_asyncsafe.worker.orphans import die_with_parent
+from pytest_asyncsafe.worker.tasks import leftover_tasks, track_origins
 
 #: Set by the pytest process: what to serve and where to report (JSON).
 ENVIRONMENT_KEY = "ASYNCSAFE_WORKER"
@@ -39,18 +40,22 @@ def create() -> ASGIApp:
         # A worker of a multi-process server must not outlive the supervisor.
         die_with_parent()
     channel = WorkerChannel(Path(settings["channel"]), os.getpid())
+    track_origins(True)
     app = import_from_string(settings["app"])
     channel.emit("worker-started", time=time.monotonic())
-    return Watched(app, channel, settings["threshold"])
+    return Watched(app, channel, settings["threshold"], settings["task_origins"])
 
 
 class Watched:
     """Wraps the user's ASGI app; adds nothing to the requests themselves."""
 
-    def __init__(self, app: ASGIApp, channel: WorkerChannel, threshold: float) -> None:
+    def __init__(self, app: ASGIApp, channel: WorkerChannel, threshold: float, task_origins: bool) -> None:
         self.app = app
         self.channel = channel
         self.threshold = threshold
+        #: Whether to go on recording where coroutines are created once serving (it costs
+        #: every coroutine a little: only servers dedicated to a drain check do).
+        self.task_origins = task_origins
         #: When lifespan startup completed (0: not yet).
         self.ready_at = 0.0
         self.monitor: LoopMonitor | None = None
@@ -68,13 +73,19 @@ class Watched:
         go on changing."""
         finished = [(scope, None) for end, scope in self._finished if end >= since]
         return [
-            {"method": scope.get("method", "WS"), "path": scope.get("path", ""), "responded": _responded(send)}
+            {
+                "method": scope.get("method", "WS"),
+                "path": scope.get("path", ""),
+                "responded": _cycle(send, "response_complete"),
+            }
             for scope, send in (*finished, *self._requests.values())
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
-            self.monitor = LoopMonitor(asyncio.get_running_loop(), self.channel, self.threshold, self.requests, self.phase)
+            self.monitor = LoopMonitor(
+                asyncio.get_running_loop(), self.channel, self.threshold, self.requests, self.phase
+            )
             self.monitor.start()
         kind = scope["type"]
         if kind == "lifespan":
@@ -91,6 +102,15 @@ class Watched:
         self.channel.in_flight(len(requests))
         try:
             await self.app(scope, receive, send)
+        except asyncio.CancelledError:
+            # Uvicorn cancels what is still running when its graceful shutdown times out.
+            self.channel.emit(
+                "cancelled",
+                method=scope.get("method", "WS"),
+                path=scope.get("path", ""),
+                started=_cycle(send, "response_started"),
+            )
+            raise
         finally:
             del requests[key]
             self.channel.in_flight(len(requests))
@@ -99,25 +119,34 @@ class Watched:
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []
 
+        async def reporting_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                self.channel.emit("shutdown-started", time=time.monotonic())
+            return message
+
         async def reporting_send(message: Message) -> None:
             sent.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
+                track_origins(self.task_origins)
                 self.ready_at = time.monotonic()
                 self.channel.emit("ready", time=self.ready_at)
             elif message["type"] == "lifespan.startup.failed":
                 self.channel.emit("startup-failed", message=message.get("message", ""))
             elif message["type"] == "lifespan.shutdown.complete":
-                self.channel.emit("shutdown-complete", time=time.monotonic())
+                self.channel.emit("shutdown-complete", time=time.monotonic(), tasks=leftover_tasks())
+            elif message["type"] == "lifespan.shutdown.failed":
+                self.channel.emit("shutdown-failed", time=time.monotonic(), message=message.get("message", ""))
             await send(message)
 
         try:
-            await self.app(scope, receive, reporting_send)
+            await self.app(scope, reporting_receive, reporting_send)
         except Exception:
             if sent:
                 raise
             # The app does not speak the lifespan protocol: answer it on the app's behalf,
             # as Uvicorn's `--lifespan auto` would have carried on without it.
-            await self._lifespan_without_app(receive, reporting_send)
+            await self._lifespan_without_app(reporting_receive, reporting_send)
 
     async def _lifespan_without_app(self, receive: Receive, send: Send) -> None:
         while True:
@@ -129,9 +158,9 @@ class Watched:
                 return
 
 
-def _responded(send: Send | None) -> bool:
-    """Whether the response of a request in flight was sent in full - then what runs now
-    is its background tasks.  Read from Uvicorn's own request cycle (`send` is its bound
-    method), so that no request pays for wrapping `send`."""
+def _cycle(send: Send | None, flag: str) -> bool:
+    """A flag of Uvicorn's own request cycle (`send` is its bound method), read there so
+    that no request pays for wrapping `send`: `response_started`, or `response_complete`
+    (then what runs now is the request's background tasks)."""
     cycle = getattr(send, "__self__", None)
-    return bool(getattr(cycle, "response_complete", False))
+    return bool(getattr(cycle, flag, False))

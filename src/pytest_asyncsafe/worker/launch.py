@@ -1,9 +1,15 @@
 """`python -m pytest_asyncsafe.worker.launch`: the server process the plugin spawns.
 
-It starts Uvicorn on the listening socket the pytest process bound and handed over
-(`--fd`), serving `pytest_asyncsafe.worker.app:create` in every worker, with the user's
-extra Uvicorn options parsed by Uvicorn's own command line (so they are validated and
-spelled exactly as in `uvicorn --help`).
+It starts Uvicorn on the listening socket the pytest process bound and handed over,
+serving `pytest_asyncsafe.worker.app:create` in every worker, with the user's extra
+Uvicorn options parsed by Uvicorn's own command line (so they are validated and spelled
+exactly as in `uvicorn --help`).
+
+It does what `uvicorn.run` does, with one difference that matters on SIGTERM: the
+handed-over socket is passed as a socket object, never duplicated (Uvicorn's `--fd`
+duplicates it and leaves the original open), so that when the server stops listening
+the kernel refuses new connections instead of queueing them for nobody - as with
+`uvicorn --host --port`.
 """
 
 from __future__ import annotations
@@ -11,12 +17,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 import sys
 from typing import Any
 
 import click
 import uvicorn
+from uvicorn.main import STARTUP_FAILURE
 from uvicorn.main import main as uvicorn_command
+from uvicorn.supervisors import Multiprocess
 
 from pytest_asyncsafe.worker.app import ENVIRONMENT_KEY
 from pytest_asyncsafe.worker.orphans import watch_lifeline
@@ -29,7 +38,9 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
     """Uvicorn's keyword arguments for `uvicorn.run`, from command-line style options;
     ValueError names what is wrong."""
     try:
-        context = uvicorn_command.make_context("uvicorn", [*shlex.split(extra), "placeholder:app"], resilient_parsing=False)
+        context = uvicorn_command.make_context(
+            "uvicorn", [*shlex.split(extra), "placeholder:app"], resilient_parsing=False
+        )
     except click.ClickException as error:
         raise ValueError(f"invalid asyncsafe_uvicorn_args {extra!r}: {error.format_message()}") from None
     given = {
@@ -45,19 +56,37 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
     return given
 
 
+class Supervisor(Multiprocess):
+    """Uvicorn's supervisor of N workers, which also lets go of the listening socket
+    when it stops them: otherwise its copy keeps the socket open while the workers drain,
+    and the kernel accepts connections that no worker will ever serve."""
+
+    def terminate_all(self) -> None:
+        for listener in self.sockets:
+            listener.close()
+        super().terminate_all()
+
+
 def main() -> None:
     settings = json.loads(os.environ[ENVIRONMENT_KEY])
     watch_lifeline(settings["lifeline"], settings["graceful_timeout"] + 5)
-    uvicorn.run(
+    config = uvicorn.Config(
         "pytest_asyncsafe.worker.app:create",
         factory=True,
-        fd=settings["fd"],
         workers=settings["workers"],
         loop=settings["loop"],
         http=settings["http"],
         timeout_graceful_shutdown=settings["graceful_timeout"],
         **uvicorn_options(settings["uvicorn_args"]),
     )
+    listener = socket.socket(fileno=settings["fd"])
+    server = uvicorn.Server(config)
+    if config.workers > 1:
+        Supervisor(config, sockets=[listener]).run()
+    else:
+        server.run(sockets=[listener])
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ A blocking system call such as `sleep` or `recv` is interrupted, sampled and res
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from types import FrameType
 from typing import Any
 
 from pytest_asyncsafe.channel import SAMPLE_SIGNAL, WorkerChannel, beat_interval
+from pytest_asyncsafe.worker.tasks import every_task
 
 Requests = Callable[[float], list[dict[str, Any]]]
 
@@ -64,9 +66,23 @@ class LoopMonitor:
         self.loop.call_later(self.interval, self._beat)
 
     def _sample(self, signum: int, frame: FrameType | None) -> None:
+        # A busy loop's stack says what blocks it; an idle loop's (a hung shutdown waits
+        # on nothing but its tasks) says nothing, and then the tasks say what it awaits.
+        # Only then: describing every task would stall a busy loop further.
+        tasks = every_task(self.loop) if _idle(frame) else []
         stack = []
         while frame is not None:
             stack.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
             frame = frame.f_back
         stack.reverse()
-        self.channel.emit("sample", time=time.monotonic(), stack=stack, requests=self.requests(time.monotonic()))
+        now = time.monotonic()
+        self.channel.emit("sample", time=now, stack=stack, requests=self.requests(now), tasks=tasks)
+
+
+def _idle(frame: FrameType | None) -> bool:
+    """Whether the loop was waiting for events: in the selector (asyncio), or out of Python
+    altogether in uvloop's run loop (the innermost Python frame is then asyncio's runner)."""
+    if frame is None:
+        return False
+    file = frame.f_code.co_filename
+    return file.endswith(("selectors.py", f"asyncio{os.sep}runners.py"))

@@ -1,0 +1,409 @@
+"""The SIGTERM drain check: requests in flight, the signal a deploy sends, and everything
+that must then happen - every request answered in full, new connections refused, the
+lifespan shutdown run in every worker with no task left behind, the process tree gone
+in time with the exit status Uvicorn documents, and no error in the server's output.
+
+The in-flight requests go out on fresh connections: a request sent on an idle
+keep-alive connection races the server closing it, which is in the nature of HTTP/1.1,
+not a fault of the app.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pytest_asyncsafe.channel import SAMPLE_SIGNAL, pid_alive
+from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.server import Server
+from pytest_asyncsafe.stalls import Frame, Sample, Task
+
+#: What the process tree gets beyond the graceful timeout for the lifespan shutdown and
+#: the exit itself, before it is declared hung and killed.
+EXIT_MARGIN = 5.0
+#: How long the requests may take to reach the app before the signal is sent anyway.
+IN_FLIGHT_TIMEOUT = 10.0
+#: New connections must be refused within this long after the signal (Uvicorn's
+#: supervisor of several workers looks at signals twice a second).
+REFUSAL_DEADLINE = 2.0
+_PROBE_EVERY = 0.02
+#: A probe connection that gets no answer this long is hung: queued by a kernel for a
+#: socket no process serves.
+_PROBE_HANG = 1.0
+#: How long stuck workers get to answer the stack-sampling signal before they are killed.
+_SAMPLE_WAIT = 0.5
+_ERROR_LINE = re.compile(r"^(ERROR|CRITICAL):|Traceback \(most recent call last\)")
+_TRACEBACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One in-flight request: its status and body size, or why it got no full response."""
+
+    status: int | None
+    body_bytes: int
+    #: None when it completed; else why not.
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LeakedTask:
+    pid: int
+    task: Task
+
+    def describe(self, root: Path) -> str:
+        return f"worker pid {self.pid}: {self.task.describe(root)}"
+
+
+@dataclass
+class DrainReport:
+    """What one drain showed.  `clean` when `problems` is empty; `assert_clean()` fails
+    with the whole report otherwise."""
+
+    app: str
+    request: str
+    in_flight: int
+    workers: int
+    graceful_timeout: float
+    root: Path
+    completed: list[Outcome] = field(default_factory=list)
+    #: (request, reason) for each in-flight request that did not complete.
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    #: How many requests the workers had in flight when the signal was sent.
+    seen_in_flight: int = 0
+    refused_after_signal: bool = False
+    #: What the connections tried after the signal saw, in words.
+    refusal: str = ""
+    #: From the signal until the last process of the tree was gone.
+    shutdown_seconds: float = 0.0
+    lifespan_ok: bool = False
+    #: Why the lifespan shutdown was not ok, one line per worker.
+    lifespan_problems: list[str] = field(default_factory=list)
+    leaked_tasks: list[LeakedTask] = field(default_factory=list)
+    #: Requests Uvicorn cancelled when the graceful timeout passed: (request, streaming).
+    cancelled: list[tuple[str, bool]] = field(default_factory=list)
+    exit_code: int | None = None
+    expected_exit_code: int = 0
+    #: Whether the tree outlived the deadline and was killed; then where each worker was
+    #: stuck, by pid.
+    killed: bool = False
+    stuck: dict[int, str] = field(default_factory=dict)
+    log: str = ""
+    log_errors: list[str] = field(default_factory=list)
+
+    @property
+    def deadline(self) -> float:
+        return self.graceful_timeout + EXIT_MARGIN
+
+    @property
+    def problems(self) -> list[str]:
+        problems = []
+        if self.seen_in_flight < self.in_flight:
+            problems.append(
+                f"only {self.seen_in_flight} of {self.in_flight} requests were in flight when SIGTERM was sent "
+                f"(a request that finishes at once cannot test a drain: use a slower path)"
+            )
+        reasons = Counter(self.failed)
+        problems += [
+            f"{request}: {reason}" + (f" ({n} requests)" if n > 1 else "") for (request, reason), n in reasons.items()
+        ]
+        for (request, streaming), n in Counter(self.cancelled).items():
+            kind = "a streaming response still sending" if streaming else "still running"
+            problems.append(
+                f"{request} ({n}) was {kind} when the graceful timeout ({format_duration(self.graceful_timeout)}) "
+                f"passed: Uvicorn cancelled it"
+            )
+        if not self.refused_after_signal:
+            problems.append(f"new connections after the signal: {self.refusal}")
+        problems += self.lifespan_problems
+        problems += [f"task left running after lifespan shutdown in {t.describe(self.root)}" for t in self.leaked_tasks]
+        if self.killed:
+            problems.append(
+                f"the server did not exit within {format_duration(self.deadline)} (graceful timeout "
+                f"{format_duration(self.graceful_timeout)} + {format_duration(EXIT_MARGIN)}): killed"
+            )
+            problems += [
+                f"  worker pid {pid}: {where}" for pid, where in self.stuck.items() if pid in self._stuck_elsewhere
+            ]
+        elif self.exit_code != self.expected_exit_code:
+            problems.append(f"exit status {self.exit_code}, expected {self.expected_exit_code} ({self.exit_rule})")
+        problems += [f"server output: {line}" for line in self.log_errors]
+        return problems
+
+    @property
+    def _stuck_elsewhere(self) -> set[int]:
+        """Stuck workers whose lifespan problem does not already say where."""
+        return {pid for pid in self.stuck if not any(f"pid {pid}:" in line for line in self.lifespan_problems)}
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems
+
+    @property
+    def exit_rule(self) -> str:
+        if self.workers == 1:
+            return "with 1 worker Uvicorn re-raises SIGTERM once it has shut down"
+        return "Uvicorn's supervisor of several workers returns normally"
+
+    def describe(self) -> str:
+        workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
+        load = f"{self.in_flight} x {self.request}" if self.in_flight else "no request"
+        head = (
+            f"asyncsafe: drain of {self.app} ({workers}, graceful timeout {format_duration(self.graceful_timeout)}) "
+            f"with {load} in flight"
+        )
+        problems = self.problems
+        verdict = ["  clean"] if not problems else ["  UNCLEAN:", *(f"  - {line}" for line in problems)]
+        exit_text = "killed" if self.killed else f"status {self.exit_code}"
+        fresh = "on fresh connections: an idle keep-alive connection racing the shutdown is no drain failure"
+        lifespan = "completed in every worker" if self.lifespan_ok else "NOT OK"
+        expected = f"expected {self.expected_exit_code}: {self.exit_rule}"
+        details = [
+            f"  requests completed: {len(self.completed)} of {self.in_flight} ({fresh})",
+            f"  new connections after SIGTERM: {self.refusal}",
+            f"  lifespan shutdown: {lifespan}",
+            f"  tasks left running: {len(self.leaked_tasks)}",
+            f"  exit: {exit_text} after {self.shutdown_seconds:.2f}s ({expected})",
+        ]
+        return "\n".join([head, *verdict, *details])
+
+    def assert_clean(self) -> None:
+        __tracebackhide__ = True
+        if not self.clean:
+            raise DrainFailed(self.describe())
+
+    def __repr__(self) -> str:
+        return f"<DrainReport {'clean' if self.clean else 'UNCLEAN'}: {len(self.problems)} problem(s)>"
+
+
+class DrainFailed(AssertionError):
+    pass
+
+
+def drain(
+    server: Server,
+    path: str | None,
+    *,
+    in_flight: int,
+    method: str = "GET",
+    log_from_signal: bool = False,
+    **request_kw: Any,
+) -> DrainReport:
+    """Drain `server`: `in_flight` requests of `method path` (none when `path` is None),
+    SIGTERM to its main process, then judge everything that followed.  The server is
+    stopped for good when this returns."""
+    settings = server.settings
+    report = DrainReport(
+        settings.app or "", f"{method} {path}", in_flight if path else 0, settings.workers,
+        settings.graceful_timeout, settings.rootdir,
+        expected_exit_code=-signal.SIGTERM if settings.workers == 1 else 0,
+    )  # fmt: skip
+    events: list[dict[str, Any]] = []
+    timeout = settings.graceful_timeout + EXIT_MARGIN + 5
+    with (
+        httpx.Client(base_url=server.base_url, timeout=timeout, limits=_FRESH_CONNECTIONS) as client,
+        ThreadPoolExecutor(max_workers=max(report.in_flight, 1), thread_name_prefix="asyncsafe-drain") as pool,
+    ):
+        futures = [pool.submit(_send, client, method, path or "", request_kw) for _ in range(report.in_flight)]
+        report.seen_in_flight = _wait_in_flight(server, report.in_flight, futures)
+        log_offset = len(server.logs) if log_from_signal else 0
+        signalled = time.monotonic()
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        report.refused_after_signal, report.refusal = _probe(server.port, signalled)
+        report.exit_code, gone = _wait_exit(server, signalled + report.deadline, events)
+        report.shutdown_seconds = gone - signalled
+        for future in futures:
+            _judge(report, future.result())
+    report.killed = report.exit_code is None
+    if report.killed:
+        report.stuck = _sample_and_kill(server, events)
+        report.exit_code = server.process.wait()
+    events += server.poll()
+    _lifespan(report, server.worker_pids, events)
+    report.log = server.logs[log_offset:]
+    report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
+    return report
+
+
+#: One connection per request, never reused.
+_FRESH_CONNECTIONS = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+
+
+def _send(client: httpx.Client, method: str, path: str, request_kw: dict[str, Any]) -> Outcome:
+    try:
+        response = client.request(method, path, **request_kw)
+    except httpx.TimeoutException:
+        return Outcome(None, 0, "no response before the client's timeout")
+    except httpx.RemoteProtocolError as error:
+        return Outcome(None, 0, f"the connection closed before the full response ({error})")
+    except httpx.TransportError as error:
+        return Outcome(None, 0, f"{type(error).__name__}: {error}")
+    if response.status_code >= 500:
+        return Outcome(
+            response.status_code, len(response.content), f"answered {response.status_code} {response.reason_phrase}"
+        )
+    return Outcome(response.status_code, len(response.content))
+
+
+def _judge(report: DrainReport, outcome: Outcome) -> None:
+    if outcome.reason is None:
+        report.completed.append(outcome)
+    else:
+        report.failed.append((report.request, outcome.reason))
+
+
+def _wait_in_flight(server: Server, count: int, futures: list[Future[Outcome]]) -> int:
+    """How many requests the workers have in flight once `count` are (as the workers
+    count them, in the app), or once the wait is given up."""
+    deadline = time.monotonic() + IN_FLIGHT_TIMEOUT
+    while True:
+        seen = sum(state.in_flight for state in server.channel.states().values() if state.pid in server.worker_pids)
+        if seen >= count or time.monotonic() > deadline or all(future.done() for future in futures):
+            return min(seen, count)
+        time.sleep(0.005)
+
+
+def _probe(port: int, signalled: float) -> tuple[bool, str]:
+    """Open connections after the signal until one is refused: (refused in time, what they saw)."""
+    served = reset = 0
+    while True:
+        elapsed = time.monotonic() - signalled
+        if elapsed > REFUSAL_DEADLINE:
+            return False, f"still accepted {format_duration(REFUSAL_DEADLINE)} after the signal ({served} served)"
+        try:
+            outcome = _connect(port)
+        except ConnectionRefusedError:
+            also = f"; {served} earlier connection(s) still served" if served else ""
+            also += f"; {reset} reset while the listener closed" if reset else ""
+            return True, f"refused {format_duration(elapsed)} after the signal{also}"
+        if outcome == "hung":
+            return (
+                False,
+                f"a connection made {format_duration(elapsed)} after the signal was accepted and never answered",
+            )
+        served += outcome == "served"
+        # A connection the kernel queued just as the listener closed is reset: the race
+        # inherent in closing a socket; the next one tells.
+        reset += outcome == "reset"
+        time.sleep(_PROBE_EVERY)
+
+
+def _connect(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=_PROBE_HANG) as probe:
+        try:
+            probe.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = probe.recv(16)
+        except TimeoutError:
+            return "hung"
+        except OSError:
+            return "reset"
+    return "served" if answer.startswith(b"HTTP/") else "reset"
+
+
+def _wait_exit(server: Server, deadline: float, events: list[dict[str, Any]]) -> tuple[int | None, float]:
+    """The main process's exit status once the whole process tree is gone (None when the
+    deadline came first), and when that was."""
+    process = server.process
+    assert process is not None
+    while time.monotonic() < deadline:
+        events += server.poll()
+        if process.poll() is not None and not _group_alive(process.pid):
+            return process.returncode, time.monotonic()
+        time.sleep(0.01)
+    return None, time.monotonic()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sample_and_kill(server: Server, events: list[dict[str, Any]]) -> dict[int, str]:
+    """Ask every live worker for its stack and tasks, then kill the tree: where each was stuck."""
+    alive = [pid for pid in server.worker_pids if pid_alive(pid)]
+    for pid in alive:
+        try:
+            os.kill(pid, SAMPLE_SIGNAL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + _SAMPLE_WAIT
+    samples: dict[int, Sample] = {}
+    while time.monotonic() < deadline and len(samples) < len(alive):
+        for event in server.poll():
+            events.append(event)
+            if event["event"] == "sample" and event["pid"] in alive:
+                samples[event["pid"]] = Sample.from_event(event)
+        time.sleep(0.02)
+    server.stop(graceful=False)
+    return {pid: _stuck(samples.get(pid), server.settings.rootdir) for pid in alive}
+
+
+def _stuck(sample: Sample | None, root: Path) -> str:
+    """Where a worker that would not exit was: its loop blocked, or its tasks waiting."""
+    if sample is None:
+        return "no stack (it did not answer the sampling signal)"
+    blocking = [frame for frame in sample.stack if frame.user]
+    if blocking:
+        return f"its event loop was blocked at {_shown(blocking[-1], root)}"
+    waiting = [task.waiting_at for task in sample.tasks if task.waiting_at is not None]
+    if not waiting:
+        return "its loop was idle, with no task of the app's own waiting"
+    return "; ".join(f"waiting at {_shown(frame, root)}" for frame in waiting)
+
+
+def _shown(frame: Frame, root: Path) -> str:
+    code = f": {frame.code}" if frame.code else ""
+    return f"{frame.location(root)}{code}"
+
+
+def _lifespan(report: DrainReport, workers: list[int], events: list[dict[str, Any]]) -> None:
+    """The lifespan shutdown of every worker, from what each reported."""
+    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in workers}
+    for event in events:
+        if event["pid"] in by_pid:
+            by_pid[event["pid"]][event["event"]] = event
+        if event["event"] == "cancelled":
+            report.cancelled.append((f"{event['method']} {event['path']}", event["started"]))
+    for pid, seen in by_pid.items():
+        if "shutdown-failed" in seen:
+            report.lifespan_problems.append(
+                f"lifespan shutdown raised in worker pid {pid}: {_raised(seen['shutdown-failed'], report.root)}"
+            )
+        elif "shutdown-complete" in seen:
+            report.leaked_tasks += [
+                LeakedTask(pid, Task.from_event(task)) for task in seen["shutdown-complete"]["tasks"]
+            ]
+        elif "shutdown-started" in seen:
+            where = f": {report.stuck[pid]}" if pid in report.stuck else ""
+            report.lifespan_problems.append(f"lifespan shutdown did not complete in worker pid {pid}{where}")
+        else:
+            report.lifespan_problems.append(f"lifespan shutdown never started in worker pid {pid}")
+    report.lifespan_ok = not report.lifespan_problems
+
+
+def _raised(event: dict[str, Any], root: Path) -> str:
+    """The exception and the innermost frame of the traceback the app sent."""
+    message: str = event.get("message", "")
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    frames = list(_TRACEBACK_FRAME.finditer(message))
+    where = ""
+    if frames:
+        last = frames[-1]
+        where = f" (at {Frame(last['file'], int(last['line']), last['function']).location(root)})"
+    return (lines[-1] if lines else "no message") + where

@@ -1,0 +1,207 @@
+"""The SIGTERM drain check against fixtures_app: a clean drain, and each way a shutdown
+goes wrong reported with its reason.  The `asyncsafe_drain` fixture is this suite's own
+(the plugin is installed), serving real Uvicorn servers; the end-of-session item and
+`assert_clean()`'s report are seen through pytester runs."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from fixtures_app.routes.lifecycle import SLOW_BODY
+
+from pytest_asyncsafe.channel import pid_alive
+from pytest_asyncsafe.drain import EXIT_MARGIN
+
+from .support import app_line, run, write_ini
+
+
+def where(relative: str, fragment: str, function: str) -> str:
+    line, _, code = app_line(relative, fragment)
+    return f"fixtures_app/{relative}:{line} in {function}: {code}"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, workers):
+    report = asyncsafe_drain("/slow", in_flight=10, workers=workers, graceful_timeout="5s", params={"seconds": 1})
+
+    assert report.problems == []
+    assert report.clean
+    assert report.seen_in_flight == 10
+    assert [(o.status, o.body_bytes) for o in report.completed] == [(200, len(SLOW_BODY))] * 10
+    assert report.failed == []
+    assert report.refused_after_signal, report.refusal
+    assert report.lifespan_ok and report.lifespan_problems == []
+    assert report.leaked_tasks == []
+    # Uvicorn re-raises SIGTERM after a one-worker shutdown; its supervisor returns 0.
+    assert report.exit_code == (-signal.SIGTERM if workers == 1 else 0)
+    # The requests had a second to go: the drain waited for them, and not for the deadline.
+    assert 0.5 < report.shutdown_seconds < 5 + EXIT_MARGIN
+    assert report.log_errors == []
+    assert "Application shutdown complete." in report.log
+    report.assert_clean()
+
+
+def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain):
+    report = asyncsafe_drain(app="fixtures_app.shutdown:raising_shutdown", in_flight=2, params={"seconds": 0.5})
+
+    assert not report.clean
+    assert not report.lifespan_ok
+    assert len(report.completed) == 2 and report.refused_after_signal
+    line, _, _ = app_line("shutdown.py", "raise MetricsUnreachable(")
+    [problem] = report.lifespan_problems
+    assert problem.endswith(
+        ": fixtures_app.shutdown.MetricsUnreachable: fixtures_app.shutdown: cannot flush metrics to 127.0.0.1:1"
+        f" (at fixtures_app/shutdown.py:{line} in flush_metrics)"
+    )
+    assert problem.startswith("lifespan shutdown raised in worker pid ")
+    assert "ERROR:    Application shutdown failed. Exiting." in report.log_errors
+    assert report.exit_code == -signal.SIGTERM
+
+
+def test_a_lifespan_shutdown_that_hangs_is_killed_and_shown_where_it_waits(asyncsafe_drain):
+    report = asyncsafe_drain(
+        app="fixtures_app.shutdown:hanging_shutdown", in_flight=2, graceful_timeout="1s", params={"seconds": 0.2}
+    )
+
+    assert report.killed
+    assert report.exit_code == -signal.SIGKILL
+    assert report.shutdown_seconds >= 1 + EXIT_MARGIN
+    assert len(report.completed) == 2
+    [problem] = report.lifespan_problems
+    waiting = where("shutdown.py", "await outbox.join()", "hanging_lifespan")
+    assert problem.startswith("lifespan shutdown did not complete in worker pid ")
+    assert problem.endswith(f": waiting at {waiting}")
+    assert "the server did not exit within 6000 ms (graceful timeout 1000 ms + 5000 ms): killed" in report.problems
+    assert list(report.stuck) and not any(pid_alive(pid) for pid in report.stuck)
+
+
+def test_a_task_left_running_is_listed_with_where_it_was_created(asyncsafe_drain):
+    report = asyncsafe_drain(app="fixtures_app.shutdown:leaky_shutdown", in_flight=2, params={"seconds": 0.2})
+
+    assert report.lifespan_ok  # the shutdown itself completed...
+    [leaked] = report.leaked_tasks  # ... with the poller still running
+    created, _, _ = app_line("shutdown.py", "asyncio.create_task(poll_config_forever())")
+    waiting, _, _ = app_line("shutdown.py", "await asyncio.sleep(0.5)")
+    assert leaked.task.coroutine == "poll_config_forever"
+    assert leaked.describe(report.root) == (
+        f"worker pid {leaked.pid}: poll_config_forever(), created at fixtures_app/shutdown.py:{created} in "
+        f"leaky_lifespan, waiting at fixtures_app/shutdown.py:{waiting} in poll_config_forever"
+    )
+    assert report.problems == [f"task left running after lifespan shutdown in {leaked.describe(report.root)}"]
+
+
+def test_requests_longer_than_the_graceful_timeout_are_reported_by_path(asyncsafe_drain):
+    report = asyncsafe_drain("/slow", in_flight=3, graceful_timeout="1s", params={"seconds": 5})
+
+    assert report.completed == []
+    assert report.failed == [("GET /slow", "answered 500 Internal Server Error")] * 3
+    assert report.cancelled == [("GET /slow", False)] * 3
+    assert "GET /slow (3) was still running when the graceful timeout (1000 ms) passed: Uvicorn cancelled it" in (
+        report.problems
+    )
+    assert any("Cancel 3 running task(s), timeout graceful shutdown exceeded" in line for line in report.log_errors)
+    # Cancelling is how Uvicorn ends a drain that overran: the lifespan shutdown still ran.
+    assert report.lifespan_ok and not report.killed
+
+
+def test_a_streaming_response_that_outlasts_the_graceful_timeout_is_named(asyncsafe_drain):
+    report = asyncsafe_drain("/stream", in_flight=2, graceful_timeout="1s", params={"chunks": 10, "every": 0.5})
+
+    assert report.cancelled == [("GET /stream", True)] * 2
+    assert (
+        "GET /stream (2) was a streaming response still sending when the graceful timeout (1000 ms) passed: "
+        "Uvicorn cancelled it"
+    ) in report.problems
+    [(request, reason)] = set(report.failed)
+    assert request == "GET /stream"
+    assert reason.startswith("the connection closed before the full response")
+
+
+# --- through pytest: assert_clean() and the end-of-session item ---------------------------------
+
+DRAIN_TEST = """
+def test_drain(asyncsafe_drain):
+    asyncsafe_drain(app="fixtures_app.shutdown:leaky_shutdown", in_flight=2, params={"seconds": 0.2}).assert_clean()
+"""
+
+
+def test_assert_clean_fails_with_the_whole_report(project: pytest.Pytester) -> None:
+    write_ini(project)
+    project.makepyfile(test_drain=DRAIN_TEST)
+
+    result = run(project)
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "E * asyncsafe: drain of fixtures_app.shutdown:leaky_shutdown (1 worker, graceful timeout 10.0 s) "
+                "with 2 x GET /slow in flight"
+            ),
+            "E *   UNCLEAN:",
+            (
+                "E *   - task left running after lifespan shutdown in worker pid *: poll_config_forever(), created at "
+                "fixtures_app/shutdown.py:* in leaky_lifespan, waiting at fixtures_app/shutdown.py:* in "
+                "poll_config_forever"
+            ),
+            "E *   requests completed: 2 of 2 *",
+            "E *   new connections after SIGTERM: refused * after the signal*",
+            "E *   lifespan shutdown: completed in every worker",
+            "E *   tasks left running: 1",
+            "E *   exit: status -15 after *s (expected -15: with 1 worker Uvicorn re-raises SIGTERM once it has shut down)",
+        ]
+    )
+
+
+TRIVIAL = """
+def test_health(asyncsafe_client):
+    assert asyncsafe_client.get("/health").status_code == 200
+"""
+
+
+def test_every_asyncsafe_run_ends_with_a_shutdown_check_that_passes_on_a_clean_app(project: pytest.Pytester) -> None:
+    write_ini(project, shutdown=True, extra="asyncsafe_drain_path = /slow?seconds=0.5")
+    project.makepyfile(test_trivial=TRIVIAL)
+
+    result = run(project, "--asyncsafe", "-v", "--asyncsafe-drain-in-flight", "4")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["test_trivial.py::test_health PASSED*", "asyncsafe::shutdown PASSED*"])
+
+
+def test_the_shutdown_check_fails_on_an_app_whose_shutdown_hangs(project: pytest.Pytester) -> None:
+    write_ini(
+        project, app="fixtures_app.shutdown:hanging_shutdown", shutdown=True, extra="asyncsafe_graceful_timeout = 1s"
+    )
+    project.makepyfile(test_slow="def test_slow(asyncsafe_client):\n    asyncsafe_client.get('/slow?seconds=0')\n")
+
+    result = run(project, "--asyncsafe", "-v")
+
+    result.assert_outcomes(passed=1, failed=1)
+    waiting = where("shutdown.py", "await outbox.join()", "hanging_lifespan")
+    result.stdout.fnmatch_lines(
+        [
+            "asyncsafe::shutdown FAILED*",
+            "*_ SIGTERM drain of the session's server with none in flight _*",
+            (
+                "asyncsafe: drain of fixtures_app.shutdown:hanging_shutdown (1 worker, graceful timeout 1000 ms) "
+                "with no request in flight"
+            ),
+            "  UNCLEAN:",
+            f"  - lifespan shutdown did not complete in worker pid *: waiting at {waiting}",
+            "  - the server did not exit within 6000 ms (graceful timeout 1000 ms + 5000 ms): killed",
+        ]
+    )
+
+
+def test_the_shutdown_check_is_off_without_asyncsafe_or_when_disabled(project: pytest.Pytester) -> None:
+    write_ini(project, shutdown=True)
+    project.makepyfile(test_trivial=TRIVIAL)
+
+    plain = run(project, "-v")
+    disabled = run(project, "--asyncsafe", "-v", "-o", "asyncsafe_shutdown=false")
+
+    plain.assert_outcomes(passed=1)
+    disabled.assert_outcomes(passed=1)
+    assert "asyncsafe::shutdown" not in plain.stdout.str() + disabled.stdout.str()
