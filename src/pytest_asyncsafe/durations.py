@@ -8,7 +8,7 @@ _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|m)?
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
-def parse_duration(value: str | float | int, what: str) -> float:
+def parse_duration(value: str | float, what: str) -> float:
     """Seconds; `what` names the option or marker in the error a bad value gets."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = float(value)

@@ -55,4 +55,3 @@ def app_package(app: str, rootdir: Path) -> Path | None:
     if spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))
     return Path(spec.origin) if spec.origin else None
-

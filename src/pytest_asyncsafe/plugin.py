@@ -41,7 +41,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "asyncsafe_allow_blocking: the test may block the event loop; its stalls are reported, not failed"
     )
     config.addinivalue_line(
-        "markers", "asyncsafe_block_threshold(duration): this test's stall threshold, e.g. \"500ms\""
+        "markers", 'asyncsafe_block_threshold(duration): this test\'s stall threshold, e.g. "500ms"'
     )
     config.addinivalue_line("markers", "asyncsafe_lint: the asyncsafe-lint item of a --asyncsafe run")
     config.addinivalue_line(

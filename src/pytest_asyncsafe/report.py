@@ -30,7 +30,7 @@ def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
         (server, stall)
         for server in session.servers
         for stall in server.stalls
-        if stall.phase == "startup" and stall.duration() >= server.settings.block_threshold
+        if stall.phase == "startup" and stall.own_time() >= server.settings.block_threshold
     ]
 
 
@@ -166,8 +166,12 @@ def load_json(run: LoadRun) -> dict[str, Any]:
 
 def write_json(session: AsyncsafeSession, path: Path) -> None:
     charged = [
-        {**c.stall.to_json(c.server.settings.rootdir, c.test), "duration": c.duration, "threshold": c.threshold,
-         "allowed": c.allowed}  # fmt: skip
+        {
+            **c.stall.to_json(c.server.settings.rootdir, c.test),
+            "duration": c.duration,
+            "threshold": c.threshold,
+            "allowed": c.allowed,
+        }
         for c in session.charged
     ]
     startup = [stall.to_json(server.settings.rootdir, None) for server, stall in _startup_stalls(session)]

@@ -30,7 +30,8 @@ class Charged:
     server: Server
     threshold: float
     allowed: bool
-    #: The stall's length when it was charged (it may still have been going on).
+    #: The stall's length when it was charged (it may still have been going on), not
+    #: counting the time its thread waited for a CPU.
     duration: float
 
 
@@ -173,7 +174,7 @@ class AsyncsafeSession:
         found = []
         for server in running:
             for stall in during([*server.stalls, *server.ongoing(settled)], since, settled):
-                length = stall.duration(settled)
+                length = stall.own_time(settled)
                 # Startup stalls (imports, lifespan startup) are the server's, not the test's.
                 if length >= threshold and stall.phase != "startup":
                     found.append(Charged(test, stall, server, threshold, allowed, length))

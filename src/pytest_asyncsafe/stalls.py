@@ -107,6 +107,8 @@ class Stall:
     phase: str
     requests: tuple[dict[str, Any], ...]
     samples: tuple[Sample, ...]
+    #: How much of it the loop's thread spent waiting for a CPU (a busy machine, not the app).
+    descheduled: float = 0.0
 
     @classmethod
     def from_event(cls, event: dict[str, Any], samples: Sequence[Sample]) -> Stall:
@@ -115,7 +117,7 @@ class Stall:
         # A sample saw what was in flight during the stall; the worker's own report, made
         # once it was over, can only list what ran at some time since it began.
         requests = _requests_of(within) or tuple(event["requests"])
-        return cls(event["pid"], start, end, event["phase"], requests, within)
+        return cls(event["pid"], start, end, event["phase"], requests, within, event.get("descheduled", 0.0))
 
     @classmethod
     def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample]) -> Stall:
@@ -128,8 +130,14 @@ class Stall:
         return self.end is None
 
     def duration(self, now: float | None = None) -> float:
+        """Wall time: how long the loop answered nothing."""
         end = self.end if self.end is not None else (now if now is not None else time.monotonic())
         return end - self.start
+
+    def own_time(self, now: float | None = None) -> float:
+        """The part of it the loop's thread ran or blocked, rather than waited for a CPU:
+        what a threshold is held against."""
+        return self.duration(now) - self.descheduled
 
     @property
     def stack(self) -> Stack:
@@ -151,6 +159,7 @@ class Stall:
             "test": test,
             "pid": self.pid,
             "duration": self.duration(),
+            "descheduled": self.descheduled,
             "ongoing": self.ongoing,
             "phase": self.phase,
             "requests": list(self.requests),
@@ -184,13 +193,15 @@ def during(stalls: Iterable[Stall], start: float, end: float) -> list[Stall]:
 
 
 def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
-    """The report of one stall, `length` long when it was charged."""
+    """The report of one stall, `length` long when it was charged (the loop's own time)."""
     shown = format_duration(length)
     if stall.ongoing:
         shown = f"at least {shown} (still blocked when the test ended)"
     lines = [
         f"asyncsafe: event loop blocked for {shown} in worker pid {stall.pid} (threshold {format_duration(threshold)})"
     ]
+    if stall.descheduled >= 0.01:
+        lines.append(f"  (and {format_duration(stall.descheduled)} more waiting for a CPU: the machine was busy)")
     for request in stall.requests:
         after = " (after its response: a background task)" if request["responded"] else ""
         lines.append(f"  while serving: {request['method']} {request['path']}{after}")

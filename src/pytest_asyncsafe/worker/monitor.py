@@ -6,7 +6,9 @@ loop was stalled - by `time.sleep`, a CPU loop, sync I/O, C code holding the GIL
 whatever the cause - the timer runs late, and its lateness is the stall's length to
 within one beat: the beat that comes late reports the stall.  This costs the loop one
 tiny callback per beat and nothing else: no thread in the worker competes with the
-loop for the GIL, under asyncio and uvloop alike.
+loop for the GIL, under asyncio and uvloop alike.  A beat can also come late because
+the machine is busy and the kernel ran something else: Linux counts that time (the
+thread's run-queue wait), and a stall is judged by the rest, the loop's own time.
 
 While a loop is stalled it cannot report anything, so the pytest process watches the
 beats from outside (`pytest_asyncsafe.watch`) and, when one is overdue, sends the
@@ -47,20 +49,31 @@ class LoopMonitor:
         self.requests = requests
         self.phase = phase
         self._due = 0.0
+        self._run_queue = RunQueueClock()
+        self._waited = 0.0
 
     def start(self) -> None:
         """Called in the loop's (main) thread, where signal handlers must be set."""
         signal.signal(SAMPLE_SIGNAL, self._sample)
+        self._run_queue.open()
         self._due = time.monotonic()
         self._beat()
 
     def _beat(self) -> None:
         now = time.monotonic()
         self.channel.beat(now)
-        late = now - self._due
-        if late >= self.threshold:
+        waited, self._waited = self._waited, self._run_queue.waited()
+        # Time the kernel kept the loop's thread waiting for a CPU (a busy machine) is not
+        # the app's doing: a beat that is late mostly for that is no stall.
+        descheduled = max(self._waited - waited, 0.0)
+        if now - self._due - descheduled >= self.threshold:
             self.channel.emit(
-                "stall", start=self._due, end=now, phase=self.phase(self._due), requests=self.requests(self._due)
+                "stall",
+                start=self._due,
+                end=now,
+                descheduled=descheduled,
+                phase=self.phase(self._due),
+                requests=self.requests(self._due),
             )
         self._due = now + self.interval
         self.loop.call_later(self.interval, self._beat)
@@ -77,6 +90,27 @@ class LoopMonitor:
         stack.reverse()
         now = time.monotonic()
         self.channel.emit("sample", time=now, stack=stack, requests=self.requests(now), tasks=tasks)
+
+
+class RunQueueClock:
+    """How long the calling thread has waited, runnable, for a CPU (Linux's schedstat);
+    always 0 where the kernel does not say."""
+
+    def __init__(self) -> None:
+        self._fd = -1
+
+    def open(self) -> None:
+        """In the thread to be measured: `thread-self` is the opener's."""
+        try:
+            self._fd = os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = -1
+
+    def waited(self) -> float:
+        if self._fd < 0:
+            return 0.0
+        # `<on-cpu ns> <run-queue wait ns> <timeslices>`
+        return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
 
 
 def _idle(frame: FrameType | None) -> bool:
