@@ -99,7 +99,8 @@ class Watched:
         key = self._next_id
         requests = self._requests
         requests[key] = (scope, send)
-        self.channel.in_flight(len(requests))
+        in_flight = self.channel.in_flight
+        in_flight[0] = len(requests)
         try:
             await self.app(scope, receive, send)
         except asyncio.CancelledError:
@@ -113,7 +114,7 @@ class Watched:
             raise
         finally:
             del requests[key]
-            self.channel.in_flight(len(requests))
+            in_flight[0] = len(requests)
             self._finished.append((time.monotonic(), scope))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
