@@ -399,12 +399,12 @@ async def c_extension_loop(n: int = Query(40_000_000, ge=1, le=400_000_000)) -> 
 async def indirect_blocking(resources: ResourcesDep) -> HazardReport:
     """Calls a sync helper that sleeps 0.3 s inside.
 
-    Not flagged today: the blocking call is in `fixtures_app/services.py`, another
-    module, and the per-file rules do not follow calls.  A later call-graph rule will
-    flag this call to `rebuild_search_index` from async code.
+    The blocking call is in `fixtures_app/services.py`, another module: the per-file
+    rules do not see it, the call graph does (ASF110 here, with the chain from this
+    route to the `time.sleep` in the helper).
     """
     started = time.perf_counter()
-    lines = rebuild_search_index(resources.workspace.catalog)
+    lines = rebuild_search_index(resources.workspace.catalog)  # expect: ASF110
     return HazardReport(hazard="indirect", elapsed_ms=_elapsed_ms(started), detail=f"{lines} lines indexed")
 
 
@@ -525,3 +525,26 @@ async def serialized_ledger(sku: str = "SKU-000001") -> HazardReport:
         _ledger[sku] = _ledger.get(sku, 0) + 1
         count = _ledger[sku]
     return HazardReport(hazard="serialized", elapsed_ms=_elapsed_ms(started), detail=f"{sku}: {count} updates")
+
+
+# --- blocking two modules down: route -> repository.py -> db.py (ASF110) -------------------
+
+from fixtures_app import repository
+
+
+@router.get("/helpers/revenue")
+async def helper_revenue(resources: ResourcesDep, limit: int = Query(5, ge=1, le=100)) -> list[RevenueRow]:
+    """Looks harmless: no blocking call in sight.  `repository.top_revenue` runs a
+    SQLite query in `db.py`, on the loop."""
+    return repository.top_revenue(resources.workspace.database, limit)  # expect: ASF110
+
+
+@router.get("/helpers/prices")
+async def helper_prices(resources: ResourcesDep, amount: float = 10.0) -> dict[str, float]:
+    """Making a `PriceBook` fetches the rates with `requests`, on the loop, in its
+    `__init__` (through a method, then `db.fetch_json`)."""
+    try:
+        book = repository.PriceBook(resources.upstream_url)  # expect: ASF110
+    except requests.RequestException as error:
+        raise _bad_gateway(error) from error
+    return {currency: book.convert(amount, currency) for currency in book.rates}

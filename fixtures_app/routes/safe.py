@@ -302,3 +302,20 @@ async def safe_dependency_file(
     if not sync_flags == async_flags == offloaded_flags:
         raise HTTPException(status_code=500, detail="the three flag readers disagree")
     return HazardReport(hazard="dependency:file", elapsed_ms=0.0, detail=json.dumps(sync_flags))
+
+
+# --- sync helpers that block, called where blocking is fine --------------------------------
+
+from fixtures_app import repository
+
+
+@router.get("/helpers/revenue")
+def helper_revenue_sync(resources: ResourcesDep, limit: int = Query(5, ge=1, le=100)) -> list[RevenueRow]:
+    """A `def` route: FastAPI runs it, and the helper's query, in its threadpool."""
+    return repository.top_revenue(resources.workspace.database, limit)
+
+
+@router.get("/helpers/revenue/offloaded")
+async def helper_revenue_offloaded(resources: ResourcesDep, limit: int = Query(5, ge=1, le=100)) -> list[RevenueRow]:
+    """An async route that hands the helper to a worker thread instead of calling it."""
+    return await run_in_threadpool(repository.top_revenue, resources.workspace.database, limit)

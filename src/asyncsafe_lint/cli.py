@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--exit-zero", action="store_true", help="exit with 0 even when there are findings")
     check.add_argument("--config", type=Path, metavar="FILE",
                        help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)")  # fmt: skip
+    check.add_argument("--max-depth", type=int, metavar="N",
+                       help="follow calls from async code through at most N sync functions (ASF110; default 8)")  # fmt: skip
     check.add_argument("--force-exclude", action="store_true",
                        help="apply `exclude` to paths named on the command line too (for pre-commit)")  # fmt: skip
 
@@ -100,6 +102,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         extend_select=args.extend_select,
         ignore=args.ignore,
         force_exclude=args.force_exclude,
+        max_depth=args.max_depth,
     )
 
 

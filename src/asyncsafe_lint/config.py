@@ -19,7 +19,7 @@ DEFAULT_EXCLUDE = (
     "buck-out", "build", "dist", "node_modules", "site-packages", ".asyncsafe_cache",
 )  # fmt: skip
 
-KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls")
+KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls", "max-depth")
 
 
 class ConfigError(Exception):
@@ -38,8 +38,12 @@ class Settings:
     blocking_calls: tuple[tuple[str, str], ...] = ()
     #: Apply `exclude` to paths named on the command line too (what pre-commit needs).
     force_exclude: bool = False
+    #: How many sync functions deep a chain from async code to a blocking call may go (ASF110).
+    max_depth: int = 8
 
     def __post_init__(self) -> None:
+        if isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1:
+            raise ConfigError(f"`max-depth` must be a positive integer, not {self.max_depth!r}")
         for selector in (*self.select, *self.extend_select, *self.ignore):
             check_selector(selector, "rule selector")
         for pattern, codes in self.per_file_ignores:
@@ -162,6 +166,7 @@ def from_table(table: Mapping[str, object], source: Path) -> Settings:
                 (name, _string(replacement, f"blocking-calls[{name!r}]"))
                 for name, replacement in _table(table, "blocking-calls").items()
             ),
+            max_depth=table.get("max-depth", Settings.max_depth),  # type: ignore[arg-type]
         )
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
@@ -197,6 +202,7 @@ def override(
     extend_select: Sequence[str] = (),
     ignore: Sequence[str] = (),
     force_exclude: bool = False,
+    max_depth: int | None = None,
 ) -> Settings:
     """Settings with the command line's options applied on top (as ruff combines them)."""
     return replace(
@@ -205,4 +211,5 @@ def override(
         extend_select=settings.extend_select + tuple(extend_select),
         ignore=settings.ignore + tuple(ignore),
         force_exclude=force_exclude or settings.force_exclude,
+        max_depth=settings.max_depth if max_depth is None else max_depth,
     )

@@ -1,16 +1,42 @@
-"""Where a piece of code runs: on the event loop, or somewhere else.
+"""Where a piece of code runs: on the event loop, or somewhere else, and in which role.
 
 Only the body of an `async def` runs on the loop.  A nested `def` or `lambda` is a
 new function that runs wherever it is eventually called - often a thread handed it
 through `run_in_threadpool`, `asyncio.to_thread` or `BackgroundTasks.add_task` - so
 its body is not loop code, and neither is any plain `def`.
+
+`Roles` knows what FastAPI and Starlette do with the functions of a module: which are
+routes, dependencies, middleware, lifespans, exception handlers and background tasks.
+A function can be registered after it is defined (`add_api_route`, a later route's
+`Depends`), so roles are gathered during the walk and only read once it is over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import libcst as cst
+
+from asyncsafe_lint.names import LOCAL, Names, Symbol
+
+_APPS = ("fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette")
+_ROUTERS = ("fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router")
+#: Everything routes, middleware and handlers are registered on.
+_REGISTRIES = (*_APPS, *_ROUTERS)
+_HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
+_DEPENDS = frozenset({
+    f"fastapi.{module}{function}"
+    for module in ("", "params.", "param_functions.")
+    for function in ("Depends", "Security")
+})  # fmt: skip
+_BACKGROUND = frozenset({
+    "fastapi.BackgroundTasks.add_task", "fastapi.background.BackgroundTasks.add_task",
+    "starlette.background.BackgroundTasks.add_task", "starlette.background.BackgroundTask",
+})  # fmt: skip
+_MIDDLEWARE_WRAPPERS = frozenset({"starlette.middleware.Middleware", "fastapi.middleware.Middleware"})
+_BASE_HTTP_MIDDLEWARE = "starlette.middleware.base.BaseHTTPMiddleware"
+_STARLETTE_ROUTES = {"starlette.routing.Route": "route", "starlette.routing.WebSocketRoute": "websocket"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +47,27 @@ class Function:
     is_async: bool
     node: cst.FunctionDef | cst.Lambda
     class_name: str | None = None
+    #: Its dotted path in the module, as Python spells `__qualname__` (`Repo.load`,
+    #: `outer.<locals>.inner`).
+    qualname: str = ""
 
     @property
     def display_name(self) -> str:
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
 
+    @property
+    def key(self) -> str:
+        """The qualified name calls to it resolve to (see `names.LOCAL`)."""
+        return LOCAL + self.qualname
+
 
 class Contexts:
-    """The stack of functions and classes around the node being walked."""
+    """The stack of functions and classes around the node being walked, and the roles
+    the framework gives the module's functions."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: Names) -> None:
         self._stack: list[Function | str] = []
+        self.roles = Roles(names)
 
     def enter_function(self, function: Function) -> None:
         self._stack.append(function)
@@ -41,6 +77,11 @@ class Contexts:
 
     def leave(self) -> None:
         self._stack.pop()
+
+    def qualname(self, name: str) -> str:
+        """The `__qualname__` a function or class named `name` defined here gets."""
+        parts = [f"{frame.name}.<locals>" if isinstance(frame, Function) else frame for frame in self._stack]
+        return ".".join([*parts, name])
 
     @property
     def function(self) -> Function | None:
@@ -59,3 +100,206 @@ class Contexts:
     def on_loop(self) -> bool:
         function = self.function
         return function is not None and function.is_async
+
+    def where(self, function: Function) -> str:
+        """Where an async function runs, for messages: `in async route GET /items`."""
+        return self.roles.where(function)
+
+
+class Roles:
+    """What the framework does with each function of one module, keyed by the qualified
+    name calls to it resolve to."""
+
+    def __init__(self, names: Names) -> None:
+        self._names = names
+        self._routes: dict[str, list[str]] = {}
+        self._websockets: dict[str, list[str]] = {}
+        self._single: dict[str, str] = {}
+        self._dependencies: set[str] = set()
+        #: Who depends on what: a function, or `=name` for a module-level name (an
+        #: `Annotated[..., Depends(f)]` alias, a router with `dependencies=[...]`).
+        self._uses: dict[str, set[str]] = {}
+        self._middleware_classes: set[str] = set()
+        self._prefixes: dict[str, str] = {}
+        #: The function whose decorators and signature are being walked, or the
+        #: module-level name being assigned.
+        self.owner: str | None = None
+        #: What each route depends on, directly or not; computed on first use.
+        self._reached: list[set[str]] | None = None
+
+    # --- gathering -------------------------------------------------------------------------
+    def assign(self, target: cst.BaseExpression, value: cst.BaseExpression, symbol: Symbol | None) -> None:
+        """A module-level `target = value`: a router's prefix, an alias that may hold `Depends`."""
+        if not isinstance(target, cst.Name):
+            return
+        self.owner = "=" + target.value
+        if symbol is not None and symbol.instance and symbol.qualname in _ROUTERS and isinstance(value, cst.Call):
+            prefix = _string(argument(value.args, "prefix", None))
+            if prefix:
+                self._prefixes[target.value] = prefix
+
+    def signature(self, function: Function, node: cst.FunctionDef) -> None:
+        """A function's header is about to be walked: its decorators and parameters."""
+        self.owner = function.key
+        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
+            if param.annotation is not None and isinstance(param.annotation.annotation, cst.Name):
+                self._use(function.key, "=" + param.annotation.annotation.value)
+
+    def call(self, node: cst.Call, name: str | None) -> None:
+        """Every call in the module, with what it resolves to."""
+        if name is None:
+            return
+        owner, _, method = name.rpartition(".")
+        if name in _DEPENDS:
+            self._depends(node)
+        elif name in _BACKGROUND:
+            self._give(argument(node.args, "func", 0), "background task")
+        elif name in _MIDDLEWARE_WRAPPERS:
+            self._middleware_class(argument(node.args, "cls", 0))
+        elif name in _STARLETTE_ROUTES:
+            self._route(argument(node.args, "endpoint", 1), node, _STARLETTE_ROUTES[name], None)
+        elif owner in _REGISTRIES:
+            self._registry_call(node, method)
+        elif name in _REGISTRIES:
+            self._give(argument(node.args, "lifespan", None), "lifespan")
+            handlers = argument(node.args, "exception_handlers", None)
+            if handlers is not None and isinstance(handlers.value, cst.Dict):
+                for element in handlers.value.elements:
+                    if isinstance(element, cst.DictElement):
+                        self._give(cst.Arg(element.value), "exception handler")
+
+    def base_classes(self, class_name: str, bases: Sequence[cst.Arg]) -> None:
+        for base in bases:
+            symbol = self._names.resolve(base.value)
+            if symbol is not None and not symbol.instance and symbol.qualname == _BASE_HTTP_MIDDLEWARE:
+                self._middleware_classes.add(LOCAL + class_name)
+
+    def _registry_call(self, node: cst.Call, method: str) -> None:
+        decorated = self.owner if self.owner is not None and not self.owner.startswith("=") else None
+        receiver = node.func.value.value if isinstance(node.func, cst.Attribute) and isinstance(
+            node.func.value, cst.Name) else None  # fmt: skip
+        if method in (*_HTTP_METHODS, "api_route", "websocket") and decorated is not None:
+            kind = "websocket" if method == "websocket" else "route"
+            self._add_route(decorated, node, kind, method, receiver)
+        elif method in ("add_api_route", "add_route"):
+            self._route(argument(node.args, "endpoint", 1), node, "route", receiver)
+        elif method in ("add_api_websocket_route", "add_websocket_route"):
+            self._route(argument(node.args, "endpoint", 1), node, "websocket", receiver)
+        elif method == "middleware" and decorated is not None:
+            self._single.setdefault(decorated, "middleware")
+        elif method == "exception_handler" and decorated is not None:
+            self._single.setdefault(decorated, "exception handler")
+        elif method == "add_exception_handler":
+            self._give(argument(node.args, "handler", 1), "exception handler")
+        elif method == "add_middleware":
+            self._middleware_class(argument(node.args, "middleware_class", 0))
+
+    def _route(self, endpoint: cst.Arg | None, node: cst.Call, kind: str, receiver: str | None) -> None:
+        key = self._key(endpoint)
+        if key is not None:
+            self._add_route(key, node, kind, None, receiver)
+
+    def _add_route(self, key: str, node: cst.Call, kind: str, method: str | None, receiver: str | None) -> None:
+        path = _string(argument(node.args, "path", 0))
+        path = self._prefixes.get(receiver or "", "") + ("?" if path is None else path)
+        if receiver is not None:
+            self._use(key, "=" + receiver)
+        if kind == "websocket":
+            self._websockets.setdefault(key, []).append(path)
+            return
+        if method in _HTTP_METHODS:
+            methods = [method.upper()]
+        else:
+            listed = argument(node.args, "methods", None)
+            methods = _strings(listed) or ["GET"]
+        self._routes.setdefault(key, []).extend(f"{m} {path}" for m in methods)
+
+    def _depends(self, node: cst.Call) -> None:
+        key = self._key(argument(node.args, "dependency", 0))
+        if key is not None:
+            self._dependencies.add(key)
+            if self.owner is not None:
+                self._use(self.owner, key)
+
+    def _middleware_class(self, arg: cst.Arg | None) -> None:
+        key = self._key(arg)
+        if key is not None:
+            self._middleware_classes.add(key)
+
+    def _give(self, arg: cst.Arg | None, role: str) -> None:
+        key = self._key(arg)
+        if key is not None:
+            self._single.setdefault(key, role)
+
+    def _use(self, user: str, used: str) -> None:
+        self._uses.setdefault(user, set()).add(used)
+
+    def _key(self, arg: cst.Arg | None) -> str | None:
+        if arg is None:
+            return None
+        symbol = self._names.resolve(arg.value)
+        return None if symbol is None or symbol.instance else symbol.qualname
+
+    # --- reading -------------------------------------------------------------------------
+    def where(self, function: Function) -> str:
+        key = function.key
+        if key in self._routes:
+            return f"in async route {', '.join(self._routes[key])}"
+        if key in self._websockets:
+            return f"in async websocket route {', '.join(self._websockets[key])}"
+        if function.class_name is not None and LOCAL + function.class_name in self._middleware_classes:
+            if function.name in ("__call__", "dispatch"):
+                return f"in middleware `{function.display_name}`"
+        if key in self._single and self._single[key] != "background task":
+            return f"in {self._single[key]} `{function.display_name}`"
+        if key in self._dependencies:
+            routes = self._routes_using(key)
+            used_by = f" used by {routes} route{'s' if routes != 1 else ''}" if routes else ""
+            return f"in async dependency `{function.display_name}`{used_by}"
+        if key in self._single:
+            return f"in background task `{function.display_name}`"
+        return f"in async function `{function.display_name}`"
+
+    def _routes_using(self, dependency: str) -> int:
+        if self._reached is None:
+            self._reached = [self._reachable(route) for route in {**self._routes, **self._websockets}]
+        return sum(1 for reached in self._reached if dependency in reached)
+
+    def _reachable(self, user: str) -> set[str]:
+        seen: set[str] = set()
+        pending = [user]
+        while pending:
+            for used in self._uses.get(pending.pop(), ()):
+                if used not in seen:
+                    seen.add(used)
+                    pending.append(used)
+        return seen
+
+
+def argument(args: Sequence[cst.Arg], keyword: str, position: int | None) -> cst.Arg | None:
+    """The argument passed as `keyword=` or, when `position` is given, in that position."""
+    positional = 0
+    for arg in args:
+        if arg.star:
+            continue
+        if arg.keyword is not None:
+            if arg.keyword.value == keyword:
+                return arg
+        elif positional == position:
+            return arg
+        else:
+            positional += 1
+    return None
+
+
+def _string(arg: cst.Arg | None) -> str | None:
+    if arg is not None and isinstance(arg.value, cst.SimpleString):
+        value = arg.value.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _strings(arg: cst.Arg | None) -> list[str]:
+    if arg is None or not isinstance(arg.value, (cst.List, cst.Tuple, cst.Set)):
+        return []
+    return [s for element in arg.value.elements if (s := _string(cst.Arg(element.value))) is not None]

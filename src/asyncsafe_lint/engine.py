@@ -7,6 +7,8 @@ import io
 import re
 import tokenize
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -14,34 +16,72 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts, Function
 from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, ModuleFacts
 from asyncsafe_lint.names import LOCAL, Names, Symbol
-from asyncsafe_lint.rule import Call, Finding, Rule
+from asyncsafe_lint.project import project_diagnostics
+from asyncsafe_lint.rule import BlockingCallRule, Call, Finding, Rule
+from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 from asyncsafe_lint.suppress import is_suppressed
 
 
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """All the engine learns from one file: its findings, and the facts the project pass
+    combines across files (None when no enabled rule needs them)."""
+
+    diagnostics: list[Diagnostic]
+    facts: ModuleFacts | None = None
+
+
 def check_source(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
-    """Every finding of `rules` in one file's contents, sorted by position."""
+    """Every finding of `rules` in one file's contents, taken as a project of its own,
+    sorted by position."""
+    result = analyze(source, filename, settings, rules, Path(filename).stem)
+    facts = [result.facts] if result.facts is not None else []
+    report_in = {filename} if any(rule.code == HELPER_CODE for rule in rules) else set()
+    helpers = project_diagnostics(facts, settings.max_depth, report_in)
+    return sorted([*result.diagnostics, *helpers], key=lambda d: d.sort_key)
+
+
+def analyze(
+    source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str
+) -> FileResult:
+    """The findings of `rules` in one file (the module `module`), and its facts."""
     if b"\0" in source:
-        return [file_error(filename, "binary file (it contains NUL bytes), not Python source")]
+        return FileResult([file_error(filename, "binary file (it contains NUL bytes), not Python source")])
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
         text = source.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
-        return [file_error(filename, f"cannot decode: {error}")]
+        return FileResult([file_error(filename, f"cannot decode: {error}")])
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
-    if not active:
-        return _syntax_errors(filename, source)
+    # Only functions and imports (re-exports) make facts worth gathering.
+    collector = _collector(settings, filename, module) if "def" in text or "import" in text else None
+    if not active and collector is None:
+        return FileResult(_syntax_errors(filename, source))
     try:
-        module = cst.parse_module(source)
+        tree = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
-        return [_syntax_error(filename, source, error)]
+        return FileResult([_syntax_error(filename, source, error)])
     instances = [rule(settings) for rule in active]
-    module.visit(_Walker(instances))
+    walker = _Walker(instances, collector)
+    tree.visit(walker)
     for rule in instances:
         rule.leave_module()
-    return _diagnostics(filename, module, physical_lines(text), instances)
+    lines = physical_lines(text)
+    facts = collector.facts(tree, source, lines, walker.contexts) if collector is not None else None
+    return FileResult(_diagnostics(filename, tree, lines, instances), facts)
+
+
+def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:
+    """What gathers the file's facts, when the project pass will use them."""
+    if not any(rule.code == HELPER_CODE for rule in settings.rules):
+        return None
+    # Whatever an ASF1xx rule knows to block ends a chain, whether that rule is selected or not.
+    probes = [rule(settings) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
+    return FactsCollector(module, filename, Path(filename).stem == "__init__", probes)
 
 
 def physical_lines(text: str) -> list[str]:
@@ -114,13 +154,17 @@ def _locate(filename: str, positions: object, rule: Rule, finding: Finding) -> D
 
 
 class _Walker(cst.CSTVisitor):
-    """The single walk: keeps names and contexts up to date and hands every call to the rules."""
+    """The single walk: keeps names and contexts up to date and hands every call to the
+    rules and to the facts collector."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], collector: FactsCollector | None = None) -> None:
         super().__init__()
         self.rules = rules
+        self.collector = collector
         self.names = Names()
-        self.contexts = Contexts()
+        self.contexts = Contexts(self.names)
+        for rule in rules:
+            rule.contexts = self.contexts
 
     # --- module: bind what every function body can see before walking any of them ---------
     def visit_Module(self, node: cst.Module) -> None:
@@ -128,8 +172,17 @@ class _Walker(cst.CSTVisitor):
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:
                     self._bind_statement(small)
+                    self._module_alias(small)
             elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 self.names.bind(statement.name.value, Symbol(LOCAL + statement.name.value))
+
+    def _module_alias(self, node: cst.BaseSmallStatement) -> None:
+        if self.collector is not None and isinstance(node, (cst.Import, cst.ImportFrom)):
+            for alias in node.names if isinstance(node.names, Sequence) else ():
+                bound = alias.evaluated_alias or alias.evaluated_name.split(".", 1)[0]
+                symbol = self.names.scope.bindings.get(bound)
+                if symbol is not None:
+                    self.collector.alias(bound, symbol.qualname)
 
     def _bind_statement(self, node: cst.BaseSmallStatement) -> None:
         if isinstance(node, cst.Import):
@@ -153,11 +206,22 @@ class _Walker(cst.CSTVisitor):
         symbol = self.names.resolve(node.value)
         for target in node.targets:
             self._class_attribute(target.target, symbol)
+        if self.contexts.function is None and self.contexts.class_name is None and len(node.targets) == 1:
+            self.contexts.roles.assign(node.targets[0].target, node.value, symbol)
         self._bind_statement(node)
 
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self.contexts.roles.owner = None
+
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._class_attribute(node.target, self.names.annotation(node.annotation.annotation))
+        symbol = self.names.annotation(node.annotation.annotation)
+        self._class_attribute(node.target, symbol)
+        if self.contexts.function is None and self.contexts.class_name is None and node.value is not None:
+            self.contexts.roles.assign(node.target, node.value, self.names.resolve(node.value))
         self._bind_statement(node)
+
+    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self.contexts.roles.owner = None
 
     def _class_attribute(self, target: cst.BaseExpression, symbol: Symbol | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
@@ -170,6 +234,8 @@ class _Walker(cst.CSTVisitor):
         self.names.bind_target(node.target, None)
 
     def visit_With(self, node: cst.With) -> None:
+        if self.collector is not None:
+            self.collector.nodes.with_items.extend(node.items)
         for item in node.items:
             entered = self.names.resolve(item.item)
             if item.asname is not None:
@@ -180,14 +246,24 @@ class _Walker(cst.CSTVisitor):
     # --- functions and classes --------------------------------------------------------------
     # Decorators, defaults and annotations run in the enclosing scope: only the body is new.
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.names.bind(node.name.value, Symbol(LOCAL + node.name.value))
+        function = self._function(node)
+        self.names.bind(node.name.value, Symbol(function.key))
+        self.contexts.roles.signature(function, node)
+        if self.collector is not None:
+            decorators = [self.names.resolve(d.decorator) for d in node.decorators]
+            self.collector.function(function, [d.qualname if d is not None else None for d in decorators])
+
+    def _function(self, node: cst.FunctionDef) -> Function:
+        name = node.name.value
+        is_async = node.asynchronous is not None
+        return Function(name, is_async, node, self.contexts.class_name, self.contexts.qualname(name))
 
     def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
-        class_name = self.contexts.class_name
-        function = Function(node.name.value, node.asynchronous is not None, node, class_name)
+        self.contexts.roles.owner = None
+        function = self._function(node)
         self.contexts.enter_function(function)
         self.names.push()
-        self._bind_parameters(node.params, class_name, node)
+        self._bind_parameters(node.params, function.class_name, node)
 
     def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
         self.names.pop()
@@ -204,6 +280,9 @@ class _Walker(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.names.bind(node.name.value, Symbol(LOCAL + node.name.value))
+        self.contexts.roles.base_classes(node.name.value, node.bases)
+        if self.collector is not None:
+            self.collector.class_(self.contexts.qualname(node.name.value))
 
     def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
         self.contexts.enter_class(node.name.value)
@@ -234,10 +313,16 @@ class _Walker(cst.CSTVisitor):
 
     # --- calls -----------------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
+        if self.collector is not None:
+            self.collector.nodes.calls.append(node)
         callee = self.names.resolve(node.func)
-        self._dispatch(node, None if callee is None or callee.instance else callee.qualname)
+        name = None if callee is None or callee.instance else callee.qualname
+        self.contexts.roles.call(node, name)
+        self._dispatch(node, name)
 
     def _dispatch(self, node: cst.Call | cst.WithItem, name: str | None) -> None:
         call = Call(node, name, self.contexts.function, self.contexts.on_loop)
         for rule in self.rules:
             rule.visit_call(call)
+        if self.collector is not None:
+            self.collector.call(call)

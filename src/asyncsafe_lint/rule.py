@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from asyncsafe_lint.contexts import Function
+from asyncsafe_lint.contexts import Contexts, Function, argument
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -44,18 +44,7 @@ class Call:
 
     def argument(self, keyword: str, position: int | None = None) -> cst.Arg | None:
         """The argument passed as `keyword=` or, when `position` is given, in that position."""
-        positional = 0
-        for arg in self.args:
-            if arg.star:
-                continue
-            if arg.keyword is not None:
-                if arg.keyword.value == keyword:
-                    return arg
-            elif position is not None and positional == position:
-                return arg
-            else:
-                positional += 1
-        return None
+        return argument(self.args, keyword, position)
 
     def has_splat(self) -> bool:
         """True when `*args` or `**kwargs` may pass arguments the linter cannot see."""
@@ -104,6 +93,8 @@ class Rule:
     #: Text that must occur in a file for the rule to find anything there; a file that
     #: holds none of the enabled rules' triggers is not parsed at all.
     triggers: ClassVar[Sequence[str]] = ()
+    #: Where the code of the file being walked runs; the engine sets it before the walk.
+    contexts: Contexts
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -130,7 +121,7 @@ class Rule:
 class BlockingCallRule(Rule):
     """A rule that flags calls, made on the event loop, to a known set of blocking APIs."""
 
-    message = "Blocking call `{call}()` in async function `{function}`: {instead}"
+    message = "Blocking call `{call}()` {where}: {instead}"
     triggers = ("async",)
     #: Qualified name of each blocking callable -> what to use instead.
     calls: ClassVar[dict[str, str]] = {}
@@ -149,12 +140,24 @@ class BlockingCallRule(Rule):
                 return self.any_method_of[owner]
         return None
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._blocking: list[tuple[Call, str]] = []
+
     def visit_call(self, call: Call) -> None:
         if not call.on_loop or call.name is None or call.function is None:
             return
         instead = self.instead(call)
         if instead is not None:
-            self.report(call.node, call=call.name, function=call.function.display_name, instead=instead)
+            self._blocking.append((call, instead))
+
+    def leave_module(self) -> None:
+        # Reported once the walk is over: only then is it known what the function is to
+        # the framework (a route registered with `add_api_route` further down, say).
+        for call, instead in self._blocking:
+            assert call.function is not None
+            where = self.contexts.where(call.function)
+            self.report(call.node, call=call.name, where=where, instead=instead)
 
 
 class SocketTimeoutRule(Rule):

@@ -139,7 +139,7 @@ def test_an_unknown_configuration_key_is_a_usage_error(project, capsys):
     assert (code, captured.out) == (2, "")
     assert captured.err == (
         f"asyncsafe-lint: error: {project / 'pyproject.toml'}: unknown key `selcet` in [tool.asyncsafe] "
-        "(known: select, ignore, extend-select, per-file-ignores, exclude, blocking-calls)\n"
+        "(known: select, ignore, extend-select, per-file-ignores, exclude, blocking-calls, max-depth)\n"
     )
 
 

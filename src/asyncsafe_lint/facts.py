@@ -1,0 +1,162 @@
+"""What the project pass needs to know about one module, gathered during the engine's
+single walk: its functions, the blocking calls each makes itself and the calls each
+makes to other functions.  Plain picklable data, no syntax trees, so that a per-file
+result can be cached and shipped between processes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from asyncsafe_lint.contexts import Contexts, Function
+from asyncsafe_lint.diagnostics import Location
+from asyncsafe_lint.names import LOCAL
+from asyncsafe_lint.positions import Visited
+from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.suppress import is_suppressed
+
+#: The code of the rule the project pass reports for (`rules/asf110_*`); a `# noqa` for it
+#: is read here, where the line is at hand.
+HELPER_CODE = "ASF110"
+
+#: Decorators after which calling a sync function no longer runs its body on the caller's
+#: thread: it gives back an awaitable that runs it in a worker thread.
+OFFLOADING_DECORATORS = frozenset({"asgiref.sync.sync_to_async", "asyncer.asyncify"})
+
+#: Callees that can never be a function of the project.
+_NOT_PROJECT = frozenset({"builtins", *sys.stdlib_module_names})
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingCall:
+    """A call that an ASF1xx rule would flag if it ran on the loop."""
+
+    code: str
+    call: str
+    row: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallSite:
+    """A call from one function to what may be another function of the project."""
+
+    #: Fully qualified, as far as the module's imports tell (`app.db.fetch`).
+    callee: str
+    on_loop: bool
+    #: Where the call is; only known (and needed) for calls on the loop.
+    start: Location | None = None
+    end: Location | None = None
+    #: Its line carries a `# noqa` for ASF110.
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionFacts:
+    qualname: str
+    display_name: str
+    is_async: bool
+    #: Decorated with one of `OFFLOADING_DECORATORS`.
+    offloaded: bool
+    #: For an async function: where it runs (`in async route GET /items`).
+    where: str | None
+    blocking: tuple[BlockingCall, ...]
+    calls: tuple[CallSite, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFacts:
+    module: str
+    path: str
+    functions: tuple[FunctionFacts, ...] = ()
+    #: Qualified names (in the module) of its classes, so that `Repo()` leads to `Repo.__init__`.
+    classes: tuple[str, ...] = ()
+    #: Module-level names bound by imports -> what they stand for (`fetch` -> `app.db.fetch`),
+    #: for re-exports such as `from app.db import fetch` in `app/__init__.py`.
+    aliases: tuple[tuple[str, str], ...] = ()
+
+
+def qualify(name: str, module: str, is_package: bool) -> str:
+    """`name` as the engine resolved it, made absolute: the module's own functions
+    (`<module>.f`) and relative imports (`..db.fetch`) get the module's package."""
+    if name.startswith(LOCAL):
+        return f"{module}.{name.removeprefix(LOCAL)}"
+    if not name.startswith("."):
+        return name
+    rest = name.lstrip(".")
+    level = len(name) - len(rest)
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    base = ".".join(parts[: len(parts) - (level - 1)] if level > 1 else parts)
+    return f"{base}.{rest}" if base and rest else base or rest
+
+
+@dataclass
+class _Function:
+    function: Function
+    offloaded: bool
+    blocking: list[tuple[BlockingCall, cst.Call | cst.WithItem]] = field(default_factory=list)
+    calls: list[tuple[CallSite, cst.Call | cst.WithItem | None]] = field(default_factory=list)
+
+
+class FactsCollector:
+    """Fed by the engine's walk; `facts()` builds the module's facts once it is over."""
+
+    def __init__(self, module: str, path: str, is_package: bool, probes: Sequence[BlockingCallRule]) -> None:
+        self.module = module
+        self.path = path
+        self.is_package = is_package
+        self.probes = probes
+        self._functions: dict[int, _Function] = {}
+        self._classes: list[str] = []
+        self._aliases: dict[str, str] = {}
+        self.nodes = Visited()
+
+    def alias(self, name: str, qualname: str) -> None:
+        self._aliases[name] = self._qualify(qualname)
+
+    def class_(self, qualname: str) -> None:
+        self._classes.append(qualname)
+
+    def function(self, function: Function, decorators: Sequence[str | None]) -> None:
+        offloaded = any(self._qualify(d) in OFFLOADING_DECORATORS for d in decorators if d is not None)
+        self._functions[id(function.node)] = _Function(function, offloaded)
+
+    def call(self, call: Call) -> None:
+        gathered = self._functions.get(id(call.function.node)) if call.function is not None else None
+        if call.name is None or gathered is None:
+            return
+        blocking = next((probe for probe in self.probes if probe.instead(call) is not None), None)
+        if blocking is not None:
+            # On the loop it is an ASF1xx finding of its own; elsewhere, the end of a chain.
+            if not call.on_loop:
+                gathered.blocking.append((BlockingCall(blocking.code, call.name, 0), call.node))
+            return
+        callee = self._qualify(call.name)
+        if callee.split(".", 1)[0] not in _NOT_PROJECT:
+            gathered.calls.append((CallSite(callee, call.on_loop), call.node if call.on_loop else None))
+
+    def _qualify(self, name: str) -> str:
+        return qualify(name, self.module, self.is_package)
+
+    def facts(self, module: cst.Module, source: bytes, lines: list[str], contexts: Contexts) -> ModuleFacts:
+        wanted = [node for f in self._functions.values() for _, node in (*f.blocking, *f.calls) if node is not None]
+        spans = self.nodes.spans(wanted, module, source, lines) if wanted else {}
+        functions = []
+        for gathered in self._functions.values():
+            function = gathered.function
+            blocking = tuple(BlockingCall(b.code, b.call, spans[id(node)][0].row) for b, node in gathered.blocking)
+            calls = []
+            for site, node in gathered.calls:
+                if node is not None:
+                    start, end = spans[id(node)]
+                    site = CallSite(site.callee, True, start, end, is_suppressed(lines[start.row - 1], HELPER_CODE))
+                calls.append(site)
+            functions.append(FunctionFacts(
+                function.qualname, function.display_name, function.is_async, gathered.offloaded,
+                contexts.where(function) if function.is_async else None, blocking, tuple(calls),
+            ))  # fmt: skip
+        return ModuleFacts(
+            self.module, self.path, tuple(functions), tuple(self._classes), tuple(sorted(self._aliases.items()))
+        )

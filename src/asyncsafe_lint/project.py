@@ -1,0 +1,208 @@
+"""The project pass: the call graph over the facts of every module, and ASF110.
+
+An async function that calls a plain `def` of the project runs that function's body on
+the loop, and whatever it calls in turn.  From each blocking call in a sync function
+the graph is walked backwards, breadth first, through sync callers only: each function
+learns the shortest chain from it to a blocking call, cycles and recursion end by
+themselves, and chains longer than `max-depth` are dropped.  Every call on the loop to
+a function with a chain is then reported where it is made.
+
+Which file holds which module follows the package structure: a file's module name is
+its path from the first directory above it that is not a package (or, for a file
+outside any package, from the project's root or its `src/`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from asyncsafe_lint.diagnostics import Diagnostic
+from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
+from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
+
+#: How many alias hops (`from app.db import fetch` re-exported by `app/__init__.py`) are followed.
+_ALIAS_HOPS = 8
+
+
+# --- modules and files ---------------------------------------------------------------------
+@cache
+def project_root(directory: Path) -> Path | None:
+    """The nearest directory at or above `directory` holding a `pyproject.toml`."""
+    for candidate in (directory, *directory.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    return None
+
+
+def import_roots(path: Path) -> list[Path]:
+    """The directories a module of `path`'s project is imported from."""
+    path = path.absolute()
+    base = path.parent
+    while (base / "__init__.py").is_file():
+        base = base.parent
+    roots = [base]
+    root = project_root(path.parent)
+    if root is not None:
+        roots += [root / "src", root]
+    return list(dict.fromkeys(roots))
+
+
+def module_name(path: Path) -> str:
+    """The dotted name `path` is imported as (`fixtures_app/routes/items.py` ->
+    `fixtures_app.routes.items`; `app/__init__.py` -> `app`)."""
+    path = path.absolute()
+    parts = [] if path.stem == "__init__" else [path.stem]
+    base = path.parent
+    while (base / "__init__.py").is_file():
+        parts.insert(0, base.name)
+        base = base.parent
+    if base == path.parent:
+        # Not in a package: a top-level module, or one in a namespace package under the project.
+        for root in import_roots(path)[1:]:
+            if path.is_relative_to(root) and root != path.parent:
+                return ".".join(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts)
+
+
+def module_file(module: str, roots: Iterable[Path]) -> Path | None:
+    """The file that holds `module` under one of `roots`, if any."""
+    parts = module.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return None
+    relative = Path(*parts)
+    for root in roots:
+        for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def imported_modules(facts: ModuleFacts) -> set[str]:
+    """Every dotted prefix of what the module's functions call or its names alias: the
+    modules among them are what its calls may lead into."""
+    names = {site.callee for function in facts.functions for site in function.calls}
+    names.update(target for _, target in facts.aliases)
+    prefixes = set()
+    for name in names:
+        parts = name.split(".")
+        prefixes.update(".".join(parts[:end]) for end in range(1, len(parts)))
+    return prefixes
+
+
+# --- the graph ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Node:
+    module: ModuleFacts
+    function: FunctionFacts
+
+    @property
+    def short_name(self) -> str:
+        return f"{self.module.module.rpartition('.')[2]}.{self.function.qualname}"
+
+    @property
+    def is_sync_helper(self) -> bool:
+        return not self.function.is_async and not self.function.offloaded
+
+
+class CallGraph:
+    def __init__(self, modules: Sequence[ModuleFacts]) -> None:
+        self.nodes: dict[str, _Node] = {}
+        self.classes: set[str] = set()
+        self.aliases: dict[str, str] = {}
+        for module in modules:
+            for function in module.functions:
+                self.nodes[f"{module.module}.{function.qualname}"] = _Node(module, function)
+            self.classes.update(f"{module.module}.{name}" for name in module.classes)
+            self.aliases.update((f"{module.module}.{name}", target) for name, target in module.aliases)
+
+    def resolve(self, callee: str) -> str | None:
+        """The function a call to `callee` runs: itself, `__init__` for a class, or what
+        an imported name stands for in the module it was imported from."""
+        for _ in range(_ALIAS_HOPS):
+            if callee in self.nodes:
+                return callee
+            if callee in self.classes:
+                return callee + ".__init__" if callee + ".__init__" in self.nodes else None
+            parts = callee.split(".")
+            prefixes = (".".join(parts[:end]) for end in range(len(parts), 1, -1))
+            alias = next((p for p in prefixes if p in self.aliases and self.aliases[p] != p), None)
+            if alias is None:
+                return None
+            callee = self.aliases[alias] + callee[len(alias) :]
+        return None
+
+    def chains(self, max_depth: int) -> dict[str, tuple[str | None, BlockingCall]]:
+        """Each sync function that reaches a blocking call within `max_depth` functions ->
+        the next function on its shortest chain (None: it blocks itself) and the call."""
+        callers: dict[str, set[str]] = {}
+        for key, node in self.nodes.items():
+            if node.is_sync_helper:
+                for site in node.function.calls:
+                    target = self.resolve(site.callee)
+                    if target is not None and self.nodes[target].is_sync_helper:
+                        callers.setdefault(target, set()).add(key)
+        found: dict[str, tuple[str | None, BlockingCall]] = {}
+        depth: dict[str, int] = {}
+        queue: deque[str] = deque()
+        for key in sorted(self.nodes):
+            node = self.nodes[key]
+            if node.is_sync_helper and node.function.blocking and max_depth >= 1:
+                found[key], depth[key] = (None, min(node.function.blocking, key=lambda b: b.row)), 1
+                queue.append(key)
+        while queue:
+            key = queue.popleft()
+            if depth[key] >= max_depth:
+                continue
+            for caller in sorted(callers.get(key, ())):
+                if caller not in found:
+                    found[caller], depth[caller] = (key, found[key][1]), depth[key] + 1
+                    queue.append(caller)
+        return found
+
+
+def project_diagnostics(
+    modules: Sequence[ModuleFacts], max_depth: int, report_in: Collection[str]
+) -> list[Diagnostic]:
+    """ASF110 for every call on the loop, in the files `report_in`, to a sync function
+    of the project that reaches a blocking call."""
+    graph = CallGraph(modules)
+    chains = graph.chains(max_depth)
+    diagnostics = []
+    for module in modules:
+        if module.path not in report_in:
+            continue
+        for function in module.functions:
+            for site in function.calls:
+                target = graph.resolve(site.callee) if site.on_loop and not site.suppressed else None
+                if target is not None and target in chains:
+                    diagnostics.append(_diagnostic(graph, chains, module, function, site, target))
+    return diagnostics
+
+
+def _diagnostic(
+    graph: CallGraph,
+    chains: dict[str, tuple[str | None, BlockingCall]],
+    module: ModuleFacts,
+    function: FunctionFacts,
+    site: CallSite,
+    target: str,
+) -> Diagnostic:
+    steps = [function.display_name]
+    key: str | None = target
+    while key is not None:
+        steps.append(graph.nodes[key].short_name)
+        last = graph.nodes[key]
+        key = chains[key][0]
+    blocking = chains[target][1]
+    steps.append(f"{blocking.call} ({last.module.path}:{blocking.row})")
+    helper = graph.nodes[target].short_name.removesuffix(".__init__")
+    message = BlockingCallInHelper.message.format(
+        helper=helper, where=function.where, chain=" -> ".join(steps)
+    )
+    assert site.start is not None and site.end is not None
+    rule = BlockingCallInHelper
+    return Diagnostic(module.path, site.start, site.end, rule.code, rule.name, message)

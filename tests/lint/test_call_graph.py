@@ -1,0 +1,289 @@
+"""Where code runs (FastAPI/Starlette roles in the messages) and ASF110: blocking calls
+reached through sync helpers, across modules, whichever files are named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asyncsafe_lint import Settings, check_paths, load
+from asyncsafe_lint.cli import main
+from asyncsafe_lint.engine import check_source
+
+SLEEP_INSTEAD = "use `await asyncio.sleep()` (or `await anyio.sleep()`)"
+
+DB = """\
+import requests
+
+
+def fetch(url):
+    return requests.get(url, timeout=5).json()
+"""
+
+SERVICES = """\
+from app import db
+
+
+def load():
+    return db.fetch("http://inventory/items")
+"""
+
+ROUTES = """\
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+
+import app.services as s
+
+router = APIRouter(prefix="/items")
+
+
+@router.get("")
+async def list_items():
+    return s.load()
+
+
+@router.get("/sync")
+def list_items_sync():
+    return s.load()
+
+
+@router.get("/offloaded")
+async def list_items_offloaded():
+    return await run_in_threadpool(s.load)
+"""
+
+CHAIN = (
+    "ASF110",
+    11,
+    12,
+    "Call to sync helper `services.load()` in async route GET /items reaches a blocking call: "
+    "list_items -> services.load -> db.fetch -> requests.get (app/db.py:5)",
+)
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write(tmp_path, {
+        "pyproject.toml": "[tool.asyncsafe]\n",
+        "app/__init__.py": "",
+        "app/db.py": DB,
+        "app/services.py": SERVICES,
+        "app/routes.py": ROUTES,
+    })  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def findings(*paths: str, settings: Settings | None = None, code: str = "ASF110") -> list[tuple[str, int, int, str]]:
+    result = check_paths(list(paths), settings or load())
+    assert result.crashes == {}
+    return [(d.code, d.location.row, d.location.column, d.message) for d in result.diagnostics if d.code == code]
+
+
+def test_a_blocking_call_two_modules_down_is_reported_at_the_call_in_the_route(project: Path) -> None:
+    result = check_paths(["app"], load())
+    helper = [d for d in result.diagnostics if d.code == "ASF110"]
+    assert [(d.filename, d.location.row, d.location.column, d.end_location.column) for d in helper] == [
+        ("app/routes.py", 11, 12, 20)
+    ]
+    assert findings("app") == [CHAIN]
+
+
+def test_the_same_chain_is_found_when_only_the_route_file_is_named(project: Path) -> None:
+    assert findings("app/routes.py") == [CHAIN]
+
+
+def test_naming_only_a_helper_reports_nothing_in_the_routes(project: Path) -> None:
+    assert findings("app/services.py") == []
+
+
+def test_editing_the_callee_changes_the_finding_in_the_caller(project: Path) -> None:
+    assert findings("app/routes.py") == [CHAIN]
+    (project / "app/db.py").write_text("def fetch(url):\n    return {}\n")
+    assert findings("app/routes.py") == []
+
+
+def test_relative_imports_and_a_package_re_export_are_followed(project: Path) -> None:
+    write(project, {
+        "app/__init__.py": "from .services import load\n",
+        "app/services.py": "from . import db\n\n\ndef load():\n    return db.fetch('x')\n",
+        "app/routes.py": "from app import load\n\n\nasync def handler():\n    return load()\n",
+    })  # fmt: skip
+    assert findings("app/routes.py") == [(
+        "ASF110", 5, 12,
+        "Call to sync helper `services.load()` in async function `handler` reaches a blocking call: "
+        "handler -> services.load -> db.fetch -> requests.get (app/db.py:5)",
+    )]  # fmt: skip
+
+
+def test_a_method_via_self_and_a_class_whose_init_blocks(project: Path) -> None:
+    write(project, {
+        "app/store.py": (
+            "import sqlite3\n\n\nclass Store:\n    def __init__(self, path):\n        self.db = self._open(path)\n\n"
+            "    def _open(self, path):\n        return sqlite3.connect(path)\n"
+        ),
+        "app/routes.py": (
+            "from app.store import Store\n\n\nclass Handler:\n    def _pause(self):\n        import time\n"
+            "        time.sleep(1)\n\n    async def get(self):\n        self._pause()\n        return Store('x.db')\n"
+        ),
+    })  # fmt: skip
+    assert findings("app/routes.py") == [
+        ("ASF110", 10, 9,
+         "Call to sync helper `routes.Handler._pause()` in async function `Handler.get` reaches a blocking call: "
+         "Handler.get -> routes.Handler._pause -> time.sleep (app/routes.py:7)"),
+        ("ASF110", 11, 16,
+         "Call to sync helper `store.Store()` in async function `Handler.get` reaches a blocking call: "
+         "Handler.get -> store.Store.__init__ -> store.Store._open -> sqlite3.connect (app/store.py:9)"),
+    ]  # fmt: skip
+
+
+def test_sync_routes_and_threadpool_hand_offs_produce_nothing(project: Path) -> None:
+    write(project, {
+        "app/routes.py": (
+            "import asyncio\n\nimport anyio.to_thread\nfrom fastapi import FastAPI\nfrom starlette.concurrency import "
+            "run_in_threadpool\n\nfrom app.services import load\n\napp = FastAPI()\n\n\n@app.get('/a')\ndef a():\n"
+            "    return load()\n\n\n@app.get('/b')\nasync def b():\n    await run_in_threadpool(load)\n"
+            "    await asyncio.to_thread(load)\n    await anyio.to_thread.run_sync(load)\n"
+            "    await asyncio.get_running_loop().run_in_executor(None, load)\n"
+            "    await asyncio.to_thread(lambda: load())\n"
+        ),
+    })  # fmt: skip
+    assert findings("app") == []
+
+
+def test_cycles_and_recursion_across_modules_terminate(project: Path) -> None:
+    write(project, {
+        "app/a.py": "from app import b\n\n\ndef ping(n):\n    return b.pong(n - 1) if n else 0\n",
+        "app/b.py": "import time\nfrom app import a\n\n\ndef pong(n):\n    return a.ping(n) if n else time.sleep(1)\n",
+        "app/routes.py": "from app.a import ping\n\n\nasync def handler():\n    return ping(3)\n",
+    })  # fmt: skip
+    assert findings("app/routes.py") == [(
+        "ASF110", 5, 12,
+        "Call to sync helper `a.ping()` in async function `handler` reaches a blocking call: "
+        "handler -> a.ping -> b.pong -> time.sleep (app/b.py:6)",
+    )]  # fmt: skip
+
+
+def test_max_depth_cuts_the_chain(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # list_items -> services.load -> db.fetch: two sync functions deep.
+    assert main(["check", "app", "--select", "ASF110", "--max-depth", "1"]) == 0
+    assert capsys.readouterr().out == "All checks passed!\n"
+    assert main(["check", "app", "--select", "ASF110", "--max-depth", "2"]) == 1
+    assert "app/routes.py:11:12: ASF110 " in capsys.readouterr().out
+    (project / "pyproject.toml").write_text("[tool.asyncsafe]\nmax-depth = 1\n")
+    assert findings("app") == []
+
+
+def test_a_bad_max_depth_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "pyproject.toml").write_text("[tool.asyncsafe]\nmax-depth = 0\n")
+    assert main(["check", "app"]) == 2
+    assert capsys.readouterr().err == (
+        f"asyncsafe-lint: error: {project / 'pyproject.toml'}: `max-depth` must be a positive integer, not 0\n"
+    )
+
+
+def test_a_direct_blocking_call_stays_asf1xx_and_is_not_reported_twice(project: Path) -> None:
+    write(project, {"app/routes.py": "import requests\n\n\nasync def handler():\n    return requests.get('x')\n"})
+    codes = {d.code for d in check_paths(["app/routes.py"], load()).diagnostics}
+    assert codes == {"ASF102", "ASF201"}
+
+
+# --- where the code runs -----------------------------------------------------------------------
+
+
+def where(source: str) -> list[str]:
+    """The `in ...` phrase of every ASF101 finding in `source`."""
+    diagnostics = check_source(source.encode(), "app.py", Settings(), Settings().rules)
+    prefix, suffix = "Blocking call `time.sleep()` ", f": {SLEEP_INSTEAD}"
+    return [d.message.removeprefix(prefix).removesuffix(suffix) for d in diagnostics if d.code == "ASF101"]
+
+
+HEADER = "import time\nfrom typing import Annotated\nfrom fastapi import APIRouter, BackgroundTasks, Depends, FastAPI\n"
+
+
+def test_a_plain_coroutine_keeps_its_name() -> None:
+    assert where("import time\nclass S:\n    async def run(self):\n        time.sleep(1)\n") == [
+        "in async function `S.run`"
+    ]
+
+
+def test_routes_with_router_prefixes_methods_and_websockets() -> None:
+    source = HEADER + (
+        "app = FastAPI()\nrouter = APIRouter(prefix='/items')\n"
+        "@router.get('')\nasync def list_items():\n    time.sleep(1)\n"
+        "@app.api_route('/sync', methods=['POST', 'PUT'])\nasync def sync():\n    time.sleep(1)\n"
+        "@app.websocket('/ws')\nasync def feed(ws):\n    time.sleep(1)\n"
+        "async def late():\n    time.sleep(1)\n"
+        "app.add_api_route('/late', late, methods=['DELETE'])\n"
+    )
+    assert where(source) == [
+        "in async route GET /items",
+        "in async route POST /sync, PUT /sync",
+        "in async websocket route /ws",
+        "in async route DELETE /late",
+    ]
+
+
+def test_dependencies_say_how_many_routes_use_them() -> None:
+    source = HEADER + (
+        "async def get_db():\n    time.sleep(1)\n"
+        "async def get_user(db=Depends(get_db)):\n    time.sleep(1)\n"
+        "async def audit():\n    time.sleep(1)\n"
+        "DB = Annotated[object, Depends(get_db)]\n"
+        "router = APIRouter(dependencies=[Depends(audit)])\n"
+        "@router.get('/a')\nasync def a(db: DB):\n    pass\n"
+        "@router.post('/b')\nasync def b(user: Annotated[object, Depends(get_user)]):\n    pass\n"
+        "@router.get('/c', dependencies=[Depends(get_db)])\nasync def c():\n    pass\n"
+    )
+    assert where(source) == [
+        "in async dependency `get_db` used by 3 routes",
+        "in async dependency `get_user` used by 1 route",
+        "in async dependency `audit` used by 3 routes",
+    ]
+
+
+def test_middleware_lifespan_exception_handlers_and_background_tasks() -> None:
+    source = HEADER + (
+        "from starlette.middleware.base import BaseHTTPMiddleware\n"
+        "async def lifespan(app):\n    time.sleep(1)\n    yield\n"
+        "app = FastAPI(lifespan=lifespan)\n"
+        "@app.middleware('http')\nasync def timing(request, call_next):\n    time.sleep(1)\n"
+        "class Timing(BaseHTTPMiddleware):\n    async def dispatch(self, request, call_next):\n        time.sleep(1)\n"
+        "class Raw:\n    async def __call__(self, scope, receive, send):\n        time.sleep(1)\n"
+        "app.add_middleware(Raw)\n"
+        "@app.exception_handler(ValueError)\nasync def bad_value(request, exc):\n    time.sleep(1)\n"
+        "async def record(sku):\n    time.sleep(1)\n"
+        "@app.post('/buy')\nasync def buy(tasks: BackgroundTasks):\n    tasks.add_task(record, 'x')\n"
+    )
+    assert where(source) == [
+        "in lifespan `lifespan`",
+        "in middleware `timing`",
+        "in middleware `Timing.dispatch`",
+        "in middleware `Raw.__call__`",
+        "in exception handler `bad_value`",
+        "in background task `record`",
+    ]
+
+
+def test_helper_findings_say_where_the_caller_runs() -> None:
+    source = HEADER + (
+        "def pause():\n    time.sleep(1)\n"
+        "async def get_db():\n    pause()\n"
+        "app = FastAPI()\n"
+        "@app.get('/items')\nasync def items(db=Depends(get_db)):\n    pause()\n"
+    )
+    diagnostics = check_source(source.encode(), "app.py", Settings(), Settings().rules)
+    assert [(d.location.row, d.message) for d in diagnostics] == [
+        (7, "Call to sync helper `app.pause()` in async dependency `get_db` used by 1 route reaches a blocking "
+            "call: get_db -> app.pause -> time.sleep (app.py:5)"),
+        (11, "Call to sync helper `app.pause()` in async route GET /items reaches a blocking call: "
+             "items -> app.pause -> time.sleep (app.py:5)"),
+    ]  # fmt: skip
