@@ -371,13 +371,13 @@ async def configured_blocking_call(resources: ResourcesDep) -> UpstreamReply:
 
 @router.get("/cpu")
 async def cpu_bound(milliseconds: int = Query(300, ge=1, le=5_000)) -> HazardReport:
-    """Pure-Python arithmetic for ~300 ms.  There is no blocking *call* to name, so the
-    linter does not flag it - but the loop is just as stuck.  The runtime monitor sees it;
-    the fix is `await asyncio.to_thread(...)` or a process pool (see `/safe/cpu`)."""
+    """Pure-Python arithmetic for ~300 ms of CPU time (more on a busy machine).  There is no
+    blocking *call* to name, so the linter does not flag it - but the loop is just as stuck.
+    The monitor sees it; the fix is `await asyncio.to_thread(...)` or a process pool."""
     started = time.perf_counter()
-    deadline = started + milliseconds / 1000
+    deadline = time.thread_time() + milliseconds / 1000
     digest = rounds = 0
-    while time.perf_counter() < deadline:
+    while time.thread_time() < deadline:
         for value in range(2_000):
             digest = (digest * 31 + value) % 1_000_000_007
         rounds += 1
