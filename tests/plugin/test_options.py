@@ -86,9 +86,9 @@ def test_asyncsafe_collects_a_lint_item_that_lists_the_apps_findings(project: py
             "*_ asyncsafe-lint fixtures_app _*",
             (
                 f"fixtures_app/routes/hazards.py:{line}:{column}: ASF101 Blocking call `time.sleep()` in async"
-                " function `blocking_sleep`: use `await asyncio.sleep()` (or `await anyio.sleep()`)"
+                " route GET /hazards/sleep: use `await asyncio.sleep()` (or `await anyio.sleep()`)"
             ),
-            f"fixtures_app/variants.py:{variants_line}:{variants_column}: ASF101 *`blocking_lifespan`*",
+            f"fixtures_app/variants.py:{variants_line}:{variants_column}: ASF101 * in lifespan `blocking_lifespan`*",
             "asyncsafe-lint: * finding(s)",
         ]
     )
