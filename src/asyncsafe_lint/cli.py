@@ -7,17 +7,17 @@ import io
 import json
 import sys
 import tokenize
-from collections import Counter
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 from asyncsafe_lint import __version__
 from asyncsafe_lint.config import ConfigError, Settings, load, override
-from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.docs import rule_json, rule_text
 from asyncsafe_lint.engine import physical_lines
-from asyncsafe_lint.output import FORMATS, Report
+from asyncsafe_lint.fix import FixResult, fix_paths
+from asyncsafe_lint.output import FORMATS, Report, display_path
+from asyncsafe_lint.output.summary import fix_summary, statistics, summary
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
 from asyncsafe_lint.runner import check_paths
 
@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how to print findings (default: concise)")  # fmt: skip
     check.add_argument("--statistics", action="store_true", help="print the number of findings per rule instead")
     check.add_argument("--exit-zero", action="store_true", help="exit with 0 even when there are findings")
+    check.add_argument("--fix", action=argparse.BooleanOptionalAction,
+                       help="apply fixes (unsafe ones too with --unsafe-fixes), then report what remains")  # fmt: skip
+    check.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
+                       help="count fixes that may change behaviour as fixes")  # fmt: skip
+    check.add_argument("--diff", action="store_true",
+                       help="print a diff of what the fixes would change and write nothing; exit 1 if they would")  # fmt: skip
+    check.add_argument("--fix-only", action=argparse.BooleanOptionalAction, default=False,
+                       help="apply fixes and report nothing else; exit 0 whatever remains")  # fmt: skip
+    check.add_argument("--exit-non-zero-on-fix", action="store_true",
+                       help="exit with 1 when a fix was applied, even if nothing remains")  # fmt: skip
     check.add_argument("--config", type=Path, metavar="FILE",
                        help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)")  # fmt: skip
     check.add_argument("--max-depth", type=int, metavar="N",
@@ -108,38 +118,47 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _check(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    result = check_paths(args.paths, settings)
+    unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
+    fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)
+    outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff) if fixing else None
+    result = check_paths(args.paths, settings) if outcome is None else outcome.remaining
+    for file in outcome.files if outcome is not None else ():
+        if file.error is not None:
+            print(f"asyncsafe-lint: error: {file.path}: {file.error} (please report it)", file=sys.stderr)
     for path, trace in result.crashes.items():
         print(f"asyncsafe-lint: error: internal error while checking {path} (please report it):\n{trace}",
               file=sys.stderr)  # fmt: skip
+    if outcome is not None and (args.diff or args.fix_only):
+        return _fixes_only(args, outcome, unsafe is True)
     diagnostics = result.diagnostics
+    fixed = outcome.fixed if outcome is not None else 0
     if args.statistics:
-        print(_statistics(diagnostics, args.output_format), end="")
+        print(statistics(diagnostics, unsafe is True, as_json=args.output_format not in TEXT_FORMATS), end="")
     else:
-        report = Report(diagnostics, settings.rules, Path.cwd(), _source_lines)
+        report = Report(diagnostics, settings.rules, Path.cwd(), _source_lines, not fixing, unsafe is True)
         sys.stdout.write(FORMATS[args.output_format](report))
     if args.output_format in TEXT_FORMATS:
-        print(_summary(diagnostics))
+        print(summary(diagnostics, fixed, unsafe))
     if result.crashes:
         return EXIT_ERROR
-    return EXIT_FINDINGS if diagnostics and not args.exit_zero else EXIT_CLEAN
+    failed = diagnostics or (args.exit_non_zero_on_fix and fixed)
+    return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
 
 
-def _summary(diagnostics: Sequence[Diagnostic]) -> str:
-    if not diagnostics:
-        return "All checks passed!"
-    count = len(diagnostics)
-    return f"Found {count} error{'s' if count != 1 else ''}."
-
-
-def _statistics(diagnostics: Sequence[Diagnostic], output_format: str) -> str:
-    counts = Counter(d.code for d in diagnostics)
-    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    if output_format not in TEXT_FORMATS:
-        payload = [{"code": code, "name": BY_CODE[code].name, "count": n, "fixable": False} for code, n in rows]
-        return json.dumps(payload, indent=2) + "\n"
-    width = max((len(str(n)) for _, n in rows), default=1)
-    return "".join(f"{n:>{width}}\t{code}\t[ ] {BY_CODE[code].name}\n" for code, n in rows)
+def _fixes_only(args: argparse.Namespace, outcome: FixResult, unsafe: bool) -> int:
+    """`--diff` and `--fix-only`: the changes (or their diff), not the findings."""
+    if args.diff:
+        for file in outcome.files:
+            if file.changed:
+                print(file.diff(display_path(str(file.path), Path.cwd())))
+    line = fix_summary(outcome.remaining.diagnostics, outcome.fixed, unsafe, applied=not args.diff)
+    if line is not None:
+        print(line)
+    if outcome.remaining.crashes:
+        return EXIT_ERROR
+    # ruff's rules: a diff that is not empty fails; applying fixes fails only when asked to.
+    failed = outcome.fixed and (args.diff or args.exit_non_zero_on_fix)
+    return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
 
 
 @cache

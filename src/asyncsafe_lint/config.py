@@ -19,7 +19,8 @@ DEFAULT_EXCLUDE = (
     "buck-out", "build", "dist", "node_modules", "site-packages", ".asyncsafe_cache",
 )  # fmt: skip
 
-KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls", "max-depth")
+KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls", "max-depth",
+        "fix", "unsafe-fixes", "default-timeout")
 
 
 class ConfigError(Exception):
@@ -40,6 +41,12 @@ class Settings:
     force_exclude: bool = False
     #: How many sync functions deep a chain from async code to a blocking call may go (ASF110).
     max_depth: int = 8
+    #: Apply fixes, as `--fix` does.
+    fix: bool = False
+    #: Apply unsafe fixes too (True), never mention them (False), or hint at them (None), as in ruff.
+    unsafe_fixes: bool | None = None
+    #: The `timeout=` (seconds) the ASF201 fix adds to `requests` calls.
+    default_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1:
@@ -167,6 +174,9 @@ def from_table(table: Mapping[str, object], source: Path) -> Settings:
                 for name, replacement in _table(table, "blocking-calls").items()
             ),
             max_depth=table.get("max-depth", Settings.max_depth),  # type: ignore[arg-type]
+            fix=_bool(table, "fix") or False,
+            unsafe_fixes=_bool(table, "unsafe-fixes"),
+            default_timeout=_seconds(table, "default-timeout"),
         )
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
@@ -180,6 +190,21 @@ def _string_list(value: object, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(f"`{key}` must be a list of strings")
     return tuple(value)
+
+
+def _bool(table: Mapping[str, object], key: str) -> bool | None:
+    """The key's value, or None when it is not set."""
+    value = table.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"`{key}` must be true or false")
+    return value
+
+
+def _seconds(table: Mapping[str, object], key: str) -> float:
+    value = table.get(key, Settings.default_timeout)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigError(f"`{key}` must be a positive number of seconds")
+    return float(value)
 
 
 def _string(value: object, key: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -11,6 +12,37 @@ class Location:
 
     row: int
     column: int
+
+
+class Applicability(StrEnum):
+    """Whether a fix keeps the code's meaning (`safe`) or may change it (`unsafe`), as in ruff."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Edit:
+    """Replace the text from `location` up to `end_location` (exclusive) with `content`;
+    an insertion when the two are equal."""
+
+    location: Location
+    end_location: Location
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The edits that resolve one finding, applied all together or not at all."""
+
+    message: str
+    #: Sorted by position, none overlapping another.
+    edits: tuple[Edit, ...]
+    applicability: Applicability
+
+    def applies(self, unsafe: bool) -> bool:
+        """True when the fix is applied: safe fixes always, unsafe ones when asked for."""
+        return unsafe or self.applicability is Applicability.SAFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +55,11 @@ class Diagnostic:
     code: str
     name: str
     message: str
+    fix: Fix | None = None
+
+    def fixable(self, unsafe: bool) -> bool:
+        """True when the finding has a fix that applies (see `Fix.applies`)."""
+        return self.fix is not None and self.fix.applies(unsafe)
 
     @property
     def sort_key(self) -> tuple[str, Location, str]:

@@ -15,7 +15,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts, Function
-from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.diagnostics import Diagnostic, Edit, Fix, Location
+from asyncsafe_lint.edits import NodeEdit, NodeFix, Place
 from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, ModuleFacts
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.project import project_diagnostics
@@ -150,7 +151,30 @@ def _locate(filename: str, positions: object, rule: Rule, finding: Finding) -> D
         rule.code,
         rule.name,
         finding.message,
+        None if finding.fix is None else _fix(positions, finding.fix),
     )
+
+
+def _fix(positions: object, fix: NodeFix) -> Fix:
+    edits = (Edit(_place(positions, e.start), _place(positions, e.end), _content(positions, e)) for e in fix.edits)
+    # A stable sort: insertions at one place stay in the order the rule gave them.
+    return Fix(fix.message, tuple(sorted(edits, key=lambda e: (e.location, e.end_location))), fix.applicability)
+
+
+def _content(positions: object, edit: NodeEdit) -> str:
+    if edit.align is None:
+        return edit.content
+    # Lines the fix adds inside brackets, where spaces are always a valid indentation.
+    indent = " " * positions[edit.align].start.column  # type: ignore[index]
+    return "".join(f"{indent}{line}" if line.strip() else line for line in edit.content.splitlines(keepends=True))
+
+
+def _place(positions: object, place: Place) -> Location:
+    span = positions[place.node]  # type: ignore[index]
+    point = span.end if place.end else span.start
+    if place.line:
+        return Location(point.line + 1 if place.end else point.line, 1)
+    return Location(point.line, point.column + 1)
 
 
 class _Walker(cst.CSTVisitor):
@@ -168,6 +192,8 @@ class _Walker(cst.CSTVisitor):
 
     # --- module: bind what every function body can see before walking any of them ---------
     def visit_Module(self, node: cst.Module) -> None:
+        for rule in self.rules:
+            rule.module = node
         for statement in node.body:
             if isinstance(statement, cst.SimpleStatementLine):
                 for small in statement.body:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar
 import libcst as cst
 
 from asyncsafe_lint.contexts import Contexts, Function, argument
+from asyncsafe_lint.edits import NodeFix
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -71,6 +72,7 @@ class Finding:
 
     node: cst.CSTNode
     message: str
+    fix: NodeFix | None = None
 
 
 class Rule:
@@ -95,13 +97,15 @@ class Rule:
     triggers: ClassVar[Sequence[str]] = ()
     #: Where the code of the file being walked runs; the engine sets it before the walk.
     contexts: Contexts
+    #: The file being walked; the engine sets it before the walk.
+    module: cst.Module
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._findings: list[Finding] = []
 
-    def report(self, node: cst.CSTNode, **fields: object) -> None:
-        self._findings.append(Finding(node, self.message.format(**fields)))
+    def report(self, node: cst.CSTNode, *, fix: NodeFix | None = None, **fields: object) -> None:
+        self._findings.append(Finding(node, self.message.format(**fields), fix))
 
     def findings(self) -> Iterator[Finding]:
         yield from self._findings
@@ -157,7 +161,11 @@ class BlockingCallRule(Rule):
         for call, instead in self._blocking:
             assert call.function is not None
             where = self.contexts.where(call.function)
-            self.report(call.node, call=call.name, where=where, instead=instead)
+            self.report(call.node, fix=self.fix(call), call=call.name, where=where, instead=instead)
+
+    def fix(self, call: Call) -> NodeFix | None:
+        """The fix for a blocking call, for the rules that have one."""
+        return None
 
 
 class SocketTimeoutRule(Rule):

@@ -74,6 +74,8 @@ def _expected_lines() -> list[str]:
         f"bad/unknown_encoding.py:1:1: {CANNOT} cannot decode: unknown encoding: klingon",
         f"missing.py:1:1: {CANNOT} No such file or directory",
         "Found 10 errors.",
+        # Both ASF101 findings have a fix, unsafe (see the rule's "Fix safety").
+        "No fixes available (2 hidden fixes can be enabled with the `--unsafe-fixes` option).",
     ]
 
 
@@ -139,7 +141,8 @@ def test_an_unknown_configuration_key_is_a_usage_error(project, capsys):
     assert (code, captured.out) == (2, "")
     assert captured.err == (
         f"asyncsafe-lint: error: {project / 'pyproject.toml'}: unknown key `selcet` in [tool.asyncsafe] "
-        "(known: select, ignore, extend-select, per-file-ignores, exclude, blocking-calls, max-depth)\n"
+        "(known: select, ignore, extend-select, per-file-ignores, exclude, blocking-calls, max-depth, "
+        "fix, unsafe-fixes, default-timeout)\n"
     )
 
 
@@ -170,4 +173,5 @@ def test_exit_zero_reports_but_succeeds(project, capsys):
         f"bad/hazard.py:5:5: {SLEEP.format(function='handler')}",
         f"missing.py:1:1: {CANNOT} No such file or directory",
         "Found 2 errors.",
+        "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
     ]

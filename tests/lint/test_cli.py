@@ -45,6 +45,12 @@ APP_FINDINGS = [f"app.py:7:5: {SLEEP.format(function='handler')}", f"app.py:11:1
 HAZARD = "import time\n\n\nasync def handler():\n    time.sleep(1)\n"
 
 
+def hidden(count: int) -> str:
+    """The line after the summary when `count` findings have unsafe fixes only."""
+    fixes = "fix" if count == 1 else "fixes"
+    return f"No fixes available ({count} hidden {fixes} can be enabled with the `--unsafe-fixes` option)."
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -68,8 +74,11 @@ def run(capsys, *args: str) -> tuple[int, list[str], str]:
 
 
 def findings(lines: list[str]) -> list[tuple[str, int, str]]:
-    """(file, row, code) of each concise finding line; the summary line must come last."""
+    """(file, row, code) of each concise finding line; the summary line must come last,
+    or before the line about fixes."""
     assert lines, "no output at all"
+    if lines[-1].startswith(("No fixes available", "[*] ")):
+        lines = lines[:-1]
     assert lines[-1] == "All checks passed!" or lines[-1].startswith("Found "), lines[-1]
     result = []
     for line in lines[:-1]:
@@ -134,14 +143,14 @@ def test_selection_combines_configuration_and_command_line(project, capsys, conf
 
 def test_findings_are_printed_in_concise_format_with_a_summary(project, capsys):
     write(project / "app.py", APP)
-    assert run(capsys, "check") == (1, [*APP_FINDINGS, "Found 2 errors."], "")
+    assert run(capsys, "check") == (1, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
 
 
 def test_one_finding_is_one_error(project, capsys):
     write(project / "app.py", HAZARD)
     assert run(capsys, "check", "app.py") == (
         1,
-        [f"app.py:5:5: {SLEEP.format(function='handler')}", "Found 1 error."],
+        [f"app.py:5:5: {SLEEP.format(function='handler')}", "Found 1 error.", hidden(1)],
         "",
     )
 
@@ -153,7 +162,7 @@ def test_clean_code_passes(project, capsys):
 
 def test_exit_zero_still_prints_findings(project, capsys):
     write(project / "app.py", APP)
-    assert run(capsys, "check", "--exit-zero") == (0, [*APP_FINDINGS, "Found 2 errors."], "")
+    assert run(capsys, "check", "--exit-zero") == (0, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
 
 
 def test_statistics_count_findings_per_rule(project, capsys):
@@ -165,6 +174,7 @@ def test_statistics_count_findings_per_rule(project, capsys):
         "12\tASF101\t[ ] blocking-sleep",
         " 1\tASF201\t[ ] requests-without-timeout",
         "Found 13 errors.",
+        hidden(13),
     ]
 
 
@@ -196,7 +206,7 @@ def test_rule_prints_ruffs_sections(capsys):
     ]
     assert [line[3:] for line in lines if line.startswith("## ")] == list(DOC_SECTIONS)
     assert lines[4] == "## What it does"
-    assert lines[-2:] == ["## Fix safety", "There is no automatic fix yet."]
+    assert lines[-1] == "delay with `ValueError`, where `asyncio.sleep()` returns at once."
 
 
 def test_rule_code_is_case_insensitive(capsys):
@@ -235,6 +245,147 @@ def test_unknown_rule_is_a_usage_error(capsys):
         [],
         "asyncsafe-lint: error: unknown rule code `ASF999` (see `asyncsafe-lint rule --all`)\n",
     )
+
+
+# --- fixes: --fix, --unsafe-fixes, --diff, --fix-only -----------------------------------------
+
+#: APP with both of its (unsafe) fixes applied.
+APP_FIXED = """\
+import time
+
+import requests
+import asyncio
+
+
+async def handler():
+    await asyncio.sleep(1)
+
+
+def fetch(url):
+    return requests.get(url, timeout=10)
+"""
+APP_DIFF = [
+    "--- app.py",
+    "+++ app.py",
+    "@@ -1,11 +1,12 @@",
+    " import time",
+    " ",
+    " import requests",
+    "+import asyncio",
+    " ",
+    " ",
+    " async def handler():",
+    "-    time.sleep(1)",
+    "+    await asyncio.sleep(1)",
+    " ",
+    " ",
+    " def fetch(url):",
+    "-    return requests.get(url)",
+    "+    return requests.get(url, timeout=10)",
+    "",
+]
+#: One more ASF101 whose call is not a statement of its own: it has no fix.
+UNFIXABLE = "\n\nasync def value():\n    return time.sleep(2)\n"
+#: APP_FINDINGS as they are shown when unsafe fixes count.
+MARKED = [line.replace(": ASF101 ", ": ASF101 [*] ").replace(": ASF201 ", ": ASF201 [*] ") for line in APP_FINDINGS]
+FIXABLE = "[*] 2 fixable with the `--fix` option."
+
+
+def test_fixable_findings_are_marked_once_unsafe_fixes_count(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--unsafe-fixes") == (1, [*MARKED, "Found 2 errors.", FIXABLE], "")
+    # `--no-unsafe-fixes` drops the hint too, as in ruff.
+    assert run(capsys, "check", "--no-unsafe-fixes") == (1, [*APP_FINDINGS, "Found 2 errors."], "")
+
+
+def test_fix_applies_only_safe_fixes_without_unsafe_fixes(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--fix") == (1, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
+    assert (project / "app.py").read_text() == APP
+
+
+def test_fix_writes_the_fixes_and_reports_what_remains(project, capsys):
+    write(project / "app.py", APP + UNFIXABLE)
+    code, lines, err = run(capsys, "check", "--fix", "--unsafe-fixes")
+    assert (project / "app.py").read_text() == APP_FIXED + UNFIXABLE
+    assert (code, err) == (1, "")
+    # No `[*]` after fixing: what remains has no fix that applies.
+    assert lines == [f"app.py:16:12: {SLEEP.format(function='value')}", "Found 3 errors (2 fixed, 1 remaining)."]
+    # A second run changes nothing.
+    assert run(capsys, "check", "--fix", "--unsafe-fixes")[1][-1] == "Found 1 error."
+    assert (project / "app.py").read_text() == APP_FIXED + UNFIXABLE
+
+
+def test_fix_exits_zero_when_nothing_remains(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--fix", "--unsafe-fixes") == (0, ["Found 2 errors (2 fixed, 0 remaining)."], "")
+    assert (project / "app.py").read_text() == APP_FIXED
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--fix", "--unsafe-fixes", "--exit-non-zero-on-fix")[0] == 1
+
+
+def test_fix_and_unsafe_fixes_from_the_configuration(project, capsys):
+    write(project / "pyproject.toml", "[tool.asyncsafe]\nfix = true\nunsafe-fixes = true\ndefault-timeout = 3\n")
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--no-fix") == (1, [*MARKED, "Found 2 errors.", FIXABLE], "")
+    assert (project / "app.py").read_text() == APP
+    assert run(capsys, "check") == (0, ["Found 2 errors (2 fixed, 0 remaining)."], "")
+    assert (project / "app.py").read_text() == APP_FIXED.replace("timeout=10", "timeout=3")
+
+
+def test_diff_prints_the_change_and_writes_nothing(project, capsys):
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--diff", "--unsafe-fixes") == (1, [*APP_DIFF, "Would fix 2 errors."], "")
+    assert (project / "app.py").read_text() == APP
+    # Without unsafe fixes there is nothing to show, and that is a success.
+    assert run(capsys, "check", "--diff") == (
+        0, ["No errors would be fixed (2 fixes available with `--unsafe-fixes`)."], "",
+    )  # fmt: skip
+    write(project / "app.py", APP_FIXED)
+    assert run(capsys, "check", "--diff", "--unsafe-fixes") == (0, [], "")
+
+
+def test_fix_only_applies_and_reports_only_the_count(project, capsys):
+    write(project / "app.py", APP + UNFIXABLE)
+    assert run(capsys, "check", "--fix-only", "--unsafe-fixes") == (0, ["Fixed 2 errors."], "")
+    assert (project / "app.py").read_text() == APP_FIXED + UNFIXABLE
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--fix-only", "--unsafe-fixes", "--exit-non-zero-on-fix") == (1, ["Fixed 2 errors."], "")
+    assert run(capsys, "check", "--fix-only") == (0, [], "")
+
+
+def test_statistics_mark_rules_with_fixes(project, capsys):
+    write(project / "app.py", APP + UNFIXABLE)
+    code, lines, _ = run(capsys, "check", "--statistics", "--unsafe-fixes")
+    assert (code, lines) == (
+        1,
+        ["2\tASF101\t[*] blocking-sleep", "1\tASF201\t[*] requests-without-timeout", "Found 3 errors.",
+         FIXABLE],
+    )  # fmt: skip
+    main(["check", "--statistics", "--unsafe-fixes", "--output-format", "json"])
+    assert [row["fixable"] for row in json.loads(capsys.readouterr().out)] == [True, True]
+
+
+def test_json_output_carries_each_fix(project, capsys):
+    write(project / "app.py", APP)
+    assert main(["check", "--output-format", "json"]) == 1
+    assert [finding["fix"] for finding in json.loads(capsys.readouterr().out)] == [
+        {
+            "applicability": "unsafe",
+            "message": "Use `await asyncio.sleep()`",
+            "edits": [
+                {"content": "import asyncio\n", "location": {"row": 4, "column": 1}, "end_location": {"row": 4, "column": 1}},
+                {"content": "await asyncio.sleep", "location": {"row": 7, "column": 5},
+                 "end_location": {"row": 7, "column": 15}},
+            ],
+        },
+        {
+            "applicability": "unsafe",
+            "message": "Add `timeout=10`",
+            "edits": [{"content": ", timeout=10", "location": {"row": 11, "column": 28},
+                       "end_location": {"row": 11, "column": 28}}],
+        },
+    ]  # fmt: skip
 
 
 # --- configuration: per-file-ignores, exclude, --config -------------------------------------
@@ -279,7 +430,7 @@ def test_per_file_ignores_and_exclude_from_the_configuration(tmp_path, monkeypat
         ("project/scripts/other.py", 11, "ASF201"),
         ("project/tests/conftest.py", 7, "ASF101"),
     ]
-    assert lines[-1] == "Found 6 errors."
+    assert lines[-2:] == ["Found 6 errors.", hidden(6)]
 
 
 def test_config_file_is_the_one_given_not_the_nearest(tmp_path, monkeypatch, capsys):
@@ -369,7 +520,7 @@ def test_suppression_comments_stay_on_their_line_after_a_form_feed(project, caps
     # `str.splitlines()` splits at a form feed, Python does not: rows must not shift.
     write(project / "app.py", "import time\n\x0c\n\nasync def f():\n    time.sleep(1)  # noqa\n    time.sleep(2)\n")
     code, lines, _ = run(capsys, "check")
-    assert lines == [f"app.py:6:5: {SLEEP.format(function='f')}", "Found 1 error."]
+    assert lines == [f"app.py:6:5: {SLEEP.format(function='f')}", "Found 1 error.", hidden(1)]
     code, lines, _ = run(capsys, "check", "--output-format", "full")
     assert lines[1:5] == ["  |", "6 |     time.sleep(2)", "  |     ^^^^^^^^^^^^^ ASF101", "  |"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint import __version__
-from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from asyncsafe_lint.output import FORMATS, Report, display_path
+from asyncsafe_lint.output.summary import fix_summary, summary
 from asyncsafe_lint.output.github import escape_data, escape_property
 from asyncsafe_lint.output.sarif import what_it_does
 from asyncsafe_lint.rule import Rule
@@ -369,3 +371,82 @@ def test_empty_run_sarif():
 @pytest.mark.parametrize("name", list(FORMATS))
 def test_output_ends_with_a_newline(name):
     assert FORMATS[name](REPORT).endswith("\n")
+
+
+# --- fixes -----------------------------------------------------------------------------------
+
+SAFE = Fix("Use it", (Edit(Location(4, 5), Location(4, 15), "await asyncio.sleep"),), Applicability.SAFE)
+UNSAFE = Fix("Add it", (Edit(Location(5, 17), Location(5, 17), ", timeout=10"),), Applicability.UNSAFE)
+
+
+def _fixed(diagnostic: Diagnostic, fix: Fix | None) -> Diagnostic:
+    return dataclasses.replace(diagnostic, fix=fix)
+
+
+WITH_FIXES = (_fixed(DIAGNOSTICS[2], SAFE), _fixed(DIAGNOSTICS[3], UNSAFE))
+
+
+@pytest.mark.parametrize(
+    ("show_fixes", "unsafe_fixes", "marked"),
+    [(False, True, []), (True, False, [4]), (True, True, [4, 5])],
+)
+def test_concise_marks_findings_whose_fix_applies(show_fixes, unsafe_fixes, marked):
+    report = Report(WITH_FIXES, (BlockingSleep,), ROOT, lambda _: [], show_fixes, unsafe_fixes)
+    assert FORMATS["concise"](report) == "".join(
+        f"app/routes.py:{row}:5: ASF101 {'[*] ' if row in marked else ''}{SLEEP}\n" for row in (4, 5)
+    )
+
+
+def test_json_fix_has_ruffs_shape():
+    report = Report(WITH_FIXES, (BlockingSleep,), ROOT, lambda _: [])
+    assert [finding["fix"] for finding in json.loads(FORMATS["json"](report))] == [
+        {
+            "applicability": "safe",
+            "message": "Use it",
+            "edits": [{"content": "await asyncio.sleep", "location": {"row": 4, "column": 5},
+                       "end_location": {"row": 4, "column": 15}}],
+        },
+        {
+            "applicability": "unsafe",
+            "message": "Add it",
+            "edits": [{"content": ", timeout=10", "location": {"row": 5, "column": 17},
+                       "end_location": {"row": 5, "column": 17}}],
+        },
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("fixes", "fixed", "unsafe_fixes", "expected"),
+    [
+        ((), 0, None, "All checks passed!"),
+        ((None,), 2, None, "Found 3 errors (2 fixed, 1 remaining)."),
+        ((), 1, None, "Found 1 error (1 fixed, 0 remaining)."),
+        ((SAFE, None), 0, None, "Found 2 errors.\n[*] 1 fixable with the `--fix` option."),
+        ((SAFE, UNSAFE), 0, None, "Found 2 errors.\n[*] 1 fixable with the `--fix` option "
+         "(1 hidden fix can be enabled with the `--unsafe-fixes` option)."),
+        ((UNSAFE, UNSAFE), 0, None, "Found 2 errors.\nNo fixes available "
+         "(2 hidden fixes can be enabled with the `--unsafe-fixes` option)."),
+        ((UNSAFE, UNSAFE), 0, False, "Found 2 errors."),
+        ((UNSAFE, SAFE), 0, True, "Found 2 errors.\n[*] 2 fixable with the `--fix` option."),
+    ],
+)  # fmt: skip
+def test_summary_in_ruffs_words(fixes, fixed, unsafe_fixes, expected):
+    found = [_fixed(DIAGNOSTICS[2], fix) for fix in fixes]
+    assert summary(found, fixed, unsafe_fixes) == expected
+
+
+@pytest.mark.parametrize(
+    ("fixes", "fixed", "applied", "expected"),
+    [
+        ((), 0, False, None),
+        ((), 1, False, "Would fix 1 error."),
+        ((), 2, True, "Fixed 2 errors."),
+        ((UNSAFE,), 2, False, "Would fix 2 errors (1 additional fix available with `--unsafe-fixes`)."),
+        ((UNSAFE, UNSAFE), 1, True, "Fixed 1 error (2 additional fixes available with `--unsafe-fixes`)."),
+        ((UNSAFE,), 0, False, "No errors would be fixed (1 fix available with `--unsafe-fixes`)."),
+        ((UNSAFE, UNSAFE), 0, True, "No errors fixed (2 fixes available with `--unsafe-fixes`)."),
+    ],
+)
+def test_fix_summary_in_ruffs_words(fixes, fixed, applied, expected):
+    found = [_fixed(DIAGNOSTICS[2], fix) for fix in fixes]
+    assert fix_summary(found, fixed, unsafe_fixes=False, applied=applied) == expected

@@ -23,6 +23,10 @@ class Report:
     root: Path
     #: The source lines of a file, for the formats that show code.
     source_lines: Callable[[str], Sequence[str]]
+    #: Mark the findings a fix would resolve with `[*]` (as ruff does when not fixing).
+    show_fixes: bool = False
+    #: Whether unsafe fixes count as fixes.
+    unsafe_fixes: bool = False
 
 
 Formatter = Callable[[Report], str]

@@ -9,7 +9,8 @@ from asyncsafe_lint.output import Report, display_path
 def header(diagnostic: Diagnostic, report: Report) -> str:
     path = display_path(diagnostic.filename, report.root)
     start = diagnostic.location
-    return f"{path}:{start.row}:{start.column}: {diagnostic.code} {diagnostic.message}"
+    marker = "[*] " if report.show_fixes and diagnostic.fixable(report.unsafe_fixes) else ""
+    return f"{path}:{start.row}:{start.column}: {diagnostic.code} {marker}{diagnostic.message}"
 
 
 def render(report: Report) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location
 from asyncsafe_lint.output import Report, absolute_path, rule_for
 
 
@@ -16,9 +16,20 @@ def diagnostic_json(diagnostic: Diagnostic, report: Report) -> dict[str, object]
         "filename": str(absolute_path(diagnostic.filename, report.root)),
         "location": _location(diagnostic.location),
         "end_location": _location(diagnostic.end_location),
-        "fix": None,
+        "fix": None if diagnostic.fix is None else _fix(diagnostic.fix),
         "noqa_row": diagnostic.location.row,
         "url": rule_for(report, diagnostic.code).url(),
+    }
+
+
+def _fix(fix: Fix) -> dict[str, object]:
+    return {
+        "applicability": str(fix.applicability),
+        "message": fix.message,
+        "edits": [
+            {"content": edit.content, "location": _location(edit.location), "end_location": _location(edit.end_location)}
+            for edit in fix.edits
+        ],
     }
 
 

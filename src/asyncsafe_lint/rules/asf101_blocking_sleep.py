@@ -1,4 +1,16 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from asyncsafe_lint.diagnostics import Applicability
+from asyncsafe_lint.edits import NodeEdit, NodeFix, replace
+from asyncsafe_lint.imports import ModuleImports, function_bindings
+from asyncsafe_lint.rule import BlockingCallRule, Call
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
 
 
 class BlockingSleep(BlockingCallRule):
@@ -38,7 +50,34 @@ async def retry():
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix turns the call into `await asyncio.sleep(...)`, adding `import asyncio` when
+the module does not import it yet; in a module that imports from `anyio` it uses
+`await anyio.sleep(...)` instead. Aliases are followed (`nap(1)` after
+`from time import sleep as nap` becomes `await asyncio.sleep(1)`).
+
+```python
+from time import sleep as nap
+
+async def poll():
+    nap(1)
+# becomes
+from time import sleep as nap
+import asyncio
+
+async def poll():
+    await asyncio.sleep(1)
+```
+
+It is offered only where `await` is sure to be valid and to mean the same: the call
+is a statement of its own in the body of the `async def` itself (not in a nested
+function, class or lambda), it passes exactly one positional argument, and the name
+the fix would use is not bound to anything else in the module or the function.
+
+The fix is unsafe. The coroutine now gives way to the event loop while it waits:
+other tasks run in between, so code that counted on nothing else running during the
+pause (state shared between tasks without a lock) can behave differently, and the
+task can now be cancelled at that point. `time.sleep()` also rejects a negative
+delay with `ValueError`, where `asyncio.sleep()` returns at once.
 """
     valid = (
         "import asyncio\nasync def f():\n    await asyncio.sleep(1)\n",
@@ -65,3 +104,60 @@ There is no automatic fix yet.
         "import time\nasync def f():\n    time.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
         "import time\npause = time.sleep\nasync def f():\n    pause(1)  # expect: ASF101\n",
     )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        #: Per `async def` (by id), its calls that are statements of their own.
+        self._statements: dict[int, set[int]] = {}
+
+    def fix(self, call: Call) -> NodeFix | None:
+        node, function = call.node, call.function
+        if not isinstance(node, cst.Call) or function is None or not isinstance(function.node, cst.FunctionDef):
+            return None
+        if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+            return None
+        if id(node) not in self._statements_of(function.node):
+            return None
+        imports = ModuleImports(self.module)
+        module = "anyio" if imports.uses("anyio") else "asyncio"
+        local = function_bindings(function.node)
+        spelled = imports.reference(f"{module}.sleep")
+        edits: list[NodeEdit] = []
+        if spelled is None:
+            if imports.is_bound(module):
+                return None
+            edits.append(imports.add(f"import {module}"))
+            spelled = f"{module}.sleep"
+        if spelled.split(".", 1)[0] in local:
+            return None
+        edits.append(replace(node.func, f"await {spelled}"))
+        return NodeFix(f"Use `await {spelled}()`", tuple(edits), Applicability.UNSAFE)
+
+    def _statements_of(self, function: cst.FunctionDef) -> set[int]:
+        if id(function) not in self._statements:
+            visitor = _CallStatements()
+            function.body.visit(visitor)
+            self._statements[id(function)] = visitor.calls
+        return self._statements[id(function)]
+
+
+class _CallStatements(cst.CSTVisitor):
+    """The calls that are whole expression statements of one function body, outside
+    the functions, classes and lambdas nested in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: set[int] = set()
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Call):
+            self.calls.add(id(node.value))
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False

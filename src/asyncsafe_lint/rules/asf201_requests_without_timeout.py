@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from asyncsafe_lint.diagnostics import Applicability
+from asyncsafe_lint.edits import NodeFix, add_argument, replace
 from asyncsafe_lint.rule import Call, Rule
 
 if TYPE_CHECKING:
@@ -94,7 +96,23 @@ def fetch_profile(user_id: int) -> dict:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix adds `timeout=` with the number of seconds that `default-timeout` in
+`[tool.asyncsafe]` sets (10 when it is not set), or puts that number in place of
+`timeout=None`:
+
+```python
+requests.get("https://api.example.com/users")
+requests.get("https://api.example.com/users", timeout=None)
+# become
+requests.get("https://api.example.com/users", timeout=10)
+requests.get("https://api.example.com/users", timeout=10)
+```
+
+The fix is unsafe: a request that used to take longer than that - a large download,
+a slow report endpoint - now fails with `requests.exceptions.Timeout`. requests
+applies the number to connecting and to each wait between bytes of the answer, not
+to the whole request. Pick the value your upstreams need; the fix only makes sure
+there is one.
 """
     valid = (
         "import requests\nrequests.get('https://example.com', timeout=5)\n",
@@ -161,19 +179,35 @@ There is no automatic fix yet.
         if call.name in _FUNCTIONS:
             problem = call.timeout_problem(_FUNCTIONS[call.name])
             if problem is not None:
-                self.report(call.node, call=call.name, problem=problem)
+                self.report(call.node, fix=self._fix(call, _FUNCTIONS[call.name]), call=call.name, problem=problem)
         elif call.name in _SESSION_METHODS:
             problem = call.timeout_problem(_SESSION_METHODS[call.name])
             if problem is not None:
                 self._session_calls.append((call, problem))
 
+    def _fix(self, call: Call, position: int | None) -> NodeFix | None:
+        seconds = _seconds(self.settings.default_timeout)
+        timeout = call.argument("timeout", position)
+        if timeout is not None:
+            return NodeFix(f"Set `timeout={seconds}`", (replace(timeout.value, seconds),), Applicability.UNSAFE)
+        edit = add_argument(call.node, f"timeout={seconds}") if isinstance(call.node, cst.Call) else None
+        if edit is None:
+            return None
+        return NodeFix(f"Add `timeout={seconds}`", (edit,), Applicability.UNSAFE)
+
     def leave_module(self) -> None:
         if self._custom_adapter or any(self._is_custom_adapter(node) for node in self._mounted):
             return
         for call, problem in self._session_calls:
-            self.report(call.node, call=call.name, problem=problem)
+            assert call.name is not None
+            fix = self._fix(call, _SESSION_METHODS[call.name])
+            self.report(call.node, fix=fix, call=call.name, problem=problem)
 
     def _is_custom_adapter(self, node: cst.BaseExpression) -> bool:
         if isinstance(node, cst.Call):
             return self._adapter_names.get(id(node)) not in _PLAIN_ADAPTERS
         return True
+
+
+def _seconds(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import libcst as cst
 
+from asyncsafe_lint.edits import NodeFix
+from asyncsafe_lint.lifespan import LifespanPlan, Registration, receiver_name
 from asyncsafe_lint.rule import Call, Rule, is_none
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
 
 #: Every spelling of the application and router classes that take startup/shutdown handlers.
 APP_TYPES = frozenset(
@@ -15,6 +22,7 @@ APP_TYPES = frozenset(
         "starlette.routing.Router",
     }
 )
+ROUTER_TYPES = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router"})
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
 HANDLER_KEYWORDS = ("on_startup", "on_shutdown")
 EVENTS = frozenset({"startup", "shutdown"})
@@ -53,7 +61,7 @@ class DeprecatedEventHandler(Rule):
     code = "ASF301"
     name = "deprecated-event-handler"
     summary = "`on_event()` / `add_event_handler()` / `on_startup=` instead of a `lifespan` context manager"
-    message = "{what} is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager"
+    message = "{what} is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager{note}"
     triggers = ("on_event", "add_event_handler", "on_startup", "on_shutdown")
     docs = """
 ## What it does
@@ -123,7 +131,56 @@ app = FastAPI(lifespan=lifespan)
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+For an app built at module level in the same file (`app = FastAPI(...)` or
+`Starlette(...)`), the fix writes one `@asynccontextmanager` function, `lifespan`,
+above the app and passes it as `lifespan=`. It calls the startup handlers in the
+order they were registered - `on_startup=` first, then the `on_event` /
+`add_event_handler` registrations as the module runs them - awaiting the async ones,
+then yields, then calls the shutdown handlers in order in a `finally:` block (FastAPI's
+own default lifespan also runs them when serving ends in an error). The handler
+functions stay where they are, with their comments and bodies; only the
+registrations go (a comment at the end of a removed line is kept on a line of its
+own). `from contextlib import asynccontextmanager` is added when missing.
+
+```python
+from contextlib import asynccontextmanager
+
+@asynccontextmanager
+async def lifespan(_app):
+    await open_client()
+    try:
+        yield
+    finally:
+        await close_client()
+
+app = FastAPI(lifespan=lifespan)
+
+async def open_client() -> None:
+    app.state.http = httpx.AsyncClient(timeout=10)
+
+async def close_client() -> None:
+    await app.state.http.aclose()
+```
+
+Once an app has a lifespan, FastAPI ignores its event handlers, so the fix moves all
+of an app's handlers or none, and the finding says why when there is none:
+
+- the app is not built at module level in this file (imported from another module,
+  made by a factory, or a parameter): the handlers registered elsewhere cannot be
+  seen, and a lifespan would silently switch them off;
+- the app already has a `lifespan=` (the handlers never run, see `ASF302`): merging
+  them into it is a decision about ordering and error handling for a human;
+- a handler is registered in a way whose place in the order is not known: inside a
+  function, by changing `app.router.on_startup` directly, with an event that is not
+  a string literal, or a handler that is not a plain function of the module (a
+  lambda, an imported or decorated function, a handler with other decorators);
+- the app includes a router of the same module that has handlers of its own;
+- handlers on a router rather than an app, and constructors that take `**kwargs`.
+
+The fix is unsafe. Handlers registered on the same app from other modules, or by
+routers included from other modules, may stop running (depending on the FastAPI
+version), and the handlers now run from a generator: an exception in one surfaces
+through the context manager rather than from FastAPI's loop over the handlers.
 """
     valid = (
         "from contextlib import asynccontextmanager\nfrom fastapi import FastAPI\n"
@@ -158,20 +215,53 @@ There is no automatic fix yet.
         "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
     )
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._apps: list[cst.Call] = []
+        self._routers: list[cst.Call] = []
+        #: `on_startup=` / `on_shutdown=` arguments, with what to call them and their constructor.
+        self._arguments: list[tuple[cst.Arg, str, cst.Call]] = []
+        self._registrations: list[tuple[Registration, str]] = []
+        #: (app, router) for each `app.include_router(router)`.
+        self._includes: list[tuple[str, str]] = []
+
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call):
+        node = call.node
+        if not isinstance(node, cst.Call):
             return
         if call.name in APP_TYPES:
+            (self._routers if call.name in ROUTER_TYPES else self._apps).append(node)
             for keyword in HANDLER_KEYWORDS:
                 arg = call.argument(keyword)
                 if arg is not None and not is_none(arg):
-                    self.report(arg, what=f"`{keyword}=`")
+                    self._arguments.append((arg, f"`{keyword}=`", node))
             return
         method = registration(call)
+        in_function = call.function is not None
         if method is not None:
-            self.report(call.node, what=f"`{method}()`")
-        elif call.name is not None:
+            receiver = node.func.value if isinstance(node.func, cst.Attribute) else None
+            self._registrations.append((Registration(node, receiver_name(receiver), in_function, False), f"`{method}()`"))
+        elif call.name is not None and isinstance(node.func, cst.Attribute):
             owner, _, method = call.name.rpartition(".")
             holder, _, handlers = owner.rpartition(".")
+            receiver = node.func.value
             if method in _LIST_METHODS and handlers in HANDLER_KEYWORDS and is_app_type(holder):
-                self.report(call.node, what=f"adding to `{handlers}`")
+                listed = receiver.value if isinstance(receiver, cst.Attribute) else None
+                found = Registration(node, receiver_name(listed), in_function, True)
+                self._registrations.append((found, f"adding to `{handlers}`"))
+            elif method == "include_router" and is_app_type(owner) and node.args:
+                app, router = receiver_name(receiver), receiver_name(node.args[0].value)
+                if app is not None and router is not None:
+                    self._includes.append((app, router))
+
+    def leave_module(self) -> None:
+        registrations = [found for found, _ in self._registrations]
+        plan = LifespanPlan(self.module, self._apps, self._routers, registrations, self._includes)
+        for arg, what, constructor in self._arguments:
+            self._report(arg, what, *plan.outcome(plan.name_of(constructor)))
+        for found, what in self._registrations:
+            self._report(found.node, what, *plan.outcome(found.root))
+
+    def _report(self, node: cst.CSTNode, what: str, fix: NodeFix | None, reason: str | None) -> None:
+        note = "" if reason is None else f" (no automatic fix: {reason})"
+        self.report(node, fix=fix, what=what, note=note)

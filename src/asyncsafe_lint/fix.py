@@ -1,0 +1,193 @@
+"""Applying fixes: the edits of a file's findings, to a fixpoint, never leaving a file
+that does not parse.
+
+One pass applies every applicable fix that does not overlap a fix applied before it
+in the pass (an edit that several fixes share, such as an added import, is made once);
+the file is then checked again and the next pass applies what the first had to skip or
+what the changed code now allows, until nothing changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+import tokenize
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+
+from asyncsafe_lint.config import Settings
+from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
+from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.runner import LintResult, check_paths
+
+#: More passes than any file needs; a bound so that fixes that undo each other still end.
+MAX_PASSES = 10
+
+# The line breaks Python and libcst count rows by (see `engine.physical_lines`).
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass
+class FixedFile:
+    path: Path
+    original: str
+    text: str
+    #: How many findings of each rule the fixes resolved.
+    fixed: Counter[str]
+    #: The findings in `text`.
+    diagnostics: list[Diagnostic]
+    #: Why fixes were found but not applied (the result would not parse).
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+    def diff(self, shown_as: str) -> str:
+        """A unified diff of the change, with the file shown as `shown_as`."""
+        lines = difflib.unified_diff(
+            _lines_with_ends(self.original), _lines_with_ends(self.text), fromfile=shown_as, tofile=shown_as
+        )
+        return "".join(lines)
+
+
+@dataclass
+class FixResult:
+    #: Every file a fix applied to, or was meant to.
+    files: list[FixedFile] = field(default_factory=list)
+    #: The findings that remain once the fixes are in.  When they are not written, a
+    #: fixed file's findings come from checking it alone: without those that need the
+    #: other files (the project pass), which have no fixes.
+    remaining: LintResult = field(default_factory=LintResult)
+
+    @property
+    def fixed(self) -> int:
+        return sum(sum(file.fixed.values()) for file in self.files)
+
+
+def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> tuple[str, Counter[str]]:
+    """`text` with the applicable fixes of `diagnostics` applied, skipping a fix that
+    overlaps one applied before it; and how many fixes of each rule were applied."""
+    starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
+    first_break = _NEWLINE.search(text)
+    newline = first_break.group() if first_break else "\n"
+
+    def offset(location: Location) -> int:
+        if location.row > len(starts):
+            return len(text)
+        return min(starts[location.row - 1] + location.column - 1, len(text))
+
+    fixes = sorted(
+        ((d.fix, d.code) for d in diagnostics if d.fix is not None and d.fix.edits and d.fixable(unsafe)),
+        key=lambda item: (item[0].edits[0].location, item[1]),
+    )
+    pieces: list[str] = []
+    cursor = -1
+    applied: set[Edit] = set()
+    fixed: Counter[str] = Counter()
+    for fix, code in fixes:
+        edits = [edit for edit in fix.edits if edit not in applied]
+        if edits and offset(edits[0].location) <= cursor:
+            continue
+        for edit in edits:
+            start = offset(edit.location)
+            pieces.append(text[max(cursor, 0) : start])
+            pieces.append(edit.content.replace("\n", newline))
+            cursor = offset(edit.end_location)
+        applied.update(edits)
+        fixed[code] += 1
+    pieces.append(text[max(cursor, 0) :])
+    return "".join(pieces), fixed
+
+
+def fix_file(path: Path, settings: Settings, unsafe: bool) -> FixedFile:
+    """Fix one file in memory, pass after pass, until no fix changes it."""
+    source = path.read_bytes()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    original = source.decode(encoding)
+    rules = settings.rules_for(path.absolute())
+    return fix_text(original, str(path), encoding, settings, rules, unsafe)
+
+
+def fix_text(
+    original: str, filename: str, encoding: str, settings: Settings, rules: Sequence[type[Rule]], unsafe: bool
+) -> FixedFile:
+    text, fixed = original, Counter[str]()
+    diagnostics = check_source(original.encode(encoding), filename, settings, rules)
+    first = diagnostics
+    # Code newer than this Python can only be checked with libcst's parser.
+    strict = _compiles(original, filename)
+    for _ in range(MAX_PASSES):
+        changed, applied = apply_fixes(text, diagnostics, unsafe)
+        if changed == text:
+            break
+        if not (_compiles(changed, filename) if strict else _libcst_parses(changed)):
+            codes = ", ".join(sorted(applied))
+            error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
+            return FixedFile(Path(filename), original, original, Counter(), first, error)
+        text, fixed = changed, fixed + applied
+        diagnostics = check_source(text.encode(encoding), filename, settings, rules)
+    return FixedFile(Path(filename), original, text, fixed, diagnostics)
+
+
+def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, write: bool) -> FixResult:
+    """Fix the files under `paths` that have applicable fixes; with `write`, save them and
+    check everything again for what remains."""
+    before = check_paths(paths, settings)
+    targets = sorted({d.filename for d in before.diagnostics if d.fixable(unsafe)})
+    result = FixResult(remaining=LintResult(crashes=dict(before.crashes), files_checked=before.files_checked))
+    for filename in targets:
+        try:
+            result.files.append(fix_file(Path(filename), settings, unsafe))
+        except Exception:  # noqa: BLE001 - a linter bug on one file must not stop the others' fixes
+            result.remaining.crashes[filename] = traceback.format_exc()
+    changed = [file for file in result.files if file.changed]
+    if write and changed:
+        for file in changed:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(file.path.read_bytes()).readline)
+            file.path.write_bytes(file.text.encode(encoding))
+        after = check_paths(paths, settings)
+        after.crashes.update(result.remaining.crashes)
+        result.remaining = after
+        return result
+    fixed_names = {str(file.path) for file in changed}
+    kept = [d for d in before.diagnostics if d.filename not in fixed_names]
+    result.remaining.diagnostics = sorted(
+        [*kept, *(d for file in changed for d in file.diagnostics)], key=lambda d: d.sort_key
+    )
+    return result
+
+
+def _compiles(text: str, filename: str) -> bool:
+    """True when CPython compiles `text`: more than parsing, it also rejects an `await`
+    outside an async function."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SyntaxWarnings about code the fixes did not touch
+        try:
+            compile(text, filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    return True
+
+
+def _libcst_parses(text: str) -> bool:
+    try:
+        cst.parse_module(text)
+    except cst.ParserSyntaxError:
+        return False
+    return True
+
+
+def _lines_with_ends(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += "\n\\ No newline at end of file\n"
+    return lines

@@ -1,0 +1,524 @@
+"""Fixes: what each one writes, that the result compiles and keeps behaviour, that a
+second run changes nothing, and how edits combine and fail safely."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import warnings
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from asyncsafe_lint.config import ConfigError, Settings, from_table, load
+from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from asyncsafe_lint.edits import NodeFix, replace
+from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text
+from asyncsafe_lint.rules import ALL_RULES
+from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
+from asyncsafe_lint.runner import check_paths
+
+REPO = Path(__file__).resolve().parents[2]
+NOTE = " (no automatic fix: {reason})"
+
+
+def fixed(source: str, settings: Settings | None = None, unsafe: bool = True) -> FixedFile:
+    """`source` run through the fix loop as `app.py`; the result must compile and be a fixpoint."""
+    result = fix_text(source, "app.py", "utf-8", settings or Settings(), ALL_RULES, unsafe)
+    assert result.error is None
+    compile(result.text, "app.py", "exec")
+    again = fix_text(result.text, "app.py", "utf-8", settings or Settings(), ALL_RULES, unsafe)
+    assert (again.text, again.fixed) == (result.text, Counter())
+    return result
+
+
+def diagnostics(source: str, code: str) -> list[Diagnostic]:
+    return [d for d in check_source(source.encode(), "app.py", Settings(), ALL_RULES) if d.code == code]
+
+
+# --- applying edits ---------------------------------------------------------------------------
+
+
+def _fix(code: str, *edits: tuple[tuple[int, int], tuple[int, int], str], safe: bool = True) -> Diagnostic:
+    start = Location(1, 1)
+    fix = Fix(
+        f"fix {code}",
+        tuple(Edit(Location(*a), Location(*b), content) for a, b, content in edits),
+        Applicability.SAFE if safe else Applicability.UNSAFE,
+    )
+    return Diagnostic("app.py", start, start, code, "name", "message", fix)
+
+
+def test_edits_apply_in_order_and_an_overlapping_fix_waits_for_the_next_pass():
+    text = "alpha beta gamma\ndelta\n"
+    found = [
+        _fix("ASF101", ((1, 7), (1, 11), "BETA")),
+        _fix("ASF201", ((1, 9), (1, 17), "overlaps")),  # inside the first fix's span
+        _fix("ASF202", ((2, 1), (2, 6), "DELTA"), ((2, 6), (2, 6), "!")),
+    ]
+    assert apply_fixes(text, found, unsafe=False) == ("alpha BETA gamma\nDELTA!\n", Counter({"ASF101": 1, "ASF202": 1}))
+
+
+def test_an_edit_several_fixes_share_is_made_once():
+    text = "import time\nx = 1\ny = 2\n"
+    shared = ((2, 1), (2, 1), "import asyncio\n")
+    found = [_fix("ASF101", shared, ((2, 1), (2, 2), "a")), _fix("ASF101", shared, ((3, 1), (3, 2), "b"))]
+    assert apply_fixes(text, found, unsafe=False) == ("import time\nimport asyncio\na = 1\nb = 2\n", Counter({"ASF101": 2}))
+
+
+def test_unsafe_fixes_apply_only_when_asked():
+    found = [_fix("ASF201", ((1, 1), (1, 2), "y"), safe=False)]
+    assert apply_fixes("x\n", found, unsafe=False) == ("x\n", Counter())
+    assert apply_fixes("x\n", found, unsafe=True) == ("y\n", Counter({"ASF201": 1}))
+
+
+def test_added_lines_take_the_files_line_breaks():
+    found = [_fix("ASF101", ((2, 1), (2, 1), "import asyncio\n"))]
+    assert apply_fixes("import time\r\nx = 1\r\n", found, unsafe=False)[0] == "import time\r\nimport asyncio\r\nx = 1\r\n"
+
+
+def test_a_fix_that_would_not_parse_leaves_the_file_as_it_was(monkeypatch):
+    def broken(self: BlockingSleep, call: object) -> NodeFix:
+        return NodeFix("break it", (replace(call.node.func, "await ("),), Applicability.SAFE)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(BlockingSleep, "fix", broken)
+    source = "import time\n\n\nasync def f():\n    time.sleep(1)\n"
+    result = fix_text(source, "app.py", "utf-8", Settings(), ALL_RULES, unsafe=False)
+    assert (result.text, result.fixed, result.changed) == (source, Counter(), False)
+    assert result.error == "the fixes for ASF101 would leave the file unparsable, so it was left unchanged"
+    assert [d.code for d in result.diagnostics] == ["ASF101"]
+
+
+# --- ASF101: time.sleep -> await asyncio.sleep ------------------------------------------------
+
+SLEEPY = '''\
+"""Retries."""
+
+from __future__ import annotations
+
+import time
+from time import sleep as nap
+
+
+async def retry(attempts: int) -> None:
+    for attempt in range(attempts):
+        time.sleep(0.1 * attempt)  # back off
+        if attempt:
+            nap(1)
+    delay = time.sleep(0)
+    return delay
+'''
+
+
+def test_sleep_becomes_an_awaited_asyncio_sleep_and_the_import_is_added():
+    result = fixed(SLEEPY)
+    assert result.fixed == Counter({"ASF101": 2})
+    assert result.text == '''\
+"""Retries."""
+
+from __future__ import annotations
+
+import time
+from time import sleep as nap
+import asyncio
+
+
+async def retry(attempts: int) -> None:
+    for attempt in range(attempts):
+        await asyncio.sleep(0.1 * attempt)  # back off
+        if attempt:
+            await asyncio.sleep(1)
+    delay = time.sleep(0)
+    return delay
+'''
+    # The call inside an expression is left alone (and still reported).
+    assert [(d.code, d.location.row) for d in result.diagnostics] == [("ASF101", 15)]
+
+
+def test_sleep_uses_the_modules_own_asyncio_or_anyio_import():
+    aliased = "import asyncio as aio\nimport time\n\n\nasync def f():\n    time.sleep(1)\n"
+    assert fixed(aliased).text == "import asyncio as aio\nimport time\n\n\nasync def f():\n    await aio.sleep(1)\n"
+    with_anyio = "import time\nfrom anyio import to_thread\n\n\nasync def f():\n    time.sleep(1)\n"
+    assert fixed(with_anyio).text == (
+        "import time\nfrom anyio import to_thread\nimport anyio\n\n\nasync def f():\n    await anyio.sleep(1)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # `asyncio` means something else here.
+        "import time\nasyncio = None\n\n\nasync def f():\n    time.sleep(1)\n",
+        "import time, asyncio\n\n\nasync def f(asyncio):\n    time.sleep(1)\n",
+        # `await` would be invalid in a class body, and the call is not a statement here.
+        "import time\n\n\nasync def f():\n    class A:\n        time.sleep(1)\n",
+        "import time\n\n\nasync def f():\n    return [time.sleep(1) for _ in range(2)]\n",
+        # `asyncio.sleep()` takes no keyword for the delay.
+        "import time\n\n\nasync def f(args):\n    time.sleep(*args)\n",
+    ],
+)
+def test_sleep_has_no_fix_where_await_would_not_be_the_same(source):
+    (found,) = diagnostics(source, "ASF101")
+    assert found.fix is None
+
+
+def test_sleep_fix_is_unsafe_with_its_edits():
+    (found,) = diagnostics("import time\n\n\nasync def f():\n    time.sleep(1)\n", "ASF101")
+    assert found.fix == Fix(
+        "Use `await asyncio.sleep()`",
+        (
+            Edit(Location(2, 1), Location(2, 1), "import asyncio\n"),
+            Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep"),
+        ),
+        Applicability.UNSAFE,
+    )
+
+
+# --- ASF201: requests without a timeout -------------------------------------------------------
+
+REQUESTS = """\
+import requests
+
+session = requests.Session()
+
+
+def sync_all() -> None:
+    requests.get("https://example.com/a")
+    requests.post("https://example.com/b", json={}, timeout=None)
+    session.post(
+        "https://example.com/c",
+        data=b"x",  # the payload
+    )
+"""
+
+
+@pytest.mark.parametrize(("configured", "seconds"), [(None, "10"), (2.5, "2.5"), (30, "30")])
+def test_requests_get_the_configured_default_timeout(tmp_path, configured, seconds):
+    table = "" if configured is None else f"default-timeout = {configured}\n"
+    (tmp_path / "pyproject.toml").write_text(f"[tool.asyncsafe]\n{table}")
+    result = fixed(REQUESTS, load(start=tmp_path))
+    assert result.fixed == Counter({"ASF201": 3})
+    assert result.text == f"""\
+import requests
+
+session = requests.Session()
+
+
+def sync_all() -> None:
+    requests.get("https://example.com/a", timeout={seconds})
+    requests.post("https://example.com/b", json={{}}, timeout={seconds})
+    session.post(
+        "https://example.com/c",
+        data=b"x",  # the payload
+        timeout={seconds},
+    )
+"""
+    assert result.diagnostics == []
+
+
+def test_requests_fix_messages():
+    found = diagnostics(REQUESTS, "ASF201")
+    assert [(d.fix.message, d.fix.applicability) for d in found if d.fix] == [
+        ("Add `timeout=10`", Applicability.UNSAFE),
+        ("Set `timeout=10`", Applicability.UNSAFE),
+        ("Add `timeout=10`", Applicability.UNSAFE),
+    ]
+
+
+# --- ASF301: on_event -> lifespan -------------------------------------------------------------
+
+SERVICE = '''\
+"""The orders service."""
+
+import logging
+
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+events: list[str] = []
+
+
+def load_settings() -> None:
+    events.append("load_settings")
+
+
+def flush_logs() -> None:
+    events.append("flush_logs")
+
+
+# The application object Uvicorn serves.
+app = FastAPI(
+    title="orders",
+    on_startup=[load_settings],  # settings first
+    on_shutdown=[flush_logs],  # logs last
+)
+
+
+# Open the database pool once the settings are known.
+@app.on_event("startup")
+async def open_pool() -> None:
+    # A real service would connect here.
+    events.append("open_pool")
+
+
+@app.on_event("shutdown")  # after the logs are flushed
+async def close_pool() -> None:
+    events.append("close_pool")
+
+
+def warm_cache() -> None:
+    """Sync: FastAPI calls it without awaiting it."""
+    events.append("warm_cache")
+
+
+app.router.add_event_handler("startup", warm_cache)
+app.on_event("shutdown")(warm_cache)
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+'''
+
+SERVICE_FIXED = '''\
+"""The orders service."""
+
+import logging
+
+from fastapi import FastAPI
+from contextlib import asynccontextmanager
+
+log = logging.getLogger(__name__)
+events: list[str] = []
+
+
+def load_settings() -> None:
+    events.append("load_settings")
+
+
+def flush_logs() -> None:
+    events.append("flush_logs")
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    load_settings()
+    await open_pool()
+    warm_cache()
+    try:
+        yield
+    finally:
+        flush_logs()
+        await close_pool()
+        warm_cache()
+
+
+# The application object Uvicorn serves.
+app = FastAPI(
+    title="orders",
+    lifespan=lifespan,  # settings first
+    # logs last
+)
+
+
+# Open the database pool once the settings are known.
+async def open_pool() -> None:
+    # A real service would connect here.
+    events.append("open_pool")
+
+
+# after the logs are flushed
+async def close_pool() -> None:
+    events.append("close_pool")
+
+
+def warm_cache() -> None:
+    """Sync: FastAPI calls it without awaiting it."""
+    events.append("warm_cache")
+
+
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+'''
+
+EXPECTED_EVENTS = [
+    "load_settings", "open_pool", "warm_cache", "serving", "flush_logs", "close_pool", "warm_cache",
+]  # fmt: skip
+
+
+def test_event_handlers_become_one_lifespan_in_registration_order():
+    result = fixed(SERVICE)
+    assert result.fixed == Counter({"ASF301": 6})
+    assert result.text == SERVICE_FIXED
+    assert result.diagnostics == []
+
+
+def _serve(path: Path) -> list[str]:
+    """The module's `events` after its app started, served once and stopped."""
+    testclient = pytest.importorskip("fastapi.testclient")
+    spec = importlib.util.spec_from_file_location(f"fixed_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # `on_event` in the original
+        spec.loader.exec_module(module)
+        with testclient.TestClient(module.app) as client:  # `with` runs the lifespan
+            assert client.get("/health").json() == {"status": "ok"}
+            module.events.append("serving")
+    return module.events
+
+
+def test_the_lifespan_runs_the_handlers_as_the_event_hooks_did(tmp_path):
+    (tmp_path / "original.py").write_text(SERVICE)
+    (tmp_path / "rewritten.py").write_text(SERVICE_FIXED)
+    assert _serve(tmp_path / "original.py") == EXPECTED_EVENTS
+    assert _serve(tmp_path / "rewritten.py") == EXPECTED_EVENTS
+
+
+def test_a_failing_startup_handler_still_fails_the_startup(tmp_path):
+    failing = SERVICE_FIXED.replace('    events.append("open_pool")', '    raise RuntimeError("no database")')
+    (tmp_path / "failing.py").write_text(failing)
+    with pytest.raises(RuntimeError, match="no database"):
+        _serve(tmp_path / "failing.py")
+
+
+def test_a_starlette_app_with_only_startup_handlers():
+    source = (
+        "from starlette.applications import Starlette\n\n\n"
+        "def ready() -> None:\n    pass\n\n\n"
+        "app = Starlette(on_startup=[ready])\n"
+    )
+    assert fixed(source).text == (
+        "from starlette.applications import Starlette\n"
+        "from contextlib import asynccontextmanager\n\n\n"
+        "def ready() -> None:\n    pass\n\n\n"
+        "@asynccontextmanager\nasync def lifespan(_app):\n    ready()\n    yield\n\n\n"
+        "app = Starlette(lifespan=lifespan)\n"
+    )
+
+
+NO_FIX = [
+    pytest.param(
+        "from myproject.main import app\n\n\n@app.on_event('startup')\nasync def start():\n    pass\n",
+        "the app is not built at module level in this module",
+        id="app-from-another-module",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\n\ndef create_app():\n    app = FastAPI()\n"
+        "    app.router.add_event_handler('startup', print)\n    return app\n",
+        "the app is not built at module level in this module",
+        id="app-factory",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI(lifespan=lifespan)\n\n\n"
+        "@app.on_event('startup')\nasync def start():\n    pass\n",
+        "the app already has a `lifespan=`; move the handlers into it",
+        id="already-has-a-lifespan",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.on_event('startup')\nasync def start():\n    pass\n\n\n"
+        "def install():\n    app.router.add_event_handler('shutdown', start)\n",
+        "a handler is registered inside a function",
+        id="registered-inside-a-function",
+    ),
+    pytest.param(
+        "from fastapi import APIRouter, FastAPI\n\napp = FastAPI()\nrouter = APIRouter()\n\n\n"
+        "@router.on_event('startup')\nasync def start():\n    pass\n\n\napp.include_router(router)\n",
+        "the fix moves the handlers of an app, not of a router",
+        id="router",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI(on_startup=[lambda: None])\n",
+        "a handler is not a plain function of this module",
+        id="lambda-handler",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI()\napp.router.on_startup.append(print)\n",
+        "a handler is added to the handler list directly",
+        id="list-append",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "reason"), NO_FIX)
+def test_no_lifespan_fix_and_the_finding_says_why(source, reason):
+    found = diagnostics(source, "ASF301")
+    assert found
+    for diagnostic in found:
+        assert diagnostic.fix is None
+        assert diagnostic.message.endswith(NOTE.format(reason=reason))
+    assert fix_text(source, "app.py", "utf-8", Settings(), ALL_RULES, True).changed is False
+
+
+def test_an_app_that_includes_a_router_with_handlers_is_left_alone():
+    source = (
+        "from fastapi import APIRouter, FastAPI\n\napp = FastAPI()\nrouter = APIRouter()\n\n\n"
+        "@app.on_event('startup')\nasync def start():\n    pass\n\n\n"
+        "@router.on_event('startup')\nasync def warm():\n    pass\n\n\napp.include_router(router)\n"
+    )
+    app_finding, router_finding = diagnostics(source, "ASF301")
+    assert app_finding.message.endswith(
+        NOTE.format(reason="it includes `router`, whose handlers would no longer run in order")
+    )
+    assert router_finding.message.endswith(NOTE.format(reason="the fix moves the handlers of an app, not of a router"))
+
+
+# --- a whole app ------------------------------------------------------------------------------
+
+
+def test_fixing_a_copy_of_fixtures_app(tmp_path):
+    app = tmp_path / "fixtures_app"
+    shutil.copytree(REPO / "fixtures_app", app, ignore=shutil.ignore_patterns("__pycache__"))
+    settings = load(start=REPO)
+    originals = {path: path.read_bytes() for path in app.rglob("*.py")}
+    before = check_paths([app], settings).diagnostics
+    predicted = fix_paths([app], settings, unsafe=True, write=False).remaining.diagnostics
+    assert {path: path.read_bytes() for path in app.rglob("*.py")} == originals
+
+    result = fix_paths([app], settings, unsafe=True, write=True)
+
+    assert not result.remaining.crashes
+    assert [file.error for file in result.files if file.error] == []
+    for path in app.rglob("*.py"):
+        if path.name != "broken.py":  # the deliberate syntax error stays
+            compile(path.read_text(), str(path), "exec")
+    # Every fix made removed exactly its own finding, and what remains has no fix left to make.
+    fixed_counts = Counter[str]()
+    for file in result.files:
+        fixed_counts.update(file.fixed)
+    assert {code for code in fixed_counts} == {"ASF101", "ASF201", "ASF301"}
+    assert Counter(d.code for d in result.remaining.diagnostics) == Counter(d.code for d in before) - fixed_counts
+    assert not [d for d in result.remaining.diagnostics if d.fixable(True)]
+    # What `--diff` predicted is what `--fix` left, but for findings that need the other
+    # files (ASF110, the project pass: a file checked alone cannot have them, nor fixes).
+    assert predicted == [d for d in result.remaining.diagnostics if d.code != "ASF110" or d.filename not in {
+        str(file.path) for file in result.files if file.changed
+    }]
+
+    written = {path: path.read_bytes() for path in app.rglob("*.py")}
+    assert written != originals
+    again = fix_paths([app], settings, unsafe=True, write=True)
+    assert (again.fixed, [f for f in again.files if f.changed]) == (0, [])
+    assert {path: path.read_bytes() for path in app.rglob("*.py")} == written
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ({"default-timeout": "10"}, "`default-timeout` must be a positive number of seconds"),
+        ({"default-timeout": 0}, "`default-timeout` must be a positive number of seconds"),
+        ({"default-timeout": True}, "`default-timeout` must be a positive number of seconds"),
+        ({"fix": "yes"}, "`fix` must be true or false"),
+        ({"unsafe-fixes": 1}, "`unsafe-fixes` must be true or false"),
+    ],
+)
+def test_bad_fix_settings_are_named(table, error):
+    with pytest.raises(ConfigError) as raised:
+        from_table(table, Path("/project/pyproject.toml"))
+    assert str(raised.value) == f"/project/pyproject.toml: {error}"
