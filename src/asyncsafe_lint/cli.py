@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from asyncsafe_lint import __version__
+from asyncsafe_lint.cache import DIRECTORY, ENVIRONMENT, default_directory
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
 from asyncsafe_lint.engine import physical_lines
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)")  # fmt: skip
     check.add_argument("--max-depth", type=int, metavar="N",
                        help="follow calls from async code through at most N sync functions (ASF110; default 8)")  # fmt: skip
+    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache of results")
+    check.add_argument("--cache-dir", type=Path, metavar="DIR",
+                       help=f"where to keep the cache (default: ${ENVIRONMENT}, else {DIRECTORY} in the project root)")  # fmt: skip
     check.add_argument("--force-exclude", action="store_true",
                        help="apply `exclude` to paths named on the command line too (for pre-commit)")  # fmt: skip
 
@@ -121,7 +125,8 @@ def _check(args: argparse.Namespace) -> int:
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)
     outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff) if fixing else None
-    result = check_paths(args.paths, settings) if outcome is None else outcome.remaining
+    cache_dir = None if args.no_cache else args.cache_dir or default_directory(settings)
+    result = check_paths(args.paths, settings, cache_dir=cache_dir) if outcome is None else outcome.remaining
     for file in outcome.files if outcome is not None else ():
         if file.error is not None:
             print(f"asyncsafe-lint: error: {file.path}: {file.error} (please report it)", file=sys.stderr)

@@ -25,6 +25,7 @@ from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 from asyncsafe_lint.suppress import is_suppressed
+from asyncsafe_lint.walk import walk
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def analyze(
         return FileResult([_syntax_error(filename, source, error)])
     instances = [rule(settings) for rule in active]
     walker = _Walker(instances, collector)
-    tree.visit(walker)
+    walk(tree, walker)
     for rule in instances:
         rule.leave_module()
     lines = physical_lines(text)

@@ -1,4 +1,4 @@
-import libcst.matchers as m
+import libcst as cst
 
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
@@ -111,6 +111,14 @@ There is no automatic fix.
         position = _OPTIONS_POSITION.get(call.name)
         if position is not None:
             options = call.argument("options", position)
-            if options is not None and m.findall(options.value, m.Name("WNOHANG")):
+            if options is not None and _mentions(options.value, "WNOHANG"):
                 return None
         return super().instead(call)
+
+
+def _mentions(node: cst.CSTNode, name: str) -> bool:
+    """True when the name appears anywhere in `node` (`os.WNOHANG | os.WUNTRACED`)."""
+    # Not `libcst.matchers`: importing it takes longer than checking a whole file.
+    if isinstance(node, cst.Name):
+        return node.value == name
+    return any(_mentions(child, name) for child in node.children)

@@ -1,0 +1,151 @@
+"""Per-file results of earlier runs, so that a run re-checks only the files that changed.
+
+One pickle per linter build and settings, under `<project root>/.asyncsafe_cache/`: a
+new release, an edited rule or a changed setting starts an empty cache of its own.  In
+it, each entry is keyed by what the per-file step depends on besides the file's
+contents (its path, its module name...) and holds the content hash of the file it was
+computed from and the result, whatever object that is.
+
+Like git's index, an entry also records the file's size and modification time: a file
+whose `stat` still matches is not read again.  A modification time too close to when
+the entry was made is not trusted (the file may have changed again within the same
+clock tick), and such a file is hashed.  Only the per-file results are cached; what
+is computed across files is recomputed from them on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+from asyncsafe_lint.config import Settings
+
+DIRECTORY = ".asyncsafe_cache"
+ENVIRONMENT = "ASYNCSAFE_CACHE_DIR"
+#: A modification time this close to the moment it was recorded may hide a later edit
+#: (filesystem clocks tick coarsely; FAT's every 2 seconds).
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What a file held when it was checked: its content hash, and its `stat` then."""
+
+    digest: bytes
+    size: int
+    mtime_ns: int
+    #: When the `stat` was taken.
+    seen_ns: int
+
+    def unchanged(self, stat: os.stat_result) -> bool:
+        """True when `stat` alone shows the file is as it was."""
+        return (
+            stat.st_size == self.size
+            and stat.st_mtime_ns == self.mtime_ns
+            and self.seen_ns - self.mtime_ns > RACY_NS
+        )
+
+
+def stamp(path: Path) -> Stamp:
+    """Takes the stamp of `path` before it is checked (a later edit then shows as a
+    mismatch next time).  Raises OSError for a file that cannot be read."""
+    seen = time.time_ns()
+    stat = path.stat()
+    return Stamp(digest(path.read_bytes()), stat.st_size, stat.st_mtime_ns, seen)
+
+
+class Cache:
+    """The entries of one cache file: looked up during a run, written once at its end."""
+
+    def __init__(self, file: Path, entries: dict[Hashable, tuple[Stamp, object]]) -> None:
+        self.file = file
+        self._entries = entries
+        self._changed = False
+
+    @classmethod
+    def load(cls, directory: Path, settings: Settings) -> Cache:
+        """The cache for `settings` under `directory`; empty when there is none yet or
+        when it cannot be read."""
+        from asyncsafe_lint import __version__  # the package imports this module before it sets its version
+
+        file = directory / __version__ / f"{_key(settings)}.pickle"
+        try:
+            with file.open("rb") as stream:
+                entries = pickle.load(stream)
+        except Exception:  # noqa: BLE001 - a missing, truncated or foreign file: start afresh
+            entries = {}
+        return cls(file, entries if isinstance(entries, dict) else {})
+
+    def get(self, key: Hashable, path: Path) -> object | None:
+        """The cached result for `key` if `path` still holds what it was computed from."""
+        if key not in self._entries:
+            return None
+        old, result = self._entries[key]
+        try:
+            stat = path.stat()
+            if old.unchanged(stat):
+                return result
+            if stat.st_size != old.size:
+                return None
+            new = stamp(path)
+        except OSError:
+            return None
+        if new.digest != old.digest:
+            return None
+        # The same contents under a new (or no longer racy) timestamp: remember it.
+        self.put(key, new, result)
+        return result
+
+    def put(self, key: Hashable, before: Stamp, result: object) -> None:
+        """Remembers `result`, computed from the file as `before` found it."""
+        self._entries[key] = (before, result)
+        self._changed = True
+
+    def save(self) -> None:
+        """Writes the entries, if any changed, atomically: a reader sees the old file or
+        the new one, never half of one."""
+        if not self._changed:
+            return
+        root = self.file.parent.parent
+        root.mkdir(parents=True, exist_ok=True)
+        ignore = root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by asyncsafe-lint: never commit the cache.\n*\n")
+        self.file.parent.mkdir(exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                pickle.dump(self._entries, stream, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, self.file)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+        self._changed = False
+
+
+def digest(contents: bytes) -> bytes:
+    return hashlib.blake2b(contents, digest_size=16).digest()
+
+
+def default_directory(settings: Settings) -> Path:
+    """`$ASYNCSAFE_CACHE_DIR`, else `.asyncsafe_cache` in the project root."""
+    configured = os.environ.get(ENVIRONMENT)
+    return Path(configured) if configured else settings.root / DIRECTORY
+
+
+def _key(settings: Settings) -> str:
+    """Names the cache of one build of the linter with one set of settings.  The build is
+    told by its own files' sizes and times, so that editing the linter (an editable
+    install keeps its version) never serves findings of the code before the edit."""
+    fingerprint = hashlib.blake2b(repr(settings).encode(), digest_size=16)
+    package = Path(__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        stat = source.stat()
+        fingerprint.update(f"{source.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return fingerprint.hexdigest()
