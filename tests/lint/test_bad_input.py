@@ -13,7 +13,7 @@ import pytest
 from asyncsafe_lint.cli import main
 
 SLEEP = (
-    "ASF101 Blocking call `time.sleep()` in async function `{function}`: "
+    "ASF101 [*] Blocking call `time.sleep()` in async function `{function}`: "
     "use `await asyncio.sleep()` (or `await anyio.sleep()`)"
 )
 HAZARD = "import time\n\n\nasync def handler():\n    time.sleep(1)\n"
@@ -74,8 +74,8 @@ def _expected_lines() -> list[str]:
         f"bad/unknown_encoding.py:1:1: {CANNOT} cannot decode: unknown encoding: klingon",
         f"missing.py:1:1: {CANNOT} No such file or directory",
         "Found 10 errors.",
-        # Both ASF101 findings have a fix, unsafe (see the rule's "Fix safety").
-        "No fixes available (2 hidden fixes can be enabled with the `--unsafe-fixes` option).",
+        # Both ASF101 findings have a fix, safe (see the rule's "Fix safety").
+        "[*] 2 fixable with the `--fix` option.",
     ]
 
 
@@ -173,5 +173,5 @@ def test_exit_zero_reports_but_succeeds(project, capsys):
         f"bad/hazard.py:5:5: {SLEEP.format(function='handler')}",
         f"missing.py:1:1: {CANNOT} No such file or directory",
         "Found 2 errors.",
-        "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option).",
+        "[*] 1 fixable with the `--fix` option.",
     ]

@@ -42,13 +42,22 @@ def fetch(url):
 """
 APP_FINDINGS = [f"app.py:7:5: {SLEEP.format(function='handler')}", f"app.py:11:12: {REQUESTS}"]
 
+#: SLEEP as shown when its fix applies: the ASF101 fix is safe, so it always does.
+FIXABLE_SLEEP = SLEEP.replace("ASF101 ", "ASF101 [*] ")
+#: APP_FINDINGS as shown without `--unsafe-fixes`: the sleep has a safe fix, the timeout an unsafe one.
+SAFE_MARKED = [f"app.py:7:5: {FIXABLE_SLEEP.format(function='handler')}", f"app.py:11:12: {REQUESTS}"]
+
 HAZARD = "import time\n\n\nasync def handler():\n    time.sleep(1)\n"
 
 
-def hidden(count: int) -> str:
-    """The line after the summary when `count` findings have unsafe fixes only."""
-    fixes = "fix" if count == 1 else "fixes"
-    return f"No fixes available ({count} hidden {fixes} can be enabled with the `--unsafe-fixes` option)."
+def fixable(count: int, hidden: int = 0) -> str:
+    """The line after the summary when `count` findings have a fix that applies and
+    `hidden` more have unsafe fixes only."""
+    line = f"[*] {count} fixable with the `--fix` option"
+    if hidden:
+        fixes = "fix" if hidden == 1 else "fixes"
+        line += f" ({hidden} hidden {fixes} can be enabled with the `--unsafe-fixes` option)"
+    return f"{line}."
 
 
 def write(path: Path, text: str) -> Path:
@@ -143,14 +152,14 @@ def test_selection_combines_configuration_and_command_line(project, capsys, conf
 
 def test_findings_are_printed_in_concise_format_with_a_summary(project, capsys):
     write(project / "app.py", APP)
-    assert run(capsys, "check") == (1, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
+    assert run(capsys, "check") == (1, [*SAFE_MARKED, "Found 2 errors.", fixable(1, hidden=1)], "")
 
 
 def test_one_finding_is_one_error(project, capsys):
     write(project / "app.py", HAZARD)
     assert run(capsys, "check", "app.py") == (
         1,
-        [f"app.py:5:5: {SLEEP.format(function='handler')}", "Found 1 error.", hidden(1)],
+        [f"app.py:5:5: {FIXABLE_SLEEP.format(function='handler')}", "Found 1 error.", fixable(1)],
         "",
     )
 
@@ -162,7 +171,7 @@ def test_clean_code_passes(project, capsys):
 
 def test_exit_zero_still_prints_findings(project, capsys):
     write(project / "app.py", APP)
-    assert run(capsys, "check", "--exit-zero") == (0, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
+    assert run(capsys, "check", "--exit-zero") == (0, [*SAFE_MARKED, "Found 2 errors.", fixable(1, hidden=1)], "")
 
 
 def test_statistics_count_findings_per_rule(project, capsys):
@@ -171,10 +180,10 @@ def test_statistics_count_findings_per_rule(project, capsys):
     code, lines, err = run(capsys, "check", "--statistics")
     assert (code, err) == (1, "")
     assert lines == [
-        "12\tASF101\t[ ] blocking-sleep",
+        "12\tASF101\t[*] blocking-sleep",
         " 1\tASF201\t[ ] requests-without-timeout",
         "Found 13 errors.",
-        hidden(13),
+        fixable(12, hidden=1),
     ]
 
 
@@ -187,7 +196,7 @@ def test_statistics_as_json(project, capsys):
     code = main(["check", "--statistics", "--output-format", "json"])
     assert code == 1
     assert json.loads(capsys.readouterr().out) == [
-        {"code": "ASF101", "name": "blocking-sleep", "count": 1, "fixable": False},
+        {"code": "ASF101", "name": "blocking-sleep", "count": 1, "fixable": True},
         {"code": "ASF201", "name": "requests-without-timeout", "count": 1, "fixable": False},
     ]
 
@@ -206,7 +215,7 @@ def test_rule_prints_ruffs_sections(capsys):
     ]
     assert [line[3:] for line in lines if line.startswith("## ")] == list(DOC_SECTIONS)
     assert lines[4] == "## What it does"
-    assert lines[-1] == "delay with `ValueError`, where `asyncio.sleep()` returns at once."
+    assert lines[-1] == "`time.sleep()` does)."
 
 
 def test_rule_code_is_case_insensitive(capsys):
@@ -249,7 +258,7 @@ def test_unknown_rule_is_a_usage_error(capsys):
 
 # --- fixes: --fix, --unsafe-fixes, --diff, --fix-only -----------------------------------------
 
-#: APP with both of its (unsafe) fixes applied.
+#: APP with both of its fixes applied (the sleep's is safe, the timeout's unsafe).
 APP_FIXED = """\
 import time
 
@@ -264,10 +273,11 @@ async def handler():
 def fetch(url):
     return requests.get(url, timeout=10)
 """
-APP_DIFF = [
+#: What `--diff` shows for APP without `--unsafe-fixes`: the sleep's fix only.
+SLEEP_DIFF = [
     "--- app.py",
     "+++ app.py",
-    "@@ -1,11 +1,12 @@",
+    "@@ -1,10 +1,11 @@",
     " import time",
     " ",
     " import requests",
@@ -280,6 +290,13 @@ APP_DIFF = [
     " ",
     " ",
     " def fetch(url):",
+    "",
+]
+#: The same with `--unsafe-fixes`: one line more on each side, and the timeout.
+APP_DIFF = [
+    *SLEEP_DIFF[:2],
+    "@@ -1,11 +1,12 @@",
+    *SLEEP_DIFF[3:-1],
     "-    return requests.get(url)",
     "+    return requests.get(url, timeout=10)",
     "",
@@ -289,19 +306,39 @@ UNFIXABLE = "\n\nasync def value():\n    return time.sleep(2)\n"
 #: APP_FINDINGS as they are shown when unsafe fixes count.
 MARKED = [line.replace(": ASF101 ", ": ASF101 [*] ").replace(": ASF201 ", ": ASF201 [*] ") for line in APP_FINDINGS]
 FIXABLE = "[*] 2 fixable with the `--fix` option."
+#: After fixing without `--unsafe-fixes`: the timeout's fix is left, unsafe.
+HIDDEN = "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."
 
 
 def test_fixable_findings_are_marked_once_unsafe_fixes_count(project, capsys):
     write(project / "app.py", APP)
     assert run(capsys, "check", "--unsafe-fixes") == (1, [*MARKED, "Found 2 errors.", FIXABLE], "")
-    # `--no-unsafe-fixes` drops the hint too, as in ruff.
-    assert run(capsys, "check", "--no-unsafe-fixes") == (1, [*APP_FINDINGS, "Found 2 errors."], "")
+    # `--no-unsafe-fixes` drops the hint about the unsafe fix too, as in ruff.
+    assert run(capsys, "check", "--no-unsafe-fixes") == (1, [*SAFE_MARKED, "Found 2 errors.", fixable(1)], "")
 
 
 def test_fix_applies_only_safe_fixes_without_unsafe_fixes(project, capsys):
     write(project / "app.py", APP)
-    assert run(capsys, "check", "--fix") == (1, [*APP_FINDINGS, "Found 2 errors.", hidden(2)], "")
-    assert (project / "app.py").read_text() == APP
+    assert run(capsys, "check", "--fix") == (
+        1, [f"app.py:12:12: {REQUESTS}", "Found 2 errors (1 fixed, 1 remaining).", HIDDEN], "",
+    )  # fmt: skip
+    assert (project / "app.py").read_text() == APP_FIXED.replace(", timeout=10", "")
+    # The timeout fix is unsafe: a second plain `--fix` leaves the file as it is.
+    assert run(capsys, "check", "--fix") == (1, [f"app.py:12:12: {REQUESTS}", "Found 1 error.", HIDDEN], "")
+    assert (project / "app.py").read_text() == APP_FIXED.replace(", timeout=10", "")
+
+
+def test_plain_fix_rewrites_a_blocking_sleep(project, capsys):
+    write(project / "app.py", HAZARD)
+    assert run(capsys, "check", "--fix") == (0, ["Found 1 error (1 fixed, 0 remaining)."], "")
+    fixed = "import time\nimport asyncio\n\n\nasync def handler():\n    await asyncio.sleep(1)\n"
+    assert (project / "app.py").read_text() == fixed
+    # A second `--fix` finds nothing to change, even asked to fail on a fix.
+    assert run(capsys, "check", "--fix", "--exit-non-zero-on-fix") == (0, ["All checks passed!"], "")
+    assert (project / "app.py").read_text() == fixed
+    write(project / "app.py", HAZARD)
+    assert run(capsys, "check", "--fix", "--exit-non-zero-on-fix") == (1, ["Found 1 error (1 fixed, 0 remaining)."], "")
+    assert (project / "app.py").read_text() == fixed
 
 
 def test_fix_writes_the_fixes_and_reports_what_remains(project, capsys):
@@ -337,10 +374,11 @@ def test_diff_prints_the_change_and_writes_nothing(project, capsys):
     write(project / "app.py", APP)
     assert run(capsys, "check", "--diff", "--unsafe-fixes") == (1, [*APP_DIFF, "Would fix 2 errors."], "")
     assert (project / "app.py").read_text() == APP
-    # Without unsafe fixes there is nothing to show, and that is a success.
+    # Without unsafe fixes only the sleep's fix is shown.
     assert run(capsys, "check", "--diff") == (
-        0, ["No errors would be fixed (2 fixes available with `--unsafe-fixes`)."], "",
+        1, [*SLEEP_DIFF, "Would fix 1 error (1 additional fix available with `--unsafe-fixes`)."], "",
     )  # fmt: skip
+    assert (project / "app.py").read_text() == APP
     write(project / "app.py", APP_FIXED)
     assert run(capsys, "check", "--diff", "--unsafe-fixes") == (0, [], "")
 
@@ -352,6 +390,11 @@ def test_fix_only_applies_and_reports_only_the_count(project, capsys):
     write(project / "app.py", APP)
     assert run(capsys, "check", "--fix-only", "--unsafe-fixes", "--exit-non-zero-on-fix") == (1, ["Fixed 2 errors."], "")
     assert run(capsys, "check", "--fix-only") == (0, [], "")
+    write(project / "app.py", APP)
+    assert run(capsys, "check", "--fix-only") == (
+        0, ["Fixed 1 error (1 additional fix available with `--unsafe-fixes`)."], "",
+    )  # fmt: skip
+    assert (project / "app.py").read_text() == APP_FIXED.replace(", timeout=10", "")
 
 
 def test_statistics_mark_rules_with_fixes(project, capsys):
@@ -371,7 +414,7 @@ def test_json_output_carries_each_fix(project, capsys):
     assert main(["check", "--output-format", "json"]) == 1
     assert [finding["fix"] for finding in json.loads(capsys.readouterr().out)] == [
         {
-            "applicability": "unsafe",
+            "applicability": "safe",
             "message": "Use `await asyncio.sleep()`",
             "edits": [
                 {"content": "import asyncio\n", "location": {"row": 4, "column": 1}, "end_location": {"row": 4, "column": 1}},
@@ -430,7 +473,7 @@ def test_per_file_ignores_and_exclude_from_the_configuration(tmp_path, monkeypat
         ("project/scripts/other.py", 11, "ASF201"),
         ("project/tests/conftest.py", 7, "ASF101"),
     ]
-    assert lines[-2:] == ["Found 6 errors.", hidden(6)]
+    assert lines[-2:] == ["Found 6 errors.", fixable(3, hidden=3)]
 
 
 def test_config_file_is_the_one_given_not_the_nearest(tmp_path, monkeypatch, capsys):
@@ -520,7 +563,7 @@ def test_suppression_comments_stay_on_their_line_after_a_form_feed(project, caps
     # `str.splitlines()` splits at a form feed, Python does not: rows must not shift.
     write(project / "app.py", "import time\n\x0c\n\nasync def f():\n    time.sleep(1)  # noqa\n    time.sleep(2)\n")
     code, lines, _ = run(capsys, "check")
-    assert lines == [f"app.py:6:5: {SLEEP.format(function='f')}", "Found 1 error.", hidden(1)]
+    assert lines == [f"app.py:6:5: {FIXABLE_SLEEP.format(function='f')}", "Found 1 error.", fixable(1)]
     code, lines, _ = run(capsys, "check", "--output-format", "full")
     assert lines[1:5] == ["  |", "6 |     time.sleep(2)", "  |     ^^^^^^^^^^^^^ ASF101", "  |"]
 

@@ -114,7 +114,7 @@ async def retry(attempts: int) -> None:
 
 
 def test_sleep_becomes_an_awaited_asyncio_sleep_and_the_import_is_added():
-    result = fixed(SLEEPY)
+    result = fixed(SLEEPY, unsafe=False)
     assert result.fixed == Counter({"ASF101": 2})
     assert result.text == '''\
 """Retries."""
@@ -158,6 +158,10 @@ def test_sleep_uses_the_modules_own_asyncio_or_anyio_import():
         "import time\n\n\nasync def f():\n    return [time.sleep(1) for _ in range(2)]\n",
         # `asyncio.sleep()` takes no keyword for the delay.
         "import time\n\n\nasync def f(args):\n    time.sleep(*args)\n",
+        # `time.sleep()` raises `ValueError` for a negative delay, `asyncio.sleep()` returns at once.
+        "import time\n\n\nasync def f():\n    time.sleep(-1)\n",
+        "import time\n\n\nasync def f():\n    time.sleep(-0.5)\n",
+        "import time\n\n\nasync def f():\n    time.sleep(-(2))\n",
     ],
 )
 def test_sleep_has_no_fix_where_await_would_not_be_the_same(source):
@@ -165,7 +169,7 @@ def test_sleep_has_no_fix_where_await_would_not_be_the_same(source):
     assert found.fix is None
 
 
-def test_sleep_fix_is_unsafe_with_its_edits():
+def test_sleep_fix_is_safe_with_its_edits():
     (found,) = diagnostics("import time\n\n\nasync def f():\n    time.sleep(1)\n", "ASF101")
     assert found.fix == Fix(
         "Use `await asyncio.sleep()`",
@@ -173,8 +177,17 @@ def test_sleep_fix_is_unsafe_with_its_edits():
             Edit(Location(2, 1), Location(2, 1), "import asyncio\n"),
             Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep"),
         ),
-        Applicability.UNSAFE,
+        Applicability.SAFE,
     )
+
+
+@pytest.mark.parametrize("delay", ["-0", "0", "-delay", "0 - 1"])
+def test_sleep_fix_stays_for_a_delay_not_written_as_a_negative_number(delay):
+    # Minus zero sleeps as zero does; a value known only at run time is the difference
+    # the rule's "Fix safety" section names.
+    (found,) = diagnostics(f"import time\n\n\nasync def f(delay):\n    time.sleep({delay})\n", "ASF101")
+    assert found.fix is not None
+    assert found.fix.edits[-1] == Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep")
 
 
 # --- ASF201: requests without a timeout -------------------------------------------------------

@@ -28,7 +28,7 @@ TIMEOUT = 300
 HAZARD = "import time\n\n\nasync def handler():\n    time.sleep(1)\n"
 CLEAN = "import asyncio\n\n\nasync def handler():\n    await asyncio.sleep(1)\n"
 FINDING = (
-    "hazard.py:5:5: ASF101 Blocking call `time.sleep()` in async function `handler`: "
+    "hazard.py:5:5: ASF101 [*] Blocking call `time.sleep()` in async function `handler`: "
     "use `await asyncio.sleep()` (or `await anyio.sleep()`)"
 )
 
@@ -115,6 +115,7 @@ def test_try_repo_fails_on_a_hazard_and_passes_once_it_is_fixed(tmp_path, env, h
     assert "- exit code: 1" in lines, output
     assert FINDING in lines, output
     assert "Found 1 error." in lines, output
+    assert "[*] 1 fixable with the `--fix` option." in lines, output
 
     write(target, env, {"hazard.py": CLEAN})
     code, lines = pre_commit(target, env, "try-repo", str(hook_repo), "asyncsafe-lint", "--all-files")

@@ -70,14 +70,18 @@ async def poll():
 
 It is offered only where `await` is sure to be valid and to mean the same: the call
 is a statement of its own in the body of the `async def` itself (not in a nested
-function, class or lambda), it passes exactly one positional argument, and the name
-the fix would use is not bound to anything else in the module or the function.
+function, class or lambda), it passes exactly one positional argument, that argument
+is not a negative number written out (`time.sleep(-1)` raises `ValueError`,
+`asyncio.sleep(-1)` returns at once), and the name the fix would use is not bound to
+anything else in the module or the function.
 
-The fix is unsafe. The coroutine now gives way to the event loop while it waits:
-other tasks run in between, so code that counted on nothing else running during the
-pause (state shared between tasks without a lock) can behave differently, and the
-task can now be cancelled at that point. `time.sleep()` also rejects a negative
-delay with `ValueError`, where `asyncio.sleep()` returns at once.
+The fix is safe: the coroutine still pauses for as long and then carries on as before.
+What changes is what the rule asks for: during the pause the event loop runs other
+tasks instead of standing still, and, as at every `await`, the task can be cancelled
+there (by a timeout, or a client that went away). One difference remains for a delay
+computed at run time: if it turns out negative or NaN, `time.sleep()` raised
+`ValueError` where `asyncio.sleep()` returns at once (recent anyio releases raise, as
+`time.sleep()` does).
 """
     valid = (
         "import asyncio\nasync def f():\n    await asyncio.sleep(1)\n",
@@ -116,6 +120,8 @@ delay with `ValueError`, where `asyncio.sleep()` returns at once.
             return None
         if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
             return None
+        if _negative_number(node.args[0].value):
+            return None
         if id(node) not in self._statements_of(function.node):
             return None
         imports = ModuleImports(self.module)
@@ -131,7 +137,7 @@ delay with `ValueError`, where `asyncio.sleep()` returns at once.
         if spelled.split(".", 1)[0] in local:
             return None
         edits.append(replace(node.func, f"await {spelled}"))
-        return NodeFix(f"Use `await {spelled}()`", tuple(edits), Applicability.UNSAFE)
+        return NodeFix(f"Use `await {spelled}()`", tuple(edits), Applicability.SAFE)
 
     def _statements_of(self, function: cst.FunctionDef) -> set[int]:
         if id(function) not in self._statements:
@@ -139,6 +145,17 @@ delay with `ValueError`, where `asyncio.sleep()` returns at once.
             function.body.visit(visitor)
             self._statements[id(function)] = visitor.calls
         return self._statements[id(function)]
+
+
+def _negative_number(node: cst.BaseExpression) -> bool:
+    """True for a literal such as `-1` or `-0.5`, which `time.sleep()` rejects and
+    `asyncio.sleep()` does not."""
+    return (
+        isinstance(node, cst.UnaryOperation)
+        and isinstance(node.operator, cst.Minus)
+        and isinstance(node.expression, (cst.Integer, cst.Float))
+        and node.expression.evaluated_value > 0
+    )
 
 
 class _CallStatements(cst.CSTVisitor):
