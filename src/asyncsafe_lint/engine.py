@@ -6,7 +6,7 @@ import ast
 import io
 import re
 import tokenize
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,13 +134,20 @@ def _diagnostics(filename: str, module: cst.Module, lines: list[str], rules: lis
     if not findings:
         return []
     # Positions cost a second pass over the tree, so only files with findings pay for it.
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _positions(module)
     diagnostics = []
     for rule, finding in findings:
         diagnostic = _locate(filename, positions, rule, finding)
         if not is_suppressed(lines[diagnostic.location.row - 1], rule.code):
             diagnostics.append(diagnostic)
     return sorted(set(diagnostics), key=lambda d: d.sort_key)
+
+
+def _positions(module: cst.Module) -> Mapping[cst.CSTNode, object]:
+    """libcst's `PositionProvider` for every node.  Not through `MetadataWrapper.resolve`,
+    which then walks the whole tree once more (rebuilding every node) for batchable
+    providers, of which there are none here: that walk costs nearly as much again."""
+    return PositionProvider()._gen(MetadataWrapper(module, unsafe_skip_copy=True))
 
 
 def _locate(filename: str, positions: object, rule: Rule, finding: Finding) -> Diagnostic:

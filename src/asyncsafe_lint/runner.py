@@ -172,11 +172,13 @@ def _in_processes(
 
 
 def _context() -> BaseContext:
-    """`fork` where it is safe (a process with one thread, on a system that has it):
-    workers start at once with everything imported.  Elsewhere, the platform's default."""
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    """`fork` where it is safe (a process with one thread, such as the command line's):
+    workers start at once with everything imported.  Forking a process with threads
+    (a test session, say) can deadlock the child, so then workers start afresh."""
+    methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() == 1 and "fork" in methods:
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def _size(path: Path) -> int:

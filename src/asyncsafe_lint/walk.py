@@ -4,7 +4,9 @@ libcst's own traversal rebuilds every node it leaves (it serves transformers too
 looks each hook up by name, twice per field of every node: most of a check's time.
 `walk` calls the same hooks of a `CSTVisitor` (`visit_X`, `leave_X`, `visit_X_field`,
 `leave_X_field`), in the same order, with `visit_X` returning False skipping the
-children as in libcst, and builds nothing.
+children as in libcst, and builds nothing.  It skips what cannot matter: the empty
+hooks `CSTVisitor` defines for every type, and, for a visitor with no hook for them,
+the nodes that only hold whitespace, comments and punctuation (most of a tree).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """Calls `visitor`'s hooks on `node` and everything under it, as `node.visit(visitor)`
     would (except that the field hooks of an f-string's absent format spec are called)."""
     plans = _PLANS.setdefault(type(visitor), {})
+    skip = _skipped(type(visitor))
     default = MaybeSentinel.DEFAULT
 
     def visit(node: cst.CSTNode) -> None:
@@ -44,8 +47,9 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
                 # Plain type checks: libcst's node classes are ABCs, slow in `isinstance`.
                 if type(value) is tuple or type(value) is list:
                     for child in value:
-                        visit(child)
-                elif value is not None and value is not default:
+                        if type(child) not in skip:
+                            visit(child)
+                elif value is not None and value is not default and type(value) not in skip:
                     visit(value)
                 if leave is not None:
                     leave(visitor, node)
@@ -61,11 +65,41 @@ _PLANS: dict[type[cst.CSTVisitor], dict[type[cst.CSTNode], _Plan]] = {}
 def _plan(plans: dict[type[cst.CSTNode], _Plan], visitor: type[cst.CSTVisitor], kind: type[cst.CSTNode]) -> _Plan:
     name = kind.__name__
     fields = tuple(
-        (field, getattr(visitor, f"visit_{name}_{field}", None), getattr(visitor, f"leave_{name}_{field}", None))
+        (field, _hook(visitor, f"visit_{name}_{field}"), _hook(visitor, f"leave_{name}_{field}"))
         for field in _fields(kind)
     )
-    plans[kind] = _Plan(getattr(visitor, f"visit_{name}", None), getattr(visitor, f"leave_{name}", None), fields)
+    plans[kind] = _Plan(_hook(visitor, f"visit_{name}"), _hook(visitor, f"leave_{name}"), fields)
     return plans[kind]
+
+
+def _hook(visitor: type[cst.CSTVisitor], name: str) -> Hook | None:
+    """The visitor's own hook `name`; None for the empty one every `CSTVisitor` has."""
+    hook = getattr(visitor, name, None)
+    return None if hook is getattr(cst.CSTVisitor, name, None) else hook
+
+
+def _subclasses(kind: type) -> list[type]:
+    return [kind, *(sub for direct in kind.__subclasses__() for sub in _subclasses(direct))]
+
+
+#: Nodes that hold only whitespace, comments and punctuation, never code.
+_TRIVIA = frozenset({
+    cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment, cst.Comma, cst.Dot, cst.Colon,
+    cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket,
+    cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.Asynchronous, cst.ImportStar,
+    *(sub for base in (cst.BaseParenthesizableWhitespace, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp,
+                       cst.BaseUnaryOp, cst.BaseAugOp) for sub in _subclasses(base)),
+})  # fmt: skip
+
+
+def _skipped(visitor: type[cst.CSTVisitor]) -> frozenset[type[cst.CSTNode]]:
+    """The trivia, unless the visitor has a hook for a kind of it (or for its fields)."""
+    hooked = {
+        name.split("_")[1]
+        for name in dir(visitor)
+        if name.startswith(("visit_", "leave_")) and _hook(visitor, name) is not None
+    }
+    return _TRIVIA if hooked.isdisjoint(kind.__name__ for kind in _TRIVIA) else frozenset()
 
 
 _FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
