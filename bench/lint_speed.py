@@ -46,6 +46,8 @@ BIN = Path(sys.executable).parent
 CORPUS = ("aiohttp", "anyio", "fastapi", "h11", "httpcore", "httpx", "pydantic", "requests", "starlette",
           "urllib3", "uvicorn")  # fmt: skip
 MIN_LINES = 100_000
+#: /proc counts CPU time in ticks of 10 ms: over a shorter run, `other cpu` means nothing.
+SHORTEST = 0.25
 #: A finding as all three tools print it: `path:row:column: CODE message`.
 FINDING = re.compile(r"^\S+:\d+:\d+: ", re.MULTILINE)
 
@@ -66,7 +68,8 @@ class Tool:
 class Run:
     seconds: float
     output: str
-    #: CPU used meanwhile by everything but the tool, in % of one CPU (a busy run is a noisy one).
+    #: CPU used meanwhile by everything but the tool, in % of one CPU (a busy run is a
+    #: noisy one); NaN for a run too short for the kernel's counters to tell.
     other_percent: float
 
 
@@ -94,9 +97,7 @@ def build_corpus(directory: Path) -> tuple[int, int, str]:
 
 def versions() -> str:
     distributions = importlib.metadata.packages_distributions()
-    return ", ".join(
-        f"{name} {importlib.metadata.version(distributions.get(name, [name])[0])}" for name in CORPUS
-    )
+    return ", ".join(f"{name} {importlib.metadata.version(distributions.get(name, [name])[0])}" for name in CORPUS)
 
 
 def children_cpu() -> float:
@@ -114,13 +115,14 @@ def run(tool: Tool, corpus: Path, *, cold: bool) -> Run:
     other = (machine_cpu() - machine) - (children_cpu() - own)
     if completed.returncode not in (0, 1):
         sys.exit(f"lint_speed: `{' '.join(tool.command)}` failed ({completed.returncode}):\n{completed.stderr}")
-    return Run(seconds, completed.stdout, max(0.0, other / seconds * 100))
+    other_percent = max(0.0, other / seconds * 100) if seconds >= SHORTEST else float("nan")
+    return Run(seconds, completed.stdout, other_percent)
 
 
 def tools() -> dict[str, Tool]:
     asyncsafe = [str(BIN / "asyncsafe-lint"), "check", ".", "--exit-zero"]
     ruff = [str(BIN / "ruff"), "check", "--isolated", "--select", "ASYNC,S113", "--exit-zero", "--quiet",
-            "--output-format", "concise", "."]
+            "--output-format", "concise", "."]  # fmt: skip
     return {
         "asyncsafe cold": Tool("asyncsafe cold", asyncsafe, ".asyncsafe_cache"),
         "asyncsafe warm": Tool("asyncsafe warm", asyncsafe),
@@ -167,7 +169,7 @@ def summarize(runs: dict[str, list[Run]]) -> None:
     cold_outputs = {r.output for r in runs["asyncsafe cold"]}
     if cold_outputs != {r.output for r in runs["asyncsafe warm"]} or len(cold_outputs) != 1:
         print("warning: asyncsafe-lint's output differs between runs (cold/warm): the cache is wrong")
-    busiest = max(r.other_percent for results in runs.values() for r in results)
+    busiest = max((r.other_percent for results in runs.values() for r in results if r.other_percent >= 0), default=0)
     if busiest >= 10:
         print(f"note: other work used up to {busiest:.0f}% of a CPU during some runs (other cpu column); a "
               "quieter machine gives steadier figures")  # fmt: skip

@@ -48,9 +48,7 @@ class Stamp:
     def unchanged(self, stat: os.stat_result) -> bool:
         """True when `stat` alone shows the file is as it was."""
         return (
-            stat.st_size == self.size
-            and stat.st_mtime_ns == self.mtime_ns
-            and self.seen_ns - self.mtime_ns > RACY_NS
+            stat.st_size == self.size and stat.st_mtime_ns == self.mtime_ns and self.seen_ns - self.mtime_ns > RACY_NS
         )
 
 

@@ -153,8 +153,8 @@ def _stamp(path: Path) -> Stamp | None:
 def _in_processes(
     paths: list[Path], settings: Settings, facts_only: bool, workers: int
 ) -> Iterator[tuple[Path, FileResult | Crash]]:
-    """Checks `paths` in worker processes, as they finish.  Should a worker die (a crash
-    in native code), the files not checked yet are checked here instead."""
+    """Checks `paths` in worker processes.  Should a worker die (a crash in native
+    code), the files whose results did not come back are checked here instead."""
     # Biggest first, so that no worker is left with a big file while the others idle.
     ordered = sorted(paths, key=_size, reverse=True)
     left = set(ordered)
