@@ -68,7 +68,8 @@ def check_paths(
     files = list(discover([Path(p) for p in paths], settings))
     result = LintResult(files_checked=len(files))
     facts: dict[str, ModuleFacts] = {}
-    roots: dict[Path, None] = {}
+    #: A file of each directory with facts: its files share their import roots.
+    directories: dict[Path, Path] = {}
     tops: set[str] = set()
     checked_files = checker.check_all(files, workers or os.cpu_count() or 1)
     for path in files:
@@ -79,9 +80,10 @@ def check_paths(
         result.diagnostics.extend(checked.diagnostics)
         if checked.facts is not None:
             facts[checked.facts.module] = checked.facts
-            roots.update(dict.fromkeys(import_roots(path)))
+            directories.setdefault(path.parent, path)
             tops.add(checked.facts.module.split(".", 1)[0])
     if facts:
+        roots = dict.fromkeys(root for path in directories.values() for root in import_roots(path))
         result.diagnostics.extend(_project_pass(facts, list(roots), tops, checker))
     if checker.cache is not None:
         checker.cache.save()
@@ -140,7 +142,7 @@ class _Checker:
 
 def _cache_key(path: Path, facts_only: bool) -> Hashable:
     """What a file's result depends on besides its contents and the settings."""
-    return (str(path), str(path.absolute()), module_name(path), facts_only)
+    return (str(path), os.path.abspath(path), module_name(path), facts_only)
 
 
 def _stamp(path: Path) -> Stamp | None:
