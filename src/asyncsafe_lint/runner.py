@@ -63,7 +63,8 @@ def check_paths(
 
     `cache_dir`: where results are kept between runs (see `cache`); None for no cache.
     `workers`: how many processes may check files (default: one per CPU); fewer than
-    `PARALLEL_FROM` files to check are checked in this process."""
+    `PARALLEL_FROM` files to check, or a process that cannot fork safely, check them
+    in this process."""
     checker = _Checker(settings, Cache.load(cache_dir, settings) if cache_dir is not None else None)
     files = list(discover([Path(p) for p in paths], settings))
     result = LintResult(files_checked=len(files))
@@ -128,8 +129,9 @@ class _Checker:
                     done[path] = cached
         pending = [path for path in paths if path not in done]
         stamps = {path: _stamp(path) for path in pending} if self.cache is not None else {}
-        if len(pending) >= PARALLEL_FROM and workers > 1:
-            checked = _in_processes(pending, self.settings, facts_only, workers)
+        context = _context() if len(pending) >= PARALLEL_FROM and workers > 1 else None
+        if context is not None:
+            checked = _in_processes(pending, self.settings, facts_only, workers, context)
         else:
             checked = ((path, _check_safely(path, self.settings, facts_only)) for path in pending)
         for path, outcome in checked:
@@ -153,7 +155,7 @@ def _stamp(path: Path) -> Stamp | None:
 
 
 def _in_processes(
-    paths: list[Path], settings: Settings, facts_only: bool, workers: int
+    paths: list[Path], settings: Settings, facts_only: bool, workers: int, context: BaseContext
 ) -> Iterator[tuple[Path, FileResult | Crash]]:
     """Checks `paths` in worker processes.  Should a worker die (a crash in native
     code), the files whose results did not come back are checked here instead."""
@@ -161,7 +163,7 @@ def _in_processes(
     ordered = sorted(paths, key=_size, reverse=True)
     left = set(ordered)
     try:
-        with ProcessPoolExecutor(min(workers, len(ordered)), mp_context=_context()) as pool:
+        with ProcessPoolExecutor(min(workers, len(ordered)), mp_context=context) as pool:
             futures = [(path, pool.submit(_check_safely, path, settings, facts_only)) for path in ordered]
             for path, future in futures:
                 outcome = future.result()
@@ -173,14 +175,15 @@ def _in_processes(
                 yield path, _check_safely(path, settings, facts_only)
 
 
-def _context() -> BaseContext:
-    """`fork` where it is safe (a process with one thread, such as the command line's):
-    workers start at once with everything imported.  Forking a process with threads
-    (a test session, say) can deadlock the child, so then workers start afresh."""
-    methods = multiprocessing.get_all_start_methods()
-    if threading.active_count() == 1 and "fork" in methods:
+def _context() -> BaseContext | None:
+    """How to start workers: by `fork`, where it is safe (a process with one thread, such
+    as the command line's), so they start at once with everything imported.  None
+    elsewhere: forking a process with threads can deadlock the child, and a worker
+    started afresh imports the linter again (a third of a second) and re-runs the
+    caller's main script."""
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return None
 
 
 def _size(path: Path) -> int:

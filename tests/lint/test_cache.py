@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,6 +187,13 @@ def test_the_cache_directory_can_be_named(app: Path, monkeypatch: pytest.MonkeyP
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["elsewhere", "fixtures_app", "from-env"]
 
 
+@pytest.fixture
+def forking() -> None:
+    if runner._context() is None:
+        pytest.skip("this process cannot fork workers safely")
+
+
+@pytest.mark.usefixtures("forking")
 def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load()
     serial = check_paths(["fixtures_app"], settings, workers=1)
@@ -196,11 +204,9 @@ def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: p
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("forking")
 def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The crash is planted with monkeypatch, which worker processes only see when they
-    are forked (the runner forks where it can)."""
-    if runner._context().get_start_method() != "fork":
-        pytest.skip("worker processes are not forked here")
+    """The crash is planted with monkeypatch, which the forked workers see too."""
     settings = load()
     real = runner.check_file
     pids = app / "pids"
@@ -228,3 +234,19 @@ def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatc
     again = check_paths(["fixtures_app"], settings, cache_dir=app / "cache", workers=1)
     assert again.crashes == {}  # the crash was not cached
     assert "fixtures_app/jobs.py" in {d.filename for d in again.diagnostics}
+
+
+def test_a_process_with_threads_checks_its_files_itself(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forking it could deadlock a worker; starting workers afresh would re-run its main script."""
+    monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert runner._context() is None
+        result = check_paths(["fixtures_app"], load(), workers=2)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.crashes == {}
+    assert result.diagnostics == check_paths(["fixtures_app"], load(), workers=1).diagnostics
