@@ -223,12 +223,13 @@ def drain(
         report.refused_after_signal, report.refusal = _probe(server.port, signalled)
         report.exit_code, gone = _wait_exit(server, signalled + report.deadline, events)
         report.shutdown_seconds = gone - signalled
+        report.killed = report.exit_code is None
+        if report.killed:
+            # Before reading the responses: a request stuck in a hung server ends with it.
+            report.stuck = _sample_and_kill(server, events)
+            report.exit_code = server.process.wait()
         for future in futures:
             _judge(report, future.result())
-    report.killed = report.exit_code is None
-    if report.killed:
-        report.stuck = _sample_and_kill(server, events)
-        report.exit_code = server.process.wait()
     events += server.poll()
     _lifespan(report, server.worker_pids, events)
     report.log = server.logs[log_offset:]
@@ -329,8 +330,8 @@ def _group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # a member we may not signal is still a member
+        pass
     return True
 
 
