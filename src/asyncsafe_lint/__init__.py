@@ -6,7 +6,7 @@ The public API is `check_paths`; the CLI and the pytest plugin's lint item both 
 
 from asyncsafe_lint.config import ConfigError, Settings, load
 from asyncsafe_lint.diagnostics import Diagnostic, Location
-from asyncsafe_lint.engine import FileResult
+from asyncsafe_lint.facts import FileResult
 from asyncsafe_lint.runner import LintResult, check_file, check_paths
 
 __all__ = [

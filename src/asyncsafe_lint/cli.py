@@ -10,17 +10,20 @@ import tokenize
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asyncsafe_lint import __version__
 from asyncsafe_lint.cache import DIRECTORY, ENVIRONMENT, default_directory
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
-from asyncsafe_lint.engine import physical_lines
-from asyncsafe_lint.fix import FixResult, fix_paths
 from asyncsafe_lint.output import FORMATS, Report, display_path
 from asyncsafe_lint.output.summary import fix_summary, statistics, summary
+from asyncsafe_lint.positions import physical_lines
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
 from asyncsafe_lint.runner import check_paths
+
+if TYPE_CHECKING:
+    from asyncsafe_lint.fix import FixResult
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TEXT_FORMATS = ("concise", "full")
@@ -124,7 +127,12 @@ def _check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)
-    outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff) if fixing else None
+    outcome: FixResult | None = None
+    if fixing:
+        # Imported only to fix: it imports the engine, and so libcst (see `deferred`).
+        from asyncsafe_lint.fix import fix_paths
+
+        outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff)
     cache_dir = None if args.no_cache else args.cache_dir or default_directory(settings)
     result = check_paths(args.paths, settings, cache_dir=cache_dir) if outcome is None else outcome.remaining
     for file in outcome.files if outcome is not None else ():

@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 
 _APPS = ("fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette")

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import ast
 import io
-import re
 import tokenize
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts, Function
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Fix, Location
 from asyncsafe_lint.edits import NodeEdit, NodeFix, Place
-from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, ModuleFacts
+from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
+from asyncsafe_lint.positions import physical_lines
 from asyncsafe_lint.project import project_diagnostics
 from asyncsafe_lint.rule import BlockingCallRule, Call, Finding, Rule
 from asyncsafe_lint.rules import ALL_RULES
@@ -26,15 +25,6 @@ from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 from asyncsafe_lint.suppress import is_suppressed
 from asyncsafe_lint.walk import walk
-
-
-@dataclass(frozen=True, slots=True)
-class FileResult:
-    """All the engine learns from one file: its findings, and the facts the project pass
-    combines across files (None when no enabled rule needs them)."""
-
-    diagnostics: list[Diagnostic]
-    facts: ModuleFacts | None = None
 
 
 def check_source(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
@@ -84,16 +74,6 @@ def _collector(settings: Settings, filename: str, module: str) -> FactsCollector
     # Whatever an ASF1xx rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(settings) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
     return FactsCollector(module, filename, Path(filename).stem == "__init__", probes)
-
-
-def physical_lines(text: str) -> list[str]:
-    """The lines of a file as Python (and libcst's positions) count them: `str.splitlines`
-    also splits at form feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift
-    every row after them."""
-    return _NEWLINE.split(text)
-
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def file_error(filename: str, reason: str) -> Diagnostic:

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import libcst as cst
 from asyncsafe_lint.contexts import Contexts, Function
-from asyncsafe_lint.diagnostics import Location
+from asyncsafe_lint.deferred import cst
+from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
 from asyncsafe_lint.positions import Visited
 from asyncsafe_lint.rule import BlockingCallRule, Call
@@ -76,6 +76,15 @@ class ModuleFacts:
     #: Module-level names bound by imports -> what they stand for (`fetch` -> `app.db.fetch`),
     #: for re-exports such as `from app.db import fetch` in `app/__init__.py`.
     aliases: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """All the engine learns from one file: its findings, and the facts the project pass
+    combines across files (None when no enabled rule needs them)."""
+
+    diagnostics: list[Diagnostic]
+    facts: ModuleFacts | None = None
 
 
 def qualify(name: str, module: str, is_package: bool) -> str:

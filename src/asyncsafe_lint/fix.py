@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import io
-import re
 import tokenize
 import traceback
 import warnings
@@ -20,19 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-
 from asyncsafe_lint.config import Settings
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.positions import NEWLINE
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.runner import LintResult, check_paths
 
 #: More passes than any file needs; a bound so that fixes that undo each other still end.
 MAX_PASSES = 10
 
-# The line breaks Python and libcst count rows by (see `engine.physical_lines`).
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -76,8 +73,8 @@ class FixResult:
 def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> tuple[str, Counter[str]]:
     """`text` with the applicable fixes of `diagnostics` applied, skipping a fix that
     overlaps one applied before it; and how many fixes of each rule were applied."""
-    starts = [0, *(match.end() for match in _NEWLINE.finditer(text))]
-    first_break = _NEWLINE.search(text)
+    starts = [0, *(match.end() for match in NEWLINE.finditer(text))]
+    first_break = NEWLINE.search(text)
     newline = first_break.group() if first_break else "\n"
 
     def offset(location: Location) -> int:

@@ -9,8 +9,7 @@ other than the import a fix wants is left alone.
 
 from __future__ import annotations
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.edits import NodeEdit, insert_lines_after, insert_lines_before
 from asyncsafe_lint.names import dotted
 

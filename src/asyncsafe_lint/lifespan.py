@@ -18,8 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Applicability
 from asyncsafe_lint.edits import (
     NodeEdit,
@@ -30,7 +29,6 @@ from asyncsafe_lint.edits import (
     remove_argument,
     replace_lines,
 )
-from asyncsafe_lint.imports import OTHER, ModuleImports
 
 EVENTS = ("startup", "shutdown")
 HANDLER_KEYWORDS = {"on_startup": "startup", "on_shutdown": "shutdown"}
@@ -73,6 +71,9 @@ class LifespanPlan:
         registrations: Sequence[Registration],
         includes: Sequence[tuple[str, str]],
     ) -> None:
+        # Here, not at the top: `imports` defines a libcst visitor (see `deferred`).
+        from asyncsafe_lint.imports import OTHER, ModuleImports
+
         self.module = module
         self.imports = ModuleImports(module)
         self._assigned = _assignment_counts(module)

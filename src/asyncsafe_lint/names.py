@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass, field
 
-import libcst as cst
+from asyncsafe_lint.deferred import cst
 
 #: Prefix of the qualified names of functions and classes defined in the file itself.
 LOCAL = "<module>."

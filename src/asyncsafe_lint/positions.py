@@ -11,14 +11,23 @@ When the two disagree (different call counts or names) libcst's own positions ar
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Location
 
 Span = tuple[Location, Location]
+
+#: The line breaks Python and libcst count rows by.
+NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def physical_lines(text: str) -> list[str]:
+    """The lines of a file as Python (and libcst's positions) count them: `str.splitlines`
+    also splits at form feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift
+    every row after them."""
+    return NEWLINE.split(text)
 
 
 class Visited:
@@ -34,6 +43,8 @@ class Visited:
         """`id(node)` -> where it starts and ends, for each of `wanted`."""
         matched = self._from_ast(source, lines)
         if matched is None:
+            from libcst.metadata import MetadataWrapper, PositionProvider  # see `deferred`
+
             positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
             return {id(node): _libcst_span(positions[node]) for node in wanted}
         return {id(node): matched[id(node)] for node in wanted}

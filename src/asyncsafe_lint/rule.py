@@ -13,9 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-import libcst as cst
-
 from asyncsafe_lint.contexts import Contexts, Function, argument
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.edits import NodeFix
 
 if TYPE_CHECKING:

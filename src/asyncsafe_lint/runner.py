@@ -24,8 +24,7 @@ from pathlib import Path
 from asyncsafe_lint.cache import Cache, Stamp, stamp
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.engine import FileResult, analyze, file_error
-from asyncsafe_lint.facts import HELPER_CODE, ModuleFacts
+from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
 from asyncsafe_lint.project import (
     import_roots,
@@ -48,6 +47,9 @@ class LintResult:
 def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
     """Every finding in one file, and its facts; a file that cannot be read is one
     `io-error` finding.  `facts_only`: run no rule, only gather the facts."""
+    # The engine imports libcst: a run whose results all come from the cache never does.
+    from asyncsafe_lint.engine import analyze, file_error
+
     try:
         source = path.read_bytes()
     except OSError as error:
@@ -159,6 +161,9 @@ def _in_processes(
 ) -> Iterator[tuple[Path, FileResult | Crash]]:
     """Checks `paths` in worker processes.  Should a worker die (a crash in native
     code), the files whose results did not come back are checked here instead."""
+    # Imported before the workers fork, so that each starts with it (and libcst) loaded.
+    import asyncsafe_lint.engine  # noqa: F401
+
     # Biggest first, so that no worker is left with a big file while the others idle.
     ordered = sorted(paths, key=_size, reverse=True)
     left = set(ordered)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import libcst as cst
 from libcst import MaybeSentinel
+
+from asyncsafe_lint.deferred import cst
 
 Hook = Callable[[cst.CSTVisitor, cst.CSTNode], object]
 

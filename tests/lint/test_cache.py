@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +187,29 @@ def test_the_cache_directory_can_be_named(app: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ASYNCSAFE_CACHE_DIR", str(app / "from-env"))
     assert main(["check", "fixtures_app/main.py", "--exit-zero"]) == 0
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["elsewhere", "fixtures_app", "from-env"]
+
+
+#: Runs the command line with the arguments given, in each output format, then prints
+#: to stderr whether the process imported libcst.
+_REPORTING_LIBCST = """
+import sys
+from asyncsafe_lint.cli import main
+for format in ("concise", "full", "json", "sarif"):
+    main([*sys.argv[1:], "--output-format", format])
+main([*sys.argv[1:], "--statistics"])
+print("libcst" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_run_served_by_the_cache_imports_no_libcst(app: Path) -> None:
+    """Importing libcst costs more than such a run does; it is only needed to check a file."""
+    command = [sys.executable, "-c", _REPORTING_LIBCST, "check", "fixtures_app", "--exit-zero"]
+    cold = subprocess.run(command, capture_output=True, text=True, check=True)
+    warm = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert cold.stderr == "True\n"
+    assert warm.stderr == "False\n"
+    assert warm.stdout == cold.stdout
+    assert "ASF101" in warm.stdout and "ASF110" in warm.stdout
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Applicability
 from asyncsafe_lint.edits import NodeEdit, NodeFix, replace
-from asyncsafe_lint.imports import ModuleImports, function_bindings
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 if TYPE_CHECKING:
@@ -124,6 +122,9 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             return None
         if id(node) not in self._statements_of(function.node):
             return None
+        # Here, not at the top: `imports` defines a libcst visitor (see `deferred`).
+        from asyncsafe_lint.imports import ModuleImports, function_bindings
+
         imports = ModuleImports(self.module)
         module = "anyio" if imports.uses("anyio") else "asyncio"
         local = function_bindings(function.node)
@@ -141,9 +142,7 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
 
     def _statements_of(self, function: cst.FunctionDef) -> set[int]:
         if id(function) not in self._statements:
-            visitor = _CallStatements()
-            function.body.visit(visitor)
-            self._statements[id(function)] = visitor.calls
+            self._statements[id(function)] = _call_statements(function.body)
         return self._statements[id(function)]
 
 
@@ -158,23 +157,16 @@ def _negative_number(node: cst.BaseExpression) -> bool:
     )
 
 
-class _CallStatements(cst.CSTVisitor):
-    """The calls that are whole expression statements of one function body, outside
-    the functions, classes and lambdas nested in it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: set[int] = set()
-
-    def visit_Expr(self, node: cst.Expr) -> None:
-        if isinstance(node.value, cst.Call):
-            self.calls.add(id(node.value))
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
+def _call_statements(node: cst.CSTNode) -> set[int]:
+    """The calls that are whole expression statements under `node` (a function body),
+    outside the functions, classes and lambdas nested in it.  A function, not a libcst
+    visitor: defining one would import libcst with the rules (see `deferred`)."""
+    found: set[int] = set()
+    for child in node.children:
+        if isinstance(child, cst.Expr):
+            # Its expression holds no statements (nor does a lambda's).
+            if isinstance(child.value, cst.Call):
+                found.add(id(child.value))
+        elif not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            found |= _call_statements(child)
+    return found

@@ -1,5 +1,6 @@
-import libcst as cst
+from __future__ import annotations
 
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 _RUN = "use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)"

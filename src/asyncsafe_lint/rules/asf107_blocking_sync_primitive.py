@@ -1,5 +1,6 @@
-import libcst as cst
+from __future__ import annotations
 
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 _LOCK = "use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it"

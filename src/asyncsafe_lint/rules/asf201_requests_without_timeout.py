@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Applicability
 from asyncsafe_lint.edits import NodeFix, add_argument, replace
 from asyncsafe_lint.rule import Call, Rule

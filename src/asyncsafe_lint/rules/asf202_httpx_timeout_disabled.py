@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 _METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import Call, Rule
 
 #: Calls that wait for a child process -> position of `timeout`, or None when it is

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.edits import NodeFix
 from asyncsafe_lint.lifespan import LifespanPlan, Registration, receiver_name
 from asyncsafe_lint.rule import Call, Rule, is_none

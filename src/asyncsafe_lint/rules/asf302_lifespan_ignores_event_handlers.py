@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
+from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import Call, Rule, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import HANDLER_KEYWORDS, registration
 
