@@ -4,13 +4,14 @@ One pickle per linter build and settings, under `<project root>/.asyncsafe_cache
 new release, an edited rule or a changed setting starts an empty cache of its own.  In
 it, each entry is keyed by what the per-file step depends on besides the file's
 contents (its path, its module name...) and holds the content hash of the file it was
-computed from and the result, whatever object that is.
+computed from and the result, whatever object that is.  Each result stays pickled on
+its own until it is read: a run that reads few of them does not pay for the others.
 
 Like git's index, an entry also records the file's size and modification time: a file
 whose `stat` still matches is not read again.  A modification time too close to when
 the entry was made is not trusted (the file may have changed again within the same
-clock tick), and such a file is hashed.  Only the per-file results are cached; what
-is computed across files is recomputed from them on every run.
+clock tick), and such a file is hashed.  An entry may also depend on no file (`recall`,
+`remember`): its key then says all it depends on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import os
 import pickle
 import tempfile
@@ -63,7 +65,7 @@ def stamp(path: Path) -> Stamp:
 class Cache:
     """The entries of one cache file: looked up during a run, written once at its end."""
 
-    def __init__(self, file: Path, entries: dict[Hashable, tuple[Stamp, object]]) -> None:
+    def __init__(self, file: Path, entries: dict[Hashable, tuple[Stamp | None, bytes]]) -> None:
         self.file = file
         self._entries = entries
         self._changed = False
@@ -84,27 +86,42 @@ class Cache:
 
     def get(self, key: Hashable, path: Path) -> object | None:
         """The cached result for `key` if `path` still holds what it was computed from."""
-        if key not in self._entries:
+        old, blob = self._entries.get(key, (None, b""))
+        if old is None:
             return None
-        old, result = self._entries[key]
         try:
             stat = path.stat()
-            if old.unchanged(stat):
-                return result
-            if stat.st_size != old.size:
-                return None
-            new = stamp(path)
+            if not old.unchanged(stat):
+                if stat.st_size != old.size:
+                    return None
+                new = stamp(path)
+                if new.digest != old.digest:
+                    return None
+                # The same contents under a new (or no longer racy) timestamp: remember it.
+                self._entries[key] = (new, blob)
+                self._changed = True
         except OSError:
             return None
-        if new.digest != old.digest:
-            return None
-        # The same contents under a new (or no longer racy) timestamp: remember it.
-        self.put(key, new, result)
-        return result
+        return pickle.loads(blob)
+
+    def digest(self, key: Hashable) -> bytes | None:
+        """The content hash of the file the entry for `key` was computed from."""
+        old, _ = self._entries.get(key, (None, b""))
+        return None if old is None else old.digest
 
     def put(self, key: Hashable, before: Stamp, result: object) -> None:
         """Remembers `result`, computed from the file as `before` found it."""
-        self._entries[key] = (before, result)
+        self._entries[key] = (before, _dumps(result))
+        self._changed = True
+
+    def recall(self, key: Hashable) -> object | None:
+        """The result remembered for `key` by `remember`, if any."""
+        old, blob = self._entries.get(key, (None, b""))
+        return pickle.loads(blob) if old is None and blob else None
+
+    def remember(self, key: Hashable, result: object) -> None:
+        """Remembers `result`, which depends on nothing but `key`."""
+        self._entries[key] = (None, _dumps(result))
         self._changed = True
 
     def save(self) -> None:
@@ -127,6 +144,12 @@ class Cache:
             os.unlink(temporary)
             raise
         self._changed = False
+
+
+def _dumps(result: object) -> bytes:
+    stream = io.BytesIO()
+    _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
+    return stream.getvalue()
 
 
 class _Pickler(pickle.Pickler):

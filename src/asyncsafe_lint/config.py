@@ -73,6 +73,8 @@ class Settings:
         directory, and one named on the command line is walked, as in ruff)."""
         if path.name in DEFAULT_EXCLUDE:
             return True
+        if not self.exclude:
+            return False
         text = self._relative(path).as_posix()
         return any(
             fnmatch.fnmatch(text, pattern) or fnmatch.fnmatch(path.name, pattern)

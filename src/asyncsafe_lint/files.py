@@ -30,8 +30,8 @@ def discover(paths: Sequence[Path], settings: Settings) -> Iterator[Path]:
 def _walk(directory: Path, settings: Settings) -> Iterator[Path]:
     for root, dirnames, filenames in os.walk(directory):
         base = Path(root)
-        dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded((base / d).absolute()))
+        absolute = base.absolute()
+        dirnames[:] = sorted(d for d in dirnames if not settings.is_excluded(absolute / d))
         for filename in sorted(filenames):
-            path = base / filename
-            if filename.endswith(SUFFIXES) and not settings.is_excluded(path.absolute()):
-                yield path
+            if filename.endswith(SUFFIXES) and not settings.is_excluded(absolute / filename):
+                yield base / filename

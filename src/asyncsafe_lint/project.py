@@ -14,10 +14,10 @@ outside any package, from the project's root or its `src/`).
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from asyncsafe_lint.diagnostics import Diagnostic
@@ -29,56 +29,82 @@ _ALIAS_HOPS = 8
 
 
 # --- modules and files ---------------------------------------------------------------------
-@cache
-def project_root(directory: Path) -> Path | None:
-    """The nearest directory at or above `directory` holding a `pyproject.toml`."""
-    for candidate in (directory, *directory.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    return None
+class Layout:
+    """Which file holds which module, and the other way around, as the files are during
+    one run.  Each file is looked for once: a run makes thousands of lookups."""
 
+    def __init__(self) -> None:
+        self._files: dict[str, bool] = {}
+        self._roots: dict[Path, list[Path]] = {}
+        self._projects: dict[Path, Path | None] = {}
+        self._prefixes: dict[Path, tuple[tuple[str, ...], bool]] = {}
 
-def import_roots(path: Path) -> list[Path]:
-    """The directories a module of `path`'s project is imported from."""
-    path = path.absolute()
-    base = path.parent
-    while (base / "__init__.py").is_file():
-        base = base.parent
-    roots = [base]
-    root = project_root(path.parent)
-    if root is not None:
-        roots += [root / "src", root]
-    return list(dict.fromkeys(roots))
+    def is_file(self, path: str) -> bool:
+        if path not in self._files:
+            self._files[path] = os.path.isfile(path)
+        return self._files[path]
 
+    def _is_package(self, directory: Path) -> bool:
+        return self.is_file(os.path.join(directory, "__init__.py"))
 
-def module_name(path: Path) -> str:
-    """The dotted name `path` is imported as (`fixtures_app/routes/items.py` ->
-    `fixtures_app.routes.items`; `app/__init__.py` -> `app`)."""
-    path = path.absolute()
-    parts = [] if path.stem == "__init__" else [path.stem]
-    base = path.parent
-    while (base / "__init__.py").is_file():
-        parts.insert(0, base.name)
-        base = base.parent
-    if base == path.parent:
-        # Not in a package: a top-level module, or one in a namespace package under the project.
-        for root in import_roots(path)[1:]:
-            if path.is_relative_to(root) and root != path.parent:
-                return ".".join(path.relative_to(root).with_suffix("").parts)
-    return ".".join(parts)
+    def project_root(self, directory: Path) -> Path | None:
+        """The nearest directory at or above `directory` holding a `pyproject.toml`."""
+        if directory not in self._projects:
+            candidates = (directory, *directory.parents)
+            found = (d for d in candidates if self.is_file(os.path.join(d, "pyproject.toml")))
+            self._projects[directory] = next(found, None)
+        return self._projects[directory]
 
+    def import_roots(self, path: Path) -> list[Path]:
+        """The directories a module of `path`'s project is imported from."""
+        return self._roots_of(path.absolute().parent)
 
-def module_file(module: str, roots: Iterable[Path]) -> Path | None:
-    """The file that holds `module` under one of `roots`, if any."""
-    parts = module.split(".")
-    if not all(part.isidentifier() for part in parts):
+    def _roots_of(self, directory: Path) -> list[Path]:
+        if directory not in self._roots:
+            base = directory
+            while self._is_package(base):
+                base = base.parent
+            roots = [base]
+            root = self.project_root(directory)
+            if root is not None:
+                roots += [root / "src", root]
+            self._roots[directory] = list(dict.fromkeys(roots))
+        return self._roots[directory]
+
+    def module_name(self, path: Path) -> str:
+        """The dotted name `path` is imported as (`fixtures_app/routes/items.py` ->
+        `fixtures_app.routes.items`; `app/__init__.py` -> `app`)."""
+        if path.parent not in self._prefixes:
+            self._prefixes[path.parent] = self._prefix(path.parent.absolute())
+        prefix, names_init = self._prefixes[path.parent]
+        return ".".join((*prefix, path.stem) if names_init or path.stem != "__init__" else prefix)
+
+    def _prefix(self, directory: Path) -> tuple[tuple[str, ...], bool]:
+        """The dotted name of the modules in `directory`, as parts, and whether an
+        `__init__.py` there is named too (only outside a package)."""
+        parts: list[str] = []
+        base = directory
+        while self._is_package(base):
+            parts.insert(0, base.name)
+            base = base.parent
+        if base == directory:
+            # Not in a package: a top-level module, or one in a namespace package under the project.
+            for root in self._roots_of(directory)[1:]:
+                if directory.is_relative_to(root) and root != directory:
+                    return directory.relative_to(root).parts, True
+        return tuple(parts), False
+
+    def module_file(self, module: str, roots: Iterable[Path]) -> Path | None:
+        """The file that holds `module` under one of `roots`, if any."""
+        parts = module.split(".")
+        if not all(part.isidentifier() for part in parts):
+            return None
+        for root in roots:
+            stem = os.path.join(root, *parts)
+            for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+                if self.is_file(candidate):
+                    return Path(candidate)
         return None
-    relative = Path(*parts)
-    for root in roots:
-        for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
-            if candidate.is_file():
-                return candidate
-    return None
 
 
 def imported_modules(facts: ModuleFacts) -> set[str]:

@@ -3,37 +3,30 @@ stops the others, then the project pass over the facts of all of them.
 
 `check_file` is the whole per-file step: its `FileResult` depends only on the file's
 path, its contents and the settings.  So its results can be cached between runs and
-computed in worker processes.  The project pass (ASF110) is always computed afresh
-from the facts of every file, so that editing a callee changes the findings in its
-callers.
+computed in worker processes.  The project pass (ASF110) is cached too, with the
+content hash of every file whose facts it used and every module it looked up, so that
+editing a callee (or adding a module) changes the findings in its callers.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 import traceback
-from collections.abc import Hashable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asyncsafe_lint.cache import Cache, Stamp, stamp
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
-from asyncsafe_lint.project import (
-    import_roots,
-    imported_modules,
-    module_file,
-    module_name,
-    project_diagnostics,
-    project_root,
-)
+from asyncsafe_lint.project import Layout, imported_modules, project_diagnostics
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
 @dataclass
@@ -55,7 +48,7 @@ def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> F
     except OSError as error:
         return FileResult([file_error(str(path), error.strerror or str(error))])
     rules = () if facts_only else settings.rules_for(path.absolute())
-    return analyze(source, str(path), settings, rules, module_name(path))
+    return analyze(source, str(path), settings, rules, Layout().module_name(path))
 
 
 def check_paths(
@@ -70,10 +63,10 @@ def check_paths(
     checker = _Checker(settings, Cache.load(cache_dir, settings) if cache_dir is not None else None)
     files = list(discover([Path(p) for p in paths], settings))
     result = LintResult(files_checked=len(files))
-    facts: dict[str, ModuleFacts] = {}
+    #: The file of each module with facts.
+    named: dict[str, Path] = {}
     #: A file of each directory with facts: its files share their import roots.
     directories: dict[Path, Path] = {}
-    tops: set[str] = set()
     checked_files = checker.check_all(files, workers or os.cpu_count() or 1)
     for path in files:
         checked = checked_files[path]
@@ -81,13 +74,12 @@ def check_paths(
             result.crashes[str(path)] = checked.traceback
             continue
         result.diagnostics.extend(checked.diagnostics)
-        if checked.facts is not None:
-            facts[checked.facts.module] = checked.facts
+        if checked.module is not None:
+            named[checked.module] = path
             directories.setdefault(path.parent, path)
-            tops.add(checked.facts.module.split(".", 1)[0])
-    if facts:
-        roots = dict.fromkeys(root for path in directories.values() for root in import_roots(path))
-        result.diagnostics.extend(_project_pass(facts, list(roots), tops, checker))
+    if named:
+        roots = dict.fromkeys(root for path in directories.values() for root in checker.layout.import_roots(path))
+        result.diagnostics.extend(_project_pass(named, list(roots), checker))
     if checker.cache is not None:
         checker.cache.save()
     result.diagnostics.sort(key=lambda d: d.sort_key)
@@ -112,23 +104,42 @@ def _check_safely(path: Path, settings: Settings, facts_only: bool) -> FileResul
         return Crash(traceback.format_exc())
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A file's findings, and the module its facts are of (None: it has none)."""
+
+    diagnostics: list[Diagnostic]
+    module: str | None
+
+
 @dataclass
 class _Checker:
-    """Runs `check_file` on the files of one run, through the cache and worker processes."""
+    """Runs `check_file` on the files of one run, through the cache and worker processes.
+
+    The cache keeps a file's findings and its facts apart, so that a run whose project
+    pass comes from the cache too never reads the facts (most of the cache)."""
 
     settings: Settings
     cache: Cache | None
+    layout: Layout = field(default_factory=Layout)
+    #: The facts of the files checked in this run, by (path, facts_only).
+    _facts: dict[tuple[Path, bool], ModuleFacts | None] = field(default_factory=dict)
+    #: The content hash of each file whose result this run used, when known.
+    _digests: dict[tuple[Path, bool], bytes] = field(default_factory=dict)
 
-    def check(self, path: Path, *, facts_only: bool = False) -> FileResult | Crash:
+    def check(self, path: Path, *, facts_only: bool = False) -> _Checked | Crash:
         return self.check_all([path], 1, facts_only=facts_only)[path]
 
-    def check_all(self, paths: list[Path], workers: int, *, facts_only: bool = False) -> dict[Path, FileResult | Crash]:
-        done: dict[Path, FileResult | Crash] = {}
+    def check_all(self, paths: list[Path], workers: int, *, facts_only: bool = False) -> dict[Path, _Checked | Crash]:
+        done: dict[Path, _Checked | Crash] = {}
         if self.cache is not None:
             for path in paths:
-                cached = self.cache.get(_cache_key(path, facts_only), path)
-                if isinstance(cached, FileResult):
+                key = self.key(path, facts_only)
+                cached = self.cache.get((*key, "findings"), path)
+                digest = self.cache.digest((*key, "findings"))
+                if isinstance(cached, _Checked) and digest is not None:
                     done[path] = cached
+                    self._digests[path, facts_only] = digest
         pending = [path for path in paths if path not in done]
         stamps = {path: _stamp(path) for path in pending} if self.cache is not None else {}
         context = _context() if len(pending) >= PARALLEL_FROM and workers > 1 else None
@@ -137,16 +148,39 @@ class _Checker:
         else:
             checked = ((path, _check_safely(path, self.settings, facts_only)) for path in pending)
         for path, outcome in checked:
-            done[path] = outcome
+            if isinstance(outcome, Crash):
+                done[path] = outcome
+                self._facts[path, facts_only] = None
+                continue
+            facts = outcome.facts
+            done[path] = _Checked(outcome.diagnostics, None if facts is None else facts.module)
+            self._facts[path, facts_only] = facts
             before = stamps.get(path)
-            if self.cache is not None and before is not None and isinstance(outcome, FileResult):
-                self.cache.put(_cache_key(path, facts_only), before, outcome)
+            if self.cache is not None and before is not None:
+                key = self.key(path, facts_only)
+                self.cache.put((*key, "findings"), before, done[path])
+                if facts is not None:
+                    self.cache.put((*key, "facts"), before, facts)
+                self._digests[path, facts_only] = before.digest
         return done
 
+    def facts(self, path: Path, *, facts_only: bool = False) -> ModuleFacts | None:
+        """The facts of a file this run checked (with `check_all` or `check`)."""
+        if (path, facts_only) not in self._facts:
+            cached = self.cache.get((*self.key(path, facts_only), "facts"), path) if self.cache is not None else None
+            if isinstance(cached, ModuleFacts):
+                self._facts[path, facts_only] = cached
+            else:  # changed since its findings were read: checked again
+                self.check(path, facts_only=facts_only)
+        return self._facts.get((path, facts_only))
 
-def _cache_key(path: Path, facts_only: bool) -> Hashable:
-    """What a file's result depends on besides its contents and the settings."""
-    return (str(path), os.path.abspath(path), module_name(path), facts_only)
+    def digest(self, path: Path, *, facts_only: bool = False) -> bytes | None:
+        """The content hash of a file this run checked, when known."""
+        return self._digests.get((path, facts_only))
+
+    def key(self, path: Path, facts_only: bool) -> tuple[str, str, str, bool]:
+        """What a file's result depends on besides its contents and the settings."""
+        return (str(path), os.path.abspath(path), self.layout.module_name(path), facts_only)
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -161,6 +195,9 @@ def _in_processes(
 ) -> Iterator[tuple[Path, FileResult | Crash]]:
     """Checks `paths` in worker processes.  Should a worker die (a crash in native
     code), the files whose results did not come back are checked here instead."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     # Imported before the workers fork, so that each starts with it (and libcst) loaded.
     import asyncsafe_lint.engine  # noqa: F401
 
@@ -186,6 +223,8 @@ def _context() -> BaseContext | None:
     elsewhere: forking a process with threads can deadlock the child, and a worker
     started afresh imports the linter again (a third of a second) and re-runs the
     caller's main script."""
+    import multiprocessing  # only here: a run with few files to check starts no process
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return None
@@ -198,42 +237,86 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _project_pass(
-    named: dict[str, ModuleFacts], roots: list[Path], tops: set[str], checker: _Checker
-) -> list[Diagnostic]:
+#: Where the cache keeps the project pass of the last run.
+_PROJECT = "project pass"
+
+
+@dataclass(frozen=True, slots=True)
+class _ProjectPass:
+    """The findings of a project pass, and all they were computed from."""
+
+    #: The named modules (module, path, content hash) and the import roots.
+    inputs: tuple[object, ...]
+    #: Each module looked up, in order, and the file it was found in: its cache key and
+    #: content hash (None: not found, or not in the project).
+    lookups: tuple[tuple[str, tuple[object, bytes | None] | None], ...]
+    diagnostics: list[Diagnostic]
+
+
+def _project_pass(named: dict[str, Path], roots: list[Path], checker: _Checker) -> list[Diagnostic]:
     """ASF110 in the named files, following calls into every module of their packages
-    (`tops`) they reach, named or not: pre-commit names only the files that changed.
-    Other packages installed next to them are not the project."""
-    modules = dict(named)
+    they reach, named or not: pre-commit names only the files that changed.  Other
+    packages installed next to them are not the project.
+
+    From the cache when the named files and every file the last run's pass looked into
+    are unchanged, and each of its lookups finds the same file."""
+    named_files = tuple(sorted((module, str(path), checker.digest(path)) for module, path in named.items()))
+    inputs = (named_files, tuple(str(root) for root in roots))
+    tops = {module.split(".", 1)[0] for module in named}
+    cache = checker.cache
+    stored = cache.recall(_PROJECT) if cache is not None else None
+    if isinstance(stored, _ProjectPass) and stored.inputs == inputs and all(
+        _record(_look_up(name, roots, tops, checker), checker) == record for name, record in stored.lookups
+    ):
+        return stored.diagnostics
+    modules = {module: facts for module, path in named.items() if (facts := checker.facts(path)) is not None}
+    lookups = []
     looked_up = set(named)
-    pending = list(named.values())
+    pending = list(modules.values())
     while pending:
         for name in sorted(imported_modules(pending.pop()) - looked_up):
             looked_up.add(name)
-            extra = _facts_of(name, roots, name.split(".", 1)[0] in tops, checker)
+            found = _look_up(name, roots, tops, checker)
+            lookups.append((name, _record(found, checker)))
+            extra = checker.facts(found, facts_only=True) if found is not None else None
             if extra is not None and extra.module not in modules:
                 modules[extra.module] = extra
                 pending.append(extra)
     settings = checker.settings
     report_in = {
-        facts.path for facts in named.values()
-        if any(rule.code == HELPER_CODE for rule in settings.rules_for(Path(facts.path).absolute()))
+        str(path) for path in named.values()
+        if any(rule.code == HELPER_CODE for rule in settings.rules_for(path.absolute()))
     }  # fmt: skip
-    return project_diagnostics(list(modules.values()), settings.max_depth, report_in)
+    diagnostics = project_diagnostics(list(modules.values()), settings.max_depth, report_in)
+    known = all(digest is not None for _, _, digest in named_files) and all(
+        record is None or record[1] is not None for _, record in lookups
+    )
+    if cache is not None and known:
+        cache.remember(_PROJECT, _ProjectPass(inputs, tuple(lookups), diagnostics))
+    return diagnostics
 
 
-def _facts_of(module: str, roots: list[Path], known_package: bool, checker: _Checker) -> ModuleFacts | None:
-    path = module_file(module, roots)
-    if path is None or not (known_package or _in_project(path)):
+def _look_up(module: str, roots: list[Path], tops: set[str], checker: _Checker) -> Path | None:
+    """The file of the project that holds `module`, as findings name it, if any."""
+    path = checker.layout.module_file(module, roots)
+    if path is None or not (module.split(".", 1)[0] in tops or _in_project(path, checker.layout)):
         return None
-    checked = checker.check(_shown(path), facts_only=True)
-    # A module the linter fails on is left out of the graph.
-    return checked.facts if isinstance(checked, FileResult) else None
+    return _shown(path)
 
 
-def _in_project(path: Path) -> bool:
+def _record(path: Path | None, checker: _Checker) -> tuple[tuple[str, str, str, bool], bytes | None] | None:
+    """What the facts of a module found at `path` depend on: the file's cache key and its
+    content hash (None when unknown), once it is checked for them."""
+    if path is None:
+        return None
+    # A module the linter fails on is left out of the graph (its facts are None).
+    checker.check(path, facts_only=True)
+    return checker.key(path, True), checker.digest(path, facts_only=True)
+
+
+def _in_project(path: Path, layout: Layout) -> bool:
     """True for a file of the project itself, not of a virtualenv or build under it."""
-    root = project_root(path.parent)
+    root = layout.project_root(path.parent)
     return root is not None and not any(part in DEFAULT_EXCLUDE for part in path.relative_to(root).parts)
 
 

@@ -174,6 +174,53 @@ def test_an_edited_callee_changes_the_findings_of_its_cached_callers(
     assert checked == [("app/db.py", True)]
 
 
+@pytest.fixture
+def graphs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """How many modules each call graph built in this process had."""
+    sizes: list[int] = []
+    real = runner.project_diagnostics
+
+    def counting(modules: list[runner.ModuleFacts], *args: object) -> list[Diagnostic]:
+        sizes.append(len(modules))
+        return real(modules, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "project_diagnostics", counting)
+    yield sizes
+
+
+def test_an_unchanged_project_reuses_its_call_graph_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checked: list[tuple[str, bool]], graphs: list[int]
+) -> None:
+    write(tmp_path, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/db.py": DB,
+                     "app/services.py": SERVICES, "app/routes.py": ROUTES})  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    settings = load()
+    first = lint(settings, tmp_path / "cache", ("app/routes.py",))
+    assert graphs == [3]  # routes, services, db
+    checked.clear()
+    assert lint(settings, tmp_path / "cache", ("app/routes.py",)) == first
+    assert (checked, graphs) == ([], [3])
+    assert [d.message for d in first if d.code == "ASF110"] == [CHAIN[3]]
+    # Another selection of files is another project pass.
+    lint(settings, tmp_path / "cache", ("app/routes.py", "app/services.py"))
+    assert graphs == [3, 3]
+
+
+def test_a_module_added_where_a_call_leads_changes_the_cached_findings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graphs: list[int]
+) -> None:
+    """The module `app.db` was looked for, and not found, by the cached project pass."""
+    write(tmp_path, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/services.py": SERVICES,
+                     "app/routes.py": ROUTES})  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    settings = load()
+    assert [d.code for d in lint(settings, tmp_path / "cache", ("app/routes.py",))] == []
+    write(tmp_path, {"app/db.py": DB})
+    diagnostics = lint(settings, tmp_path / "cache", ("app/routes.py",))
+    assert [(d.code, d.location.row, d.location.column, d.message) for d in diagnostics] == [CHAIN]
+    assert graphs == [2, 3]
+
+
 def test_the_command_line_keeps_its_cache_in_the_project_root(app: Path) -> None:
     assert main(["check", "fixtures_app", "--no-cache", "--exit-zero"]) == 0
     assert not (app / ".asyncsafe_cache").exists()
