@@ -22,7 +22,6 @@ import hashlib
 import io
 import os
 import pickle
-import tempfile
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -129,6 +128,8 @@ class Cache:
         the new one, never half of one."""
         if not self._changed:
             return
+        import tempfile  # here: a run that changed nothing never needs it
+
         root = self.file.parent.parent
         root.mkdir(parents=True, exist_ok=True)
         ignore = root / ".gitignore"
