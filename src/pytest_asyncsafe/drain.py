@@ -41,7 +41,7 @@ _PROBE_EVERY = 0.02
 #: socket no process serves.
 _PROBE_HANG = 1.0
 #: How long stuck workers get to answer the stack-sampling signal before they are killed.
-_SAMPLE_WAIT = 0.5
+_SAMPLE_WAIT = 2.0
 _ERROR_LINE = re.compile(r"^(ERROR|CRITICAL):|Traceback \(most recent call last\)")
 _TRACEBACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
 

@@ -60,9 +60,10 @@ class Watched:
         self.ready_at = 0.0
         self.monitor: LoopMonitor | None = None
         self._requests: dict[int, tuple[Scope, Send]] = {}
-        #: Requests that finished lately: a stall is reported once it is over, and the
-        #: request that caused it has often finished by then.
-        self._finished: deque[tuple[float, Scope]] = deque(maxlen=64)
+        #: (when, method, path) of the requests that finished lately: a stall is reported
+        #: once it is over, and the request that caused it has often finished by then.  Not
+        #: the scopes themselves: kept alive, they would outlive the young GC generation.
+        self._finished: deque[tuple[float, str, str]] = deque(maxlen=64)
         self._next_id = 0
 
     def phase(self, at: float) -> str:
@@ -71,14 +72,16 @@ class Watched:
     def requests(self, since: float) -> list[dict[str, Any]]:
         """What was being served at any time since `since`: a snapshot, as the requests
         go on changing."""
-        finished = [(scope, None) for end, scope in self._finished if end >= since]
-        return [
+        finished = [
+            {"method": method, "path": path, "responded": False} for end, method, path in self._finished if end >= since
+        ]
+        return finished + [
             {
                 "method": scope.get("method", "WS"),
                 "path": scope.get("path", ""),
                 "responded": _cycle(send, "response_complete"),
             }
-            for scope, send in (*finished, *self._requests.values())
+            for scope, send in self._requests.values()
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -115,7 +118,7 @@ class Watched:
         finally:
             del requests[key]
             in_flight[0] = len(requests)
-            self._finished.append((time.monotonic(), scope))
+            self._finished.append((time.monotonic(), scope.get("method", "WS"), scope.get("path", "")))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []
