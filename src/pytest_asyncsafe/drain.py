@@ -42,6 +42,7 @@ _PROBE_EVERY = 0.02
 _PROBE_HANG = 1.0
 #: How long stuck workers get to answer the stack-sampling signal before they are killed.
 _SAMPLE_WAIT = 2.0
+_RESAMPLE_EVERY = 0.1
 _ERROR_LINE = re.compile(r"^(ERROR|CRITICAL):|Traceback \(most recent call last\)")
 _TRACEBACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
 
@@ -338,21 +339,33 @@ def _group_alive(pgid: int) -> bool:
 def _sample_and_kill(server: Server, events: list[dict[str, Any]]) -> dict[int, str]:
     """Ask every live worker for its stack and tasks, then kill the tree: where each was stuck."""
     alive = [pid for pid in server.worker_pids if pid_alive(pid)]
-    for pid in alive:
-        try:
-            os.kill(pid, SAMPLE_SIGNAL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + _SAMPLE_WAIT
     samples: dict[int, Sample] = {}
-    while time.monotonic() < deadline and len(samples) < len(alive):
+    # Asked again until each sample tells something: one that lands while an idle loop
+    # runs its own machinery (a timer, say) rather than waiting in its selector shows
+    # neither a blocking line nor the tasks.
+    while time.monotonic() < deadline and not all(_telling(samples.get(pid)) for pid in alive):
+        for pid in alive:
+            if not _telling(samples.get(pid)):
+                _signal(pid, SAMPLE_SIGNAL)
+        time.sleep(_RESAMPLE_EVERY)
         for event in server.poll():
             events.append(event)
-            if event["event"] == "sample" and event["pid"] in alive:
+            if event["event"] == "sample" and event["pid"] in alive and not _telling(samples.get(event["pid"])):
                 samples[event["pid"]] = Sample.from_event(event)
-        time.sleep(0.02)
     server.stop(graceful=False)
     return {pid: _stuck(samples.get(pid), server.settings.rootdir) for pid in alive}
+
+
+def _telling(sample: Sample | None) -> bool:
+    return sample is not None and (any(frame.user for frame in sample.stack) or bool(sample.tasks))
+
+
+def _signal(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def _stuck(sample: Sample | None, root: Path) -> str:
