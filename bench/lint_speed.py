@@ -110,7 +110,8 @@ def run(tool: Tool, corpus: Path, *, cold: bool) -> Run:
         shutil.rmtree(corpus / tool.cache, ignore_errors=True)
     machine, own = machine_cpu(), children_cpu()
     started = time.perf_counter()
-    completed = subprocess.run(tool.command, cwd=corpus, capture_output=True, text=True, check=False)
+    # Bounded: flake8 takes about 80 s on this corpus; a tool that hangs ends the benchmark.
+    completed = subprocess.run(tool.command, cwd=corpus, capture_output=True, text=True, check=False, timeout=1200)
     seconds = time.perf_counter() - started
     other = (machine_cpu() - machine) - (children_cpu() - own)
     if completed.returncode not in (0, 1):

@@ -154,7 +154,7 @@ class PlainServer:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        process.wait()
+        process.wait()  # noqa: ASF206 - after SIGKILL it exits; nothing is left to wait for
 
 
 class MonitoredServer:

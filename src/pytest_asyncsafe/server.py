@@ -208,7 +208,7 @@ class Server:
                 process.wait(self.settings.graceful_timeout + 5 if graceful else 0)
             except subprocess.TimeoutExpired:
                 _kill_group(process.pid)
-                process.wait()
+                process.wait()  # noqa: ASF206 - after SIGKILL it exits; nothing is left to wait for
         if process is not None:
             _kill_group(process.pid)  # workers that outlived their supervisor
         if self._lifeline >= 0:
