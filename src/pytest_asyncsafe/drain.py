@@ -43,6 +43,8 @@ _PROBE_HANG = 1.0
 #: How long stuck workers get to answer the stack-sampling signal before they are killed.
 _SAMPLE_WAIT = 2.0
 _RESAMPLE_EVERY = 0.1
+#: How a worker's lifespan shutdown ended.
+COMPLETED, RAISED, UNFINISHED, NEVER_STARTED = "completed", "raised", "unfinished", "never started"
 _ERROR_LINE = re.compile(r"^(ERROR|CRITICAL):|Traceback \(most recent call last\)")
 _TRACEBACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
 
@@ -87,9 +89,9 @@ class DrainReport:
     refusal: str = ""
     #: From the signal until the last process of the tree was gone.
     shutdown_seconds: float = 0.0
-    lifespan_ok: bool = False
-    #: Why the lifespan shutdown was not ok, one line per worker.
-    lifespan_problems: list[str] = field(default_factory=list)
+    #: How each worker's lifespan shutdown ended, by pid: (one of `COMPLETED`, `RAISED`,
+    #: `UNFINISHED`, `NEVER_STARTED`; what it raised, for `RAISED`).
+    lifespan: dict[int, tuple[str, str]] = field(default_factory=dict)
     leaked_tasks: list[LeakedTask] = field(default_factory=list)
     #: Requests Uvicorn cancelled when the graceful timeout passed: (request, streaming).
     cancelled: list[tuple[str, bool]] = field(default_factory=list)
@@ -133,8 +135,11 @@ class DrainReport:
                 f"the server did not exit within {format_duration(self.deadline)} (graceful timeout "
                 f"{format_duration(self.graceful_timeout)} + {format_duration(EXIT_MARGIN)}): killed"
             )
+            # A worker whose lifespan shutdown never finished was stuck in it: said above.
             problems += [
-                f"  worker pid {pid}: {where}" for pid, where in self.stuck.items() if pid in self._stuck_elsewhere
+                f"  worker pid {pid}: {where}"
+                for pid, where in self.stuck.items()
+                if self.lifespan.get(pid, (COMPLETED, ""))[0] != UNFINISHED
             ]
         elif self.exit_code != self.expected_exit_code:
             problems.append(f"exit status {self.exit_code}, expected {self.expected_exit_code} ({self.exit_rule})")
@@ -142,9 +147,22 @@ class DrainReport:
         return problems
 
     @property
-    def _stuck_elsewhere(self) -> set[int]:
-        """Stuck workers whose lifespan problem does not already say where."""
-        return {pid for pid in self.stuck if not any(f"pid {pid}:" in line for line in self.lifespan_problems)}
+    def lifespan_ok(self) -> bool:
+        return all(end == COMPLETED for end, _ in self.lifespan.values())
+
+    @property
+    def lifespan_problems(self) -> list[str]:
+        """Why the lifespan shutdown was not ok, one line per worker."""
+        problems = []
+        for pid, (end, raised) in self.lifespan.items():
+            if end == RAISED:
+                problems.append(f"lifespan shutdown raised in worker pid {pid}: {raised}")
+            elif end == UNFINISHED:
+                where = f": {self.stuck[pid]}" if pid in self.stuck else ""
+                problems.append(f"lifespan shutdown did not complete in worker pid {pid}{where}")
+            elif end == NEVER_STARTED:
+                problems.append(f"lifespan shutdown never started in worker pid {pid}")
+        return problems
 
     @property
     def clean(self) -> bool:
@@ -232,7 +250,7 @@ def drain(
         for future in futures:
             _judge(report, future.result())
     events += server.poll()
-    _lifespan(report, server.worker_pids, events)
+    _worker_reports(report, server.worker_pids, events)
     report.log = server.logs[log_offset:]
     report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
     return report
@@ -386,8 +404,9 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _lifespan(report: DrainReport, workers: list[int], events: list[dict[str, Any]]) -> None:
-    """The lifespan shutdown of every worker, from what each reported."""
+def _worker_reports(report: DrainReport, workers: list[int], events: list[dict[str, Any]]) -> None:
+    """What the workers reported of their shutdown: the requests Uvicorn cancelled, and
+    how each one's lifespan shutdown ended."""
     by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in workers}
     for event in events:
         if event["pid"] in by_pid:
@@ -396,19 +415,14 @@ def _lifespan(report: DrainReport, workers: list[int], events: list[dict[str, An
             report.cancelled.append((f"{event['method']} {event['path']}", event["started"]))
     for pid, seen in by_pid.items():
         if "shutdown-failed" in seen:
-            report.lifespan_problems.append(
-                f"lifespan shutdown raised in worker pid {pid}: {_raised(seen['shutdown-failed'], report.root)}"
-            )
+            report.lifespan[pid] = (RAISED, _raised(seen["shutdown-failed"], report.root))
         elif "shutdown-complete" in seen:
+            report.lifespan[pid] = (COMPLETED, "")
             report.leaked_tasks += [
                 LeakedTask(pid, Task.from_event(task)) for task in seen["shutdown-complete"]["tasks"]
             ]
-        elif "shutdown-started" in seen:
-            where = f": {report.stuck[pid]}" if pid in report.stuck else ""
-            report.lifespan_problems.append(f"lifespan shutdown did not complete in worker pid {pid}{where}")
         else:
-            report.lifespan_problems.append(f"lifespan shutdown never started in worker pid {pid}")
-    report.lifespan_ok = not report.lifespan_problems
+            report.lifespan[pid] = (UNFINISHED if "shutdown-started" in seen else NEVER_STARTED, "")
 
 
 def _raised(event: dict[str, Any], root: Path) -> str:

@@ -169,6 +169,21 @@ def test_every_asyncsafe_run_ends_with_a_shutdown_check_that_passes_on_a_clean_a
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["test_trivial.py::test_health PASSED*", "asyncsafe::shutdown PASSED*"])
 
+    # The same four requests really are in flight: a graceful timeout shorter than they
+    # take makes Uvicorn cancel all four, and the item says so.
+    cut_short = run(
+        project, "--asyncsafe", "-v", "--asyncsafe-drain-in-flight", "4", "--asyncsafe-graceful-timeout", "200ms"
+    )
+
+    cut_short.assert_outcomes(passed=1, failed=1)
+    cut_short.stdout.fnmatch_lines(
+        [
+            "asyncsafe::shutdown FAILED*",
+            "*_ SIGTERM drain of the session's server with 4 x GET /slow?seconds=0.5 in flight _*",
+            "  - GET /slow (4) was still running when the graceful timeout (200 ms) passed: Uvicorn cancelled it",
+        ]
+    )
+
 
 def test_the_shutdown_check_fails_on_an_app_whose_shutdown_hangs(project: pytest.Pytester) -> None:
     write_ini(

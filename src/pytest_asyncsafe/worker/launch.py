@@ -80,13 +80,13 @@ def main() -> None:
         **uvicorn_options(settings["uvicorn_args"]),
     )
     listener = socket.socket(fileno=settings["fd"])
-    server = uvicorn.Server(config)
     if config.workers > 1:
         Supervisor(config, sockets=[listener]).run()
-    else:
-        server.run(sockets=[listener])
-        if not server.started:
-            sys.exit(STARTUP_FAILURE)
+        return
+    server = uvicorn.Server(config)
+    server.run(sockets=[listener])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 if __name__ == "__main__":
