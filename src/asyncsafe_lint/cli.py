@@ -18,9 +18,9 @@ from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
 from asyncsafe_lint.output import FORMATS, Report, display_path
 from asyncsafe_lint.output.summary import fix_summary, statistics, summary
-from asyncsafe_lint.positions import physical_lines
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
 from asyncsafe_lint.runner import check_paths
+from asyncsafe_lint.source import physical_lines
 
 if TYPE_CHECKING:
     from asyncsafe_lint.fix import FixResult
@@ -129,7 +129,7 @@ def _check(args: argparse.Namespace) -> int:
     fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)
     outcome: FixResult | None = None
     if fixing:
-        # Imported only to fix: it imports the engine, and so libcst (see `deferred`).
+        # Imported only to fix: a check served by the cache never imports the engine.
         from asyncsafe_lint.fix import fix_paths
 
         outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff)

@@ -13,10 +13,10 @@ A function can be registered after it is defined (`add_api_route`, a later route
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 
 _APPS = ("fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette")
@@ -44,7 +44,7 @@ class Function:
 
     name: str
     is_async: bool
-    node: cst.FunctionDef | cst.Lambda
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
     class_name: str | None = None
     #: Its dotted path in the module, as Python spells `__qualname__` (`Repo.load`,
     #: `outer.<locals>.inner`).
@@ -127,24 +127,24 @@ class Roles:
         self._reached: list[set[str]] | None = None
 
     # --- gathering -------------------------------------------------------------------------
-    def assign(self, target: cst.BaseExpression, value: cst.BaseExpression, symbol: Symbol | None) -> None:
+    def assign(self, target: ast.expr, value: ast.expr, symbol: Symbol | None) -> None:
         """A module-level `target = value`: a router's prefix, an alias that may hold `Depends`."""
-        if not isinstance(target, cst.Name):
+        if not isinstance(target, ast.Name):
             return
-        self.owner = "=" + target.value
-        if symbol is not None and symbol.instance and symbol.qualname in _ROUTERS and isinstance(value, cst.Call):
-            prefix = _string(argument(value.args, "prefix", None))
+        self.owner = "=" + target.id
+        if symbol is not None and symbol.instance and symbol.qualname in _ROUTERS and isinstance(value, ast.Call):
+            prefix = _string(argument(value, "prefix", None))
             if prefix:
-                self._prefixes[target.value] = prefix
+                self._prefixes[target.id] = prefix
 
-    def signature(self, function: Function, node: cst.FunctionDef) -> None:
+    def signature(self, function: Function, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         """A function's header is about to be walked: its decorators and parameters."""
         self.owner = function.key
-        for param in (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params):
-            if param.annotation is not None and isinstance(param.annotation.annotation, cst.Name):
-                self._use(function.key, "=" + param.annotation.annotation.value)
+        for param in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
+            if isinstance(param.annotation, ast.Name):
+                self._use(function.key, "=" + param.annotation.id)
 
-    def call(self, node: cst.Call, name: str | None) -> None:
+    def call(self, node: ast.Call, name: str | None) -> None:
         """Every call in the module, with what it resolves to."""
         if name is None:
             return
@@ -152,54 +152,53 @@ class Roles:
         if name in _DEPENDS:
             self._depends(node)
         elif name in _BACKGROUND:
-            self._give(argument(node.args, "func", 0), "background task")
+            self._give(argument(node, "func", 0), "background task")
         elif name in _MIDDLEWARE_WRAPPERS:
-            self._middleware_class(argument(node.args, "cls", 0))
+            self._middleware_class(argument(node, "cls", 0))
         elif name in _STARLETTE_ROUTES:
-            self._route(argument(node.args, "endpoint", 1), node, _STARLETTE_ROUTES[name], None)
+            self._route(argument(node, "endpoint", 1), node, _STARLETTE_ROUTES[name], None)
         elif owner in _REGISTRIES:
             self._registry_call(node, method)
         elif name in _REGISTRIES:
-            self._give(argument(node.args, "lifespan", None), "lifespan")
-            handlers = argument(node.args, "exception_handlers", None)
-            if handlers is not None and isinstance(handlers.value, cst.Dict):
-                for element in handlers.value.elements:
-                    if isinstance(element, cst.DictElement):
-                        self._give(cst.Arg(element.value), "exception handler")
+            self._give(argument(node, "lifespan", None), "lifespan")
+            handlers = argument(node, "exception_handlers", None)
+            if isinstance(handlers, ast.Dict):
+                for value in handlers.values:
+                    self._give(value, "exception handler")
 
-    def base_classes(self, class_name: str, bases: Sequence[cst.Arg]) -> None:
+    def base_classes(self, class_name: str, bases: Sequence[ast.expr]) -> None:
         for base in bases:
-            symbol = self._names.resolve(base.value)
+            symbol = self._names.resolve(base)
             if symbol is not None and not symbol.instance and symbol.qualname == _BASE_HTTP_MIDDLEWARE:
                 self._middleware_classes.add(LOCAL + class_name)
 
-    def _registry_call(self, node: cst.Call, method: str) -> None:
+    def _registry_call(self, node: ast.Call, method: str) -> None:
         decorated = self.owner if self.owner is not None and not self.owner.startswith("=") else None
-        receiver = node.func.value.value if isinstance(node.func, cst.Attribute) and isinstance(
-            node.func.value, cst.Name) else None  # fmt: skip
+        receiver = node.func.value.id if isinstance(node.func, ast.Attribute) and isinstance(
+            node.func.value, ast.Name) else None  # fmt: skip
         if method in (*_HTTP_METHODS, "api_route", "websocket") and decorated is not None:
             kind = "websocket" if method == "websocket" else "route"
             self._add_route(decorated, node, kind, method, receiver)
         elif method in ("add_api_route", "add_route"):
-            self._route(argument(node.args, "endpoint", 1), node, "route", receiver)
+            self._route(argument(node, "endpoint", 1), node, "route", receiver)
         elif method in ("add_api_websocket_route", "add_websocket_route"):
-            self._route(argument(node.args, "endpoint", 1), node, "websocket", receiver)
+            self._route(argument(node, "endpoint", 1), node, "websocket", receiver)
         elif method == "middleware" and decorated is not None:
             self._single.setdefault(decorated, "middleware")
         elif method == "exception_handler" and decorated is not None:
             self._single.setdefault(decorated, "exception handler")
         elif method == "add_exception_handler":
-            self._give(argument(node.args, "handler", 1), "exception handler")
+            self._give(argument(node, "handler", 1), "exception handler")
         elif method == "add_middleware":
-            self._middleware_class(argument(node.args, "middleware_class", 0))
+            self._middleware_class(argument(node, "middleware_class", 0))
 
-    def _route(self, endpoint: cst.Arg | None, node: cst.Call, kind: str, receiver: str | None) -> None:
+    def _route(self, endpoint: ast.expr | None, node: ast.Call, kind: str, receiver: str | None) -> None:
         key = self._key(endpoint)
         if key is not None:
             self._add_route(key, node, kind, None, receiver)
 
-    def _add_route(self, key: str, node: cst.Call, kind: str, method: str | None, receiver: str | None) -> None:
-        path = _string(argument(node.args, "path", 0))
+    def _add_route(self, key: str, node: ast.Call, kind: str, method: str | None, receiver: str | None) -> None:
+        path = _string(argument(node, "path", 0))
         path = self._prefixes.get(receiver or "", "") + ("?" if path is None else path)
         if receiver is not None:
             self._use(key, "=" + receiver)
@@ -209,23 +208,23 @@ class Roles:
         if method in _HTTP_METHODS:
             methods = [method.upper()]
         else:
-            listed = argument(node.args, "methods", None)
+            listed = argument(node, "methods", None)
             methods = _strings(listed) or ["GET"]
         self._routes.setdefault(key, []).extend(f"{m} {path}" for m in methods)
 
-    def _depends(self, node: cst.Call) -> None:
-        key = self._key(argument(node.args, "dependency", 0))
+    def _depends(self, node: ast.Call) -> None:
+        key = self._key(argument(node, "dependency", 0))
         if key is not None:
             self._dependencies.add(key)
             if self.owner is not None:
                 self._use(self.owner, key)
 
-    def _middleware_class(self, arg: cst.Arg | None) -> None:
+    def _middleware_class(self, arg: ast.expr | None) -> None:
         key = self._key(arg)
         if key is not None:
             self._middleware_classes.add(key)
 
-    def _give(self, arg: cst.Arg | None, role: str) -> None:
+    def _give(self, arg: ast.expr | None, role: str) -> None:
         key = self._key(arg)
         if key is not None:
             self._single.setdefault(key, role)
@@ -233,10 +232,10 @@ class Roles:
     def _use(self, user: str, used: str) -> None:
         self._uses.setdefault(user, set()).add(used)
 
-    def _key(self, arg: cst.Arg | None) -> str | None:
+    def _key(self, arg: ast.expr | None) -> str | None:
         if arg is None:
             return None
-        symbol = self._names.resolve(arg.value)
+        symbol = self._names.resolve(arg)
         return None if symbol is None or symbol.instance else symbol.qualname
 
     # --- reading -------------------------------------------------------------------------
@@ -275,30 +274,26 @@ class Roles:
         return seen
 
 
-def argument(args: Sequence[cst.Arg], keyword: str, position: int | None) -> cst.Arg | None:
-    """The argument passed as `keyword=` or, when `position` is given, in that position."""
-    positional = 0
-    for arg in args:
-        if arg.star:
-            continue
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg
-        elif positional == position:
-            return arg
-        else:
-            positional += 1
+def argument(call: ast.Call, keyword: str, position: int | None) -> ast.expr | None:
+    """The value passed as `keyword=` or, when `position` is given, in that position
+    (not counting `*args`)."""
+    for passed in call.keywords:
+        if passed.arg == keyword:
+            return passed.value
+    if position is not None:
+        positional = [value for value in call.args if not isinstance(value, ast.Starred)]
+        if position < len(positional):
+            return positional[position]
     return None
 
 
-def _string(arg: cst.Arg | None) -> str | None:
-    if arg is not None and isinstance(arg.value, cst.SimpleString):
-        value = arg.value.evaluated_value
-        return value if isinstance(value, str) else None
+def _string(value: ast.expr | None) -> str | None:
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
     return None
 
 
-def _strings(arg: cst.Arg | None) -> list[str]:
-    if arg is None or not isinstance(arg.value, (cst.List, cst.Tuple, cst.Set)):
+def _strings(value: ast.expr | None) -> list[str]:
+    if not isinstance(value, (ast.List, ast.Tuple, ast.Set)):
         return []
-    return [s for element in arg.value.elements if (s := _string(cst.Arg(element.value))) is not None]
+    return [s for element in value.elts if (s := _string(element)) is not None]

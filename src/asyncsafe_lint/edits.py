@@ -1,105 +1,111 @@
-"""Fixes as rules build them: edits placed by syntax nodes.
+"""Edits as fixes build them: placed by syntax nodes, laid out like the code around them.
 
-A rule knows nodes, not rows and columns; the engine knows where each node is once the
-walk is over and turns a `NodeFix` into a `diagnostics.Fix`.  `Place(node, line=True)`
-addresses whole lines, so that a rule can add or remove statements without knowing how
-the lines around them are indented or commented.
+`ast` keeps no whitespace and no comments, so what an edit must respect (an argument
+list written one per line, a comment after a registration) is read from the file's
+lines through `Source`.  The `..._lines` edits address whole lines, so that a fix can
+add or remove statements without knowing how the lines around them are indented.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import ast
+from collections.abc import Iterable
 
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.diagnostics import Applicability
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where `node` starts (or, with `end`, ends).  With `line`, the start of the line
-    the node starts on (or of the line after the one it ends on)."""
-
-    node: cst.CSTNode
-    end: bool = False
-    line: bool = False
+from asyncsafe_lint.diagnostics import Applicability, Edit, Fix, Location
+from asyncsafe_lint.source import Located, Source
 
 
-@dataclass(frozen=True, slots=True)
-class NodeEdit:
-    start: Place
-    end: Place
-    content: str
-    #: Indent every line of `content` to the column this node starts at.
-    align: cst.CSTNode | None = None
+def fix(message: str, edits: Iterable[Edit], applicability: Applicability) -> Fix:
+    # A stable sort: insertions at one place stay in the order the fix gave them.
+    return Fix(message, tuple(sorted(edits, key=lambda e: (e.location, e.end_location))), applicability)
 
 
-@dataclass(frozen=True, slots=True)
-class NodeFix:
-    message: str
-    edits: tuple[NodeEdit, ...]
-    applicability: Applicability
+def replace(source: Source, node: Located, content: str) -> Edit:
+    return Edit(source.start(node), source.end(node), content)
 
 
-def replace(node: cst.CSTNode, content: str) -> NodeEdit:
-    return NodeEdit(Place(node), Place(node, end=True), content)
+def insert_after(source: Source, node: Located, content: str) -> Edit:
+    return Edit(source.end(node), source.end(node), content)
 
 
-def insert_after(node: cst.CSTNode, content: str) -> NodeEdit:
-    return NodeEdit(Place(node, end=True), Place(node, end=True), content)
-
-
-def delete(start: cst.CSTNode, end: cst.CSTNode) -> NodeEdit:
+def delete(source: Source, start: Located, end: Located) -> Edit:
     """Remove the text from where `start` begins to where `end` begins."""
-    return NodeEdit(Place(start), Place(end), "")
+    return Edit(source.start(start), source.start(end), "")
 
 
-def insert_lines_before(node: cst.CSTNode, content: str) -> NodeEdit:
-    """Add whole lines (`content` ends with a newline) above the line `node` starts on."""
-    return NodeEdit(Place(node, line=True), Place(node, line=True), content)
+def insert_lines_before(row: int, content: str) -> Edit:
+    """Add whole lines (`content` ends with a newline) above the line `row`."""
+    return Edit(Location(row, 1), Location(row, 1), content)
 
 
-def insert_lines_after(node: cst.CSTNode, content: str, align: cst.CSTNode | None = None) -> NodeEdit:
+def insert_lines_after(source: Source, node: Located, content: str, align: Located | None = None) -> Edit:
     """Add whole lines below the line `node` ends on."""
-    return NodeEdit(Place(node, end=True, line=True), Place(node, end=True, line=True), content, align)
+    after = Location(source.end(node).row + 1, 1)
+    return Edit(after, after, _aligned(source, content, align))
 
 
-def replace_lines(node: cst.CSTNode, content: str, align: cst.CSTNode | None = None) -> NodeEdit:
+def replace_lines(source: Source, node: Located, content: str, align: Located | None = None) -> Edit:
     """Replace every line `node` is on (with their comments) by `content`."""
-    return NodeEdit(Place(node, line=True), Place(node, end=True, line=True), content, align)
+    return Edit(
+        Location(source.start(node).row, 1), Location(source.end(node).row + 1, 1), _aligned(source, content, align)
+    )
 
 
-def add_argument(call: cst.Call, argument: str) -> NodeEdit | None:
+def _aligned(source: Source, content: str, align: Located | None) -> str:
+    if align is None:
+        return content
+    # Lines added inside brackets, where spaces are always a valid indentation.
+    indent = " " * (source.start(align).column - 1)
+    return "".join(f"{indent}{line}" if line.strip() else line for line in content.splitlines(keepends=True))
+
+
+def arguments(call: ast.Call) -> list[ast.expr | ast.keyword]:
+    """The call's arguments in the order they are written."""
+    return sorted([*call.args, *call.keywords], key=lambda node: (node.lineno, node.col_offset))
+
+
+def add_argument(source: Source, call: ast.Call, argument: str) -> Edit | None:
     """An edit that passes `argument` (`timeout=10`) last, in the call's layout: on a line
     of its own when the arguments are one per line.  None when the call has comments
     where the argument would go."""
-    if not call.args:
-        if not isinstance(call.whitespace_before_args, cst.SimpleWhitespace):
+    written = arguments(call)
+    closing = Location(source.end(call).row, source.end(call).column - 1)
+    if not written:
+        if "#" in source.between(source.end(call.func), closing):
             return None
-        return replace(call, f"{cst.Module(body=[]).code_for_node(call.func)}({argument})")
-    last = call.args[-1]
-    if isinstance(last.comma, cst.Comma) and _starts_line(call, len(call.args) - 1) and _ends_line(last):
-        return insert_lines_after(last.comma, f"{argument},\n", align=last)
-    return insert_after(last.value, f", {argument}")
+        return Edit(closing, closing, argument)
+    last = written[-1]
+    rest = source.between(source.end(last), closing)
+    if (
+        rest.lstrip().startswith(",")
+        and _starts_line(source, call, written, len(written) - 1)
+        and _ends_line(source, last)
+    ):
+        return insert_lines_after(source, last, f"{argument},\n", align=last)
+    if "#" in rest:
+        return None
+    return insert_after(source, last, f", {argument}")
 
 
-def remove_argument(call: cst.Call, arg: cst.Arg) -> NodeEdit:
-    """An edit that removes `arg` from `call` (not its first argument), with its comma;
-    a comment on its line stays, on a line of its own."""
-    index = next(i for i, candidate in enumerate(call.args) if candidate is arg)
-    if _starts_line(call, index) and _ends_line(arg):
-        after = arg.comma.whitespace_after if isinstance(arg.comma, cst.Comma) else arg.whitespace_after_arg
-        comment = after.first_line.comment if isinstance(after, cst.ParenthesizedWhitespace) else None
-        return replace_lines(arg, "" if comment is None else f"{comment.value}\n", align=arg)
-    if index + 1 < len(call.args):
-        return delete(arg, call.args[index + 1])
-    return NodeEdit(Place(call.args[index - 1].value, end=True), Place(arg, end=True), "")
+def remove_argument(source: Source, call: ast.Call, argument: ast.expr | ast.keyword) -> Edit:
+    """An edit that removes `argument` from `call` (not its first argument), with its
+    comma; a comment on its line stays, on a line of its own."""
+    written = arguments(call)
+    index = written.index(argument)
+    if _starts_line(source, call, written, index) and _ends_line(source, argument):
+        kept = source.trailing_comment(argument)
+        return replace_lines(source, argument, "" if kept is None else f"{kept}\n", align=argument)
+    if index + 1 < len(written):
+        return delete(source, argument, written[index + 1])
+    return Edit(source.end(written[index - 1]), source.end(argument), "")
 
 
-def _starts_line(call: cst.Call, index: int) -> bool:
-    before = call.args[index - 1].comma.whitespace_after if index else call.whitespace_before_args
-    return isinstance(before, cst.ParenthesizedWhitespace)
+def _starts_line(source: Source, call: ast.Call, written: list[ast.expr | ast.keyword], index: int) -> bool:
+    previous = source.end(written[index - 1]) if index else source.end(call.func)
+    return "\n" in source.between(previous, source.start(written[index]))
 
 
-def _ends_line(arg: cst.Arg) -> bool:
-    after = arg.comma.whitespace_after if isinstance(arg.comma, cst.Comma) else arg.whitespace_after_arg
-    return isinstance(after, cst.ParenthesizedWhitespace)
+def _ends_line(source: Source, argument: ast.expr | ast.keyword) -> bool:
+    rest = source.after(argument).lstrip()
+    rest = rest[1:].lstrip() if rest.startswith(",") else rest
+    return not rest or rest.startswith("#")

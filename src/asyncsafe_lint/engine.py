@@ -5,26 +5,23 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from libcst.metadata import MetadataWrapper, PositionProvider
+from typing import Any
 
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts, Function
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.diagnostics import Diagnostic, Edit, Fix, Location
-from asyncsafe_lint.edits import NodeEdit, NodeFix, Place
+from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
-from asyncsafe_lint.positions import physical_lines
 from asyncsafe_lint.project import project_diagnostics
-from asyncsafe_lint.rule import BlockingCallRule, Call, Finding, Rule
+from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
+from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
-from asyncsafe_lint.walk import walk
 
 
 def check_source(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
@@ -37,9 +34,7 @@ def check_source(source: bytes, filename: str, settings: Settings, rules: Sequen
     return sorted([*result.diagnostics, *helpers], key=lambda d: d.sort_key)
 
 
-def analyze(
-    source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str
-) -> FileResult:
+def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str) -> FileResult:
     """The findings of `rules` in one file (the module `module`), and its facts."""
     if b"\0" in source:
         return FileResult([file_error(filename, "binary file (it contains NUL bytes), not Python source")])
@@ -48,39 +43,35 @@ def analyze(
         text = source.decode(encoding)
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
         return FileResult([file_error(filename, f"cannot decode: {error}")])
+    try:
+        tree = _parse(source, filename)
+    except SyntaxError as error:
+        return FileResult([_syntax_error(filename, error)])
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
     # Only functions and imports (re-exports) make facts worth gathering.
     collector = _collector(settings, filename, module) if "def" in text or "import" in text else None
     if not active and collector is None:
-        return FileResult(_syntax_errors(filename, source))
-    try:
-        tree = _parse(source)
-    except cst.ParserSyntaxError as error:
-        return FileResult([_syntax_error(filename, source, error)])
+        return FileResult([])
+    lines = Source(text)
     instances = [rule(settings) for rule in active]
+    for rule in instances:
+        rule.tree, rule.source = tree, lines
     walker = _Walker(instances, collector)
-    walk(tree, walker)
+    walker.module(tree)
     for rule in instances:
         rule.leave_module()
-    lines = physical_lines(text)
-    facts = collector.facts(tree, source, lines, walker.contexts) if collector is not None else None
-    return FileResult(_diagnostics(filename, tree, lines, instances), facts)
+    facts = collector.facts(lines, walker.contexts) if collector is not None else None
+    return FileResult(_diagnostics(filename, lines, instances), facts)
 
 
-def _parse(source: bytes) -> cst.Module:
-    """`cst.parse_module` without each node's `_validate`: the parser only builds valid
-    trees, and checking every node again costs about a sixth of parsing."""
-    node = cst.CSTNode
-    validate = node.__post_init__
-    node.__post_init__ = _unchecked  # type: ignore[method-assign]
-    try:
-        return cst.parse_module(source)
-    finally:
-        node.__post_init__ = validate  # type: ignore[method-assign]
-
-
-def _unchecked(self: cst.CSTNode) -> None:
-    pass
+def _parse(source: bytes, filename: str) -> ast.Module:
+    with warnings.catch_warnings():
+        # A SyntaxWarning (`"\d"`) is the interpreter's to give, when the code runs.
+        warnings.simplefilter("ignore")
+        try:
+            return compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except (ValueError, RecursionError, MemoryError) as error:
+            raise SyntaxError(str(error) or type(error).__name__) from error
 
 
 def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:
@@ -94,265 +85,234 @@ def _collector(settings: Settings, filename: str, module: str) -> FactsCollector
 
 def file_error(filename: str, reason: str) -> Diagnostic:
     start = Location(1, 1)
-    return Diagnostic(filename, start, start, IOErrorRule.code, IOErrorRule.name, IOErrorRule.message.format(reason=reason))
-
-
-def _syntax_errors(filename: str, source: bytes) -> list[Diagnostic]:
-    """ASF001 for a file that no enabled rule needs parsed (it is always on).  CPython's
-    parser is much faster than libcst's; libcst, the one that has the final word, is only
-    asked when CPython rejects the file (it may know newer syntax than this Python)."""
-    try:
-        compile(source, "<unknown>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        try:
-            _parse(source)
-        except cst.ParserSyntaxError as error:
-            return [_syntax_error(filename, source, error)]
-    return []
-
-
-def _syntax_error(filename: str, source: bytes, error: cst.ParserSyntaxError) -> Diagnostic:
-    # CPython's own parser names the cause and the place far better than libcst's does.
-    try:
-        compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as python_error:
-        start = Location(python_error.lineno or 1, python_error.offset or 1)
-        reason = python_error.msg
-    else:
-        start = Location(error.raw_line, error.raw_column + 1)
-        reason = error.message
-    message = SyntaxErrorRule.message.format(reason=reason)
-    return Diagnostic(filename, start, start, SyntaxErrorRule.code, SyntaxErrorRule.name, message)
-
-
-def _diagnostics(filename: str, module: cst.Module, lines: list[str], rules: list[Rule]) -> list[Diagnostic]:
-    findings = [(rule, finding) for rule in rules for finding in rule.findings()]
-    if not findings:
-        return []
-    # Positions cost a second pass over the tree, so only files with findings pay for it.
-    positions = _positions(module)
-    diagnostics = []
-    for rule, finding in findings:
-        diagnostic = _locate(filename, positions, rule, finding)
-        if not is_suppressed(lines[diagnostic.location.row - 1], rule.code):
-            diagnostics.append(diagnostic)
-    return sorted(set(diagnostics), key=lambda d: d.sort_key)
-
-
-def _positions(module: cst.Module) -> Mapping[cst.CSTNode, object]:
-    """libcst's `PositionProvider` for every node.  Not through `MetadataWrapper.resolve`,
-    which then walks the whole tree once more (rebuilding every node) for batchable
-    providers, of which there are none here: that walk costs nearly as much again."""
-    return PositionProvider()._gen(MetadataWrapper(module, unsafe_skip_copy=True))
-
-
-def _locate(filename: str, positions: object, rule: Rule, finding: Finding) -> Diagnostic:
-    span = positions[finding.node]  # type: ignore[index]
     return Diagnostic(
-        filename,
-        Location(span.start.line, span.start.column + 1),
-        Location(span.end.line, span.end.column + 1),
-        rule.code,
-        rule.name,
-        finding.message,
-        None if finding.fix is None else _fix(positions, finding.fix),
+        filename, start, start, IOErrorRule.code, IOErrorRule.name, IOErrorRule.message.format(reason=reason)
     )
 
 
-def _fix(positions: object, fix: NodeFix) -> Fix:
-    edits = (Edit(_place(positions, e.start), _place(positions, e.end), _content(positions, e)) for e in fix.edits)
-    # A stable sort: insertions at one place stay in the order the rule gave them.
-    return Fix(fix.message, tuple(sorted(edits, key=lambda e: (e.location, e.end_location))), fix.applicability)
+def _syntax_error(filename: str, error: SyntaxError) -> Diagnostic:
+    start = Location(error.lineno or 1, error.offset or 1)
+    message = SyntaxErrorRule.message.format(reason=error.msg)
+    return Diagnostic(filename, start, start, SyntaxErrorRule.code, SyntaxErrorRule.name, message)
 
 
-def _content(positions: object, edit: NodeEdit) -> str:
-    if edit.align is None:
-        return edit.content
-    # Lines the fix adds inside brackets, where spaces are always a valid indentation.
-    indent = " " * positions[edit.align].start.column  # type: ignore[index]
-    return "".join(f"{indent}{line}" if line.strip() else line for line in edit.content.splitlines(keepends=True))
+def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagnostic]:
+    diagnostics = []
+    for rule in rules:
+        for finding in rule.findings():
+            start = source.start(finding.node)
+            if not is_suppressed(source.line(start.row), rule.code):
+                end = source.end(finding.node)
+                diagnostics.append(Diagnostic(filename, start, end, rule.code, rule.name, finding.message, finding.fix))
+    return sorted(set(diagnostics), key=lambda d: d.sort_key)
 
 
-def _place(positions: object, place: Place) -> Location:
-    span = positions[place.node]  # type: ignore[index]
-    point = span.end if place.end else span.start
-    if place.line:
-        return Location(point.line + 1 if place.end else point.line, 1)
-    return Location(point.line, point.column + 1)
+_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
-class _Walker(cst.CSTVisitor):
+class _Walker:
     """The single walk: keeps names and contexts up to date and hands every call to the
-    rules and to the facts collector."""
+    rules and to the facts collector.  Statements and expressions that bind names or
+    open scopes have a method of their own (`_FunctionDef`...); everything else is
+    walked through, child by child, in source order."""
 
     def __init__(self, rules: Sequence[Rule], collector: FactsCollector | None = None) -> None:
-        super().__init__()
         self.rules = rules
         self.collector = collector
         self.names = Names()
         self.contexts = Contexts(self.names)
         for rule in rules:
             rule.contexts = self.contexts
+        self._handlers: dict[type[ast.AST], Callable[[Any], None]] = {}
 
     # --- module: bind what every function body can see before walking any of them ---------
-    def visit_Module(self, node: cst.Module) -> None:
-        for rule in self.rules:
-            rule.module = node
-        for statement in node.body:
-            if isinstance(statement, cst.SimpleStatementLine):
-                for small in statement.body:
-                    self._bind_statement(small)
-                    self._module_alias(small)
-            elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-                self.names.bind(statement.name.value, Symbol(LOCAL + statement.name.value))
+    def module(self, tree: ast.Module) -> None:
+        for statement in tree.body:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.names.bind(statement.name, Symbol(LOCAL + statement.name))
+            else:
+                self._bind_statement(statement)
+                self._module_alias(statement)
+        self._children(tree.body)
 
-    def _module_alias(self, node: cst.BaseSmallStatement) -> None:
-        if self.collector is not None and isinstance(node, (cst.Import, cst.ImportFrom)):
-            for alias in node.names if isinstance(node.names, Sequence) else ():
-                bound = alias.evaluated_alias or alias.evaluated_name.split(".", 1)[0]
+    def _module_alias(self, node: ast.stmt) -> None:
+        if self.collector is not None and isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".", 1)[0]
                 symbol = self.names.scope.bindings.get(bound)
                 if symbol is not None:
                     self.collector.alias(bound, symbol.qualname)
 
-    def _bind_statement(self, node: cst.BaseSmallStatement) -> None:
-        if isinstance(node, cst.Import):
+    def _bind_statement(self, node: ast.stmt) -> None:
+        if isinstance(node, ast.Import):
             self.names.bind_import(node)
-        elif isinstance(node, cst.ImportFrom):
+        elif isinstance(node, ast.ImportFrom):
             self.names.bind_import_from(node)
-        elif isinstance(node, cst.Assign):
+        elif isinstance(node, ast.Assign):
             symbol = self.names.resolve(node.value)
             for target in node.targets:
-                self.names.bind_target(target.target, symbol)
-        elif isinstance(node, cst.AnnAssign):
-            self.names.bind_target(node.target, self.names.annotation(node.annotation.annotation))
+                self.names.bind_target(target, symbol)
+        elif isinstance(node, ast.AnnAssign):
+            self.names.bind_target(node.target, self.names.annotation(node.annotation))
 
-    def visit_Import(self, node: cst.Import) -> None:
+    # --- the walk ---------------------------------------------------------------------------
+    def visit(self, node: ast.AST) -> None:
+        kind = type(node)
+        handler = self._handlers.get(kind)
+        if handler is None:
+            handler = self._handlers[kind] = getattr(self, f"_{kind.__name__}", self._generic)
+        handler(node)
+
+    def _generic(self, node: ast.AST) -> None:
+        for field in node._fields:
+            value = getattr(node, field)
+            if type(value) is list:
+                self._children(value)
+            elif isinstance(value, ast.AST) and type(value) not in _LEAVES:
+                self.visit(value)
+
+    def _children(self, nodes: list[Any]) -> None:
+        for child in nodes:
+            if isinstance(child, ast.AST) and type(child) not in _LEAVES:
+                self.visit(child)
+
+    def _optional(self, node: ast.AST | None) -> None:
+        if node is not None:
+            self.visit(node)
+
+    def _Import(self, node: ast.Import) -> None:
         self._bind_statement(node)
 
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+    def _ImportFrom(self, node: ast.ImportFrom) -> None:
         self._bind_statement(node)
 
-    def visit_Assign(self, node: cst.Assign) -> None:
+    def _Assign(self, node: ast.Assign) -> None:
         symbol = self.names.resolve(node.value)
         for target in node.targets:
-            self._class_attribute(target.target, symbol)
+            self._class_attribute(target, symbol)
         if self.contexts.function is None and self.contexts.class_name is None and len(node.targets) == 1:
-            self.contexts.roles.assign(node.targets[0].target, node.value, symbol)
+            self.contexts.roles.assign(node.targets[0], node.value, symbol)
         self._bind_statement(node)
-
-    def leave_Assign(self, original_node: cst.Assign) -> None:
+        self._generic(node)
         self.contexts.roles.owner = None
 
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        symbol = self.names.annotation(node.annotation.annotation)
+    def _AnnAssign(self, node: ast.AnnAssign) -> None:
+        symbol = self.names.annotation(node.annotation)
         self._class_attribute(node.target, symbol)
         if self.contexts.function is None and self.contexts.class_name is None and node.value is not None:
             self.contexts.roles.assign(node.target, node.value, self.names.resolve(node.value))
         self._bind_statement(node)
-
-    def leave_AnnAssign(self, original_node: cst.AnnAssign) -> None:
+        self._generic(node)
         self.contexts.roles.owner = None
 
-    def _class_attribute(self, target: cst.BaseExpression, symbol: Symbol | None) -> None:
+    def _class_attribute(self, target: ast.expr, symbol: Symbol | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
         # `self.lock` and `self.client` in its methods.
         class_name = self.contexts.class_name
-        if class_name is not None and isinstance(target, cst.Name):
-            self.names.class_attributes.setdefault(LOCAL + class_name, {})[target.value] = symbol
+        if class_name is not None and isinstance(target, ast.Name):
+            self.names.class_attributes.setdefault(LOCAL + class_name, {})[target.id] = symbol
 
-    def visit_For(self, node: cst.For) -> None:
+    def _For(self, node: ast.For | ast.AsyncFor) -> None:
         self.names.bind_target(node.target, None)
+        self._generic(node)
 
-    def visit_With(self, node: cst.With) -> None:
-        if self.collector is not None:
-            self.collector.nodes.with_items.extend(node.items)
+    _AsyncFor = _For
+
+    def _With(self, node: ast.With | ast.AsyncWith) -> None:
         for item in node.items:
-            entered = self.names.resolve(item.item)
-            if item.asname is not None:
-                self.names.bind_target(item.asname.name, entered)
-            if node.asynchronous is None and entered is not None and entered.instance:
+            entered = self.names.resolve(item.context_expr)
+            if item.optional_vars is not None:
+                self.names.bind_target(item.optional_vars, entered)
+            if isinstance(node, ast.With) and entered is not None and entered.instance:
                 self._dispatch(item, f"{entered.qualname}.__enter__")
+        self._generic(node)
+
+    _AsyncWith = _With
 
     # --- functions and classes --------------------------------------------------------------
     # Decorators, defaults and annotations run in the enclosing scope: only the body is new.
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def _FunctionDef(self, node: _FunctionNode) -> None:
         function = self._function(node)
-        self.names.bind(node.name.value, Symbol(function.key))
+        self.names.bind(node.name, Symbol(function.key))
         self.contexts.roles.signature(function, node)
         if self.collector is not None:
-            decorators = [self.names.resolve(d.decorator) for d in node.decorators]
+            decorators = [self.names.resolve(d) for d in node.decorator_list]
             self.collector.function(function, [d.qualname if d is not None else None for d in decorators])
-
-    def _function(self, node: cst.FunctionDef) -> Function:
-        name = node.name.value
-        is_async = node.asynchronous is not None
-        return Function(name, is_async, node, self.contexts.class_name, self.contexts.qualname(name))
-
-    def visit_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self._children(node.decorator_list)
+        self.visit(node.args)
+        self._optional(node.returns)
         self.contexts.roles.owner = None
-        function = self._function(node)
         self.contexts.enter_function(function)
         self.names.push()
-        self._bind_parameters(node.params, function.class_name, node)
-
-    def leave_FunctionDef_body(self, node: cst.FunctionDef) -> None:
+        self._bind_parameters(node.args, function.class_name, node)
+        self._children(node.body)
         self.names.pop()
         self.contexts.leave()
 
-    def visit_Lambda_body(self, node: cst.Lambda) -> None:
+    _AsyncFunctionDef = _FunctionDef
+
+    def _function(self, node: _FunctionNode) -> Function:
+        is_async = isinstance(node, ast.AsyncFunctionDef)
+        return Function(node.name, is_async, node, self.contexts.class_name, self.contexts.qualname(node.name))
+
+    def _Lambda(self, node: ast.Lambda) -> None:
+        self.visit(node.args)
         self.contexts.enter_function(Function("<lambda>", False, node))
         self.names.push()
-        self._bind_parameters(node.params, None, node)
-
-    def leave_Lambda_body(self, node: cst.Lambda) -> None:
+        self._bind_parameters(node.args, None, node)
+        self.visit(node.body)
         self.names.pop()
         self.contexts.leave()
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.names.bind(node.name.value, Symbol(LOCAL + node.name.value))
-        self.contexts.roles.base_classes(node.name.value, node.bases)
+    def _ClassDef(self, node: ast.ClassDef) -> None:
+        self.names.bind(node.name, Symbol(LOCAL + node.name))
+        self.contexts.roles.base_classes(node.name, node.bases)
         if self.collector is not None:
-            self.collector.class_(self.contexts.qualname(node.name.value))
-
-    def visit_ClassDef_body(self, node: cst.ClassDef) -> None:
-        self.contexts.enter_class(node.name.value)
+            self.collector.class_(self.contexts.qualname(node.name))
+        self._children(node.decorator_list)
+        self._children(node.bases)
+        self._children(node.keywords)
+        self.contexts.enter_class(node.name)
         self.names.push(is_class=True)
-
-    def leave_ClassDef_body(self, node: cst.ClassDef) -> None:
+        self._children(node.body)
         self.names.pop()
         self.contexts.leave()
 
-    def _bind_parameters(self, params: cst.Parameters, class_name: str | None, node: cst.CSTNode) -> None:
-        every = [*params.posonly_params, *params.params, *params.kwonly_params]
-        for star in (params.star_arg, params.star_kwarg):
-            if isinstance(star, cst.Param):
-                every.append(star)
+    def _bind_parameters(self, arguments: ast.arguments, class_name: str | None, node: ast.AST) -> None:
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        every += [star for star in (arguments.vararg, arguments.kwarg) if star is not None]
         for index, param in enumerate(every):
             symbol = None
             if param.annotation is not None:
-                symbol = self.names.annotation(param.annotation.annotation)
-            elif index == 0 and class_name is not None and isinstance(node, cst.FunctionDef):
+                symbol = self.names.annotation(param.annotation)
+            elif index == 0 and class_name is not None and isinstance(node, _FunctionNode):
                 symbol = self._receiver(node, class_name)
-            self.names.bind(param.name.value, symbol)
+            self.names.bind(param.arg, symbol)
 
-    def _receiver(self, node: cst.FunctionDef, class_name: str) -> Symbol | None:
-        decorators = {d.decorator.value for d in node.decorators if isinstance(d.decorator, cst.Name)}
+    def _receiver(self, node: _FunctionNode, class_name: str) -> Symbol | None:
+        decorators = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
         if "staticmethod" in decorators:
             return None
         return Symbol(LOCAL + class_name, instance="classmethod" not in decorators)
 
     # --- calls -----------------------------------------------------------------------------
-    def visit_Call(self, node: cst.Call) -> None:
-        if self.collector is not None:
-            self.collector.nodes.calls.append(node)
+    def _Call(self, node: ast.Call) -> None:
         callee = self.names.resolve(node.func)
         name = None if callee is None or callee.instance else callee.qualname
         self.contexts.roles.call(node, name)
         self._dispatch(node, name)
+        self._generic(node)
 
-    def _dispatch(self, node: cst.Call | cst.WithItem, name: str | None) -> None:
+    def _dispatch(self, node: ast.Call | ast.withitem, name: str | None) -> None:
         call = Call(node, name, self.contexts.function, self.contexts.on_loop)
         for rule in self.rules:
             rule.visit_call(call)
         if self.collector is not None:
             self.collector.call(call)
+
+
+#: Nodes that never hold a call or a binding: names' contexts and operators.
+_LEAVES = frozenset({
+    ast.Load, ast.Store, ast.Del, ast.Constant, ast.Pass, ast.Break, ast.Continue,
+    *(sub for base in (ast.operator, ast.boolop, ast.cmpop, ast.unaryop) for sub in base.__subclasses__()),
+})  # fmt: skip

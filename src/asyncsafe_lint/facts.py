@@ -6,16 +6,16 @@ result can be cached and shipped between processes.
 
 from __future__ import annotations
 
+import ast
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from asyncsafe_lint.contexts import Contexts, Function
-from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
-from asyncsafe_lint.positions import Visited
 from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
 
 #: The code of the rule the project pass reports for (`rules/asf110_*`); a `# noqa` for it
@@ -105,8 +105,8 @@ def qualify(name: str, module: str, is_package: bool) -> str:
 class _Function:
     function: Function
     offloaded: bool
-    blocking: list[tuple[BlockingCall, cst.Call | cst.WithItem]] = field(default_factory=list)
-    calls: list[tuple[CallSite, cst.Call | cst.WithItem | None]] = field(default_factory=list)
+    blocking: list[tuple[BlockingCall, ast.Call | ast.withitem]] = field(default_factory=list)
+    calls: list[tuple[CallSite, ast.Call | ast.withitem | None]] = field(default_factory=list)
 
 
 class FactsCollector:
@@ -120,7 +120,6 @@ class FactsCollector:
         self._functions: dict[int, _Function] = {}
         self._classes: list[str] = []
         self._aliases: dict[str, str] = {}
-        self.nodes = Visited()
 
     def alias(self, name: str, qualname: str) -> None:
         self._aliases[name] = self._qualify(qualname)
@@ -149,18 +148,17 @@ class FactsCollector:
     def _qualify(self, name: str) -> str:
         return qualify(name, self.module, self.is_package)
 
-    def facts(self, module: cst.Module, source: bytes, lines: list[str], contexts: Contexts) -> ModuleFacts:
-        wanted = [node for f in self._functions.values() for _, node in (*f.blocking, *f.calls) if node is not None]
-        spans = self.nodes.spans(wanted, module, source, lines) if wanted else {}
+    def facts(self, source: Source, contexts: Contexts) -> ModuleFacts:
         functions = []
         for gathered in self._functions.values():
             function = gathered.function
-            blocking = tuple(BlockingCall(b.code, b.call, spans[id(node)][0].row) for b, node in gathered.blocking)
+            blocking = tuple(BlockingCall(b.code, b.call, source.start(node).row) for b, node in gathered.blocking)
             calls = []
             for site, node in gathered.calls:
                 if node is not None:
-                    start, end = spans[id(node)]
-                    site = CallSite(site.callee, True, start, end, is_suppressed(lines[start.row - 1], HELPER_CODE))
+                    start = source.start(node)
+                    suppressed = is_suppressed(source.line(start.row), HELPER_CODE)
+                    site = CallSite(site.callee, True, start, source.end(node), suppressed)
                 calls.append(site)
             functions.append(FunctionFacts(
                 function.qualname, function.display_name, function.is_async, gathered.offloaded,

@@ -20,12 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.positions import NEWLINE
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.runner import LintResult, check_paths
+from asyncsafe_lint.source import NEWLINE
 
 #: More passes than any file needs; a bound so that fixes that undo each other still end.
 MAX_PASSES = 10
@@ -120,13 +119,11 @@ def fix_text(
     text, fixed = original, Counter[str]()
     diagnostics = check_source(original.encode(encoding), filename, settings, rules)
     first = diagnostics
-    # Code newer than this Python can only be checked with libcst's parser.
-    strict = _compiles(original, filename)
     for _ in range(MAX_PASSES):
         changed, applied = apply_fixes(text, diagnostics, unsafe)
         if changed == text:
             break
-        if not (_compiles(changed, filename) if strict else _libcst_parses(changed)):
+        if not _compiles(changed, filename):
             codes = ", ".join(sorted(applied))
             error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
             return FixedFile(Path(filename), original, original, Counter(), first, error)
@@ -172,14 +169,6 @@ def _compiles(text: str, filename: str) -> bool:
             compile(text, filename, "exec", dont_inherit=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return False
-    return True
-
-
-def _libcst_parses(text: str) -> bool:
-    try:
-        cst.parse_module(text)
-    except cst.ParserSyntaxError:
-        return False
     return True
 
 

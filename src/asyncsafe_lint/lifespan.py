@@ -14,32 +14,28 @@ the whole app to a human, and the finding says why.
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.diagnostics import Applicability
-from asyncsafe_lint.edits import (
-    NodeEdit,
-    NodeFix,
-    Place,
-    add_argument,
-    insert_lines_before,
-    remove_argument,
-    replace_lines,
-)
+from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
+from asyncsafe_lint.edits import add_argument, fix, insert_lines_before, remove_argument, replace_lines
+from asyncsafe_lint.imports import OTHER, ModuleImports
+from asyncsafe_lint.source import Source
 
 EVENTS = ("startup", "shutdown")
 HANDLER_KEYWORDS = {"on_startup": "startup", "on_shutdown": "shutdown"}
 CONTEXT_MANAGER = "contextlib.asynccontextmanager"
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 @dataclass(frozen=True, slots=True)
 class Registration:
     """A reported call that registers a handler."""
 
-    node: cst.Call
+    node: ast.Call
     #: The name the app (or router) is reached through: `app` in `app.router.on_event(...)`.
     root: str | None
     in_function: bool
@@ -50,10 +46,10 @@ class Registration:
 @dataclass
 class _App:
     name: str
-    statement: cst.SimpleStatementLine
-    call: cst.Call
-    handlers: dict[str, list[cst.FunctionDef]] = field(default_factory=lambda: {event: [] for event in EVENTS})
-    removals: list[NodeEdit] = field(default_factory=list)
+    statement: ast.Assign | ast.AnnAssign
+    call: ast.Call
+    handlers: dict[str, list[_Function]] = field(default_factory=lambda: {event: [] for event in EVENTS})
+    removals: list[Edit] = field(default_factory=list)
     problem: str | None = None
 
     def block(self, problem: str) -> None:
@@ -65,25 +61,24 @@ class LifespanPlan:
 
     def __init__(
         self,
-        module: cst.Module,
-        app_calls: Sequence[cst.Call],
-        router_calls: Sequence[cst.Call],
+        tree: ast.Module,
+        source: Source,
+        app_calls: Sequence[ast.Call],
+        router_calls: Sequence[ast.Call],
         registrations: Sequence[Registration],
         includes: Sequence[tuple[str, str]],
     ) -> None:
-        # Here, not at the top: `imports` defines a libcst visitor (see `deferred`).
-        from asyncsafe_lint.imports import OTHER, ModuleImports
-
-        self.module = module
-        self.imports = ModuleImports(module)
-        self._assigned = _assignment_counts(module)
+        self.tree = tree
+        self.source = source
+        self.imports = ModuleImports(tree, source)
+        self._assigned = _assignment_counts(tree)
         #: The module's functions whose name is bound once, by their `def`.
         self._functions = {
-            node.name.value: node
-            for node in module.body
-            if isinstance(node, cst.FunctionDef)
-            and self._assigned[node.name.value] == 1
-            and self.imports.names.get(node.name.value) == {OTHER}
+            node.name: node
+            for node in tree.body
+            if isinstance(node, _Function)
+            and self._assigned[node.name] == 1
+            and self.imports.names.get(node.name) == {OTHER}
         }
         self.apps = {name: _App(name, *built) for name, built in self._built(app_calls).items()}
         for app in self.apps.values():
@@ -91,7 +86,9 @@ class LifespanPlan:
                 app.block(f"`{app.name}` is assigned more than once")
         routers = self._built(router_calls)
         self._routers = set(routers)
-        self._names_of_calls = {id(call): name for name, (_, call) in [*routers.items(), *self._built(app_calls).items()]}
+        self._names_of_calls = {
+            id(call): name for name, (_, call) in [*routers.items(), *self._built(app_calls).items()]
+        }
         self._handled: set[int] = set()
         for app in self.apps.values():
             self._constructor_handlers(app)
@@ -101,72 +98,77 @@ class LifespanPlan:
         self._fixes = self._build_fixes()
 
     # --- what the module does -------------------------------------------------------------
-    def _built(self, calls: Sequence[cst.Call]) -> dict[str, tuple[cst.SimpleStatementLine, cst.Call]]:
+    def _built(self, calls: Sequence[ast.Call]) -> dict[str, tuple[ast.Assign | ast.AnnAssign, ast.Call]]:
         """The module-level names assigned one of `calls`: `app = FastAPI()`."""
         wanted = {id(call) for call in calls}
-        built: dict[str, tuple[cst.SimpleStatementLine, cst.Call]] = {}
-        for statement in self.module.body:
-            if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-                continue
-            small = statement.body[0]
-            if isinstance(small, cst.Assign) and len(small.targets) == 1:
-                target, value = small.targets[0].target, small.value
-            elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                target, value = small.target, small.value
+        built: dict[str, tuple[ast.Assign | ast.AnnAssign, ast.Call]] = {}
+        for statement in self._alone():
+            if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                target, value = statement.targets[0], statement.value
+            elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+                target, value = statement.target, statement.value
             else:
                 continue
-            if isinstance(target, cst.Name) and isinstance(value, cst.Call) and id(value) in wanted:
-                built[target.value] = (statement, value)
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call) and id(value) in wanted:
+                built[target.id] = (statement, value)
         return built
 
+    def _alone(self) -> list[ast.stmt]:
+        """The module-level statements with lines of their own (no `;` neighbours)."""
+        body = self.tree.body
+        return [
+            statement for index, statement in enumerate(body)
+            if (index == 0 or (body[index - 1].end_lineno or 0) < _first_row(statement))
+            and (index + 1 == len(body) or (statement.end_lineno or 0) < _first_row(body[index + 1]))
+        ]  # fmt: skip
+
     def _constructor_handlers(self, app: _App) -> None:
-        for arg in app.call.args:
-            if arg.star:
+        if any(isinstance(arg, ast.Starred) for arg in app.call.args):
+            app.block("its constructor takes `**kwargs`")
+        for arg in app.call.keywords:
+            if arg.arg is None:
                 app.block("its constructor takes `**kwargs`")
-            elif arg.keyword is None:
-                continue
-            elif arg.keyword.value == "lifespan" and not _is_none(arg.value):
+            elif arg.arg == "lifespan" and not _is_none(arg.value):
                 app.block("the app already has a `lifespan=`; move the handlers into it")
-            elif arg.keyword.value in HANDLER_KEYWORDS and not _is_none(arg.value):
-                event = HANDLER_KEYWORDS[arg.keyword.value]
-                if not isinstance(arg.value, (cst.List, cst.Tuple)):
-                    app.block(f"`{arg.keyword.value}=` is not a list written out")
+            elif arg.arg in HANDLER_KEYWORDS and not _is_none(arg.value):
+                event = HANDLER_KEYWORDS[arg.arg]
+                if not isinstance(arg.value, (ast.List, ast.Tuple)):
+                    app.block(f"`{arg.arg}=` is not a list written out")
                     continue
-                for element in arg.value.elements:
-                    self._add_handler(app, event, element.value)
+                for element in arg.value.elts:
+                    self._add_handler(app, event, element)
 
     def _registration_statements(self) -> None:
         """`@app.on_event(...)` on a function, `app.on_event(...)(f)` and
         `app.add_event_handler(..., f)` statements, in the order the module runs them."""
-        for statement in self.module.body:
-            if isinstance(statement, cst.FunctionDef):
-                for decorator in statement.decorators:
-                    registered = _on_event(decorator.decorator)
+        alone = {id(statement) for statement in self._alone()}
+        for statement in self.tree.body:
+            if isinstance(statement, _Function):
+                for decorator in statement.decorator_list:
+                    registered = _on_event(decorator)
                     if registered is None:
                         continue
                     call, app = registered, self._app_of(registered)
                     if app is None:
                         continue
                     self._handled.add(id(call))
-                    if len(statement.decorators) > 1:
-                        app.block(f"the handler `{statement.name.value}` has other decorators")
-                    event = _event(call.args[0].value if call.args else None)
+                    if len(statement.decorator_list) > 1:
+                        app.block(f"the handler `{statement.name}` has other decorators")
+                    event = _event(call.args[0] if call.args else None)
                     if event is None:
                         app.block("the event is not written as a string")
                         continue
                     app.handlers[event].append(statement)
-                    app.removals.append(replace_lines(decorator, _comment_line(decorator.trailing_whitespace)))
-            elif isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-                small = statement.body[0]
-                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-                    self._registration_call(statement, small.value)
+                    app.removals.append(replace_lines(self.source, decorator, self._comment_line(decorator)))
+            elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) and id(statement) in alone:
+                self._registration_call(statement, statement.value)
 
-    def _registration_call(self, statement: cst.SimpleStatementLine, call: cst.Call) -> None:
-        if isinstance(call.func, cst.Call) and _on_event(call.func) is not None:
-            registered, event_node = call.func, call.func.args[0].value if call.func.args else None
-            handler = call.args[0].value if len(call.args) == 1 and not call.args[0].keyword else None
-        elif _method(call) == "add_event_handler" and len(call.args) == 2:
-            registered, event_node, handler = call, call.args[0].value, call.args[1].value
+    def _registration_call(self, statement: ast.Expr, call: ast.Call) -> None:
+        if isinstance(call.func, ast.Call) and _on_event(call.func) is not None:
+            registered, event_node = call.func, call.func.args[0] if call.func.args else None
+            handler = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        elif _method(call) == "add_event_handler" and len(call.args) == 2 and not call.keywords:
+            registered, event_node, handler = call, call.args[0], call.args[1]
         else:
             return
         app = self._app_of(registered)
@@ -178,19 +180,24 @@ class LifespanPlan:
             app.block("the event is not written as a string")
             return
         if self._add_handler(app, event, handler):
-            app.removals.append(replace_lines(statement, _comment_line(statement.trailing_whitespace)))
+            app.removals.append(replace_lines(self.source, statement, self._comment_line(statement)))
 
-    def _add_handler(self, app: _App, event: str, handler: cst.BaseExpression) -> bool:
-        function = self._functions.get(handler.value) if isinstance(handler, cst.Name) else None
-        if function is None or function.decorators:
-            shown = f"`{handler.value}`" if isinstance(handler, cst.Name) else "a handler"
+    def _comment_line(self, node: ast.expr | ast.stmt) -> str:
+        """A removed line's comment, kept on a line of its own."""
+        comment = self.source.trailing_comment(node)
+        return "" if comment is None else f"{comment}\n"
+
+    def _add_handler(self, app: _App, event: str, handler: ast.expr) -> bool:
+        function = self._functions.get(handler.id) if isinstance(handler, ast.Name) else None
+        if function is None or function.decorator_list:
+            shown = f"`{handler.id}`" if isinstance(handler, ast.Name) else "a handler"
             app.block(f"{shown} is not a plain function of this module")
             return False
         app.handlers[event].append(function)
         return True
 
-    def _app_of(self, registered: cst.Call) -> _App | None:
-        receiver = registered.func.value if isinstance(registered.func, cst.Attribute) else None
+    def _app_of(self, registered: ast.Call) -> _App | None:
+        receiver = registered.func.value if isinstance(registered.func, ast.Attribute) else None
         return self.apps.get(receiver_name(receiver) or "")
 
     def _check(self, registration: Registration, includes: Sequence[tuple[str, str]]) -> None:
@@ -207,8 +214,8 @@ class LifespanPlan:
                 self.apps[includer].block(f"it includes `{router}`, whose handlers would no longer run in order")
 
     # --- the fixes ------------------------------------------------------------------------
-    def _build_fixes(self) -> dict[str, NodeFix]:
-        fixes: dict[str, NodeFix] = {}
+    def _build_fixes(self) -> dict[str, Fix]:
+        fixes: dict[str, Fix] = {}
         taken: set[str] = set()
         for app in self.apps.values():
             if app.problem is None:
@@ -217,8 +224,8 @@ class LifespanPlan:
                     fixes[app.name] = fix
         return fixes
 
-    def _fix(self, app: _App, taken: set[str]) -> NodeFix | None:
-        edits: list[NodeEdit] = []
+    def _fix(self, app: _App, taken: set[str]) -> Fix | None:
+        edits: list[Edit] = []
         decorator = self.imports.reference(CONTEXT_MANAGER)
         if decorator is None:
             if self.imports.is_bound("asynccontextmanager"):
@@ -239,13 +246,13 @@ class LifespanPlan:
         edits.extend(constructor)
         edits.extend(app.removals)
         message = f"Move the startup and shutdown handlers into a `{name}` function"
-        return NodeFix(message, tuple(edits), Applicability.UNSAFE)
+        return fix(message, edits, Applicability.UNSAFE)
 
     def _is_taken(self, name: str, taken: set[str]) -> bool:
         return name in taken or self.imports.is_bound(name)
 
-    def _insert_function(self, app: _App, decorator: str, name: str) -> NodeEdit:
-        indent = self.module.default_indent
+    def _insert_function(self, app: _App, decorator: str, name: str) -> Edit:
+        indent = self.source.indent_unit(self.tree)
         body = [_call(f) for f in app.handlers["startup"]]
         if app.handlers["shutdown"]:
             # As FastAPI's own default lifespan does, shutdown runs even when serving ends in an error.
@@ -254,30 +261,27 @@ class LifespanPlan:
             body.append("yield")
         code = "".join(f"{line}\n" for line in [f"@{decorator}", f"async def {name}(_app):"])
         code += "".join(f"{indent}{line}\n" for line in body)
-        leading = app.statement.leading_lines
+        index = self.tree.body.index(app.statement)
+        first = self.source.leading_lines(app.statement, self.tree.body[index - 1] if index else None)
         # Above the blank lines and comments that lead to the app, and as far from it.
-        if leading:
-            after = "" if leading[0].comment is None else "\n\n"
-            return insert_lines_before(leading[0], f"\n\n{code}{after}")
-        return insert_lines_before(app.statement, f"\n\n{code}\n\n")
+        if first < app.statement.lineno:
+            after = "\n\n" if self.source.line(first).strip() else ""
+            return insert_lines_before(first, f"\n\n{code}{after}")
+        return insert_lines_before(app.statement.lineno, f"\n\n{code}\n\n")
 
-    def _constructor_edits(self, app: _App, name: str) -> list[NodeEdit] | None:
-        handler_args = [
-            arg for arg in app.call.args
-            if arg.keyword is not None and arg.keyword.value in HANDLER_KEYWORDS and not _is_none(arg.value)
-        ]  # fmt: skip
+    def _constructor_edits(self, app: _App, name: str) -> list[Edit] | None:
+        handler_args = [arg for arg in app.call.keywords if arg.arg in HANDLER_KEYWORDS and not _is_none(arg.value)]
         if not handler_args:
-            added = add_argument(app.call, f"lifespan={name}")
+            added = add_argument(self.source, app.call, f"lifespan={name}")
             return None if added is None else [added]
         first, *others = handler_args
-        assert first.keyword is not None
         return [
-            NodeEdit(Place(first.keyword), Place(first.value, end=True), f"lifespan={name}"),
-            *(remove_argument(app.call, arg) for arg in others),
+            Edit(self.source.start(first), self.source.end(first), f"lifespan={name}"),
+            *(remove_argument(self.source, app.call, arg) for arg in others),
         ]
 
     # --- answers --------------------------------------------------------------------------
-    def outcome(self, app_name: str | None) -> tuple[NodeFix | None, str | None]:
+    def outcome(self, app_name: str | None) -> tuple[Fix | None, str | None]:
         """The fix for a finding about the app `app_name`, or why there is none."""
         app = self.apps.get(app_name or "")
         if app is None:
@@ -288,60 +292,57 @@ class LifespanPlan:
             return None, app.problem
         return self._fixes.get(app.name), None
 
-    def name_of(self, constructor: cst.Call) -> str | None:
+    def name_of(self, constructor: ast.Call) -> str | None:
         """The module-level name an app or router built by `constructor` is assigned to."""
         return self._names_of_calls.get(id(constructor))
 
 
-def _assignment_counts(module: cst.Module) -> Counter[str]:
+def _assignment_counts(tree: ast.Module) -> Counter[str]:
     """How many module-level statements bind each name."""
     counts: Counter[str] = Counter()
-    for statement in module.body:
+    for statement in tree.body:
         names: list[str] = []
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            names.append(statement.name.value)
-        elif isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Assign):
-                    names += [t.target.value for t in small.targets if isinstance(t.target, cst.Name)]
-                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)) and isinstance(small.target, cst.Name):
-                    names.append(small.target.value)
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(statement.name)
+        elif isinstance(statement, ast.Assign):
+            names += [target.id for target in statement.targets if isinstance(target, ast.Name)]
+        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and isinstance(statement.target, ast.Name):
+            names.append(statement.target.id)
         counts.update(names)
     return counts
 
 
-def _on_event(node: cst.BaseExpression) -> cst.Call | None:
+def _first_row(statement: ast.stmt) -> int:
+    """Where a statement starts, decorators included."""
+    return min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+
+
+def _on_event(node: ast.expr) -> ast.Call | None:
     """`node` itself when it is a call `<something>.on_event(...)`."""
-    return node if isinstance(node, cst.Call) and _method(node) == "on_event" else None
+    return node if isinstance(node, ast.Call) and _method(node) == "on_event" else None
 
 
-def _method(call: cst.Call) -> str | None:
-    return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+def _method(call: ast.Call) -> str | None:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
 
 
-def receiver_name(receiver: cst.BaseExpression | None) -> str | None:
+def receiver_name(receiver: ast.expr | None) -> str | None:
     """`app` for `app` and `app.router`: the name handlers are registered through."""
-    if isinstance(receiver, cst.Attribute) and receiver.attr.value == "router":
+    if isinstance(receiver, ast.Attribute) and receiver.attr == "router":
         receiver = receiver.value
-    return receiver.value if isinstance(receiver, cst.Name) else None
+    return receiver.id if isinstance(receiver, ast.Name) else None
 
 
-def _event(node: cst.BaseExpression | None) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if value in EVENTS else None
+def _event(node: ast.expr | None) -> str | None:
+    if isinstance(node, ast.Constant) and node.value in EVENTS:
+        return node.value
     return None
 
 
-def _is_none(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
-def _call(function: cst.FunctionDef) -> str:
-    call = f"{function.name.value}()"
-    return f"await {call}" if function.asynchronous is not None else call
-
-
-def _comment_line(whitespace: cst.TrailingWhitespace) -> str:
-    """A removed line's comment, kept on a line of its own."""
-    return "" if whitespace.comment is None else f"{whitespace.comment.value}\n"
+def _call(function: _Function) -> str:
+    call = f"{function.name}()"
+    return f"await {call}" if isinstance(function, ast.AsyncFunctionDef) else call

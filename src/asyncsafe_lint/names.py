@@ -8,10 +8,9 @@ file is taken to be the module of that name (`time.sleep` without `import time`)
 
 from __future__ import annotations
 
+import ast
 import builtins
 from dataclasses import dataclass, field
-
-from asyncsafe_lint.deferred import cst
 
 #: Prefix of the qualified names of functions and classes defined in the file itself.
 LOCAL = "<module>."
@@ -134,13 +133,13 @@ def canonical(qualname: str) -> str:
     return CANONICAL.get(qualname, qualname)
 
 
-def dotted(node: cst.BaseExpression) -> str | None:
+def dotted(node: ast.expr) -> str | None:
     """`a.b.c` as a string, or None when the expression is not a plain dotted name."""
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
         base = dotted(node.value)
-        return None if base is None else f"{base}.{node.attr.value}"
+        return None if base is None else f"{base}.{node.attr}"
     return None
 
 
@@ -189,62 +188,52 @@ class Names:
         self.scope.bindings[name] = symbol
 
     # --- statements that bind -----------------------------------------------------------
-    def bind_import(self, node: cst.Import) -> None:
+    def bind_import(self, node: ast.Import) -> None:
         for alias in node.names:
-            module = dotted(alias.name)
-            if module is None:
-                continue
-            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                self.bind(alias.asname.name.value, Symbol(module))
+            if alias.asname is not None:
+                self.bind(alias.asname, Symbol(alias.name))
             else:
-                top = module.split(".", 1)[0]
+                top = alias.name.split(".", 1)[0]
                 self.bind(top, Symbol(top))
 
-    def bind_import_from(self, node: cst.ImportFrom) -> None:
-        if isinstance(node.names, cst.ImportStar):
-            return
-        module = dotted(node.module) if node.module is not None else ""
-        prefix = "." * len(node.relative) + (module or "")
+    def bind_import_from(self, node: ast.ImportFrom) -> None:
+        prefix = "." * node.level + (node.module or "")
+        joiner = "" if prefix.endswith(".") or not prefix else "."
         for alias in node.names:
-            imported = dotted(alias.name)
-            if imported is None:
-                continue
-            target = alias.asname.name if alias.asname is not None else alias.name
-            if isinstance(target, cst.Name):
-                joiner = "" if prefix.endswith(".") or not prefix else "."
-                self.bind(target.value, Symbol(canonical(f"{prefix}{joiner}{imported}")))
+            if alias.name != "*":
+                self.bind(alias.asname or alias.name, Symbol(canonical(f"{prefix}{joiner}{alias.name}")))
 
-    def bind_target(self, target: cst.BaseExpression, symbol: Symbol | None) -> None:
-        if isinstance(target, cst.Name):
-            self.bind(target.value, symbol)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self.bind_target(element.value, None)
-        elif isinstance(target, cst.StarredElement):
+    def bind_target(self, target: ast.expr, symbol: Symbol | None) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, symbol)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self.bind_target(element, None)
+        elif isinstance(target, ast.Starred):
             self.bind_target(target.value, None)
-        elif isinstance(target, cst.Attribute) and self._is_self(target.value):
+        elif isinstance(target, ast.Attribute) and self._is_self(target.value):
             owner = self.resolve(target.value)
             if owner is not None and owner.instance:
-                self.class_attributes.setdefault(owner.qualname, {})[target.attr.value] = symbol
+                self.class_attributes.setdefault(owner.qualname, {})[target.attr] = symbol
 
-    def _is_self(self, node: cst.BaseExpression) -> bool:
-        return isinstance(node, cst.Name) and node.value in ("self", "cls")
+    def _is_self(self, node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and node.id in ("self", "cls")
 
     # --- resolution ---------------------------------------------------------------------
-    def resolve(self, node: cst.BaseExpression) -> Symbol | None:
+    def resolve(self, node: ast.expr) -> Symbol | None:
         """The symbol an expression stands for, or None when it cannot be known statically."""
-        if isinstance(node, cst.Name):
-            return self._resolve_name(node.value)
-        if isinstance(node, cst.Attribute):
-            return self._member(self.resolve(node.value), node.attr.value)
-        if isinstance(node, cst.Call):
+        if isinstance(node, ast.Name):
+            return self._resolve_name(node.id)
+        if isinstance(node, ast.Attribute):
+            return self._member(self.resolve(node.value), node.attr)
+        if isinstance(node, ast.Call):
             return self.returned(self.resolve(node.func))
-        if isinstance(node, cst.Subscript):
+        if isinstance(node, ast.Subscript):
             base = self.resolve(node.value)
             if base is not None and base.instance and base.qualname in MEMBER_TYPES:
                 return Symbol(MEMBER_TYPES[base.qualname], instance=True)
             return None
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             left = self.resolve(node.left)
             return left if left == Symbol("pathlib.Path", instance=True) else None
         return None
@@ -284,25 +273,21 @@ class Names:
             return Symbol(canonical(name), instance=True)
         return None
 
-    def annotation(self, node: cst.BaseExpression) -> Symbol | None:
+    def annotation(self, node: ast.expr) -> Symbol | None:
         """The instance type an annotation declares: `httpx.Client | None`, `Optional[IO]`,
         `Annotated[sqlite3.Connection, Depends(...)]`, `"httpx.Client"`."""
-        if isinstance(node, cst.SimpleString):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
-                return self.annotation(cst.parse_expression(node.evaluated_value))
-            except (cst.ParserSyntaxError, UnicodeDecodeError, ValueError, TypeError):
+                return self.annotation(ast.parse(node.value.strip(), mode="eval").body)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
-        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self._first_known(node.left, node.right)
-        if isinstance(node, cst.Subscript):
+        if isinstance(node, ast.Subscript):
             outer = self.resolve(node.value)
             if outer is None or outer.instance:
                 return None
-            inner = [
-                element.slice.value
-                for element in node.slice
-                if isinstance(element.slice, cst.Index)
-            ]
+            inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             if outer.qualname in _WRAPPERS and inner:
                 return self.annotation(inner[0])
             if outer.qualname == "typing.Union":
@@ -313,7 +298,7 @@ class Names:
             return None
         return Symbol(canonical(symbol.qualname), instance=True)
 
-    def _first_known(self, *nodes: cst.BaseExpression) -> Symbol | None:
+    def _first_known(self, *nodes: ast.expr) -> Symbol | None:
         for node in nodes:
             symbol = self.annotation(node)
             if symbol is not None:

@@ -9,13 +9,14 @@ uses too.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from asyncsafe_lint.contexts import Contexts, Function, argument
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.edits import NodeFix
+from asyncsafe_lint.diagnostics import Fix
+from asyncsafe_lint.source import Located, Source
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -29,7 +30,7 @@ class Call:
     """A call found in the code, with what the engine knows about it."""
 
     #: The `Call` node, or the `WithItem` of a `with lock:` (a call to `__enter__`).
-    node: cst.Call | cst.WithItem
+    node: ast.Call | ast.withitem
     #: Qualified name of what is called (`time.sleep`, `httpx.Client.get`,
     #: `builtins.open`, `threading.Lock.__enter__`), or None when it cannot be known.
     name: str | None
@@ -38,17 +39,24 @@ class Call:
     #: True when the call runs on the event loop (directly in an `async def` body).
     on_loop: bool
 
-    @property
-    def args(self) -> Sequence[cst.Arg]:
-        return self.node.args if isinstance(self.node, cst.Call) else ()
+    def argument(self, keyword: str, position: int | None = None) -> ast.expr | None:
+        """The value passed as `keyword=` or, when `position` is given, in that position."""
+        return argument(self.node, keyword, position) if isinstance(self.node, ast.Call) else None
 
-    def argument(self, keyword: str, position: int | None = None) -> cst.Arg | None:
-        """The argument passed as `keyword=` or, when `position` is given, in that position."""
-        return argument(self.args, keyword, position)
+    def keyword(self, name: str) -> ast.keyword | None:
+        """The `name=...` argument itself, to point a finding at."""
+        if isinstance(self.node, ast.Call):
+            return next((keyword for keyword in self.node.keywords if keyword.arg == name), None)
+        return None
 
     def has_splat(self) -> bool:
         """True when `*args` or `**kwargs` may pass arguments the linter cannot see."""
-        return any(arg.star for arg in self.args)
+        return self._double_splat() or (
+            isinstance(self.node, ast.Call) and any(isinstance(arg, ast.Starred) for arg in self.node.args)
+        )
+
+    def _double_splat(self) -> bool:
+        return isinstance(self.node, ast.Call) and any(keyword.arg is None for keyword in self.node.keywords)
 
     def timeout_problem(self, position: int | None) -> str | None:
         """What is wrong with the call's `timeout` (passed as `timeout=` or, when the API
@@ -57,21 +65,21 @@ class Call:
         timeout = self.argument("timeout", position)
         if timeout is not None:
             return "sets `timeout=None`" if is_none(timeout) else None
-        could_carry = self.has_splat() if position is not None else any(arg.star == "**" for arg in self.args)
+        could_carry = self.has_splat() if position is not None else self._double_splat()
         return None if could_carry else "has no timeout"
 
 
-def is_none(arg: cst.Arg | None) -> bool:
-    return arg is not None and isinstance(arg.value, cst.Name) and arg.value.value == "None"
+def is_none(value: ast.expr | None) -> bool:
+    return isinstance(value, ast.Constant) and value.value is None
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
     """What a rule reports: the node to point at and the fields of its message."""
 
-    node: cst.CSTNode
+    node: Located
     message: str
-    fix: NodeFix | None = None
+    fix: Fix | None = None
 
 
 class Rule:
@@ -96,14 +104,15 @@ class Rule:
     triggers: ClassVar[Sequence[str]] = ()
     #: Where the code of the file being walked runs; the engine sets it before the walk.
     contexts: Contexts
-    #: The file being walked; the engine sets it before the walk.
-    module: cst.Module
+    #: The file being walked, and its text; the engine sets them before the walk.
+    tree: ast.Module
+    source: Source
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._findings: list[Finding] = []
 
-    def report(self, node: cst.CSTNode, *, fix: NodeFix | None = None, **fields: object) -> None:
+    def report(self, node: Located, *, fix: Fix | None = None, **fields: object) -> None:
         self._findings.append(Finding(node, self.message.format(**fields), fix))
 
     def findings(self) -> Iterator[Finding]:
@@ -162,7 +171,7 @@ class BlockingCallRule(Rule):
             where = self.contexts.where(call.function)
             self.report(call.node, fix=self.fix(call), call=call.name, where=where, instead=instead)
 
-    def fix(self, call: Call) -> NodeFix | None:
+    def fix(self, call: Call) -> Fix | None:
         """The fix for a blocking call, for the rules that have one."""
         return None
 
@@ -180,7 +189,7 @@ class SocketTimeoutRule(Rule):
         self._default_timeout = False
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name is None:
+        if not isinstance(call.node, ast.Call) or call.name is None:
             return
         if call.name == "socket.setdefaulttimeout":
             value = call.argument("timeout", 0)

@@ -41,7 +41,7 @@ class LintResult:
 def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
     """Every finding in one file, and its facts; a file that cannot be read is one
     `io-error` finding.  `facts_only`: run no rule, only gather the facts."""
-    # The engine imports libcst: a run whose results all come from the cache never does.
+    # A run whose results all come from the cache never imports the engine.
     from asyncsafe_lint.engine import analyze, file_error
 
     try:
@@ -199,16 +199,15 @@ def _in_processes(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    # Imported before the workers fork, so that each starts with it (and libcst) loaded.
+    # Imported before the workers fork, so that each starts with it loaded.
     import asyncsafe_lint.engine  # noqa: F401
 
     # Biggest first, so that no worker is left with a big file while the others idle.
     ordered = sorted(paths, key=_size, reverse=True)
     left = set(ordered)
     try:
-        # A worker frees each file's tree by reference counting (see `walk`), so its
-        # garbage collector would only slow parsing down: libcst builds millions of nodes
-        # a run, and each collection of the older generations traverses the tree being built.
+        # A worker frees each file's tree by reference counting, so its garbage collector
+        # would only slow parsing down: each collection traverses the tree being built.
         with ProcessPoolExecutor(min(workers, len(ordered)), mp_context=context, initializer=gc.disable) as pool:
             futures = [(path, pool.submit(_check_safely, path, settings, facts_only)) for path in ordered]
             for path, future in futures:

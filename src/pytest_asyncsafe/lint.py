@@ -24,7 +24,7 @@ class LintItem(pytest.Item):
         self.add_marker("asyncsafe_lint")
 
     def runtest(self) -> None:
-        # Imported here: a run that never lints never pays for libcst.
+        # Imported here: a run that never lints never imports the linter.
         import asyncsafe_lint
         from asyncsafe_lint.output import Report
         from asyncsafe_lint.output.concise import render

@@ -21,7 +21,7 @@ CANNOT = "ASF002 Cannot check this file:"
 
 #: No rule is interested in this file (no `async`, no HTTP client): only the syntax check sees it.
 SYNTAX_ERROR = "import os\n\n\ndef handler(request:\n    return os.getcwd()\n"
-#: The rules parse this one with libcst; the message still comes from CPython.
+#: The rules look at this one (it has `async`): the same message.
 SYNTAX_ERROR_ASYNC = "import time\n\n\nasync def handler():\n    time.sleep(1)\n    return [1, 2\n"
 
 

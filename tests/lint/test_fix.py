@@ -14,7 +14,7 @@ import pytest
 
 from asyncsafe_lint.config import ConfigError, Settings, from_table, load
 from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from asyncsafe_lint.edits import NodeFix, replace
+from asyncsafe_lint.edits import fix, replace
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text
 from asyncsafe_lint.rules import ALL_RULES
@@ -81,8 +81,8 @@ def test_added_lines_take_the_files_line_breaks():
 
 
 def test_a_fix_that_would_not_parse_leaves_the_file_as_it_was(monkeypatch):
-    def broken(self: BlockingSleep, call: object) -> NodeFix:
-        return NodeFix("break it", (replace(call.node.func, "await ("),), Applicability.SAFE)  # type: ignore[attr-defined]
+    def broken(self: BlockingSleep, call: object) -> Fix:
+        return fix("break it", [replace(self.source, call.node.func, "await (")], Applicability.SAFE)  # type: ignore[attr-defined]
 
     monkeypatch.setattr(BlockingSleep, "fix", broken)
     source = "import time\n\n\nasync def f():\n    time.sleep(1)\n"

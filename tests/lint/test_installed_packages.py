@@ -12,9 +12,9 @@ import pytest
 
 from asyncsafe_lint import Settings, check_paths
 
-#: About 500 files; some 10 s on two cores.  (They live under `.venv/.../site-packages`:
+#: About 500 files; a second or two.  (They live under `.venv/.../site-packages`:
 #: named explicitly, they are walked although both names are excluded by default.)
-PACKAGES = ("libcst", "httpx", "anyio", "starlette", "fastapi", "uvicorn")
+PACKAGES = ("pydantic", "aiohttp", "_pytest", "requests", "urllib3", "httpx", "anyio", "starlette", "fastapi", "uvicorn")
 
 
 def _package_directory(name: str) -> Path:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.diagnostics import Applicability
-from asyncsafe_lint.edits import NodeEdit, NodeFix, replace
+from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
+from asyncsafe_lint.edits import fix, replace
+from asyncsafe_lint.imports import ModuleImports, function_bindings
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 if TYPE_CHECKING:
@@ -112,24 +113,21 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
         #: Per `async def` (by id), its calls that are statements of their own.
         self._statements: dict[int, set[int]] = {}
 
-    def fix(self, call: Call) -> NodeFix | None:
+    def fix(self, call: Call) -> Fix | None:
         node, function = call.node, call.function
-        if not isinstance(node, cst.Call) or function is None or not isinstance(function.node, cst.FunctionDef):
+        if not isinstance(node, ast.Call) or function is None or not isinstance(function.node, ast.AsyncFunctionDef):
             return None
-        if len(node.args) != 1 or node.args[0].keyword is not None or node.args[0].star:
+        if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
             return None
-        if _negative_number(node.args[0].value):
+        if _negative_number(node.args[0]):
             return None
         if id(node) not in self._statements_of(function.node):
             return None
-        # Here, not at the top: `imports` defines a libcst visitor (see `deferred`).
-        from asyncsafe_lint.imports import ModuleImports, function_bindings
-
-        imports = ModuleImports(self.module)
+        imports = ModuleImports(self.tree, self.source)
         module = "anyio" if imports.uses("anyio") else "asyncio"
         local = function_bindings(function.node)
         spelled = imports.reference(f"{module}.sleep")
-        edits: list[NodeEdit] = []
+        edits: list[Edit] = []
         if spelled is None:
             if imports.is_bound(module):
                 return None
@@ -137,36 +135,38 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             spelled = f"{module}.sleep"
         if spelled.split(".", 1)[0] in local:
             return None
-        edits.append(replace(node.func, f"await {spelled}"))
-        return NodeFix(f"Use `await {spelled}()`", tuple(edits), Applicability.SAFE)
+        edits.append(replace(self.source, node.func, f"await {spelled}"))
+        return fix(f"Use `await {spelled}()`", edits, Applicability.SAFE)
 
-    def _statements_of(self, function: cst.FunctionDef) -> set[int]:
+    def _statements_of(self, function: ast.AsyncFunctionDef) -> set[int]:
         if id(function) not in self._statements:
             self._statements[id(function)] = _call_statements(function.body)
         return self._statements[id(function)]
 
 
-def _negative_number(node: cst.BaseExpression) -> bool:
+def _negative_number(node: ast.expr) -> bool:
     """True for a literal such as `-1` or `-0.5`, which `time.sleep()` rejects and
     `asyncio.sleep()` does not."""
     return (
-        isinstance(node, cst.UnaryOperation)
-        and isinstance(node.operator, cst.Minus)
-        and isinstance(node.expression, (cst.Integer, cst.Float))
-        and node.expression.evaluated_value > 0
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and type(node.operand.value) in (int, float)
+        and node.operand.value > 0
     )
 
 
-def _call_statements(node: cst.CSTNode) -> set[int]:
-    """The calls that are whole expression statements under `node` (a function body),
-    outside the functions, classes and lambdas nested in it.  A function, not a libcst
-    visitor: defining one would import libcst with the rules (see `deferred`)."""
+def _call_statements(body: list[ast.stmt]) -> set[int]:
+    """The calls that are whole expression statements in a function body, outside the
+    functions and classes nested in it."""
     found: set[int] = set()
-    for child in node.children:
-        if isinstance(child, cst.Expr):
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Expr):
             # Its expression holds no statements (nor does a lambda's).
-            if isinstance(child.value, cst.Call):
-                found.add(id(child.value))
-        elif not isinstance(child, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            found |= _call_statements(child)
+            if isinstance(node.value, ast.Call):
+                found.add(id(node.value))
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.expr)):
+            pending.extend(ast.iter_child_nodes(node))
     return found

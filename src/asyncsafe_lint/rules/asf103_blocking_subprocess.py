@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 _RUN = "use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)"
@@ -112,14 +113,14 @@ There is no automatic fix.
         position = _OPTIONS_POSITION.get(call.name)
         if position is not None:
             options = call.argument("options", position)
-            if options is not None and _mentions(options.value, "WNOHANG"):
+            if options is not None and _mentions(options, "WNOHANG"):
                 return None
         return super().instead(call)
 
 
-def _mentions(node: cst.CSTNode, name: str) -> bool:
+def _mentions(node: ast.expr, name: str) -> bool:
     """True when the name appears anywhere in `node` (`os.WNOHANG | os.WUNTRACED`)."""
-    # Not `libcst.matchers`: importing it takes longer than checking a whole file.
-    if isinstance(node, cst.Name):
-        return node.value == name
-    return any(_mentions(child, name) for child in node.children)
+    return any(
+        (isinstance(child, ast.Name) and child.id == name) or (isinstance(child, ast.Attribute) and child.attr == name)
+        for child in ast.walk(node)
+    )

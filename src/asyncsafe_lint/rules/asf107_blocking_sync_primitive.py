@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 _LOCK = "use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it"
@@ -185,14 +186,10 @@ There is no automatic fix.
         assert call.name is not None
         for position, parameter in enumerate(_PARAMETERS.get(call.name, ())):
             arg = call.argument(parameter, position)
-            if parameter in _NO_WAIT and arg is not None and _is_false_or_zero(arg.value):
+            if parameter in _NO_WAIT and arg is not None and _is_false_or_zero(arg):
                 return True
         return False
 
 
-def _is_false_or_zero(node: cst.BaseExpression) -> bool:
-    if isinstance(node, cst.Name):
-        return node.value == "False"
-    if isinstance(node, (cst.Integer, cst.Float)):
-        return node.evaluated_value == 0
-    return False
+def _is_false_or_zero(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (bool, int, float) and node.value == 0

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.diagnostics import Applicability
-from asyncsafe_lint.edits import NodeFix, add_argument, replace
+from asyncsafe_lint.diagnostics import Applicability, Fix
+from asyncsafe_lint.edits import add_argument, fix, replace
 from asyncsafe_lint.rule import Call, Rule
 
 if TYPE_CHECKING:
@@ -161,17 +161,17 @@ there is one.
         self._session_calls: list[tuple[Call, str]] = []
         self._custom_adapter = False
         #: Nodes passed to `Session.mount()`, and what each adapter call resolved to.
-        self._mounted: list[cst.BaseExpression] = []
+        self._mounted: list[ast.expr] = []
         self._adapter_names: dict[int, str | None] = {}
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call):
+        if not isinstance(call.node, ast.Call):
             return
         self._adapter_names[id(call.node)] = call.name
         if call.name == "requests.Session.mount":
             adapter = call.argument("adapter", 1)
             if adapter is not None:
-                self._mounted.append(adapter.value)
+                self._mounted.append(adapter)
             elif call.has_splat():
                 self._custom_adapter = True
             return
@@ -184,15 +184,15 @@ there is one.
             if problem is not None:
                 self._session_calls.append((call, problem))
 
-    def _fix(self, call: Call, position: int | None) -> NodeFix | None:
+    def _fix(self, call: Call, position: int | None) -> Fix | None:
         seconds = _seconds(self.settings.default_timeout)
         timeout = call.argument("timeout", position)
         if timeout is not None:
-            return NodeFix(f"Set `timeout={seconds}`", (replace(timeout.value, seconds),), Applicability.UNSAFE)
-        edit = add_argument(call.node, f"timeout={seconds}") if isinstance(call.node, cst.Call) else None
+            return fix(f"Set `timeout={seconds}`", [replace(self.source, timeout, seconds)], Applicability.UNSAFE)
+        edit = add_argument(self.source, call.node, f"timeout={seconds}") if isinstance(call.node, ast.Call) else None
         if edit is None:
             return None
-        return NodeFix(f"Add `timeout={seconds}`", (edit,), Applicability.UNSAFE)
+        return fix(f"Add `timeout={seconds}`", [edit], Applicability.UNSAFE)
 
     def leave_module(self) -> None:
         if self._custom_adapter or any(self._is_custom_adapter(node) for node in self._mounted):
@@ -202,8 +202,8 @@ there is one.
             fix = self._fix(call, _SESSION_METHODS[call.name])
             self.report(call.node, fix=fix, call=call.name, problem=problem)
 
-    def _is_custom_adapter(self, node: cst.BaseExpression) -> bool:
-        if isinstance(node, cst.Call):
+    def _is_custom_adapter(self, node: ast.expr) -> bool:
+        if isinstance(node, ast.Call):
             return self._adapter_names.get(id(node)) not in _PLAIN_ADAPTERS
         return True
 

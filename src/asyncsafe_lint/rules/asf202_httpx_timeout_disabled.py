@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 _METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")
@@ -120,12 +121,11 @@ There is no automatic fix yet.
     )
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name is None:
+        if not isinstance(call.node, ast.Call) or call.name is None:
             return
         if call.name in _TAKES_TIMEOUT:
-            timeout = call.argument("timeout")
-            if is_none(timeout):
-                assert timeout is not None
+            timeout = call.keyword("timeout")
+            if timeout is not None and is_none(timeout.value):
                 self.report(timeout, what=f"`timeout=None` in `{call.name}()`")
         elif call.name in _TIMEOUT_CLASSES and self._unbounded(call):
             self.report(call.node, what="`httpx.Timeout` with no bound at all")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 #: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
@@ -10,17 +11,11 @@ _TIMEOUT_CLASSES = frozenset({"aiohttp.ClientTimeout", "aiohttp.client.ClientTim
 _LIMITS = ("total", "connect", "sock_read", "sock_connect")
 
 
-def _disables(arg: cst.Arg | None) -> bool:
+def _disables(value: ast.expr | None) -> bool:
     """True when a `ClientTimeout` field is absent, `None` or `0` - all of which switch that check off."""
-    if arg is None or is_none(arg):
+    if value is None or is_none(value):
         return True
-    value = arg.value
-    if isinstance(value, (cst.Integer, cst.Float)):
-        try:
-            return float(value.value.replace("_", "")) == 0
-        except ValueError:
-            return False
-    return False
+    return isinstance(value, ast.Constant) and type(value.value) in (int, float) and value.value == 0
 
 
 class AiohttpSessionWithoutTimeout(Rule):
@@ -126,13 +121,13 @@ There is no automatic fix yet.
     )
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name is None:
+        if not isinstance(call.node, ast.Call) or call.name is None:
             return
         if call.name in _SESSIONS:
             shown = call.name.replace("aiohttp.client.", "aiohttp.")
             timeout = call.argument("timeout")
             if timeout is None:
-                if not any(arg.star == "**" for arg in call.args):
+                if not any(keyword.arg is None for keyword in call.node.keywords):
                     self.report(
                         call.node,
                         what=f"`{shown}()` has no `timeout=`",
@@ -140,7 +135,7 @@ There is no automatic fix yet.
                     )
             elif is_none(timeout):
                 self.report(
-                    timeout,
+                    call.keyword("timeout"),
                     what=f"`{shown}(timeout=None)` does not disable the default",
                     why="aiohttp treats `None` as its 5-minute default",
                 )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import Call, Rule
 
 #: Calls that wait for a child process -> position of `timeout`, or None when it is
@@ -107,7 +108,7 @@ There is no automatic fix yet.
     )
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name not in _WAITS:
+        if not isinstance(call.node, ast.Call) or call.name not in _WAITS:
             return
         problem = call.timeout_problem(_WAITS[call.name])
         if problem is not None:

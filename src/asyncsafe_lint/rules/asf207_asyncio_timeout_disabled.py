@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from asyncsafe_lint.deferred import cst
+import ast
+
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 #: Timeout helpers -> (name of the limit parameter, its position).
@@ -95,7 +96,7 @@ There is no automatic fix yet.
     )
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name not in _HELPERS:
+        if not isinstance(call.node, ast.Call) or call.name not in _HELPERS:
             return
         parameter, position = _HELPERS[call.name]
         if is_none(call.argument(parameter, position)):

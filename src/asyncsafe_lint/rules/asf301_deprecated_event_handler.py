@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.deferred import cst
-from asyncsafe_lint.edits import NodeFix
+from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.lifespan import LifespanPlan, Registration, receiver_name
 from asyncsafe_lint.rule import Call, Rule, is_none
 
@@ -35,25 +35,23 @@ def is_app_type(owner: str) -> bool:
 
 def event_literal(call: Call) -> str | None:
     """The event of `on_event("startup")` / `add_event_handler("shutdown", fn)`, when written literally."""
-    arg = call.argument("event_type", 0)
-    if arg is not None and isinstance(arg.value, cst.SimpleString):
-        value = arg.value.evaluated_value
-        if isinstance(value, str) and value in EVENTS:
-            return value
+    value = call.argument("event_type", 0)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value in EVENTS:
+        return value.value
     return None
 
 
 def registration(call: Call) -> str | None:
     """The method name when `call` registers a startup/shutdown handler on an app or router."""
-    func = call.node.func if isinstance(call.node, cst.Call) else None
-    if not isinstance(func, cst.Attribute) or func.attr.value not in REGISTRATION_METHODS:
+    func = call.node.func if isinstance(call.node, ast.Call) else None
+    if not isinstance(func, ast.Attribute) or func.attr not in REGISTRATION_METHODS:
         return None
     owner = call.name.rpartition(".")[0] if call.name is not None else None
     if owner is not None and is_app_type(owner):
-        return func.attr.value
+        return func.attr
     # An app imported from another module, returned by a factory or passed in as a
     # parameter has no known type: the method name and a literal event identify it.
-    return func.attr.value if event_literal(call) is not None else None
+    return func.attr if event_literal(call) is not None else None
 
 
 class DeprecatedEventHandler(Rule):
@@ -216,51 +214,51 @@ through the context manager rather than from FastAPI's loop over the handlers.
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._apps: list[cst.Call] = []
-        self._routers: list[cst.Call] = []
+        self._apps: list[ast.Call] = []
+        self._routers: list[ast.Call] = []
         #: `on_startup=` / `on_shutdown=` arguments, with what to call them and their constructor.
-        self._arguments: list[tuple[cst.Arg, str, cst.Call]] = []
+        self._arguments: list[tuple[ast.keyword, str, ast.Call]] = []
         self._registrations: list[tuple[Registration, str]] = []
         #: (app, router) for each `app.include_router(router)`.
         self._includes: list[tuple[str, str]] = []
 
     def visit_call(self, call: Call) -> None:
         node = call.node
-        if not isinstance(node, cst.Call):
+        if not isinstance(node, ast.Call):
             return
         if call.name in APP_TYPES:
             (self._routers if call.name in ROUTER_TYPES else self._apps).append(node)
             for keyword in HANDLER_KEYWORDS:
-                arg = call.argument(keyword)
-                if arg is not None and not is_none(arg):
+                arg = call.keyword(keyword)
+                if arg is not None and not is_none(arg.value):
                     self._arguments.append((arg, f"`{keyword}=`", node))
             return
         method = registration(call)
         in_function = call.function is not None
         if method is not None:
-            receiver = node.func.value if isinstance(node.func, cst.Attribute) else None
+            receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
             self._registrations.append((Registration(node, receiver_name(receiver), in_function, False), f"`{method}()`"))
-        elif call.name is not None and isinstance(node.func, cst.Attribute):
+        elif call.name is not None and isinstance(node.func, ast.Attribute):
             owner, _, method = call.name.rpartition(".")
             holder, _, handlers = owner.rpartition(".")
             receiver = node.func.value
             if method in _LIST_METHODS and handlers in HANDLER_KEYWORDS and is_app_type(holder):
-                listed = receiver.value if isinstance(receiver, cst.Attribute) else None
+                listed = receiver.value if isinstance(receiver, ast.Attribute) else None
                 found = Registration(node, receiver_name(listed), in_function, True)
                 self._registrations.append((found, f"adding to `{handlers}`"))
             elif method == "include_router" and is_app_type(owner) and node.args:
-                app, router = receiver_name(receiver), receiver_name(node.args[0].value)
+                app, router = receiver_name(receiver), receiver_name(node.args[0])
                 if app is not None and router is not None:
                     self._includes.append((app, router))
 
     def leave_module(self) -> None:
         registrations = [found for found, _ in self._registrations]
-        plan = LifespanPlan(self.module, self._apps, self._routers, registrations, self._includes)
+        plan = LifespanPlan(self.tree, self.source, self._apps, self._routers, registrations, self._includes)
         for arg, what, constructor in self._arguments:
             self._report(arg, what, *plan.outcome(plan.name_of(constructor)))
         for found, what in self._registrations:
             self._report(found.node, what, *plan.outcome(found.root))
 
-    def _report(self, node: cst.CSTNode, what: str, fix: NodeFix | None, reason: str | None) -> None:
+    def _report(self, node: ast.Call | ast.keyword, what: str, fix: Fix | None, reason: str | None) -> None:
         note = "" if reason is None else f" (no automatic fix: {reason})"
         self.report(node, fix=fix, what=what, note=note)

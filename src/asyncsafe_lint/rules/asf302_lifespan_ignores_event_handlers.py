@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.deferred import cst
 from asyncsafe_lint.rule import Call, Rule, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import HANDLER_KEYWORDS, registration
 
@@ -16,16 +16,16 @@ _LIST_METHODS = frozenset({"append", "extend", "insert"})
 _Scope = int | None
 
 
-def _receiver(call: Call) -> cst.BaseExpression | None:
-    func = call.node.func if isinstance(call.node, cst.Call) else None
-    return func.value if isinstance(func, cst.Attribute) else None
+def _receiver(call: Call) -> ast.expr | None:
+    func = call.node.func if isinstance(call.node, ast.Call) else None
+    return func.value if isinstance(func, ast.Attribute) else None
 
 
-def _root_name(node: cst.BaseExpression | None) -> str | None:
+def _root_name(node: ast.expr | None) -> str | None:
     """`app` for `app`, `app.router` and `app.router.on_startup`."""
-    while isinstance(node, cst.Attribute):
+    while isinstance(node, ast.Attribute):
         node = node.value
-    return node.value if isinstance(node, cst.Name) else None
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _is_fastapi_app(owner: str) -> bool:
@@ -151,7 +151,7 @@ There is no automatic fix yet.
         self._handlers: list[tuple[_Scope, Call, str]] = []
 
     def visit_call(self, call: Call) -> None:
-        if not isinstance(call.node, cst.Call) or call.name is None:
+        if not isinstance(call.node, ast.Call) or call.name is None:
             return
         scope = id(call.function.node) if call.function is not None else None
         if call.name in _FASTAPI:
@@ -174,8 +174,8 @@ There is no automatic fix yet.
         self._apps.setdefault(scope, []).append(has_lifespan)
         if has_lifespan:
             for keyword in HANDLER_KEYWORDS:
-                arg = call.argument(keyword)
-                if arg is not None and not is_none(arg):
+                arg = call.keyword(keyword)
+                if arg is not None and not is_none(arg.value):
                     self.report(arg, what=f"`{keyword}=`")
 
     def leave_module(self) -> None:
@@ -192,6 +192,5 @@ There is no automatic fix yet.
         if call.function is None:
             return False
         name = _root_name(_receiver(call))
-        params = call.function.node.params
-        every = [*params.posonly_params, *params.params, *params.kwonly_params]
-        return any(param.name.value == name for param in every)
+        params = call.function.node.args
+        return any(param.arg == name for param in (*params.posonlyargs, *params.args, *params.kwonlyargs))

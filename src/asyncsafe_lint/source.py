@@ -1,0 +1,94 @@
+"""One file's text as the linter reads it: its physical lines, where a syntax node is,
+and what surrounds it on its lines (the whitespace and comments `ast` leaves out).
+
+CPython's `ast` gives every node its start and end as a row and a column counted in
+UTF-8 bytes; findings and edits count columns in characters, as ruff does.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from asyncsafe_lint.diagnostics import Location
+from asyncsafe_lint.suppress import comment
+
+#: The line breaks Python counts rows by.
+NEWLINE = re.compile(r"\r\n|\r|\n")
+
+#: Anything with a place in the file: a node with positions, or a `with` item (whose place is its expression's).
+Located = ast.expr | ast.stmt | ast.keyword | ast.arg | ast.alias | ast.withitem | ast.excepthandler
+
+
+def physical_lines(text: str) -> list[str]:
+    """The lines of a file as Python counts them: `str.splitlines` also splits at form
+    feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift every row after them."""
+    return NEWLINE.split(text)
+
+
+class Source:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = physical_lines(text)
+
+    def start(self, node: Located) -> Location:
+        if isinstance(node, ast.withitem):
+            node = node.context_expr
+        return Location(node.lineno, self._column(node.lineno, node.col_offset))
+
+    def end(self, node: Located) -> Location:
+        if isinstance(node, ast.withitem):
+            node = node.optional_vars or node.context_expr
+        row = node.end_lineno or node.lineno
+        return Location(
+            row, self._column(row, node.end_col_offset if node.end_col_offset is not None else node.col_offset)
+        )
+
+    def _column(self, row: int, byte_offset: int) -> int:
+        line = self.lines[row - 1] if row <= len(self.lines) else ""
+        if line.isascii():
+            return byte_offset + 1
+        return len(line.encode()[:byte_offset].decode(errors="replace")) + 1
+
+    def line(self, row: int) -> str:
+        return self.lines[row - 1] if row <= len(self.lines) else ""
+
+    def before(self, node: Located) -> str:
+        """The text of the line `node` starts on, up to it."""
+        start = self.start(node)
+        return self.line(start.row)[: start.column - 1]
+
+    def after(self, node: Located) -> str:
+        """The text of the line `node` ends on, from its end."""
+        end = self.end(node)
+        return self.line(end.row)[end.column - 1 :]
+
+    def between(self, start: Location, end: Location) -> str:
+        if start.row == end.row:
+            return self.line(start.row)[start.column - 1 : end.column - 1]
+        middle = self.lines[start.row : end.row - 1]
+        return "\n".join([self.line(start.row)[start.column - 1 :], *middle, self.line(end.row)[: end.column - 1]])
+
+    def trailing_comment(self, node: Located) -> str | None:
+        """The comment at the end of the line `node` ends on."""
+        return comment(self.after(node))
+
+    def leading_lines(self, statement: ast.stmt, previous: ast.stmt | None) -> int:
+        """The row of the first of the blank and comment-only lines right above `statement`
+        (after `previous`), or `statement`'s own first row when there are none."""
+        first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+        top = previous.end_lineno or previous.lineno if previous is not None else 0
+        row = first
+        while row - 1 > top and self.line(row - 1).strip()[:1] in ("", "#"):
+            row -= 1
+        return row
+
+    def indent_unit(self, tree: ast.Module) -> str:
+        """The indentation of the first indented block, as written (four spaces if none)."""
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(node, ast.stmt) and isinstance(body, list) and body:
+                outer, inner = self.before(node), self.before(body[0])
+                if inner.startswith(outer) and len(inner) > len(outer) and not inner.strip():
+                    return inner[len(outer) :]
+        return "    "
