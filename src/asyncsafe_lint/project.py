@@ -35,6 +35,8 @@ class Layout:
 
     def __init__(self) -> None:
         self._files: dict[str, bool] = {}
+        #: Directory -> (its files, its subdirectories); None for one that cannot be listed.
+        self._listings: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
         self._roots: dict[Path, list[Path]] = {}
         self._projects: dict[Path, Path | None] = {}
         self._prefixes: dict[Path, tuple[tuple[str, ...], bool]] = {}
@@ -43,6 +45,11 @@ class Layout:
         if path not in self._files:
             self._files[path] = os.path.isfile(path)
         return self._files[path]
+
+    def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        if directory not in self._listings:
+            self._listings[directory] = _list(directory)
+        return self._listings[directory]
 
     def _is_package(self, directory: Path) -> bool:
         return self.is_file(os.path.join(directory, "__init__.py"))
@@ -99,12 +106,33 @@ class Layout:
         parts = module.split(".")
         if not all(part.isidentifier() for part in parts):
             return None
+        # Down the packages' directory listings, one per directory for a whole run: a run
+        # looks up thousands of names, most of them not modules of the project at all.
         for root in roots:
-            stem = os.path.join(root, *parts)
-            for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
-                if self.is_file(candidate):
-                    return Path(candidate)
+            directory, listing = str(root), self._listing(str(root))
+            for index, part in enumerate(parts, 1):
+                if listing is None:
+                    break
+                if index == len(parts) and f"{part}.py" in listing[0]:
+                    return Path(directory, f"{part}.py")
+                if part not in listing[1]:
+                    break
+                directory = os.path.join(directory, part)
+                listing = self._listing(directory)
+            else:
+                if listing is not None and "__init__.py" in listing[0]:
+                    return Path(directory, "__init__.py")
         return None
+
+
+def _list(directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The names of the files and of the subdirectories in `directory` (links followed)."""
+    try:
+        with os.scandir(directory or ".") as entries:
+            listed = [(entry.name, entry.is_file(), entry.is_dir()) for entry in entries]
+    except OSError:
+        return None
+    return frozenset(name for name, is_file, _ in listed if is_file), frozenset(name for name, _, is_dir in listed if is_dir)
 
 
 def imported_modules(facts: ModuleFacts) -> set[str]:
