@@ -10,6 +10,12 @@ same run and on the same files:
   ruff cold       `ruff check --select ASYNC,S113 --no-cache .`
   ruff warm       `ruff check --select ASYNC,S113 .` with its cache populated
   flake8-async    `flake8 --select ASYNC .` (flake8-async's checks; flake8 keeps no cache)
+  import only     `python -c "import asyncsafe_lint.cli"`: the part of a warm run that is
+                  starting Python and importing the linter
+
+The linter's bytecode is compiled first, as installing a package does: with
+PYTHONDONTWRITEBYTECODE set, an editable install would otherwise compile every module
+of the linter again on each run.
 
 Each is run `--rounds` times (flake8, by far the slowest, `--flake8-rounds` times) and
 the medians are compared against the goals: cold at least 20 times faster than
@@ -130,7 +136,14 @@ def tools() -> dict[str, Tool]:
         "ruff cold": Tool("ruff cold", [*ruff, "--no-cache"]),
         "ruff warm": Tool("ruff warm", ruff),
         "flake8-async": Tool("flake8-async", [str(BIN / "flake8"), "--isolated", "--select", "ASYNC", "."]),
+        "import only": Tool("import only", [sys.executable, "-c", "import asyncsafe_lint.cli"]),
     }
+
+
+def compile_linter() -> None:
+    spec = importlib.util.find_spec("asyncsafe_lint")
+    assert spec is not None and spec.submodule_search_locations
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *spec.submodule_search_locations], check=True)
 
 
 def measure(corpus: Path, rounds: int, flake8_rounds: int) -> dict[str, list[Run]]:
@@ -140,7 +153,7 @@ def measure(corpus: Path, rounds: int, flake8_rounds: int) -> dict[str, list[Run
     print(f"{'round':>5}  {'tool':<15} {'seconds':>9} {'findings':>9} {'other cpu':>10}")
     for number in range(1, max(rounds, flake8_rounds) + 1):
         # Warm right after cold: the cold run leaves the cache the warm one reads.
-        labels = ["asyncsafe cold", "asyncsafe warm", "ruff cold", "ruff warm"] if number <= rounds else []
+        labels = ["asyncsafe cold", "asyncsafe warm", "import only", "ruff cold", "ruff warm"] if number <= rounds else []
         labels += ["flake8-async"] if number <= flake8_rounds else []
         for label in labels:
             result = run(every[label], corpus, cold=label.endswith("cold"))
@@ -167,6 +180,8 @@ def summarize(runs: dict[str, list[Run]]) -> None:
           f"{verdict(cold_versus_ruff <= GOAL_COLD_VS_RUFF)}")  # fmt: skip
     print(f"warm vs ruff warm:    {warm_versus_ruff:.1f}x slower; goal <= {GOAL_WARM_VS_RUFF:g}x: "
           f"{verdict(warm_versus_ruff <= GOAL_WARM_VS_RUFF)}")  # fmt: skip
+    print(f"of the warm run, starting Python and importing the linter: {median['import only']:.3f} s "
+          f"({median['import only'] / median['ruff warm']:.1f}x ruff's whole warm run)")
     cold_outputs = {r.output for r in runs["asyncsafe cold"]}
     if cold_outputs != {r.output for r in runs["asyncsafe warm"]} or len(cold_outputs) != 1:
         print("warning: asyncsafe-lint's output differs between runs (cold/warm): the cache is wrong")
@@ -190,6 +205,7 @@ def main() -> int:
     print(f"asyncsafe-lint {importlib.metadata.version('pytest-asyncsafe')}, "
           f"ruff {importlib.metadata.version('ruff')}, flake8 {importlib.metadata.version('flake8')}, "
           f"flake8-async {importlib.metadata.version('flake8-async')}")  # fmt: skip
+    compile_linter()
     with tempfile.TemporaryDirectory(prefix="lint_speed-") as temporary:
         corpus = Path(temporary) / "corpus"
         files, lines, digest = build_corpus(corpus)
