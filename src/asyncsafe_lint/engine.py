@@ -52,16 +52,16 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
     collector = _collector(settings, filename, module) if "def" in text or "import" in text else None
     if not active and collector is None:
         return FileResult([])
-    lines = Source(text)
+    text_source = Source(text)
     instances = [rule(settings) for rule in active]
     for rule in instances:
-        rule.tree, rule.source = tree, lines
+        rule.tree, rule.source = tree, text_source
     walker = _Walker(instances, collector)
     walker.module(tree)
     for rule in instances:
         rule.leave_module()
-    facts = collector.facts(lines, walker.contexts) if collector is not None else None
-    return FileResult(_diagnostics(filename, lines, instances), facts)
+    facts = collector.facts(text_source, walker.contexts) if collector is not None else None
+    return FileResult(_diagnostics(filename, text_source, instances), facts)
 
 
 def _parse(source: bytes, filename: str) -> ast.Module:

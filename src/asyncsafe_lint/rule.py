@@ -29,7 +29,7 @@ DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "F
 class Call:
     """A call found in the code, with what the engine knows about it."""
 
-    #: The `Call` node, or the `WithItem` of a `with lock:` (a call to `__enter__`).
+    #: The `Call` node, or the `withitem` of a `with lock:` (a call to `__enter__`).
     node: ast.Call | ast.withitem
     #: Qualified name of what is called (`time.sleep`, `httpx.Client.get`,
     #: `builtins.open`, `threading.Lock.__enter__`), or None when it cannot be known.
@@ -99,8 +99,8 @@ class Rule:
     docs: ClassVar[str]
     valid: ClassVar[Sequence[str]] = ()
     invalid: ClassVar[Sequence[str]] = ()
-    #: Text that must occur in a file for the rule to find anything there; a file that
-    #: holds none of the enabled rules' triggers is not parsed at all.
+    #: Text that must occur in a file for the rule to find anything there; the rule is
+    #: not run on a file that holds none of its triggers.
     triggers: ClassVar[Sequence[str]] = ()
     #: Where the code of the file being walked runs; the engine sets it before the walk.
     contexts: Contexts
@@ -147,9 +147,8 @@ class BlockingCallRule(Rule):
         if call.name in self.calls:
             return self.calls[call.name]
         owner, _, method = call.name.rpartition(".")
-        if owner in self.any_method_of and method not in self.harmless_methods:
-            if not method.startswith("_"):
-                return self.any_method_of[owner]
+        if owner in self.any_method_of and method not in self.harmless_methods and not method.startswith("_"):
+            return self.any_method_of[owner]
         return None
 
     def __init__(self, settings: Settings) -> None:

@@ -16,8 +16,8 @@ from asyncsafe_lint.suppress import comment
 #: The line breaks Python counts rows by.
 NEWLINE = re.compile(r"\r\n|\r|\n")
 
-#: Anything with a place in the file: a node with positions, or a `with` item (whose place is its expression's).
-Located = ast.expr | ast.stmt | ast.keyword | ast.arg | ast.alias | ast.withitem | ast.excepthandler
+#: What findings and edits point at; a `with` item's place is that of its expression (and target).
+Located = ast.expr | ast.stmt | ast.keyword | ast.withitem
 
 
 def physical_lines(text: str) -> list[str]:
@@ -27,8 +27,9 @@ def physical_lines(text: str) -> list[str]:
 
 
 class Source:
+    """The lines of one file, and the places of its syntax nodes in them."""
+
     def __init__(self, text: str) -> None:
-        self.text = text
         self.lines = physical_lines(text)
 
     def start(self, node: Located) -> Location:
