@@ -11,7 +11,8 @@ Like git's index, an entry also records the file's size and modification time: a
 whose `stat` still matches is not read again.  A modification time too close to when
 the entry was made is not trusted (the file may have changed again within the same
 clock tick), and such a file is hashed.  An entry may also depend on no file (`recall`,
-`remember`): its key then says all it depends on.
+`remember`): its key then says all it depends on.  The entries of files that no longer
+exist are dropped whenever the cache is written.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ RACY_NS = 2_000_000_000
 class Stamp:
     """What a file held when it was checked: its content hash, and its `stat` then."""
 
+    path: str
     digest: bytes
     size: int
     mtime_ns: int
@@ -58,7 +60,7 @@ def stamp(path: Path) -> Stamp:
     mismatch next time).  Raises OSError for a file that cannot be read."""
     seen = time.time_ns()
     stat = path.stat()
-    return Stamp(digest(path.read_bytes()), stat.st_size, stat.st_mtime_ns, seen)
+    return Stamp(os.path.abspath(path), digest(path.read_bytes()), stat.st_size, stat.st_mtime_ns, seen)
 
 
 class Cache:
@@ -136,6 +138,10 @@ class Cache:
         if not ignore.exists():
             ignore.write_text("# Created by asyncsafe-lint: never commit the cache.\n*\n")
         self.file.parent.mkdir(exist_ok=True)
+        # A deleted or renamed file's entries would otherwise stay for as long as the cache does.
+        self._entries = {
+            key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or os.path.exists(old.path)
+        }
         handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as stream:

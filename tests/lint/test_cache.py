@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint import Diagnostic, Settings, check_paths, load, runner
+from asyncsafe_lint.cache import Cache
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.config import override
 
@@ -125,6 +126,19 @@ def test_a_file_touched_but_not_changed_is_not_checked_again(app: Path, checked:
     checked.clear()
     lint(settings, app / "cache")
     assert checked == []
+
+
+def test_the_entries_of_a_deleted_file_are_dropped(app: Path) -> None:
+    settings = load()
+    lint(settings, app / "cache")
+    cache = Cache.load(app / "cache", settings)
+    deleted = os.path.abspath("fixtures_app/routes/hazards.py")
+    paths = {old.path for old, _ in cache._entries.values() if old is not None}
+    assert deleted in paths
+    os.remove(deleted)
+    lint(settings, app / "cache")
+    after = Cache.load(app / "cache", settings)
+    assert {old.path for old, _ in after._entries.values() if old is not None} == paths - {deleted}
 
 
 def test_other_settings_use_a_cache_of_their_own(app: Path, checked: list[tuple[str, bool]]) -> None:
