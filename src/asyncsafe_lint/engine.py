@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
-from asyncsafe_lint.source import Source
+from asyncsafe_lint.source import Source, parse
 from asyncsafe_lint.suppress import is_suppressed
 
 
@@ -44,7 +43,8 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
         return FileResult([file_error(filename, f"cannot decode: {error}")])
     try:
-        tree = _parse(source, filename)
+        tree = parse(source, filename)
+        assert isinstance(tree, ast.Module)
     except SyntaxError as error:
         return FileResult([_syntax_error(filename, error)])
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
@@ -62,16 +62,6 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
         rule.leave_module()
     facts = collector.facts(text_source, walker.contexts) if collector is not None else None
     return FileResult(_diagnostics(filename, text_source, instances), facts)
-
-
-def _parse(source: bytes, filename: str) -> ast.Module:
-    with warnings.catch_warnings():
-        # A SyntaxWarning (`"\d"`) is the interpreter's to give, when the code runs.
-        warnings.simplefilter("ignore")
-        try:
-            return compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-        except (ValueError, RecursionError, MemoryError) as error:
-            raise SyntaxError(str(error) or type(error).__name__) from error
 
 
 def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:

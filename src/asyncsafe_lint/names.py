@@ -12,6 +12,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
+from asyncsafe_lint.source import parse
+
 #: Prefix of the qualified names of functions and classes defined in the file itself.
 LOCAL = "<module>."
 
@@ -278,9 +280,10 @@ class Names:
         `Annotated[sqlite3.Connection, Depends(...)]`, `"httpx.Client"`."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
-                return self.annotation(ast.parse(node.value.strip(), mode="eval").body)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                expression = parse(node.value.strip(), mode="eval")
+            except SyntaxError:
                 return None
+            return self.annotation(expression.body)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self._first_known(node.left, node.right)
         if isinstance(node, ast.Subscript):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 
 from asyncsafe_lint.diagnostics import Location
 from asyncsafe_lint.suppress import comment
@@ -18,6 +19,17 @@ NEWLINE = re.compile(r"\r\n|\r|\n")
 
 #: What findings and edits point at; a `with` item's place is that of its expression (and target).
 Located = ast.expr | ast.stmt | ast.keyword | ast.withitem
+
+
+def parse(code: bytes | str, filename: str = "<unknown>", mode: str = "exec") -> ast.Module | ast.Expression:
+    """CPython's syntax tree of `code`; any way it fails to parse is a `SyntaxError`."""
+    with warnings.catch_warnings():
+        # A SyntaxWarning (`"\d"`) is the interpreter's to give, when the code runs.
+        warnings.simplefilter("ignore")
+        try:
+            return compile(code, filename, mode, flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+        except (ValueError, RecursionError, MemoryError) as error:
+            raise SyntaxError(str(error) or type(error).__name__) from error
 
 
 def physical_lines(text: str) -> list[str]:

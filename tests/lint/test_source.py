@@ -4,11 +4,15 @@ layout of a call that fixes read from the file's lines."""
 from __future__ import annotations
 
 import ast
+import warnings
 
 import pytest
 
+from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Edit, Location
 from asyncsafe_lint.edits import add_argument, remove_argument
+from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.source import Source, physical_lines
 
 
@@ -91,3 +95,12 @@ def test_an_argument_is_removed_with_its_comma(text, removed, edit):
     source, call = _call(text)
     keyword = next(keyword for keyword in call.keywords if keyword.arg == removed)
     assert remove_argument(source, call, keyword) == edit
+
+
+def test_code_that_python_would_warn_about_is_checked_quietly():
+    text = 'import re\n\nPATTERN = "\\d+"\n\n\nasync def f(x: "re.Pattern[\'\\d\']"):\n    time.sleep(1)\n'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = check_source(text.encode(), "app.py", Settings(), ALL_RULES)
+    assert caught == []
+    assert [(d.code, d.location.row) for d in found] == [("ASF101", 7)]
