@@ -11,7 +11,7 @@ def test_a_run_without_the_fixtures_imports_nothing_heavy(pytester: pytest.Pytes
         import sys
 
         def test_modules():
-            heavy = sorted(m for m in ("httpx", "uvicorn", "libcst", "asyncsafe_lint", "fastapi") if m in sys.modules)
+            heavy = sorted(m for m in ("httpx", "uvicorn", "asyncsafe_lint", "fastapi") if m in sys.modules)
             assert heavy == []
             assert "pytest_asyncsafe.plugin" in sys.modules
         """
