@@ -139,8 +139,11 @@ class Cache:
             ignore.write_text("# Created by asyncsafe-lint: never commit the cache.\n*\n")
         self.file.parent.mkdir(exist_ok=True)
         # A deleted or renamed file's entries would otherwise stay for as long as the cache does.
+        # A file has several entries (findings, facts): each path is looked at once.
+        paths = {old.path for old, _ in self._entries.values() if old is not None}
+        gone = {path for path in paths if not os.path.exists(path)}
         self._entries = {
-            key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or os.path.exists(old.path)
+            key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or old.path not in gone
         }
         handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".", suffix=".tmp")
         try:

@@ -38,13 +38,17 @@ _BASE_HTTP_MIDDLEWARE = "starlette.middleware.base.BaseHTTPMiddleware"
 _STARLETTE_ROUTES = {"starlette.routing.Route": "route", "starlette.routing.WebSocketRoute": "websocket"}
 
 
+#: A `def` or `async def` statement.
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+
+
 @dataclass(frozen=True, slots=True)
 class Function:
     """A function (or lambda) whose body is being walked."""
 
     name: str
     is_async: bool
-    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+    node: FunctionNode | ast.Lambda
     class_name: str | None = None
     #: Its dotted path in the module, as Python spells `__qualname__` (`Repo.load`,
     #: `outer.<locals>.inner`).
@@ -137,7 +141,7 @@ class Roles:
             if prefix:
                 self._prefixes[target.id] = prefix
 
-    def signature(self, function: Function, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    def signature(self, function: Function, node: FunctionNode) -> None:
         """A function's header is about to be walked: its decorators and parameters."""
         self.owner = function.key
         for param in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):

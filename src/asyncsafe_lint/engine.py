@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.contexts import Contexts, Function
+from asyncsafe_lint.contexts import Contexts, Function, FunctionNode
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
@@ -97,9 +97,6 @@ def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagn
     return sorted(set(diagnostics), key=lambda d: d.sort_key)
 
 
-_FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-
-
 class _Walker:
     """The single walk: keeps names and contexts up to date and hands every call to the
     rules and to the facts collector.  Statements and expressions that bind names or
@@ -166,10 +163,6 @@ class _Walker:
             if isinstance(child, ast.AST) and type(child) not in _LEAVES:
                 self.visit(child)
 
-    def _optional(self, node: ast.AST | None) -> None:
-        if node is not None:
-            self.visit(node)
-
     def _Import(self, node: ast.Import) -> None:
         self._bind_statement(node)
 
@@ -221,7 +214,7 @@ class _Walker:
 
     # --- functions and classes --------------------------------------------------------------
     # Decorators, defaults and annotations run in the enclosing scope: only the body is new.
-    def _FunctionDef(self, node: _FunctionNode) -> None:
+    def _FunctionDef(self, node: FunctionNode) -> None:
         function = self._function(node)
         self.names.bind(node.name, Symbol(function.key))
         self.contexts.roles.signature(function, node)
@@ -230,7 +223,8 @@ class _Walker:
             self.collector.function(function, [d.qualname if d is not None else None for d in decorators])
         self._children(node.decorator_list)
         self.visit(node.args)
-        self._optional(node.returns)
+        if node.returns is not None:
+            self.visit(node.returns)
         self.contexts.roles.owner = None
         self.contexts.enter_function(function)
         self.names.push()
@@ -241,7 +235,7 @@ class _Walker:
 
     _AsyncFunctionDef = _FunctionDef
 
-    def _function(self, node: _FunctionNode) -> Function:
+    def _function(self, node: FunctionNode) -> Function:
         is_async = isinstance(node, ast.AsyncFunctionDef)
         return Function(node.name, is_async, node, self.contexts.class_name, self.contexts.qualname(node.name))
 
@@ -275,11 +269,11 @@ class _Walker:
             symbol = None
             if param.annotation is not None:
                 symbol = self.names.annotation(param.annotation)
-            elif index == 0 and class_name is not None and isinstance(node, _FunctionNode):
+            elif index == 0 and class_name is not None and isinstance(node, FunctionNode):
                 symbol = self._receiver(node, class_name)
             self.names.bind(param.arg, symbol)
 
-    def _receiver(self, node: _FunctionNode, class_name: str) -> Symbol | None:
+    def _receiver(self, node: FunctionNode, class_name: str) -> Symbol | None:
         decorators = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
         if "staticmethod" in decorators:
             return None

@@ -12,9 +12,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
+from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Edit
 from asyncsafe_lint.edits import insert_lines_after, insert_lines_before
-from asyncsafe_lint.source import Source
+from asyncsafe_lint.source import Source, first_row
 
 #: What a binding that is not an import binds.
 OTHER = "<other>"
@@ -63,7 +64,7 @@ def _binds(node: ast.AST) -> Iterable[tuple[str, str]]:
         yield node.name, OTHER
 
 
-def function_bindings(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Bindings:
+def function_bindings(function: FunctionNode) -> Bindings:
     """The names a function's parameters and body bind (its decorators run outside it)."""
     arguments = function.args
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
@@ -107,10 +108,7 @@ class ModuleImports:
             break
         if last is not None:
             return insert_lines_after(self.source, last, f"{statement}\n")
-        first = self.tree.body[0]
-        # A decorated definition starts at its first decorator, not at `def`.
-        decorators = getattr(first, "decorator_list", None)
-        return insert_lines_before((decorators[0] if decorators else first).lineno, f"{statement}\n")
+        return insert_lines_before(first_row(self.tree.body[0]), f"{statement}\n")
 
 
 def _is_docstring(node: ast.stmt) -> bool:

@@ -19,16 +19,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import add_argument, fix, insert_lines_before, remove_argument, replace_lines
 from asyncsafe_lint.imports import OTHER, ModuleImports
-from asyncsafe_lint.source import Source
+from asyncsafe_lint.rule import is_none
+from asyncsafe_lint.source import Source, first_row
 
 EVENTS = ("startup", "shutdown")
 HANDLER_KEYWORDS = {"on_startup": "startup", "on_shutdown": "shutdown"}
 CONTEXT_MANAGER = "contextlib.asynccontextmanager"
-
-_Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class _App:
     name: str
     statement: ast.Assign | ast.AnnAssign
     call: ast.Call
-    handlers: dict[str, list[_Function]] = field(default_factory=lambda: {event: [] for event in EVENTS})
+    handlers: dict[str, list[FunctionNode]] = field(default_factory=lambda: {event: [] for event in EVENTS})
     removals: list[Edit] = field(default_factory=list)
     problem: str | None = None
 
@@ -72,23 +72,23 @@ class LifespanPlan:
         self.source = source
         self.imports = ModuleImports(tree, source)
         self._assigned = _assignment_counts(tree)
+        #: The module-level statements with lines of their own (no `;` neighbours).
+        self._alone = _alone(tree.body)
         #: The module's functions whose name is bound once, by their `def`.
         self._functions = {
             node.name: node
             for node in tree.body
-            if isinstance(node, _Function)
+            if isinstance(node, FunctionNode)
             and self._assigned[node.name] == 1
             and self.imports.names.get(node.name) == {OTHER}
         }
-        self.apps = {name: _App(name, *built) for name, built in self._built(app_calls).items()}
+        apps, routers = self._built(app_calls), self._built(router_calls)
+        self.apps = {name: _App(name, *built) for name, built in apps.items()}
         for app in self.apps.values():
             if self._assigned[app.name] > 1:
                 app.block(f"`{app.name}` is assigned more than once")
-        routers = self._built(router_calls)
         self._routers = set(routers)
-        self._names_of_calls = {
-            id(call): name for name, (_, call) in [*routers.items(), *self._built(app_calls).items()]
-        }
+        self._names_of_calls = {id(call): name for name, (_, call) in [*routers.items(), *apps.items()]}
         self._handled: set[int] = set()
         for app in self.apps.values():
             self._constructor_handlers(app)
@@ -102,7 +102,7 @@ class LifespanPlan:
         """The module-level names assigned one of `calls`: `app = FastAPI()`."""
         wanted = {id(call) for call in calls}
         built: dict[str, tuple[ast.Assign | ast.AnnAssign, ast.Call]] = {}
-        for statement in self._alone():
+        for statement in self._alone:
             if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
                 target, value = statement.targets[0], statement.value
             elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
@@ -113,24 +113,15 @@ class LifespanPlan:
                 built[target.id] = (statement, value)
         return built
 
-    def _alone(self) -> list[ast.stmt]:
-        """The module-level statements with lines of their own (no `;` neighbours)."""
-        body = self.tree.body
-        return [
-            statement for index, statement in enumerate(body)
-            if (index == 0 or (body[index - 1].end_lineno or 0) < _first_row(statement))
-            and (index + 1 == len(body) or (statement.end_lineno or 0) < _first_row(body[index + 1]))
-        ]  # fmt: skip
-
     def _constructor_handlers(self, app: _App) -> None:
         if any(isinstance(arg, ast.Starred) for arg in app.call.args):
             app.block("its constructor takes `**kwargs`")
         for arg in app.call.keywords:
             if arg.arg is None:
                 app.block("its constructor takes `**kwargs`")
-            elif arg.arg == "lifespan" and not _is_none(arg.value):
+            elif arg.arg == "lifespan" and not is_none(arg.value):
                 app.block("the app already has a `lifespan=`; move the handlers into it")
-            elif arg.arg in HANDLER_KEYWORDS and not _is_none(arg.value):
+            elif arg.arg in HANDLER_KEYWORDS and not is_none(arg.value):
                 event = HANDLER_KEYWORDS[arg.arg]
                 if not isinstance(arg.value, (ast.List, ast.Tuple)):
                     app.block(f"`{arg.arg}=` is not a list written out")
@@ -141,9 +132,9 @@ class LifespanPlan:
     def _registration_statements(self) -> None:
         """`@app.on_event(...)` on a function, `app.on_event(...)(f)` and
         `app.add_event_handler(..., f)` statements, in the order the module runs them."""
-        alone = {id(statement) for statement in self._alone()}
+        alone = {id(statement) for statement in self._alone}
         for statement in self.tree.body:
-            if isinstance(statement, _Function):
+            if isinstance(statement, FunctionNode):
                 for decorator in statement.decorator_list:
                     registered = _on_event(decorator)
                     if registered is None:
@@ -154,7 +145,7 @@ class LifespanPlan:
                     self._handled.add(id(call))
                     if len(statement.decorator_list) > 1:
                         app.block(f"the handler `{statement.name}` has other decorators")
-                    event = _event(call.args[0] if call.args else None)
+                    event = event_of(call.args[0] if call.args else None)
                     if event is None:
                         app.block("the event is not written as a string")
                         continue
@@ -175,7 +166,7 @@ class LifespanPlan:
         if app is None:
             return
         self._handled.add(id(registered))
-        event = _event(event_node)
+        event = event_of(event_node)
         if event is None or handler is None:
             app.block("the event is not written as a string")
             return
@@ -270,7 +261,7 @@ class LifespanPlan:
         return insert_lines_before(app.statement.lineno, f"\n\n{code}\n\n")
 
     def _constructor_edits(self, app: _App, name: str) -> list[Edit] | None:
-        handler_args = [arg for arg in app.call.keywords if arg.arg in HANDLER_KEYWORDS and not _is_none(arg.value)]
+        handler_args = [arg for arg in app.call.keywords if arg.arg in HANDLER_KEYWORDS and not is_none(arg.value)]
         if not handler_args:
             added = add_argument(self.source, app.call, f"lifespan={name}")
             return None if added is None else [added]
@@ -312,9 +303,12 @@ def _assignment_counts(tree: ast.Module) -> Counter[str]:
     return counts
 
 
-def _first_row(statement: ast.stmt) -> int:
-    """Where a statement starts, decorators included."""
-    return min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+def _alone(body: list[ast.stmt]) -> list[ast.stmt]:
+    return [
+        statement for index, statement in enumerate(body)
+        if (index == 0 or (body[index - 1].end_lineno or 0) < first_row(statement))
+        and (index + 1 == len(body) or (statement.end_lineno or 0) < first_row(body[index + 1]))
+    ]  # fmt: skip
 
 
 def _on_event(node: ast.expr) -> ast.Call | None:
@@ -333,16 +327,13 @@ def receiver_name(receiver: ast.expr | None) -> str | None:
     return receiver.id if isinstance(receiver, ast.Name) else None
 
 
-def _event(node: ast.expr | None) -> str | None:
+def event_of(node: ast.expr | None) -> str | None:
+    """`startup` or `shutdown`, when `node` is that string written out."""
     if isinstance(node, ast.Constant) and node.value in EVENTS:
         return node.value
     return None
 
 
-def _is_none(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
-def _call(function: _Function) -> str:
+def _call(function: FunctionNode) -> str:
     call = f"{function.name}()"
     return f"await {call}" if isinstance(function, ast.AsyncFunctionDef) else call

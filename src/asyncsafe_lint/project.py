@@ -41,24 +41,27 @@ class Layout:
         self._projects: dict[Path, Path | None] = {}
         self._prefixes: dict[Path, tuple[tuple[str, ...], bool]] = {}
 
-    def is_file(self, path: str) -> bool:
+    def _is_file(self, path: str) -> bool:
+        # A `stat`, not a listing: it is asked about the directories above a file (for
+        # `__init__.py`, `pyproject.toml`), and listing `/tmp` or a home costs far more.
         if path not in self._files:
             self._files[path] = os.path.isfile(path)
         return self._files[path]
 
     def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
+        """For lookups down from an import root, where one listing answers many names."""
         if directory not in self._listings:
             self._listings[directory] = _list(directory)
         return self._listings[directory]
 
     def _is_package(self, directory: Path) -> bool:
-        return self.is_file(os.path.join(directory, "__init__.py"))
+        return self._is_file(os.path.join(directory, "__init__.py"))
 
     def project_root(self, directory: Path) -> Path | None:
         """The nearest directory at or above `directory` holding a `pyproject.toml`."""
         if directory not in self._projects:
             candidates = (directory, *directory.parents)
-            found = (d for d in candidates if self.is_file(os.path.join(d, "pyproject.toml")))
+            found = (d for d in candidates if self._is_file(os.path.join(d, "pyproject.toml")))
             self._projects[directory] = next(found, None)
         return self._projects[directory]
 
@@ -132,7 +135,8 @@ def _list(directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
             listed = [(entry.name, entry.is_file(), entry.is_dir()) for entry in entries]
     except OSError:
         return None
-    return frozenset(name for name, is_file, _ in listed if is_file), frozenset(name for name, _, is_dir in listed if is_dir)
+    files = frozenset(name for name, is_file, _ in listed if is_file)
+    return files, frozenset(name for name, _, is_dir in listed if is_dir)
 
 
 def imported_modules(facts: ModuleFacts) -> set[str]:

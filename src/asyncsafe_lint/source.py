@@ -32,6 +32,11 @@ def parse(code: bytes | str, filename: str = "<unknown>", mode: str = "exec") ->
             raise SyntaxError(str(error) or type(error).__name__) from error
 
 
+def first_row(statement: ast.stmt) -> int:
+    """Where a statement starts, decorators included."""
+    return min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+
+
 def physical_lines(text: str) -> list[str]:
     """The lines of a file as Python counts them: `str.splitlines` also splits at form
     feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift every row after them."""
@@ -89,7 +94,7 @@ class Source:
     def leading_lines(self, statement: ast.stmt, previous: ast.stmt | None) -> int:
         """The row of the first of the blank and comment-only lines right above `statement`
         (after `previous`), or `statement`'s own first row when there are none."""
-        first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+        first = first_row(statement)
         top = previous.end_lineno or previous.lineno if previous is not None else 0
         row = first
         while row - 1 > top and self.line(row - 1).strip()[:1] in ("", "#"):

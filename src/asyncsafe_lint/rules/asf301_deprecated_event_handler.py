@@ -4,7 +4,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Fix
-from asyncsafe_lint.lifespan import LifespanPlan, Registration, receiver_name
+from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 if TYPE_CHECKING:
@@ -23,8 +23,6 @@ APP_TYPES = frozenset(
 )
 ROUTER_TYPES = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router"})
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
-HANDLER_KEYWORDS = ("on_startup", "on_shutdown")
-EVENTS = frozenset({"startup", "shutdown"})
 _LIST_METHODS = frozenset({"append", "extend", "insert"})
 
 
@@ -35,10 +33,7 @@ def is_app_type(owner: str) -> bool:
 
 def event_literal(call: Call) -> str | None:
     """The event of `on_event("startup")` / `add_event_handler("shutdown", fn)`, when written literally."""
-    value = call.argument("event_type", 0)
-    if isinstance(value, ast.Constant) and isinstance(value.value, str) and value.value in EVENTS:
-        return value.value
-    return None
+    return event_of(call.argument("event_type", 0))
 
 
 def registration(call: Call) -> str | None:
