@@ -2,13 +2,32 @@
 lifecycle hooks in async Python web services.
 
 The public API is `check_paths`; the CLI and the pytest plugin's lint item both use it.
+Its names are imported on first use: the command line replays an unchanged run
+without importing the analysis at all (see `replay`).
 """
 
-from asyncsafe_lint.config import ConfigError, Settings, load
-from asyncsafe_lint.diagnostics import Diagnostic, Location
-from asyncsafe_lint.facts import FileResult
-from asyncsafe_lint.runner import LintResult, check_file, check_paths
+from __future__ import annotations
 
+TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import ConfigError, Settings, load
+    from asyncsafe_lint.diagnostics import Diagnostic, Location
+    from asyncsafe_lint.facts import FileResult
+    from asyncsafe_lint.runner import LintResult, check_file, check_paths
+
+__version__ = "0.1.0"
+
+_MODULES = {
+    "ConfigError": "config",
+    "Diagnostic": "diagnostics",
+    "FileResult": "facts",
+    "LintResult": "runner",
+    "Location": "diagnostics",
+    "Settings": "config",
+    "check_file": "runner",
+    "check_paths": "runner",
+    "load": "config",
+}
 __all__ = [
     "ConfigError",
     "Diagnostic",
@@ -20,4 +39,9 @@ __all__ = [
     "check_paths",
     "load",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    if name not in _MODULES:
+        raise AttributeError(f"module 'asyncsafe_lint' has no attribute {name!r}")
+    return getattr(__import__(f"asyncsafe_lint.{_MODULES[name]}", fromlist=[name]), name)

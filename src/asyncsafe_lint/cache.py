@@ -7,10 +7,8 @@ contents (its path, its module name...) and holds the content hash of the file i
 computed from and the result, whatever object that is.  Each result stays pickled on
 its own until it is read: a run that reads few of them does not pay for the others.
 
-Like git's index, an entry also records the file's size and modification time: a file
-whose `stat` still matches is not read again.  A modification time too close to when
-the entry was made is not trusted (the file may have changed again within the same
-clock tick), and such a file is hashed.  An entry may also depend on no file (`recall`,
+Each entry records the stamp of its file (see `filesystem`), so a file whose `stat`
+still matches is not read again.  An entry may also depend on no file (`recall`,
 `remember`): its key then says all it depends on.  The entries of files that no longer
 exist are dropped whenever the cache is written.
 """
@@ -23,50 +21,22 @@ import hashlib
 import io
 import os
 import pickle
-import time
 from collections.abc import Hashable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from asyncsafe_lint.config import Settings
+from asyncsafe_lint import __version__, cachedir
+from asyncsafe_lint.filesystem import Stamp, current
 
-DIRECTORY = ".asyncsafe_cache"
-ENVIRONMENT = "ASYNCSAFE_CACHE_DIR"
-#: A modification time this close to the moment it was recorded may hide a later edit
-#: (filesystem clocks tick coarsely; FAT's every 2 seconds).
-RACY_NS = 2_000_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """What a file held when it was checked: its content hash, and its `stat` then."""
-
-    path: str
-    digest: bytes
-    size: int
-    mtime_ns: int
-    #: When the `stat` was taken.
-    seen_ns: int
-
-    def unchanged(self, stat: os.stat_result) -> bool:
-        """True when `stat` alone shows the file is as it was."""
-        return (
-            stat.st_size == self.size and stat.st_mtime_ns == self.mtime_ns and self.seen_ns - self.mtime_ns > RACY_NS
-        )
-
-
-def stamp(path: Path) -> Stamp:
-    """Takes the stamp of `path` before it is checked (a later edit then shows as a
-    mismatch next time).  Raises OSError for a file that cannot be read."""
-    seen = time.time_ns()
-    stat = path.stat()
-    return Stamp(os.path.abspath(path), digest(path.read_bytes()), stat.st_size, stat.st_mtime_ns, seen)
+if TYPE_CHECKING:
+    from asyncsafe_lint.config import Settings
 
 
 class Cache:
     """The entries of one cache file: looked up during a run, written once at its end."""
 
-    def __init__(self, file: Path, entries: dict[Hashable, tuple[Stamp | None, bytes]]) -> None:
+    def __init__(self, directory: Path, file: Path, entries: dict[Hashable, tuple[Stamp | None, bytes]]) -> None:
+        self.directory = directory
         self.file = file
         self._entries = entries
         self._changed = False
@@ -75,40 +45,31 @@ class Cache:
     def load(cls, directory: Path, settings: Settings) -> Cache:
         """The cache for `settings` under `directory`; empty when there is none yet or
         when it cannot be read."""
-        from asyncsafe_lint import __version__  # the package imports this module before it sets its version
-
         file = directory / __version__ / f"{_key(settings)}.pickle"
         try:
             with file.open("rb") as stream:
                 entries = pickle.load(stream)
         except Exception:  # noqa: BLE001 - a missing, truncated or foreign file: start afresh
             entries = {}
-        return cls(file, entries if isinstance(entries, dict) else {})
+        return cls(directory, file, entries if isinstance(entries, dict) else {})
 
-    def get(self, key: Hashable, path: Path) -> object | None:
-        """The cached result for `key` if `path` still holds what it was computed from."""
+    def get(self, key: Hashable) -> object | None:
+        """The cached result for `key` if its file still holds what it was computed from."""
         old, blob = self._entries.get(key, (None, b""))
         if old is None:
             return None
-        try:
-            stat = path.stat()
-            if not old.unchanged(stat):
-                if stat.st_size != old.size:
-                    return None
-                new = stamp(path)
-                if new.digest != old.digest:
-                    return None
-                # The same contents under a new (or no longer racy) timestamp: remember it.
-                self._entries[key] = (new, blob)
-                self._changed = True
-        except OSError:
+        new = current(old)
+        if new is None:
             return None
+        if new is not old:  # the same contents under a new (or no longer racy) timestamp
+            self._entries[key] = (new, blob)
+            self._changed = True
         return pickle.loads(blob)
 
-    def digest(self, key: Hashable) -> bytes | None:
-        """The content hash of the file the entry for `key` was computed from."""
+    def stamp(self, key: Hashable) -> Stamp | None:
+        """The stamp of the file the entry for `key` was computed from."""
         old, _ = self._entries.get(key, (None, b""))
-        return None if old is None else old.digest
+        return old
 
     def put(self, key: Hashable, before: Stamp, result: object) -> None:
         """Remembers `result`, computed from the file as `before` found it."""
@@ -126,18 +87,9 @@ class Cache:
         self._changed = True
 
     def save(self) -> None:
-        """Writes the entries, if any changed, atomically: a reader sees the old file or
-        the new one, never half of one."""
+        """Writes the entries, if any changed."""
         if not self._changed:
             return
-        import tempfile  # here: a run that changed nothing never needs it
-
-        root = self.file.parent.parent
-        root.mkdir(parents=True, exist_ok=True)
-        ignore = root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Created by asyncsafe-lint: never commit the cache.\n*\n")
-        self.file.parent.mkdir(exist_ok=True)
         # A deleted or renamed file's entries would otherwise stay for as long as the cache does.
         # A file has several entries (findings, facts): each path is looked at once.
         paths = {old.path for old, _ in self._entries.values() if old is not None}
@@ -145,14 +97,7 @@ class Cache:
         self._entries = {
             key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or old.path not in gone
         }
-        handle, temporary = tempfile.mkstemp(dir=self.file.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(self._entries)
-            os.replace(temporary, self.file)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        cachedir.write(self.file, _dumps(self._entries), cache=self.directory)
         self._changed = False
 
 
@@ -184,16 +129,6 @@ def _init_fields(kind: type) -> tuple[str, ...] | None:
     if not all(field.init and not field.kw_only for field in fields):
         return None
     return tuple(field.name for field in fields)
-
-
-def digest(contents: bytes) -> bytes:
-    return hashlib.blake2b(contents, digest_size=16).digest()
-
-
-def default_directory(settings: Settings) -> Path:
-    """`$ASYNCSAFE_CACHE_DIR`, else `.asyncsafe_cache` in the project root."""
-    configured = os.environ.get(ENVIRONMENT)
-    return Path(configured) if configured else settings.root / DIRECTORY
 
 
 def _key(settings: Settings) -> str:

@@ -1,187 +1,24 @@
-"""`asyncsafe-lint`: a command line shaped like ruff's."""
+"""`asyncsafe-lint`: the command line.  A command whose output cannot have changed
+since it last ran here is replayed (see `replay`), importing nothing of the linter's
+analysis; any other is run (see `commands`)."""
 
 from __future__ import annotations
 
-import argparse
-import io
-import json
 import sys
-import tokenize
-from collections.abc import Sequence
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from asyncsafe_lint import __version__
-from asyncsafe_lint.cache import DIRECTORY, ENVIRONMENT, default_directory
-from asyncsafe_lint.config import ConfigError, Settings, load, override
-from asyncsafe_lint.docs import rule_json, rule_text
-from asyncsafe_lint.output import FORMATS, Report, display_path
-from asyncsafe_lint.output.summary import fix_summary, statistics, summary
-from asyncsafe_lint.rules import ALL_RULES, BY_CODE
-from asyncsafe_lint.runner import check_paths
-from asyncsafe_lint.source import physical_lines
+from asyncsafe_lint.replay import replay
 
+TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
 if TYPE_CHECKING:
-    from asyncsafe_lint.fix import FixResult
-
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
-TEXT_FORMATS = ("concise", "full")
-
-
-def _selectors(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="asyncsafe-lint",
-        description="Find what blocks the event loop, waits forever, or uses deprecated "
-        "lifecycle hooks in async Python web services (FastAPI, Starlette, any ASGI app).",
-        epilog="Exit status: 0 no findings, 1 findings, 2 usage or internal error.",
-    )
-    parser.add_argument("--version", action="version", version=f"asyncsafe-lint {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    check = commands.add_parser("check", help="check files and directories", description="Check Python files "
-        "for blocking calls in async code (ASF1xx), missing timeouts (ASF2xx) and lifecycle hazards (ASF3xx).")  # fmt: skip
-    check.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH",
-                       help="files or directories to check (default: .)")  # fmt: skip
-    check.add_argument("--select", type=_selectors, action="extend", metavar="CODES",
-                       help="comma-separated rule codes or prefixes to enable (e.g. ASF1,ASF201), or ALL; "
-                       "replaces `select` from the configuration")  # fmt: skip
-    check.add_argument("--extend-select", type=_selectors, action="extend", default=[], metavar="CODES",
-                       help="rule codes or prefixes to enable on top of the selection")  # fmt: skip
-    check.add_argument("--ignore", type=_selectors, action="extend", default=[], metavar="CODES",
-                       help="rule codes or prefixes to disable")  # fmt: skip
-    check.add_argument("--output-format", choices=list(FORMATS), default="concise",
-                       help="how to print findings (default: concise)")  # fmt: skip
-    check.add_argument("--statistics", action="store_true", help="print the number of findings per rule instead")
-    check.add_argument("--exit-zero", action="store_true", help="exit with 0 even when there are findings")
-    check.add_argument("--fix", action=argparse.BooleanOptionalAction,
-                       help="apply fixes (unsafe ones too with --unsafe-fixes), then report what remains")  # fmt: skip
-    check.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
-                       help="count fixes that may change behaviour as fixes")  # fmt: skip
-    check.add_argument("--diff", action="store_true",
-                       help="print a diff of what the fixes would change and write nothing; exit 1 if they would")  # fmt: skip
-    check.add_argument("--fix-only", action=argparse.BooleanOptionalAction, default=False,
-                       help="apply fixes and report nothing else; exit 0 whatever remains")  # fmt: skip
-    check.add_argument("--exit-non-zero-on-fix", action="store_true",
-                       help="exit with 1 when a fix was applied, even if nothing remains")  # fmt: skip
-    check.add_argument("--config", type=Path, metavar="FILE",
-                       help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)")  # fmt: skip
-    check.add_argument("--max-depth", type=int, metavar="N",
-                       help="follow calls from async code through at most N sync functions (ASF110; default 8)")  # fmt: skip
-    check.add_argument("--no-cache", action="store_true", help="neither read nor write the cache of results")
-    check.add_argument("--cache-dir", type=Path, metavar="DIR",
-                       help=f"where to keep the cache (default: ${ENVIRONMENT}, else {DIRECTORY} in the project root)")  # fmt: skip
-    check.add_argument("--force-exclude", action="store_true",
-                       help="apply `exclude` to paths named on the command line too (for pre-commit)")  # fmt: skip
-
-    rule = commands.add_parser("rule", help="explain a rule", description="Print a rule's documentation.")
-    which = rule.add_mutually_exclusive_group(required=True)
-    which.add_argument("code", nargs="?", metavar="CODE", help="a rule code such as ASF101")
-    which.add_argument("--all", action="store_true", help="every rule")
-    rule.add_argument("--output-format", choices=("text", "json"), default="text")
-    return parser
+    from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "rule":
-            return _rule(args)
-        return _check(args)
-    except ConfigError as error:
-        print(f"asyncsafe-lint: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    status = replay(arguments)
+    if status is not None:
+        return status
+    # Imported only now: importing the commands and their analysis is most of a replay's cost.
+    from asyncsafe_lint.commands import run
 
-
-def _rule(args: argparse.Namespace) -> int:
-    if args.all:
-        rules = list(ALL_RULES)
-    elif args.code.upper() in BY_CODE:
-        rules = [BY_CODE[args.code.upper()]]
-    else:
-        raise ConfigError(f"unknown rule code `{args.code}` (see `asyncsafe-lint rule --all`)")
-    if args.output_format == "json":
-        payload = [rule_json(r) for r in rules]
-        print(json.dumps(payload if args.all else payload[0], indent=2))
-    else:
-        print("\n".join(rule_text(r) for r in rules), end="")
-    return EXIT_CLEAN
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return override(
-        load(args.config),
-        select=args.select,
-        extend_select=args.extend_select,
-        ignore=args.ignore,
-        force_exclude=args.force_exclude,
-        max_depth=args.max_depth,
-    )
-
-
-def _check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
-    fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)
-    outcome: FixResult | None = None
-    if fixing:
-        # Imported only to fix: a check served by the cache never imports the engine.
-        from asyncsafe_lint.fix import fix_paths
-
-        outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff)
-    cache_dir = None if args.no_cache else args.cache_dir or default_directory(settings)
-    result = check_paths(args.paths, settings, cache_dir=cache_dir) if outcome is None else outcome.remaining
-    for file in outcome.files if outcome is not None else ():
-        if file.error is not None:
-            print(f"asyncsafe-lint: error: {file.path}: {file.error} (please report it)", file=sys.stderr)
-    for path, trace in result.crashes.items():
-        print(f"asyncsafe-lint: error: internal error while checking {path} (please report it):\n{trace}",
-              file=sys.stderr)  # fmt: skip
-    if outcome is not None and (args.diff or args.fix_only):
-        return _fixes_only(args, outcome, unsafe is True)
-    diagnostics = result.diagnostics
-    fixed = outcome.fixed if outcome is not None else 0
-    if args.statistics:
-        print(statistics(diagnostics, unsafe is True, as_json=args.output_format not in TEXT_FORMATS), end="")
-    else:
-        report = Report(diagnostics, settings.rules, Path.cwd(), _source_lines, not fixing, unsafe is True)
-        sys.stdout.write(FORMATS[args.output_format](report))
-    if args.output_format in TEXT_FORMATS:
-        print(summary(diagnostics, fixed, unsafe))
-    if result.crashes:
-        return EXIT_ERROR
-    failed = diagnostics or (args.exit_non_zero_on_fix and fixed)
-    return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
-
-
-def _fixes_only(args: argparse.Namespace, outcome: FixResult, unsafe: bool) -> int:
-    """`--diff` and `--fix-only`: the changes (or their diff), not the findings."""
-    if args.diff:
-        for file in outcome.files:
-            if file.changed:
-                print(file.diff(display_path(str(file.path), Path.cwd())))
-    line = fix_summary(outcome.remaining.diagnostics, outcome.fixed, unsafe, applied=not args.diff)
-    if line is not None:
-        print(line)
-    if outcome.remaining.crashes:
-        return EXIT_ERROR
-    # ruff's rules: a diff that is not empty fails; applying fixes fails only when asked to.
-    failed = outcome.fixed and (args.diff or args.exit_non_zero_on_fix)
-    return EXIT_FINDINGS if failed and not args.exit_zero else EXIT_CLEAN
-
-
-@cache
-def _source_lines(filename: str) -> list[str]:
-    """The file's lines as the engine numbered them (in its PEP 263 encoding, if declared)."""
-    try:
-        source = Path(filename).read_bytes()
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    except OSError:
-        return []
-    except SyntaxError:  # an unknown or contradictory coding declaration
-        encoding = "utf-8"
-    return physical_lines(source.decode(encoding, errors="replace"))
+    return run(arguments)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
+from asyncsafe_lint.filesystem import DIRECTORY, FILE, LINKED_DIRECTORY, Snapshot
 from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
 
 #: How many alias hops (`from app.db import fetch` re-exported by `app/__init__.py`) are followed.
@@ -33,10 +34,10 @@ class Layout:
     """Which file holds which module, and the other way around, as the files are during
     one run.  Each file is looked for once: a run makes thousands of lookups."""
 
-    def __init__(self) -> None:
-        self._files: dict[str, bool] = {}
-        #: Directory -> (its files, its subdirectories); None for one that cannot be listed.
-        self._listings: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {}
+    def __init__(self, snapshot: Snapshot | None = None) -> None:
+        # The snapshot's answers are asked for once each (the file system is read through
+        # it); when a run is recorded, they are what its replay checks again.
+        self._snapshot = snapshot if snapshot is not None else Snapshot()
         self._roots: dict[Path, list[Path]] = {}
         self._projects: dict[Path, Path | None] = {}
         self._prefixes: dict[Path, tuple[tuple[str, ...], bool]] = {}
@@ -44,15 +45,7 @@ class Layout:
     def _is_file(self, path: str) -> bool:
         # A `stat`, not a listing: it is asked about the directories above a file (for
         # `__init__.py`, `pyproject.toml`), and listing `/tmp` or a home costs far more.
-        if path not in self._files:
-            self._files[path] = os.path.isfile(path)
-        return self._files[path]
-
-    def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
-        """For lookups down from an import root, where one listing answers many names."""
-        if directory not in self._listings:
-            self._listings[directory] = _list(directory)
-        return self._listings[directory]
+        return self._snapshot.is_file(path)
 
     def _is_package(self, directory: Path) -> bool:
         return self._is_file(os.path.join(directory, "__init__.py"))
@@ -112,31 +105,20 @@ class Layout:
         # Down the packages' directory listings, one per directory for a whole run: a run
         # looks up thousands of names, most of them not modules of the project at all.
         for root in roots:
-            directory, listing = str(root), self._listing(str(root))
+            directory, listing = str(root), self._snapshot.listing(str(root))
             for index, part in enumerate(parts, 1):
                 if listing is None:
                     break
-                if index == len(parts) and f"{part}.py" in listing[0]:
+                if index == len(parts) and listing.get(f"{part}.py") == FILE:
                     return Path(directory, f"{part}.py")
-                if part not in listing[1]:
+                if listing.get(part) not in (DIRECTORY, LINKED_DIRECTORY):
                     break
                 directory = os.path.join(directory, part)
-                listing = self._listing(directory)
+                listing = self._snapshot.listing(directory)
             else:
-                if listing is not None and "__init__.py" in listing[0]:
+                if listing is not None and listing.get("__init__.py") == FILE:
                     return Path(directory, "__init__.py")
         return None
-
-
-def _list(directory: str) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The names of the files and of the subdirectories in `directory` (links followed)."""
-    try:
-        with os.scandir(directory or ".") as entries:
-            listed = [(entry.name, entry.is_file(), entry.is_dir()) for entry in entries]
-    except OSError:
-        return None
-    files = frozenset(name for name, is_file, _ in listed if is_file)
-    return files, frozenset(name for name, _, is_dir in listed if is_dir)
 
 
 def imported_modules(facts: ModuleFacts) -> set[str]:

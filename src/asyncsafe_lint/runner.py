@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.cache import Cache, Stamp, stamp
+from asyncsafe_lint.cache import Cache
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
+from asyncsafe_lint.filesystem import Snapshot, Stamp, stamp
 from asyncsafe_lint.project import Layout, imported_modules, project_diagnostics
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class LintResult:
     #: Files the linter itself failed on (a bug in asyncsafe-lint): path -> traceback.
     crashes: dict[str, str] = field(default_factory=dict)
     files_checked: int = 0
+    #: What the run read of the file system (complete only when it used a cache).
+    snapshot: Snapshot = field(default_factory=Snapshot)
 
 
 def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
@@ -53,17 +56,24 @@ def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> F
 
 
 def check_paths(
-    paths: Sequence[Path | str], settings: Settings, *, cache_dir: Path | None = None, workers: int | None = None
+    paths: Sequence[Path | str],
+    settings: Settings,
+    *,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    snapshot: Snapshot | None = None,
 ) -> LintResult:
     """Every finding in the files under `paths`, sorted by file and position.
 
     `cache_dir`: where results are kept between runs (see `cache`); None for no cache.
     `workers`: how many processes may check files (default: one per CPU); fewer than
     `PARALLEL_FROM` files to check, or a process that cannot fork safely, check them
-    in this process."""
-    checker = _Checker(settings, Cache.load(cache_dir, settings) if cache_dir is not None else None)
-    files = list(discover([Path(p) for p in paths], settings))
-    result = LintResult(files_checked=len(files))
+    in this process.
+    `snapshot`: where to record what the run reads of the file system (see `replay`)."""
+    snapshot = snapshot if snapshot is not None else Snapshot()
+    checker = _Checker(settings, Cache.load(cache_dir, settings) if cache_dir is not None else None, snapshot)
+    files = list(discover([Path(p) for p in paths], settings, snapshot))
+    result = LintResult(files_checked=len(files), snapshot=snapshot)
     #: The file of each module with facts.
     named: dict[str, Path] = {}
     #: A file of each directory with facts: its files share their import roots.
@@ -122,11 +132,15 @@ class _Checker:
 
     settings: Settings
     cache: Cache | None
-    layout: Layout = field(default_factory=Layout)
+    snapshot: Snapshot
+    layout: Layout = field(init=False)
     #: The facts of the files checked in this run, by (path, facts_only).
     _facts: dict[tuple[Path, bool], ModuleFacts | None] = field(default_factory=dict)
     #: The content hash of each file whose result this run used, when known.
     _digests: dict[tuple[Path, bool], bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.snapshot)
 
     def check(self, path: Path, *, facts_only: bool = False) -> _Checked | Crash:
         return self.check_all([path], 1, facts_only=facts_only)[path]
@@ -135,12 +149,11 @@ class _Checker:
         done: dict[Path, _Checked | Crash] = {}
         if self.cache is not None:
             for path in paths:
-                key = self.key(path, facts_only)
-                cached = self.cache.get((*key, "findings"), path)
-                digest = self.cache.digest((*key, "findings"))
-                if isinstance(cached, _Checked) and digest is not None:
+                key = (*self.key(path, facts_only), "findings")
+                cached = self.cache.get(key)
+                if isinstance(cached, _Checked):
                     done[path] = cached
-                    self._digests[path, facts_only] = digest
+                    self._used(path, facts_only, self.cache.stamp(key))
         pending = [path for path in paths if path not in done]
         stamps = {path: _stamp(path) for path in pending} if self.cache is not None else {}
         context = _context() if len(pending) >= PARALLEL_FROM and workers > 1 else None
@@ -162,13 +175,20 @@ class _Checker:
                 self.cache.put((*key, "findings"), before, done[path])
                 if facts is not None:
                     self.cache.put((*key, "facts"), before, facts)
-                self._digests[path, facts_only] = before.digest
+            self._used(path, facts_only, before)
         return done
+
+    def _used(self, path: Path, facts_only: bool, stamp: Stamp | None) -> None:
+        """Notes that this run used the result of `path`, computed from the file as
+        `stamp` found it (None: unknown, as it is without a cache)."""
+        self.snapshot.read(stamp)
+        if stamp is not None:
+            self._digests[path, facts_only] = stamp.digest
 
     def facts(self, path: Path, *, facts_only: bool = False) -> ModuleFacts | None:
         """The facts of a file this run checked (with `check_all` or `check`)."""
         if (path, facts_only) not in self._facts:
-            cached = self.cache.get((*self.key(path, facts_only), "facts"), path) if self.cache is not None else None
+            cached = self.cache.get((*self.key(path, facts_only), "facts")) if self.cache is not None else None
             if isinstance(cached, ModuleFacts):
                 self._facts[path, facts_only] = cached
             else:  # changed since its findings were read: checked again

@@ -1,0 +1,57 @@
+"""The cache directory: where it is, and how files are written into it.
+
+It holds the per-file results (`cache`) and the recorded runs (`replay`), under a
+directory per linter version, and ignores itself for git, like `.ruff_cache`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from asyncsafe_lint.filesystem import CACHE_DIRECTORY
+
+ENVIRONMENT = "ASYNCSAFE_CACHE_DIR"
+
+
+def default_directory(root: str | os.PathLike[str]) -> str:
+    """`$ASYNCSAFE_CACHE_DIR`, else `.asyncsafe_cache` in the project root `root`."""
+    return os.environ.get(ENVIRONMENT) or os.path.join(root, CACHE_DIRECTORY)
+
+
+def nearest(start: str) -> str | None:
+    """`$ASYNCSAFE_CACHE_DIR`, else the nearest `.asyncsafe_cache` at or above `start`,
+    if any: where the cache most likely is, found without reading the settings."""
+    configured = os.environ.get(ENVIRONMENT)
+    if configured:
+        return configured
+    directory = start
+    while True:
+        candidate = os.path.join(directory, CACHE_DIRECTORY)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def write(file: str | os.PathLike[str], contents: bytes, *, cache: str | os.PathLike[str]) -> None:
+    """Writes `contents` to `file`, somewhere under the cache directory `cache`,
+    atomically: a reader sees the old file or the new one, never half of one."""
+    import tempfile  # here: a run that writes nothing never needs it
+
+    os.makedirs(cache, exist_ok=True)
+    ignore = os.path.join(cache, ".gitignore")
+    if not os.path.exists(ignore):
+        with open(ignore, "w") as stream:
+            stream.write("# Created by asyncsafe-lint: never commit the cache.\n*\n")
+    parent = os.path.dirname(file)
+    os.makedirs(parent, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=parent, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(contents)
+        os.replace(temporary, file)
+    except BaseException:
+        os.unlink(temporary)
+        raise
