@@ -162,6 +162,9 @@ class _Checker:
         else:
             checked = ((path, _check_safely(path, self.settings, facts_only)) for path in pending)
         for path, outcome in checked:
+            before = stamps.get(path)
+            # A crash too: a module the linter fails on is left out of the call graph.
+            self._used(path, facts_only, before)
             if isinstance(outcome, Crash):
                 done[path] = outcome
                 self._facts[path, facts_only] = None
@@ -169,13 +172,11 @@ class _Checker:
             facts = outcome.facts
             done[path] = _Checked(outcome.diagnostics, None if facts is None else facts.module)
             self._facts[path, facts_only] = facts
-            before = stamps.get(path)
             if self.cache is not None and before is not None:
                 key = self.key(path, facts_only)
                 self.cache.put((*key, "findings"), before, done[path])
                 if facts is not None:
                     self.cache.put((*key, "facts"), before, facts)
-            self._used(path, facts_only, before)
         return done
 
     def _used(self, path: Path, facts_only: bool, stamp: Stamp | None) -> None:

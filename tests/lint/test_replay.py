@@ -226,3 +226,24 @@ def test_a_run_depends_on_the_linters_own_files(project: Path) -> None:
     assert own == {str(path) for path in package.rglob("*.py")}
     assert str(project / "pyproject.toml") in snapshot.stamps
     assert snapshot.files[str(project.parent / "pyproject.toml")] is False
+
+
+def test_a_module_the_linter_failed_on_is_watched_too(
+    project: Path, capsys: pytest.CaptureFixture[str], ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A looked-up module the linter fails on is left out of the call graph, silently;
+    the run is recorded, and editing that module makes the next one check again."""
+    real = runner.check_file
+
+    def failing_on_timeouts(path: Path, *args: object, **kwargs: object) -> runner.FileResult:
+        if "timeout=5" in path.read_text():
+            raise RuntimeError("boom")
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runner, "check_file", failing_on_timeouts)
+    assert lint(capsys, ROUTE_ONLY) == (0, "All checks passed!\n")
+    assert lint(capsys, ROUTE_ONLY) == (0, "All checks passed!\n")
+    (project / "app/db.py").write_text(DB.replace("timeout=5", "timeout=9"))
+    status, output = lint(capsys, ROUTE_ONLY)
+    assert (status, output.splitlines()[-1]) == (1, "Found 1 error.")
+    assert ran == [ROUTE_ONLY, ROUTE_ONLY]
