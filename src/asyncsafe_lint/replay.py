@@ -1,15 +1,15 @@
 """Replays a check whose output cannot have changed.
 
 A check whose every result comes from the cache still starts Python, imports the
-linter, reads the settings, walks the tree and reads the cache: about four times
+linter, reads the settings, walks the tree and reads the cache: about five times
 what ruff takes.  Yet the usual warm run repeats a command, in the same directory,
 with no file changed.  So each check that used the cache records what it printed
 and its exit status, with everything its output depends on: the command line, the
 current directory, the Python and linter that ran, and what it read of the file
 system (the settings files, the linter's own files, every file it checked or looked
 into, every directory it listed and every path it asked `isfile` of).  The same
-command replays that output once all of it still holds, and imports nothing of the
-linter but this module and `filesystem`.
+command replays that output once all of it still holds, importing nothing of the
+linter's analysis (only this module, `filesystem` and `cachedir`).
 
 Recorded runs live in the cache directory, one file per command line and directory,
 the `KEEP` most recent.
