@@ -136,8 +136,7 @@ def _key(settings: Settings) -> str:
     told by its own files' sizes and times, so that editing the linter (an editable
     install keeps its version) never serves findings of the code before the edit."""
     fingerprint = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    package = Path(__file__).parent
-    for source in sorted(package.rglob("*.py")):
-        stat = source.stat()
-        fingerprint.update(f"{source.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for source in cachedir.linter_files():
+        stat = os.stat(source)
+        fingerprint.update(f"{source}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return fingerprint.hexdigest()

@@ -1,4 +1,5 @@
-"""The cache directory: where it is, and how files are written into it.
+"""The cache directory: where it is, how files are written into it, and which files
+make the build of the linter its contents belong to.
 
 It holds the per-file results (`cache`) and the recorded runs (`replay`), under a
 directory per linter version, and ignores itself for git, like `.ruff_cache`.
@@ -33,6 +34,18 @@ def nearest(start: str) -> str | None:
         if parent == directory:
             return None
         directory = parent
+
+
+def linter_files() -> list[str]:
+    """The linter's own modules, in a stable order: what was cached or recorded by one
+    build must not serve another (an editable install keeps its version when edited)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    return sorted(
+        os.path.join(directory, name)
+        for directory, _, names in os.walk(package)
+        for name in names
+        if name.endswith(".py")
+    )
 
 
 def write(file: str | os.PathLike[str], contents: bytes, *, cache: str | os.PathLike[str]) -> None:

@@ -58,7 +58,7 @@ def start(settings_file: str | None) -> Snapshot:
     """The snapshot a check that may be recorded starts with: the settings files it
     will read, and the linter's own files, stamped before the check reads them."""
     snapshot = Snapshot()
-    for path in (*_settings_candidates(), *([settings_file] if settings_file else []), *_linter_files()):
+    for path in (*_settings_candidates(), *([settings_file] if settings_file else []), *cachedir.linter_files()):
         if snapshot.is_file(path):
             snapshot.read(_stamp(path))
     return snapshot
@@ -98,13 +98,6 @@ def _settings_candidates() -> Iterable[str]:
         if parent == directory:
             return
         directory = parent
-
-
-def _linter_files() -> Iterable[str]:
-    """The linter's own modules: an edited linter (an editable install keeps its
-    version) must not replay what the code before the edit printed."""
-    for directory, _, files in os.walk(os.path.dirname(__file__)):
-        yield from (os.path.join(directory, name) for name in sorted(files) if name.endswith(".py"))
 
 
 def _stamp(path: str) -> Stamp | None:

@@ -212,11 +212,16 @@ def test_a_damaged_record_is_checked_afresh(
     assert ran == [ROUTE_ONLY] * 3
 
 
-def test_the_most_recent_runs_are_kept(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for depth in range(1, replay.KEEP + 3):
-        lint(capsys, [*HOOK, "--max-depth", str(depth)])
-    runs = sorted(project.glob(".asyncsafe_cache/*/runs/*.marshal"), key=lambda path: path.stat().st_mtime_ns)
-    assert len(runs) == replay.KEEP
+def test_the_most_recent_runs_are_kept(project: Path, capsys: pytest.CaptureFixture[str], ran: list[list[str]]) -> None:
+    commands = [[*HOOK, "--max-depth", str(depth)] for depth in range(1, replay.KEEP + 3)]
+    for arguments in commands:
+        lint(capsys, arguments)
+    assert len(list(project.glob(".asyncsafe_cache/*/runs/*.marshal"))) == replay.KEEP
+    ran.clear()
+    for arguments in (commands[-1], commands[2], commands[1], commands[0]):
+        lint(capsys, arguments)
+    # The two oldest were forgotten; the 16 after them are replayed.
+    assert ran == [commands[1], commands[0]]
 
 
 def test_a_run_depends_on_the_linters_own_files(project: Path) -> None:
