@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -46,6 +46,17 @@ class Fix:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """Where a finding's code runs, as its message says it: the async function it is in
+    (its qualified name in the module) and that function's role (`in async route GET
+    /items`).  A file on its own shows only the roles it registers itself; the project
+    pass corrects the rest (see `Diagnostic.placed`)."""
+
+    function: str
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
 class Diagnostic:
     """One finding in one file."""
 
@@ -56,6 +67,15 @@ class Diagnostic:
     name: str
     message: str
     fix: Fix | None = None
+    #: Not part of what the finding is: its message already says it.
+    place: Place | None = field(default=None, compare=False)
+
+    def placed(self, where: str) -> Diagnostic:
+        """The same finding in a function whose role is `where`."""
+        if self.place is None or self.place.where == where:
+            return self
+        message = self.message.replace(self.place.where, where, 1)
+        return replace(self, message=message, place=Place(self.place.function, where))
 
     def fixable(self, unsafe: bool) -> bool:
         """True when the finding has a fix that applies (see `Fix.applies`)."""

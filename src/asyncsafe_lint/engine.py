@@ -14,7 +14,8 @@ from asyncsafe_lint.contexts import Contexts, Function, FunctionNode
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
-from asyncsafe_lint.project import project_diagnostics
+from asyncsafe_lint.project import project_findings
+from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
@@ -29,8 +30,8 @@ def check_source(source: bytes, filename: str, settings: Settings, rules: Sequen
     result = analyze(source, filename, settings, rules, Path(filename).stem)
     facts = [result.facts] if result.facts is not None else []
     report_in = {filename} if any(rule.code == HELPER_CODE for rule in rules) else set()
-    helpers = project_diagnostics(facts, settings.max_depth, report_in)
-    return sorted([*result.diagnostics, *helpers], key=lambda d: d.sort_key)
+    project = project_findings(facts, settings.max_depth, report_in, {filename})
+    return sorted([*project.place(result.diagnostics), *project.diagnostics], key=lambda d: d.sort_key)
 
 
 def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str) -> FileResult:
@@ -65,8 +66,9 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
 
 
 def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:
-    """What gathers the file's facts, when the project pass will use them."""
-    if not any(rule.code == HELPER_CODE for rule in settings.rules):
+    """What gathers the file's facts, when the project pass will use them: for ASF110,
+    and for the messages of ASF1xx, which say where the code runs."""
+    if not any(rule.code == HELPER_CODE or issubclass(rule, BlockingCallRule) for rule in settings.rules):
         return None
     # Whatever an ASF1xx rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(settings) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
@@ -93,8 +95,11 @@ def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagn
             start = source.start(finding.node)
             if not is_suppressed(source.line(start.row), rule.code):
                 end = source.end(finding.node)
-                diagnostics.append(Diagnostic(filename, start, end, rule.code, rule.name, finding.message, finding.fix))
-    return sorted(set(diagnostics), key=lambda d: d.sort_key)
+                diagnostics.append(Diagnostic(
+                    filename, start, end, rule.code, rule.name, finding.message, finding.fix, finding.place
+                ))  # fmt: skip
+    # Deduplicated in the order found, so that findings at one position keep a stable order.
+    return sorted(dict.fromkeys(diagnostics), key=lambda d: d.sort_key)
 
 
 class _Walker:
@@ -107,7 +112,7 @@ class _Walker:
         self.rules = rules
         self.collector = collector
         self.names = Names()
-        self.contexts = Contexts(self.names)
+        self.contexts = Contexts(Roles(self.names))
         for rule in rules:
             rule.contexts = self.contexts
         self._handlers: dict[type[ast.AST], Callable[[Any], None]] = {}

@@ -1,6 +1,6 @@
 """What the project pass needs to know about one module, gathered during the engine's
-single walk: its functions, the blocking calls each makes itself and the calls each
-makes to other functions.  Plain picklable data, no syntax trees, so that a per-file
+single walk: its functions, the blocking calls each makes itself, the calls each
+makes to other functions, and what the module registers with the framework.  Plain picklable data, no syntax trees, so that a per-file
 result can be cached and shipped between processes.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from asyncsafe_lint.contexts import Contexts, Function
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
+from asyncsafe_lint.roles import RoleFacts
 from asyncsafe_lint.rule import BlockingCallRule, Call
 from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
@@ -60,7 +61,8 @@ class FunctionFacts:
     is_async: bool
     #: Decorated with one of `OFFLOADING_DECORATORS`.
     offloaded: bool
-    #: For an async function: where it runs (`in async route GET /items`).
+    #: For an async function: where it runs, as far as its own module tells
+    #: (`in async route GET /items`).
     where: str | None
     blocking: tuple[BlockingCall, ...]
     calls: tuple[CallSite, ...]
@@ -76,6 +78,8 @@ class ModuleFacts:
     #: Module-level names bound by imports -> what they stand for (`fetch` -> `app.db.fetch`),
     #: for re-exports such as `from app.db import fetch` in `app/__init__.py`.
     aliases: tuple[tuple[str, str], ...] = ()
+    #: The routes, dependencies, middleware... it registers, of any module.
+    roles: RoleFacts = field(default_factory=RoleFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,5 +169,10 @@ class FactsCollector:
                 contexts.where(function) if function.is_async else None, blocking, tuple(calls),
             ))  # fmt: skip
         return ModuleFacts(
-            self.module, self.path, tuple(functions), tuple(self._classes), tuple(sorted(self._aliases.items()))
+            self.module,
+            self.path,
+            tuple(functions),
+            tuple(self._classes),
+            tuple(sorted(self._aliases.items())),
+            contexts.roles.facts(self._qualify),
         )

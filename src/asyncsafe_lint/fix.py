@@ -30,7 +30,6 @@ from asyncsafe_lint.source import NEWLINE
 MAX_PASSES = 10
 
 
-
 @dataclass
 class FixedFile:
     path: Path
@@ -61,7 +60,7 @@ class FixResult:
     files: list[FixedFile] = field(default_factory=list)
     #: The findings that remain once the fixes are in.  When they are not written, a
     #: fixed file's findings come from checking it alone: without those that need the
-    #: other files (the project pass), which have no fixes.
+    #: other files (ASF110, from the project pass), which have no fixes.
     remaining: LintResult = field(default_factory=LintResult)
 
     @property
@@ -154,9 +153,9 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
         return result
     fixed_names = {str(file.path) for file in changed}
     kept = [d for d in before.diagnostics if d.filename not in fixed_names]
-    result.remaining.diagnostics = sorted(
-        [*kept, *(d for file in changed for d in file.diagnostics)], key=lambda d: d.sort_key
-    )
+    # A file checked alone knows only its own roles; where its functions run is as before.
+    fixed_diagnostics = before.project.place(d for file in changed for d in file.diagnostics)
+    result.remaining.diagnostics = sorted([*kept, *fixed_diagnostics], key=lambda d: d.sort_key)
     return result
 
 

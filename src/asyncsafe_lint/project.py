@@ -1,4 +1,5 @@
-"""The project pass: the call graph over the facts of every module, and ASF110.
+"""The project pass: the call graph and the roles over the facts of every module,
+ASF110, and where each async function runs.
 
 An async function that calls a plain `def` of the project runs that function's body on
 the loop, and whatever it calls in turn.  From each blocking call in a sync function
@@ -6,6 +7,11 @@ the graph is walked backwards, breadth first, through sync callers only: each fu
 learns the shortest chain from it to a blocking call, cycles and recursion end by
 themselves, and chains longer than `max-depth` are dropped.  Every call on the loop to
 a function with a chain is then reported where it is made.
+
+The roles the framework gives functions are read over every module too: a dependency
+is named by `Depends(...)` in the routes' modules, not in its own.  A finding's message
+that says where its code runs is corrected when the whole project tells more than the
+finding's own file (`ProjectFindings.place`).
 
 Which file holds which module follows the package structure: a file's module name is
 its path from the first directory above it that is not a package (or, for a file
@@ -23,6 +29,7 @@ from pathlib import Path
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
 from asyncsafe_lint.filesystem import DIRECTORY, FILE, LINKED_DIRECTORY, Snapshot
+from asyncsafe_lint.roles import RoleIndex
 from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
 
 #: How many alias hops (`from app.db import fetch` re-exported by `app/__init__.py`) are followed.
@@ -97,6 +104,19 @@ class Layout:
                     return directory.relative_to(root).parts, True
         return tuple(parts), False
 
+    def top_level(self, path: Path) -> tuple[Path, Path | None]:
+        """The directory `path`'s module is imported from by its first name, and its
+        top-level package there (None for a top-level module): for
+        `app/routes/items.py`, `.` and `app`."""
+        absolute = path.absolute()
+        parts = self.module_name(path).split(".")
+        names_package = absolute.name == "__init__.py" and parts[-1] != "__init__"
+        depth = len(parts) - (0 if names_package else 1)
+        if depth == 0:
+            return absolute.parent, None
+        package = absolute.parents[depth - 1]
+        return package.parent, package
+
     def module_file(self, module: str, roots: Iterable[Path]) -> Path | None:
         """The file that holds `module` under one of `roots`, if any."""
         parts = module.split(".")
@@ -159,20 +179,27 @@ class CallGraph:
             self.classes.update(f"{module.module}.{name}" for name in module.classes)
             self.aliases.update((f"{module.module}.{name}", target) for name, target in module.aliases)
 
-    def resolve(self, callee: str) -> str | None:
-        """The function a call to `callee` runs: itself, `__init__` for a class, or what
-        an imported name stands for in the module it was imported from."""
+    def unalias(self, name: str) -> str:
+        """What `name` stands for in the module it was imported from
+        (`app.routes.get_db` -> `app.deps.get_db`); itself when it is not an import."""
         for _ in range(_ALIAS_HOPS):
-            if callee in self.nodes:
-                return callee
-            if callee in self.classes:
-                return callee + ".__init__" if callee + ".__init__" in self.nodes else None
-            parts = callee.split(".")
+            if name in self.nodes or name in self.classes:
+                return name
+            parts = name.split(".")
             prefixes = (".".join(parts[:end]) for end in range(len(parts), 1, -1))
             alias = next((p for p in prefixes if p in self.aliases and self.aliases[p] != p), None)
             if alias is None:
-                return None
-            callee = self.aliases[alias] + callee[len(alias) :]
+                return name
+            name = self.aliases[alias] + name[len(alias) :]
+        return name
+
+    def resolve(self, callee: str) -> str | None:
+        """The function a call to `callee` runs: itself, or `__init__` for a class."""
+        callee = self.unalias(callee)
+        if callee in self.nodes:
+            return callee
+        if callee in self.classes and callee + ".__init__" in self.nodes:
+            return callee + ".__init__"
         return None
 
     def chains(self, max_depth: int) -> dict[str, tuple[str | None, BlockingCall]]:
@@ -204,12 +231,42 @@ class CallGraph:
         return found
 
 
-def project_diagnostics(
-    modules: Sequence[ModuleFacts], max_depth: int, report_in: Collection[str]
-) -> list[Diagnostic]:
+@dataclass(frozen=True, slots=True)
+class ProjectFindings:
+    """What the project pass finds in the files it reports in."""
+
+    #: ASF110.
+    diagnostics: list[Diagnostic]
+    #: (file, qualname) -> where, for each async function whose role the whole project
+    #: tells and its own module does not: a dependency used by routes elsewhere, say.
+    places: dict[tuple[str, str], str]
+
+    def place(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """`diagnostics`, with each message saying where its code runs in the project."""
+        placed = []
+        for diagnostic in diagnostics:
+            key = (diagnostic.filename, diagnostic.place.function) if diagnostic.place is not None else None
+            placed.append(diagnostic.placed(self.places[key]) if key in self.places else diagnostic)
+        return placed
+
+
+def project_findings(
+    modules: Sequence[ModuleFacts], max_depth: int, report_in: Collection[str], place_in: Collection[str]
+) -> ProjectFindings:
     """ASF110 for every call on the loop, in the files `report_in`, to a sync function
-    of the project that reaches a blocking call."""
+    of the project that reaches a blocking call; and where the async functions of the
+    files `place_in` (and `report_in`) run."""
     graph = CallGraph(modules)
+    roles = RoleIndex((module.roles for module in modules), graph.unalias)
+    places = {}
+    for module in modules:
+        if module.path in place_in or module.path in report_in:
+            for function in module.functions:
+                if not function.is_async:
+                    continue
+                where = roles.where(f"{module.module}.{function.qualname}", function.display_name)
+                if where != function.where:
+                    places[module.path, function.qualname] = where
     chains = graph.chains(max_depth)
     diagnostics = []
     for module in modules:
@@ -219,8 +276,9 @@ def project_diagnostics(
             for site in function.calls:
                 target = graph.resolve(site.callee) if site.on_loop and not site.suppressed else None
                 if target is not None and target in chains:
-                    diagnostics.append(_diagnostic(graph, chains, module, function, site, target))
-    return diagnostics
+                    where = places.get((module.path, function.qualname), function.where)
+                    diagnostics.append(_diagnostic(graph, chains, module, function, where, site, target))
+    return ProjectFindings(diagnostics, places)
 
 
 def _diagnostic(
@@ -228,6 +286,7 @@ def _diagnostic(
     chains: dict[str, tuple[str | None, BlockingCall]],
     module: ModuleFacts,
     function: FunctionFacts,
+    where: str | None,
     site: CallSite,
     target: str,
 ) -> Diagnostic:
@@ -240,9 +299,7 @@ def _diagnostic(
     blocking = chains[target][1]
     steps.append(f"{blocking.call} ({last.module.path}:{blocking.row})")
     helper = graph.nodes[target].short_name.removesuffix(".__init__")
-    message = BlockingCallInHelper.message.format(
-        helper=helper, where=function.where, chain=" -> ".join(steps)
-    )
+    message = BlockingCallInHelper.message.format(helper=helper, where=where, chain=" -> ".join(steps))
     assert site.start is not None and site.end is not None
     rule = BlockingCallInHelper
     return Diagnostic(module.path, site.start, site.end, rule.code, rule.name, message)

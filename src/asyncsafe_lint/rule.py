@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from asyncsafe_lint.contexts import Contexts, Function, argument
-from asyncsafe_lint.diagnostics import Fix
+from asyncsafe_lint.diagnostics import Fix, Place
 from asyncsafe_lint.source import Located, Source
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class Finding:
     node: Located
     message: str
     fix: Fix | None = None
+    place: Place | None = None
 
 
 class Rule:
@@ -112,8 +113,10 @@ class Rule:
         self.settings = settings
         self._findings: list[Finding] = []
 
-    def report(self, node: Located, *, fix: Fix | None = None, **fields: object) -> None:
-        self._findings.append(Finding(node, self.message.format(**fields), fix))
+    def report(self, node: Located, *, fix: Fix | None = None, place: Place | None = None, **fields: object) -> None:
+        """Reports `node` with the message filled in from `fields`; `place` when the
+        message says where the code runs (its `{where}` field)."""
+        self._findings.append(Finding(node, self.message.format(**fields), fix, place))
 
     def findings(self) -> Iterator[Finding]:
         yield from self._findings
@@ -168,7 +171,8 @@ class BlockingCallRule(Rule):
         for call, instead in self._blocking:
             assert call.function is not None
             where = self.contexts.where(call.function)
-            self.report(call.node, fix=self.fix(call), call=call.name, where=where, instead=instead)
+            place = Place(call.function.qualname, where)
+            self.report(call.node, fix=self.fix(call), place=place, call=call.name, where=where, instead=instead)
 
     def fix(self, call: Call) -> Fix | None:
         """The fix for a blocking call, for the rules that have one."""

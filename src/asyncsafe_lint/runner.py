@@ -24,8 +24,8 @@ from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
-from asyncsafe_lint.filesystem import Snapshot, Stamp, stamp
-from asyncsafe_lint.project import Layout, imported_modules, project_diagnostics
+from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, stamp
+from asyncsafe_lint.project import Layout, ProjectFindings, imported_modules, project_findings
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -39,6 +39,8 @@ class LintResult:
     files_checked: int = 0
     #: What the run read of the file system (complete only when it used a cache).
     snapshot: Snapshot = field(default_factory=Snapshot)
+    #: What the project pass found: ASF110, and where the functions of the files run.
+    project: ProjectFindings = field(default_factory=lambda: ProjectFindings([], {}))
 
 
 def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
@@ -78,7 +80,8 @@ def check_paths(
     named: dict[str, Path] = {}
     #: A file of each directory with facts: its files share their import roots.
     directories: dict[Path, Path] = {}
-    checked_files = checker.check_all(files, workers or os.cpu_count() or 1)
+    workers = workers or os.cpu_count() or 1
+    checked_files = checker.check_all(files, workers)
     for path in files:
         checked = checked_files[path]
         if isinstance(checked, Crash):
@@ -90,7 +93,10 @@ def check_paths(
             directories.setdefault(path.parent, path)
     if named:
         roots = dict.fromkeys(root for path in directories.values() for root in checker.layout.import_roots(path))
-        result.diagnostics.extend(_project_pass(named, list(roots), checker))
+        walked = [Path(path).absolute() for path in paths if Path(path).is_dir()]
+        neighbours = _neighbours(named, list(directories.values()), walked, checker)
+        result.project = _project_pass(named, neighbours, list(roots), checker, workers)
+        result.diagnostics = [*result.project.place(result.diagnostics), *result.project.diagnostics]
     if checker.cache is not None:
         checker.cache.save()
     result.diagnostics.sort(key=lambda d: d.sort_key)
@@ -138,6 +144,8 @@ class _Checker:
     _facts: dict[tuple[Path, bool], ModuleFacts | None] = field(default_factory=dict)
     #: The content hash of each file whose result this run used, when known.
     _digests: dict[tuple[Path, bool], bytes] = field(default_factory=dict)
+    #: The result of each file checked in this run, by (path, facts_only).
+    _done: dict[tuple[Path, bool], _Checked | Crash] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.snapshot)
@@ -146,9 +154,11 @@ class _Checker:
         return self.check_all([path], 1, facts_only=facts_only)[path]
 
     def check_all(self, paths: list[Path], workers: int, *, facts_only: bool = False) -> dict[Path, _Checked | Crash]:
-        done: dict[Path, _Checked | Crash] = {}
+        done = {path: self._done[path, facts_only] for path in paths if (path, facts_only) in self._done}
         if self.cache is not None:
             for path in paths:
+                if path in done:
+                    continue
                 key = (*self.key(path, facts_only), "findings")
                 cached = self.cache.get(key)
                 if isinstance(cached, _Checked):
@@ -177,6 +187,7 @@ class _Checker:
                 self.cache.put((*key, "findings"), before, done[path])
                 if facts is not None:
                     self.cache.put((*key, "facts"), before, facts)
+        self._done.update(((path, facts_only), outcome) for path, outcome in done.items())
         return done
 
     def _used(self, path: Path, facts_only: bool, stamp: Stamp | None) -> None:
@@ -193,6 +204,7 @@ class _Checker:
             if isinstance(cached, ModuleFacts):
                 self._facts[path, facts_only] = cached
             else:  # changed since its findings were read: checked again
+                del self._done[path, facts_only]
                 self.check(path, facts_only=facts_only)
         return self._facts.get((path, facts_only))
 
@@ -269,34 +281,46 @@ _PROJECT = "project pass"
 class _ProjectPass:
     """The findings of a project pass, and all they were computed from."""
 
-    #: The named modules (module, path, content hash) and the import roots.
+    #: The named modules (module, path, content hash), the import roots, and the cache
+    #: key and content hash of each neighbour (see `_neighbours`).
     inputs: tuple[object, ...]
     #: Each module looked up, in order, and the file it was found in: its cache key and
     #: content hash (None: not found, or not in the project).
     lookups: tuple[tuple[str, tuple[object, bytes | None] | None], ...]
-    diagnostics: list[Diagnostic]
+    findings: ProjectFindings
 
 
-def _project_pass(named: dict[str, Path], roots: list[Path], checker: _Checker) -> list[Diagnostic]:
+def _project_pass(
+    named: dict[str, Path], neighbours: dict[str, Path], roots: list[Path], checker: _Checker, workers: int
+) -> ProjectFindings:
     """ASF110 in the named files, following calls into every module of their packages
-    they reach, named or not: pre-commit names only the files that changed.  Other
-    packages installed next to them are not the project.
+    they reach, named or not, and where their async functions run, from what every
+    module of their packages registers: pre-commit names only the files that changed.
+    Other packages installed next to them are not the project.
 
-    From the cache when the named files and every file the last run's pass looked into
-    are unchanged, and each of its lookups finds the same file."""
+    From the cache when the named files, their neighbours and every file the last run's
+    pass looked into are unchanged, and each of its lookups finds the same file."""
     named_files = tuple(sorted((module, str(path), checker.digest(path)) for module, path in named.items()))
-    inputs = (named_files, tuple(str(root) for root in roots))
+    checker.check_all(list(neighbours.values()), workers, facts_only=True)
+    neighbour_records = tuple(_record(path, checker) for path in neighbours.values())
+    inputs = (named_files, tuple(str(root) for root in roots), neighbour_records)
     tops = {module.split(".", 1)[0] for module in named}
     cache = checker.cache
     stored = cache.recall(_PROJECT) if cache is not None else None
-    if isinstance(stored, _ProjectPass) and stored.inputs == inputs and all(
-        _record(_look_up(name, roots, tops, checker), checker) == record for name, record in stored.lookups
+    if (
+        isinstance(stored, _ProjectPass)
+        and stored.inputs == inputs
+        and all(_record(_look_up(name, roots, tops, checker), checker) == record for name, record in stored.lookups)
     ):
-        return stored.diagnostics
+        return stored.findings
     modules = {module: facts for module, path in named.items() if (facts := checker.facts(path)) is not None}
     lookups = []
-    looked_up = set(named)
+    looked_up = set(named) | set(neighbours)
     pending = list(modules.values())
+    for path in neighbours.values():
+        facts = checker.facts(path, facts_only=True)
+        if facts is not None:
+            modules.setdefault(facts.module, facts)
     while pending:
         for name in sorted(imported_modules(pending.pop()) - looked_up):
             looked_up.add(name)
@@ -311,13 +335,57 @@ def _project_pass(named: dict[str, Path], roots: list[Path], checker: _Checker) 
         str(path) for path in named.values()
         if any(rule.code == HELPER_CODE for rule in settings.rules_for(path.absolute()))
     }  # fmt: skip
-    diagnostics = project_diagnostics(list(modules.values()), settings.max_depth, report_in)
+    place_in = {str(path) for path in named.values()}
+    findings = project_findings(list(modules.values()), settings.max_depth, report_in, place_in)
     known = all(digest is not None for _, _, digest in named_files) and all(
-        record is None or record[1] is not None for _, record in lookups
+        record is None or record[1] is not None for _, record in (*lookups, *((None, r) for r in neighbour_records))
     )
     if cache is not None and known:
-        cache.remember(_PROJECT, _ProjectPass(inputs, tuple(lookups), diagnostics))
-    return diagnostics
+        cache.remember(_PROJECT, _ProjectPass(inputs, tuple(lookups), findings))
+    return findings
+
+
+def _neighbours(
+    named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker
+) -> dict[str, Path]:
+    """The modules that may register the named files' functions with the framework (a
+    route's module names its dependencies, the app's its lifespan), by name: every
+    other module of the named files' top-level packages, and the top-level modules
+    (`main.py`) in the project's import roots next to them.
+
+    `samples`: a named file of each directory with named files.  `walked`: the named
+    directories, whose files are all named already."""
+    layout, settings, snapshot = checker.layout, checker.settings, checker.snapshot
+    packages: set[Path] = set()
+    roots: set[Path] = set()
+    for path in samples:
+        root, package = layout.top_level(path)
+        if package is not None:
+            packages.add(package)
+        # Only the project's import roots: a file named on its own in a crowded directory
+        # (a home, `/tmp`) does not make that directory's scripts part of a project.
+        project = layout.project_root(root)
+        if project is not None and root in (project, project / "src"):
+            roots.add(root)
+    packages = {package for package in packages if not _within(package, walked)}
+    roots = {root for root in roots if not _within(root, walked)}
+    files = list(discover(sorted(packages), settings, snapshot))
+    for root in sorted(roots):
+        listing = snapshot.listing(str(root)) or {}
+        for name in sorted(listing):
+            if listing[name] == FILE and name.endswith(".py") and not settings.is_excluded(root / name):
+                files.append(root / name)
+    found: dict[str, Path] = {}
+    for file in files:
+        if file.suffix == ".py":
+            module = layout.module_name(file)
+            if module not in named:
+                found.setdefault(module, _shown(file))
+    return found
+
+
+def _within(directory: Path, walked: list[Path]) -> bool:
+    return any(directory.is_relative_to(top) for top in walked)
 
 
 def _look_up(module: str, roots: list[Path], tops: set[str], checker: _Checker) -> Path | None:

@@ -192,13 +192,13 @@ def test_an_edited_callee_changes_the_findings_of_its_cached_callers(
 def graphs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """How many modules each call graph built in this process had."""
     sizes: list[int] = []
-    real = runner.project_diagnostics
+    real = runner.project_findings
 
-    def counting(modules: list[runner.ModuleFacts], *args: object) -> list[Diagnostic]:
+    def counting(modules: list[runner.ModuleFacts], *args: object) -> runner.ProjectFindings:
         sizes.append(len(modules))
         return real(modules, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "project_diagnostics", counting)
+    monkeypatch.setattr(runner, "project_findings", counting)
     yield sizes
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncsafe_lint import Settings, check_paths, load
+from asyncsafe_lint import Diagnostic, Settings, check_paths, load
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.engine import check_source
 
@@ -287,3 +287,140 @@ def test_helper_findings_say_where_the_caller_runs() -> None:
         (11, "Call to sync helper `app.pause()` in async route GET /items reaches a blocking call: "
              "items -> app.pause -> time.sleep (app.py:5)"),
     ]  # fmt: skip
+
+
+# --- roles registered in other modules ---------------------------------------------------------
+SERVICE = {
+    "pyproject.toml": "[tool.asyncsafe]\n",
+    "svc/__init__.py": "from .deps import get_settings\n",
+    "svc/deps.py": (
+        "import time\nfrom typing import Annotated\n\nfrom fastapi import Depends\n\n\n"
+        "async def get_db():\n    time.sleep(1)\n\n\n"
+        "DbSession = Annotated[object, Depends(get_db)]\n\n\n"
+        "async def get_user(db: DbSession):\n    time.sleep(1)\n\n\n"
+        "async def verify_key():\n    time.sleep(1)\n\n\n"
+        "async def get_settings():\n    time.sleep(1)\n\n\n"
+        "async def unused():\n    time.sleep(1)\n"
+    ),
+    "svc/routes/__init__.py": "",
+    "svc/routes/items.py": (
+        "from typing import Annotated\n\nfrom fastapi import APIRouter, Depends\n\n"
+        "from svc import get_settings\nfrom svc.deps import DbSession, get_user\n\n"
+        "router = APIRouter(prefix='/items')\n\n\n"
+        "@router.get('')\nasync def list_items(db: DbSession):\n    return []\n\n\n"
+        "@router.get('/{id}')\nasync def get_item(user: Annotated[object, Depends(get_user)]):\n    return {}\n\n\n"
+        "@router.post('', dependencies=[Depends(get_settings)])\nasync def create_item():\n    return {}\n"
+    ),
+    "svc/routes/admin.py": (
+        "from fastapi import APIRouter, Depends\n\nfrom .. import deps\n\n"
+        "router = APIRouter(prefix='/admin', dependencies=[Depends(deps.verify_key)])\n\n\n"
+        "@router.get('/stats')\nasync def stats():\n    return {}\n\n\n"
+        "@router.delete('/cache')\nasync def clear():\n    return None\n"
+    ),
+    "svc/middleware.py": (
+        "import time\n\n\nclass Timing:\n    def __init__(self, app):\n        self.app = app\n\n"
+        "    async def __call__(self, scope, receive, send):\n        time.sleep(1)\n\n\n"
+        "async def on_error(request, exc):\n    time.sleep(1)\n"
+    ),
+    "svc/lifecycle.py": (
+        "import time\nfrom contextlib import asynccontextmanager\n\n\n"
+        "def warm_cache():\n    time.sleep(1)\n\n\n"
+        "@asynccontextmanager\nasync def lifespan(app):\n    warm_cache()\n    yield\n"
+    ),
+    "main.py": (
+        "from fastapi import FastAPI\n\n"
+        "from svc.lifecycle import lifespan\nfrom svc.middleware import Timing, on_error\n"
+        "from svc.routes import admin, items\n\n"
+        "app = FastAPI(lifespan=lifespan)\napp.add_middleware(Timing)\n"
+        "app.add_exception_handler(ValueError, on_error)\n"
+        "app.include_router(items.router)\napp.include_router(admin.router)\n"
+    ),
+}
+
+#: Where each function with a blocking call in `SERVICE` runs: only the other modules tell.
+SERVICE_PLACES = [
+    ("svc/deps.py", 8, "in async dependency `get_db` used by 2 routes"),
+    ("svc/deps.py", 15, "in async dependency `get_user` used by 1 route"),
+    ("svc/deps.py", 19, "in async dependency `verify_key` used by 2 routes"),
+    ("svc/deps.py", 23, "in async dependency `get_settings` used by 1 route"),
+    ("svc/deps.py", 27, "in async function `unused`"),
+    ("svc/middleware.py", 9, "in middleware `Timing.__call__`"),
+    ("svc/middleware.py", 13, "in exception handler `on_error`"),
+]
+
+LIFESPAN_CHAIN = (
+    "svc/lifecycle.py", 11,
+    (
+        "Call to sync helper `lifecycle.warm_cache()` in lifespan `lifespan` reaches a blocking call: "
+        "lifespan -> lifecycle.warm_cache -> time.sleep (svc/lifecycle.py:6)"
+    ),
+)  # fmt: skip
+
+
+def places(diagnostics: list[Diagnostic]) -> list[tuple[str, int, str]]:
+    """(file, row, where) of every ASF101 finding, and (file, row, message) of every ASF110."""
+    prefix, suffix = "Blocking call `time.sleep()` ", f": {SLEEP_INSTEAD}"
+    return [
+        (d.filename, d.location.row, d.message.removeprefix(prefix).removesuffix(suffix) if d.code == "ASF101" else d.message)
+        for d in diagnostics if d.code in ("ASF101", "ASF110")
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    write(tmp_path, SERVICE)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("named", [
+    ["svc", "main.py"], ["svc/deps.py", "svc/middleware.py", "svc/lifecycle.py"], ["svc/deps.py"],
+    ["svc/middleware.py"], ["svc/lifecycle.py"],
+])  # fmt: skip
+def test_roles_given_in_other_modules_are_named_whichever_files_are_named(service: Path, named: list[str]) -> None:
+    result = check_paths(named, load())
+    assert result.crashes == {}
+    everything = sorted([*SERVICE_PLACES, LIFESPAN_CHAIN])
+    expected = [place for place in everything if any(place[0].startswith(name) for name in named)]
+    assert places(result.diagnostics) == expected
+
+
+def test_a_file_checked_alone_knows_only_its_own_roles(service: Path) -> None:
+    deps = check_source((service / "svc/deps.py").read_bytes(), "svc/deps.py", Settings(), Settings().rules)
+    assert places(deps) == [
+        ("svc/deps.py", 8, "in async dependency `get_db`"),
+        ("svc/deps.py", 15, "in async function `get_user`"),
+        ("svc/deps.py", 19, "in async function `verify_key`"),
+        ("svc/deps.py", 23, "in async function `get_settings`"),
+        ("svc/deps.py", 27, "in async function `unused`"),
+    ]
+
+
+def run(*arguments: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["check", *arguments, "--output-format", "concise", "--exit-zero"]) == 0
+    return capsys.readouterr().out
+
+
+def test_registrations_edited_elsewhere_change_the_message_with_the_cache_and_replay(
+    service: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = run("svc/deps.py", capsys=capsys)
+    assert "`verify_key` used by 2 routes" in first
+    assert run("svc/deps.py", capsys=capsys) == first  # replayed
+    # The router no longer depends on it; a new module's route does.
+    admin = service / "svc/routes/admin.py"
+    admin.write_text(admin.read_text().replace(", dependencies=[Depends(deps.verify_key)]", ""))
+    edited = run("svc/deps.py", capsys=capsys)
+    assert "in async function `verify_key`" in edited
+    write(service, {"svc/routes/orders.py": (
+        "from fastapi import APIRouter, Depends\n\nfrom svc.deps import get_user, verify_key\n\n"
+        "router = APIRouter()\n\n\n"
+        "@router.get('/orders', dependencies=[Depends(verify_key)])\nasync def orders(user=Depends(get_user)):\n"
+        "    return []\n"
+    )})  # fmt: skip
+    added = run("svc/deps.py", capsys=capsys)
+    assert "`verify_key` used by 1 route:" in added
+    assert "`get_db` used by 3 routes" in added
+    assert "`get_user` used by 2 routes" in added
+    assert run("svc/deps.py", capsys=capsys) == added
+    assert run("svc/deps.py", "--no-cache", capsys=capsys) == added

@@ -91,6 +91,21 @@ def test_linting_the_directory_finds_what_linting_each_file_finds(
     assert {(Path(d.filename).resolve(), d.location.row, d.code) for d in walked.diagnostics} == per_file
 
 
+def test_dependencies_say_which_routes_of_other_modules_use_them(settings: Settings) -> None:
+    """`dependencies.py` holds the dependencies; `routes/hazards.py` names them in `Depends`."""
+    alone = check_paths([APP / "dependencies.py"], settings).diagnostics
+    where = sorted({d.message.split(": ")[0].partition("` in ")[2] for d in alone if d.code.startswith("ASF10")})
+    assert where == [
+        "async dependency `get_build_info` used by 1 route",
+        "async dependency `get_cached_rates` used by 1 route",
+        "async dependency `get_db` used by 1 route",
+        "async dependency `get_exchange_rates` used by 1 route",
+        "async dependency `get_feature_flags` used by 1 route",
+        "async dependency `probe_upstream` used by 1 route",
+        "async dependency `throttle` used by 1 route",
+    ]
+
+
 # --- the hazards are real -------------------------------------------------------------------
 
 
