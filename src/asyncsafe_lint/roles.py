@@ -164,6 +164,8 @@ class Roles:
             self._give(argument(node, "handler", 1), "exception handler")
         elif method == "add_middleware":
             self._middleware_class(argument(node, "middleware_class", 0))
+        elif method == "include_router":
+            self._include_router(node, receiver)
 
     def _route(self, endpoint: ast.expr | None, node: ast.Call, kind: str, receiver: str | None) -> None:
         key = self._key(endpoint)
@@ -185,12 +187,36 @@ class Roles:
             methods = _strings(listed) or ["GET"]
         self._tables.routes.setdefault(key, []).extend(f"{m} {path}" for m in methods)
 
+    def _include_router(self, node: ast.Call, receiver: str | None) -> None:
+        """`app.include_router(router, dependencies=[...])`: the router's routes depend on
+        what the app (or outer router) and this call name."""
+        router = argument(node, "router", 0)
+        key = "=" + router.id if isinstance(router, ast.Name) else self._key(router)
+        if key is None:
+            return
+        if receiver is not None:
+            self._tables.use(key, "=" + receiver)
+        listed = argument(node, "dependencies", None)
+        for element in listed.elts if isinstance(listed, (ast.List, ast.Tuple)) else ():
+            if isinstance(element, ast.Call) and self._is_depends(element):
+                dependency = self._dependency(element)
+                if dependency is not None:
+                    self._tables.use(key, dependency)
+
+    def _is_depends(self, node: ast.Call) -> bool:
+        symbol = self._names.resolve(node.func)
+        return symbol is not None and not symbol.instance and symbol.qualname in _DEPENDS
+
     def _depends(self, node: ast.Call) -> None:
-        key = self._key(argument(node, "dependency", 0))
+        key = self._dependency(node)
         if key is not None:
             self._tables.dependencies.add(key)
             if self.owner is not None:
                 self._tables.use(self.owner, key)
+
+    def _dependency(self, depends: ast.Call) -> str | None:
+        """The function a `Depends(...)` call names."""
+        return self._key(argument(depends, "dependency", 0))
 
     def _middleware_class(self, arg: ast.expr | None) -> None:
         key = self._key(arg)

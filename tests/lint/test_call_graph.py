@@ -300,7 +300,9 @@ SERVICE = {
         "async def get_user(db: DbSession):\n    time.sleep(1)\n\n\n"
         "async def verify_key():\n    time.sleep(1)\n\n\n"
         "async def get_settings():\n    time.sleep(1)\n\n\n"
-        "async def unused():\n    time.sleep(1)\n"
+        "async def unused():\n    time.sleep(1)\n\n\n"
+        "async def request_id():\n    time.sleep(1)\n\n\n"
+        "async def require_admin():\n    time.sleep(1)\n"
     ),
     "svc/routes/__init__.py": "",
     "svc/routes/items.py": (
@@ -328,12 +330,13 @@ SERVICE = {
         "@asynccontextmanager\nasync def lifespan(app):\n    warm_cache()\n    yield\n"
     ),
     "main.py": (
-        "from fastapi import FastAPI\n\n"
-        "from svc.lifecycle import lifespan\nfrom svc.middleware import Timing, on_error\n"
+        "from fastapi import Depends, FastAPI\n\n"
+        "from svc import deps\nfrom svc.lifecycle import lifespan\nfrom svc.middleware import Timing, on_error\n"
         "from svc.routes import admin, items\n\n"
-        "app = FastAPI(lifespan=lifespan)\napp.add_middleware(Timing)\n"
+        "app = FastAPI(lifespan=lifespan, dependencies=[Depends(deps.request_id)])\napp.add_middleware(Timing)\n"
         "app.add_exception_handler(ValueError, on_error)\n"
-        "app.include_router(items.router)\napp.include_router(admin.router)\n"
+        "app.include_router(items.router)\n"
+        "app.include_router(admin.router, dependencies=[Depends(deps.require_admin)])\n"
     ),
 }
 
@@ -344,6 +347,8 @@ SERVICE_PLACES = [
     ("svc/deps.py", 19, "in async dependency `verify_key` used by 2 routes"),
     ("svc/deps.py", 23, "in async dependency `get_settings` used by 1 route"),
     ("svc/deps.py", 27, "in async function `unused`"),
+    ("svc/deps.py", 31, "in async dependency `request_id` used by 5 routes"),
+    ("svc/deps.py", 35, "in async dependency `require_admin` used by 2 routes"),
     ("svc/middleware.py", 9, "in middleware `Timing.__call__`"),
     ("svc/middleware.py", 13, "in exception handler `on_error`"),
 ]
@@ -393,6 +398,8 @@ def test_a_file_checked_alone_knows_only_its_own_roles(service: Path) -> None:
         ("svc/deps.py", 19, "in async function `verify_key`"),
         ("svc/deps.py", 23, "in async function `get_settings`"),
         ("svc/deps.py", 27, "in async function `unused`"),
+        ("svc/deps.py", 31, "in async function `request_id`"),
+        ("svc/deps.py", 35, "in async function `require_admin`"),
     ]
 
 
