@@ -315,12 +315,8 @@ def _project_pass(
         return stored.findings
     modules = {module: facts for module, path in named.items() if (facts := checker.facts(path)) is not None}
     lookups = []
-    looked_up = set(named) | set(neighbours)
+    looked_up = set(named)
     pending = list(modules.values())
-    for path in neighbours.values():
-        facts = checker.facts(path, facts_only=True)
-        if facts is not None:
-            modules.setdefault(facts.module, facts)
     while pending:
         for name in sorted(imported_modules(pending.pop()) - looked_up):
             looked_up.add(name)
@@ -330,6 +326,11 @@ def _project_pass(
             if extra is not None and extra.module not in modules:
                 modules[extra.module] = extra
                 pending.append(extra)
+    # Only for their roles: the calls that matter are followed above, from the named files.
+    for path in neighbours.values():
+        facts = checker.facts(path, facts_only=True)
+        if facts is not None:
+            modules.setdefault(facts.module, facts)
     settings = checker.settings
     report_in = {
         str(path) for path in named.values()
@@ -345,9 +346,7 @@ def _project_pass(
     return findings
 
 
-def _neighbours(
-    named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker
-) -> dict[str, Path]:
+def _neighbours(named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker) -> dict[str, Path]:
     """The modules that may register the named files' functions with the framework (a
     route's module names its dependencies, the app's its lifespan), by name: every
     other module of the named files' top-level packages, and the top-level modules

@@ -124,6 +124,20 @@ def test_relative_imports_and_a_package_re_export_are_followed(project: Path) ->
     )]  # fmt: skip
 
 
+def test_a_module_of_the_same_package_leads_into_another_package_of_the_project(project: Path) -> None:
+    write(project, {
+        "common/__init__.py": "",
+        "common/db.py": DB,
+        "app/services.py": "from common import db\n\n\ndef load():\n    return db.fetch('x')\n",
+    })  # fmt: skip
+    (project / "app/db.py").unlink()
+    assert findings("app/routes.py") == [(
+        "ASF110", 11, 12,
+        "Call to sync helper `services.load()` in async route GET /items reaches a blocking call: "
+        "list_items -> services.load -> db.fetch -> requests.get (common/db.py:5)",
+    )]  # fmt: skip
+
+
 def test_a_method_via_self_and_a_class_whose_init_blocks(project: Path) -> None:
     write(project, {
         "app/store.py": (
