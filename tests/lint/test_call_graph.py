@@ -264,6 +264,18 @@ def test_dependencies_say_how_many_routes_use_them() -> None:
     ]
 
 
+def test_an_apps_dependencies_reach_the_routes_of_routers_mounted_at_any_depth() -> None:
+    source = HEADER + (
+        "async def request_id():\n    time.sleep(1)\n"
+        "app = FastAPI(dependencies=[Depends(request_id)])\ninner = APIRouter()\nouter = APIRouter()\n"
+        "@inner.get('/a')\nasync def a():\n    pass\n"
+        "@outer.get('/b')\nasync def b():\n    pass\n"
+        "@APIRouter().get('/c')\nasync def c():\n    pass\n"
+        "outer.include_router(inner)\napp.include_router(outer)\n"
+    )
+    assert where(source) == ["in async dependency `request_id` used by 2 routes"]
+
+
 def test_middleware_lifespan_exception_handlers_and_background_tasks() -> None:
     source = HEADER + (
         "from starlette.middleware.base import BaseHTTPMiddleware\n"
