@@ -111,7 +111,10 @@ class ServerChannel:
                 pid = int(path.stem)
                 if pid not in self._maps:
                     with open(path, "rb") as file:
-                        self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
+                        # A worker creates its file, then fills it: one listed in between
+                        # is too short to map yet, and is mapped at a later listing.
+                        if os.fstat(file.fileno()).st_size >= _STATE.size:
+                            self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
         return {pid: WorkerState(pid, *_STATE.unpack_from(state)) for pid, state in self._maps.items()}
 
     def close(self) -> None:
