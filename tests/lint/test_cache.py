@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from asyncsafe_lint import Diagnostic, Settings, check_paths, load, runner
+from asyncsafe_lint import Diagnostic, Settings, check_paths, filesystem, load, runner
 from asyncsafe_lint.cache import Cache
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.config import override
 
-from .test_call_graph import CHAIN, DB, ROUTES, SERVICES, write
+from .test_call_graph import CHAIN, CHAIN_PROJECT, DB, write
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_a_cached_run_reports_exactly_what_an_uncached_one_does(app: Path, check
 
 def test_only_the_edited_file_is_checked_again(app: Path, checked: list[tuple[str, bool]]) -> None:
     settings = load()
-    lint(settings, app / "cache")
+    before = lint(settings, app / "cache")
     assert sorted(name for name, facts_only in checked if not facts_only) == app_files()
     edited = app / "fixtures_app" / "routes" / "hazards.py"
     edited.write_text(edited.read_text() + "\nasync def added():\n    time.sleep(1)\n")
@@ -83,8 +83,8 @@ def test_only_the_edited_file_is_checked_again(app: Path, checked: list[tuple[st
     assert checked == [("fixtures_app/routes/hazards.py", False)]
     assert diagnostics == lint(settings, None)
     added = len(edited.read_text().splitlines())
-    assert [(d.code, d.location.row) for d in diagnostics if d.location.row == added and "hazards" in d.filename] == [
-        ("ASF101", added)
+    assert [(d.filename, d.code, d.location.row) for d in diagnostics if d not in before] == [
+        ("fixtures_app/routes/hazards.py", "ASF101", added)
     ]
 
 
@@ -103,12 +103,15 @@ def test_an_edit_that_keeps_the_size_is_noticed(app: Path, checked: list[tuple[s
     assert diagnostics == lint(settings, None)
 
 
-def test_an_edit_within_the_same_clock_tick_is_noticed(app: Path, checked: list[tuple[str, bool]]) -> None:
+def test_an_edit_within_the_same_clock_tick_is_noticed(
+    app: Path, checked: list[tuple[str, bool]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Same size and same modification time (a coarse filesystem clock): the timestamp
     was recorded too soon after the write to be trusted, so the contents are compared."""
     settings = load()
     edited = app / "fixtures_app" / "routes" / "hazards.py"
-    edited.write_text(edited.read_text())  # written just now
+    # Every time is too recent to trust, however long the first run takes.
+    monkeypatch.setattr(filesystem, "RACY_NS", 10**18)
     lint(settings, app / "cache")
     stat = edited.stat()
     edited.write_text(edited.read_text().replace("time.sleep(", "time.sleeq(", 1))
@@ -170,8 +173,7 @@ def test_a_corrupt_cache_file_is_ignored_and_replaced(app: Path, checked: list[t
 def test_an_edited_callee_changes_the_findings_of_its_cached_callers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checked: list[tuple[str, bool]]
 ) -> None:
-    write(tmp_path, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/db.py": DB,
-                     "app/services.py": SERVICES, "app/routes.py": ROUTES})  # fmt: skip
+    write(tmp_path, CHAIN_PROJECT)
     monkeypatch.chdir(tmp_path)
     settings = load()
 
@@ -205,8 +207,7 @@ def graphs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def test_an_unchanged_project_reuses_its_call_graph_findings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checked: list[tuple[str, bool]], graphs: list[int]
 ) -> None:
-    write(tmp_path, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/db.py": DB,
-                     "app/services.py": SERVICES, "app/routes.py": ROUTES})  # fmt: skip
+    write(tmp_path, CHAIN_PROJECT)
     monkeypatch.chdir(tmp_path)
     settings = load()
     first = lint(settings, tmp_path / "cache", ("app/routes.py",))
@@ -224,8 +225,7 @@ def test_a_module_added_where_a_call_leads_changes_the_cached_findings(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, graphs: list[int]
 ) -> None:
     """The module `app.db` was looked for, and not found, by the cached project pass."""
-    write(tmp_path, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/services.py": SERVICES,
-                     "app/routes.py": ROUTES})  # fmt: skip
+    write(tmp_path, {name: text for name, text in CHAIN_PROJECT.items() if name != "app/db.py"})
     monkeypatch.chdir(tmp_path)
     settings = load()
     assert [d.code for d in lint(settings, tmp_path / "cache", ("app/routes.py",))] == []
@@ -248,6 +248,7 @@ def test_the_cache_directory_can_be_named(app: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ASYNCSAFE_CACHE_DIR", str(app / "from-env"))
     assert main(["check", "fixtures_app/main.py", "--exit-zero"]) == 0
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["elsewhere", "fixtures_app", "from-env"]
+    assert [len(list((app / name).glob("*/*.pickle"))) for name in ("elsewhere", "from-env")] == [1, 1]
 
 
 #: Runs the command line with the arguments given, in each output format, then prints
@@ -285,8 +286,20 @@ def forking() -> None:
 def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load()
     serial = check_paths(["fixtures_app"], settings, workers=1)
+    pids = app / "pids"
+    pids.mkdir()
+    real = runner.check_file
+
+    def noting_pid(path: Path, settings: Settings, *, facts_only: bool = False) -> runner.FileResult:
+        if not facts_only:  # the project pass looks modules up here, one at a time
+            (pids / str(os.getpid())).touch()
+        return real(path, settings, facts_only=facts_only)
+
+    monkeypatch.setattr(runner, "check_file", noting_pid)
     monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
     parallel = check_paths(["fixtures_app"], settings, workers=2)
+    checked_in = {int(p.name) for p in pids.iterdir()}
+    assert checked_in and os.getpid() not in checked_in  # every file was checked in a worker
     assert (parallel.diagnostics, parallel.crashes, parallel.files_checked) == (
         serial.diagnostics, {}, len(app_files())
     )  # fmt: skip
@@ -312,7 +325,8 @@ def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatc
     (pids / str(os.getpid())).unlink()
     monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
     parallel = check_paths(["fixtures_app"], settings, cache_dir=app / "cache", workers=2)
-    assert str(os.getpid()) not in {p.name for p in pids.iterdir()}  # every named file was checked in a worker
+    checked_in = {p.name for p in pids.iterdir()}
+    assert checked_in and str(os.getpid()) not in checked_in  # every named file was checked in a worker
     assert list(parallel.crashes) == ["fixtures_app/jobs.py"]
     assert parallel.crashes["fixtures_app/jobs.py"].rstrip().endswith("RuntimeError: planted")
     assert (parallel.diagnostics, parallel.crashes) == (serial.diagnostics, serial.crashes)

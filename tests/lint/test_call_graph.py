@@ -3,11 +3,12 @@ reached through sync helpers, across modules, whichever files are named."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from asyncsafe_lint import Diagnostic, Settings, check_paths, load
+from asyncsafe_lint import Diagnostic, Settings, check_paths, commands, load
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.engine import check_source
 
@@ -62,6 +63,16 @@ CHAIN = (
 )
 
 
+#: A project whose route reaches `requests.get` two modules down (`CHAIN`).
+CHAIN_PROJECT = {
+    "pyproject.toml": "[tool.asyncsafe]\n",
+    "app/__init__.py": "",
+    "app/db.py": DB,
+    "app/services.py": SERVICES,
+    "app/routes.py": ROUTES,
+}
+
+
 def write(root: Path, files: dict[str, str]) -> None:
     for name, text in files.items():
         path = root / name
@@ -71,13 +82,7 @@ def write(root: Path, files: dict[str, str]) -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write(tmp_path, {
-        "pyproject.toml": "[tool.asyncsafe]\n",
-        "app/__init__.py": "",
-        "app/db.py": DB,
-        "app/services.py": SERVICES,
-        "app/routes.py": ROUTES,
-    })  # fmt: skip
+    write(tmp_path, CHAIN_PROJECT)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -167,10 +172,16 @@ def test_sync_routes_and_threadpool_hand_offs_produce_nothing(project: Path) -> 
             "    return load()\n\n\n@app.get('/b')\nasync def b():\n    await run_in_threadpool(load)\n"
             "    await asyncio.to_thread(load)\n    await anyio.to_thread.run_sync(load)\n"
             "    await asyncio.get_running_loop().run_in_executor(None, load)\n"
-            "    await asyncio.to_thread(lambda: load())\n"
+            "    await asyncio.to_thread(lambda: load())\n\n\n"
+            "@app.get('/c')\nasync def c():\n    return load()\n"
         ),
     })  # fmt: skip
-    assert findings("app") == []
+    # Only the control, the call made on the loop, is reported.
+    assert findings("app") == [(
+        "ASF110", 28, 12,
+        "Call to sync helper `services.load()` in async route GET /c reaches a blocking call: "
+        "c -> services.load -> db.fetch -> requests.get (app/db.py:5)",
+    )]  # fmt: skip
 
 
 def test_cycles_and_recursion_across_modules_terminate(project: Path) -> None:
@@ -190,8 +201,8 @@ def test_max_depth_cuts_the_chain(project: Path, capsys: pytest.CaptureFixture[s
     # list_items -> services.load -> db.fetch: two sync functions deep.
     assert main(["check", "app", "--select", "ASF110", "--max-depth", "1"]) == 0
     assert capsys.readouterr().out == "All checks passed!\n"
-    assert main(["check", "app", "--select", "ASF110", "--max-depth", "2"]) == 1
-    assert "app/routes.py:11:12: ASF110 " in capsys.readouterr().out
+    assert main(["check", "app", "--select", "ASF110", "--max-depth", "2", "--output-format", "concise"]) == 1
+    assert capsys.readouterr().out == f"app/routes.py:11:12: ASF110 {CHAIN[3]}\nFound 1 error.\n"
     (project / "pyproject.toml").write_text("[tool.asyncsafe]\nmax-depth = 1\n")
     assert findings("app") == []
 
@@ -206,18 +217,22 @@ def test_a_bad_max_depth_is_a_usage_error(project: Path, capsys: pytest.CaptureF
 
 def test_a_direct_blocking_call_stays_asf1xx_and_is_not_reported_twice(project: Path) -> None:
     write(project, {"app/routes.py": "import requests\n\n\nasync def handler():\n    return requests.get('x')\n"})
-    codes = {d.code for d in check_paths(["app/routes.py"], load()).diagnostics}
-    assert codes == {"ASF102", "ASF201"}
+    found = check_paths(["app/routes.py"], load()).diagnostics
+    assert [(d.code, d.location.row, d.location.column) for d in found] == [("ASF102", 5, 12), ("ASF201", 5, 12)]
 
 
 # --- where the code runs -----------------------------------------------------------------------
 
 
+def phrase(message: str) -> str:
+    """The `in ...` phrase of an ASF101 message about `time.sleep()`."""
+    return message.removeprefix("Blocking call `time.sleep()` ").removesuffix(f": {SLEEP_INSTEAD}")
+
+
 def where(source: str) -> list[str]:
     """The `in ...` phrase of every ASF101 finding in `source`."""
     diagnostics = check_source(source.encode(), "app.py", Settings(), Settings().rules)
-    prefix, suffix = "Blocking call `time.sleep()` ", f": {SLEEP_INSTEAD}"
-    return [d.message.removeprefix(prefix).removesuffix(suffix) for d in diagnostics if d.code == "ASF101"]
+    return [phrase(d.message) for d in diagnostics if d.code == "ASF101"]
 
 
 HEADER = "import time\nfrom typing import Annotated\nfrom fastapi import APIRouter, BackgroundTasks, Depends, FastAPI\n"
@@ -390,9 +405,8 @@ LIFESPAN_CHAIN = (
 
 def places(diagnostics: list[Diagnostic]) -> list[tuple[str, int, str]]:
     """(file, row, where) of every ASF101 finding, and (file, row, message) of every ASF110."""
-    prefix, suffix = "Blocking call `time.sleep()` ", f": {SLEEP_INSTEAD}"
     return [
-        (d.filename, d.location.row, d.message.removeprefix(prefix).removesuffix(suffix) if d.code == "ASF101" else d.message)
+        (d.filename, d.location.row, phrase(d.message) if d.code == "ASF101" else d.message)
         for d in diagnostics if d.code in ("ASF101", "ASF110")
     ]  # fmt: skip
 
@@ -429,22 +443,32 @@ def test_a_file_checked_alone_knows_only_its_own_roles(service: Path) -> None:
     ]
 
 
-def run(*arguments: str, capsys: pytest.CaptureFixture[str]) -> str:
-    assert main(["check", *arguments, "--output-format", "concise", "--exit-zero"]) == 0
-    return capsys.readouterr().out
+def run(*arguments: str, capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str]]:
+    """(row, where) of every ASF101 finding the command line prints for `svc/deps.py`."""
+    assert main(["check", *arguments, "--select", "ASF101", "--output-format", "concise", "--exit-zero"]) == 0
+    rows = []
+    for line in capsys.readouterr().out.splitlines()[:-2]:  # less the totals
+        place, _, message = line.partition(" ASF101 [*] ")
+        file, row, _ = place.split(":", 2)
+        assert file == "svc/deps.py"
+        rows.append((int(row), phrase(message)))
+    return rows
 
 
 def test_registrations_edited_elsewhere_change_the_message_with_the_cache_and_replay(
-    service: Path, capsys: pytest.CaptureFixture[str]
+    service: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    checked: list[Sequence[str]] = []
+    real = commands.run
+    monkeypatch.setattr(commands, "run", lambda arguments: checked.append(arguments) or real(arguments))
     first = run("svc/deps.py", capsys=capsys)
-    assert "`verify_key` used by 2 routes" in first
-    assert run("svc/deps.py", capsys=capsys) == first  # replayed
+    assert first == [(row, where) for file, row, where in SERVICE_PLACES if file == "svc/deps.py"]
+    assert (run("svc/deps.py", capsys=capsys), len(checked)) == (first, 1)  # replayed
     # The router no longer depends on it; a new module's route does.
     admin = service / "svc/routes/admin.py"
     admin.write_text(admin.read_text().replace(", dependencies=[Depends(deps.verify_key)]", ""))
     edited = run("svc/deps.py", capsys=capsys)
-    assert "in async function `verify_key`" in edited
+    assert edited == [(19, "in async function `verify_key`") if row == 19 else (row, where) for row, where in first]
     write(service, {"svc/routes/orders.py": (
         "from fastapi import APIRouter, Depends\n\nfrom svc.deps import get_user, verify_key\n\n"
         "router = APIRouter()\n\n\n"
@@ -452,8 +476,11 @@ def test_registrations_edited_elsewhere_change_the_message_with_the_cache_and_re
         "    return []\n"
     )})  # fmt: skip
     added = run("svc/deps.py", capsys=capsys)
-    assert "`verify_key` used by 1 route:" in added
-    assert "`get_db` used by 3 routes" in added
-    assert "`get_user` used by 2 routes" in added
-    assert run("svc/deps.py", capsys=capsys) == added
+    assert added == [
+        (8, "in async dependency `get_db` used by 3 routes"),
+        (15, "in async dependency `get_user` used by 2 routes"),
+        (19, "in async dependency `verify_key` used by 1 route"),
+        *first[3:],
+    ]
+    assert (run("svc/deps.py", capsys=capsys), len(checked)) == (added, 3)  # replayed
     assert run("svc/deps.py", "--no-cache", capsys=capsys) == added

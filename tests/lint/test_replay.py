@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import asyncsafe_lint
-from asyncsafe_lint import commands, replay, runner
+from asyncsafe_lint import commands, filesystem, replay, runner
 from asyncsafe_lint.cli import main
 
-from .test_call_graph import DB, ROUTES, SERVICES, write
+from .test_call_graph import CHAIN_PROJECT, DB, SERVICES, write
 
 HOOK = ["check", "app", "--exit-zero"]
 ROUTE_ONLY = ["check", "app/routes.py"]
@@ -32,8 +32,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project whose route reaches `requests.get` through two modules (ASF110), the
     current directory."""
     root = tmp_path / "project"
-    write(root, {"pyproject.toml": "[tool.asyncsafe]\n", "app/__init__.py": "", "app/db.py": DB,
-                 "app/services.py": SERVICES, "app/routes.py": ROUTES})  # fmt: skip
+    write(root, CHAIN_PROJECT)
     monkeypatch.chdir(root)
     return root
 
@@ -109,6 +108,18 @@ def _edit(name: str, old: str, new: str) -> Callable[[Path], None]:
     return edit
 
 
+def _edit_keeping_time(name: str, old: str, new: str) -> Callable[[Path], None]:
+    """An edit that keeps the file's size and modification time: only its contents tell."""
+
+    def edit(root: Path) -> None:
+        path = root / name
+        stat = path.stat()
+        _edit(name, old, new)(root)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    return edit
+
+
 _IGNORING = '[tool.asyncsafe]\nignore = ["ASF110"]'
 _SERVICES_OF_CACHE = SERVICES.replace("from app import db", "from app import cache as db")
 
@@ -117,8 +128,10 @@ _SERVICES_OF_CACHE = SERVICES.replace("from app import db", "from app import cac
 #: the change.
 CHANGES: dict[str, tuple[list[str], dict[str, str | None], Callable[[Path], None]]] = {
     "the named file edited": (ROUTE_ONLY, {}, _edit("app/routes.py", "s.load()", "s.load(); time.sleep(1)")),
-    # Same size: only the content hash tells (the modification time is too recent to trust).
-    "a callee's file edited, same size": (ROUTE_ONLY, {}, _edit("app/db.py", "requests.get", "requests.put")),
+    # Same size and time: only the content hash tells (the time is too recent to trust).
+    "a callee's file edited, same size and time": (
+        ROUTE_ONLY, {}, _edit_keeping_time("app/db.py", "requests.get", "requests.put")
+    ),
     "a callee's blocking call removed": (ROUTE_ONLY, {}, _edit("app/db.py", "requests.get(url, timeout=5)", "url")),
     "a callee's file renamed": (ROUTE_ONLY, {}, lambda root: (root / "app/db.py").rename(root / "app/database.py")),
     "a looked-up module created": (ROUTE_ONLY, {"app/services.py": _SERVICES_OF_CACHE},
@@ -137,8 +150,11 @@ CHANGES: dict[str, tuple[list[str], dict[str, str | None], Callable[[Path], None
 
 @pytest.mark.parametrize("change", CHANGES)
 def test_a_change_the_output_depends_on_is_checked_again(
-    project: Path, capsys: pytest.CaptureFixture[str], ran: list[list[str]], change: str
-) -> None:
+    project: Path, capsys: pytest.CaptureFixture[str], ran: list[list[str]], change: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Every time is too recent to trust, however long the first run took.
+    monkeypatch.setattr(filesystem, "RACY_NS", 10**18)
     arguments, files, edit = CHANGES[change]
     write(project, {name: text for name, text in files.items() if text is not None})
     for name in (name for name, text in files.items() if text is None):
