@@ -45,6 +45,11 @@ class Function:
         """The qualified name calls to it resolve to (see `names.LOCAL`)."""
         return LOCAL + self.qualname
 
+    @property
+    def class_key(self) -> str | None:
+        """For a method: what its class resolves to (a nested class's too)."""
+        return LOCAL + self.qualname.rpartition(".")[0] if self.class_name is not None else None
+
 
 class Contexts:
     """The stack of functions and classes around the node being walked, and the roles
@@ -65,8 +70,10 @@ class Contexts:
 
     def qualname(self, name: str) -> str:
         """The `__qualname__` a function or class named `name` defined here gets."""
-        parts = [f"{frame.name}.<locals>" if isinstance(frame, Function) else frame for frame in self._stack]
-        return ".".join([*parts, name])
+        return ".".join([*self._parts(), name])
+
+    def _parts(self) -> list[str]:
+        return [f"{frame.name}.<locals>" if isinstance(frame, Function) else frame for frame in self._stack]
 
     @property
     def function(self) -> Function | None:
@@ -80,6 +87,11 @@ class Contexts:
     def class_name(self) -> str | None:
         """The class whose body directly holds the code being walked."""
         return self._stack[-1] if self._stack and isinstance(self._stack[-1], str) else None
+
+    @property
+    def class_key(self) -> str | None:
+        """What the class whose body directly holds the code resolves to (see `names.LOCAL`)."""
+        return LOCAL + ".".join(self._parts()) if self.class_name is not None else None
 
     @property
     def on_loop(self) -> bool:

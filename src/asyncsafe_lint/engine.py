@@ -196,9 +196,9 @@ class _Walker:
     def _class_attribute(self, target: ast.expr, symbol: Symbol | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
         # `self.lock` and `self.client` in its methods.
-        class_name = self.contexts.class_name
-        if class_name is not None and isinstance(target, ast.Name):
-            self.names.class_attributes.setdefault(LOCAL + class_name, {})[target.id] = symbol
+        class_key = self.contexts.class_key
+        if class_key is not None and isinstance(target, ast.Name):
+            self.names.class_attributes.setdefault(class_key, {})[target.id] = symbol
 
     def _For(self, node: ast.For | ast.AsyncFor) -> None:
         self.names.bind_target(node.target, None)
@@ -233,7 +233,7 @@ class _Walker:
         self.contexts.roles.owner = None
         self.contexts.enter_function(function)
         self.names.push()
-        self._bind_parameters(node.args, function.class_name, node)
+        self._bind_parameters(node.args, function.class_key, node)
         self._children(node.body)
         self.names.pop()
         self.contexts.leave()
@@ -254,8 +254,9 @@ class _Walker:
         self.contexts.leave()
 
     def _ClassDef(self, node: ast.ClassDef) -> None:
-        self.names.bind(node.name, Symbol(LOCAL + node.name))
-        self.contexts.roles.base_classes(node.name, node.bases)
+        class_key = LOCAL + self.contexts.qualname(node.name)
+        self.names.bind(node.name, Symbol(class_key))
+        self.contexts.roles.base_classes(class_key, node.bases)
         if self.collector is not None:
             self.collector.class_(self.contexts.qualname(node.name))
         self._children(node.decorator_list)
@@ -267,22 +268,22 @@ class _Walker:
         self.names.pop()
         self.contexts.leave()
 
-    def _bind_parameters(self, arguments: ast.arguments, class_name: str | None, node: ast.AST) -> None:
+    def _bind_parameters(self, arguments: ast.arguments, class_key: str | None, node: ast.AST) -> None:
         every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
         every += [star for star in (arguments.vararg, arguments.kwarg) if star is not None]
         for index, param in enumerate(every):
             symbol = None
             if param.annotation is not None:
                 symbol = self.names.annotation(param.annotation)
-            elif index == 0 and class_name is not None and isinstance(node, FunctionNode):
-                symbol = self._receiver(node, class_name)
+            elif index == 0 and class_key is not None and isinstance(node, FunctionNode):
+                symbol = self._receiver(node, class_key)
             self.names.bind(param.arg, symbol)
 
-    def _receiver(self, node: FunctionNode, class_name: str) -> Symbol | None:
+    def _receiver(self, node: FunctionNode, class_key: str) -> Symbol | None:
         decorators = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
         if "staticmethod" in decorators:
             return None
-        return Symbol(LOCAL + class_name, instance="classmethod" not in decorators)
+        return Symbol(class_key, instance="classmethod" not in decorators)
 
     # --- calls -----------------------------------------------------------------------------
     def _Call(self, node: ast.Call) -> None:

@@ -139,11 +139,11 @@ class Roles:
                 for value in handlers.values:
                     self._give(value, "exception handler")
 
-    def base_classes(self, class_name: str, bases: Sequence[ast.expr]) -> None:
+    def base_classes(self, class_key: str, bases: Sequence[ast.expr]) -> None:
         for base in bases:
             symbol = self._names.resolve(base)
             if symbol is not None and not symbol.instance and symbol.qualname == _BASE_HTTP_MIDDLEWARE:
-                self._tables.middleware_classes.add(LOCAL + class_name)
+                self._tables.middleware_classes.add(class_key)
 
     def _registry_call(self, node: ast.Call, method: str) -> None:
         decorated = self.owner if self.owner is not None and not self.owner.startswith("=") else None
@@ -228,9 +228,6 @@ class Roles:
         if key is not None:
             self._tables.single.setdefault(key, role)
 
-    def _use(self, user: str, used: str) -> None:
-        self._uses.setdefault(user, set()).add(used)
-
     def _key(self, arg: ast.expr | None) -> str | None:
         if arg is None:
             return None
@@ -261,7 +258,7 @@ class Roles:
     def where(self, function: Function) -> str:
         """Where an async function runs, as far as its own module tells."""
         if self._index is None:
-            self._index = RoleIndex([self.facts(lambda name: name)])
+            self._index = RoleIndex([self.facts(_same)])
         return self._index.where(function.key, function.display_name)
 
 

@@ -143,6 +143,21 @@ def test_a_module_of_the_same_package_leads_into_another_package_of_the_project(
     )]  # fmt: skip
 
 
+@pytest.mark.parametrize("outer", ["class Outer:", "def make():"])
+def test_a_method_of_a_nested_class_is_followed_through_self(outer: str) -> None:
+    source = (
+        f"import time\n{outer}\n    class Inner:\n        def pause(self):\n            time.sleep(1)\n\n"
+        "        async def run(self):\n            self.pause()\n"
+    )
+    inner = "Outer.Inner" if outer.startswith("class") else "make.<locals>.Inner"
+    diagnostics = check_source(source.encode(), "app.py", Settings(), Settings().rules)
+    assert [(d.code, d.location.row, d.location.column, d.message) for d in diagnostics] == [(
+        "ASF110", 8, 13,
+        f"Call to sync helper `app.{inner}.pause()` in async function `Inner.run` reaches a blocking call: "
+        f"Inner.run -> app.{inner}.pause -> time.sleep (app.py:5)",
+    )]  # fmt: skip
+
+
 def test_a_method_via_self_and_a_class_whose_init_blocks(project: Path) -> None:
     write(project, {
         "app/store.py": (
