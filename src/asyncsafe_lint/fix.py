@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import tokenize
 import traceback
 import warnings
@@ -25,6 +26,9 @@ from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.runner import LintResult, check_paths
 from asyncsafe_lint.source import NEWLINE
+
+#: A physical line, with its end if it has one (see `source.NEWLINE`).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 #: More passes than any file needs; a bound so that fixes that undo each other still end.
 MAX_PASSES = 10
@@ -172,7 +176,8 @@ def _compiles(text: str, filename: str) -> bool:
 
 
 def _lines_with_ends(text: str) -> list[str]:
-    lines = text.splitlines(keepends=True)
+    # Split where Python does, not `str.splitlines`, which also splits at form feeds.
+    lines = [match.group() for match in _LINE.finditer(text)]
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n\\ No newline at end of file\n"
     return lines

@@ -10,7 +10,8 @@ other than the import a fix wants is left alone.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Edit
@@ -27,16 +28,26 @@ Bindings = dict[str, set[str]]
 
 def bindings(nodes: Iterable[ast.AST]) -> Bindings:
     found: Bindings = {}
+    for name, meaning in _scope_bindings(nodes):
+        found.setdefault(name, set()).add(meaning)
+    return found
+
+
+def binding_counts(nodes: Iterable[ast.AST]) -> Counter[str]:
+    """How many times the scope binds each name, in `if`/`try` blocks too."""
+    return Counter(name for name, _ in _scope_bindings(nodes))
+
+
+def _scope_bindings(nodes: Iterable[ast.AST]) -> Iterator[tuple[str, str]]:
+    """Each binding of a name in the scope of `nodes`, and what it binds."""
     pending = list(nodes)
     while pending:
         node = pending.pop()
-        for name, meaning in _binds(node):
-            found.setdefault(name, set()).add(meaning)
+        yield from _binds(node)
         if not isinstance(
             node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.Import, ast.ImportFrom)
         ):
             pending.extend(ast.iter_child_nodes(node))
-    return found
 
 
 def _binds(node: ast.AST) -> Iterable[tuple[str, str]]:
@@ -69,6 +80,28 @@ def function_bindings(function: FunctionNode) -> Bindings:
     arguments = function.args
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
     return bindings([*(p for p in parameters if p is not None), *function.body])
+
+
+def bindings_seen_in(tree: ast.Module, function: FunctionNode) -> Bindings:
+    """The names `function` and the functions it is nested in bind: all its body sees
+    besides the module's names (class bodies around it are not seen)."""
+    seen: Bindings = {}
+    for enclosing in _functions_around(tree.body, function) or [function]:
+        for name, meanings in function_bindings(enclosing).items():
+            seen.setdefault(name, set()).update(meanings)
+    return seen
+
+
+def _functions_around(body: Iterable[ast.AST], function: FunctionNode) -> list[FunctionNode] | None:
+    """The functions from the module down to `function`, itself included; None when
+    `function` is not in `body`."""
+    for node in body:
+        if node is function:
+            return [function]
+        inner = _functions_around(ast.iter_child_nodes(node), function)
+        if inner is not None:
+            return [node, *inner] if isinstance(node, FunctionNode) else inner
+    return None
 
 
 class ModuleImports:

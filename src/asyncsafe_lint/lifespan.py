@@ -15,14 +15,13 @@ the whole app to a human, and the finding says why.
 from __future__ import annotations
 
 import ast
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import add_argument, fix, insert_lines_before, remove_argument, replace_lines
-from asyncsafe_lint.imports import OTHER, ModuleImports
+from asyncsafe_lint.imports import OTHER, ModuleImports, binding_counts
 from asyncsafe_lint.rule import is_none
 from asyncsafe_lint.source import Source, first_row
 
@@ -71,7 +70,7 @@ class LifespanPlan:
         self.tree = tree
         self.source = source
         self.imports = ModuleImports(tree, source)
-        self._assigned = _assignment_counts(tree)
+        self._assigned = binding_counts(tree.body)
         #: The module-level statements with lines of their own (no `;` neighbours).
         self._alone = _alone(tree.body)
         #: The module's functions whose name is bound once, by their `def`.
@@ -145,6 +144,8 @@ class LifespanPlan:
                     self._handled.add(id(call))
                     if len(statement.decorator_list) > 1:
                         app.block(f"the handler `{statement.name}` has other decorators")
+                    if self._functions.get(statement.name) is not statement:
+                        app.block(f"`{statement.name}` is bound to something else too")
                     event = event_of(call.args[0] if call.args else None)
                     if event is None:
                         app.block("the event is not written as a string")
@@ -286,21 +287,6 @@ class LifespanPlan:
     def name_of(self, constructor: ast.Call) -> str | None:
         """The module-level name an app or router built by `constructor` is assigned to."""
         return self._names_of_calls.get(id(constructor))
-
-
-def _assignment_counts(tree: ast.Module) -> Counter[str]:
-    """How many module-level statements bind each name."""
-    counts: Counter[str] = Counter()
-    for statement in tree.body:
-        names: list[str] = []
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(statement.name)
-        elif isinstance(statement, ast.Assign):
-            names += [target.id for target in statement.targets if isinstance(target, ast.Name)]
-        elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and isinstance(statement.target, ast.Name):
-            names.append(statement.target.id)
-        counts.update(names)
-    return counts
 
 
 def _alone(body: list[ast.stmt]) -> list[ast.stmt]:

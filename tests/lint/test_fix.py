@@ -153,6 +153,9 @@ def test_sleep_uses_the_modules_own_asyncio_or_anyio_import():
         # `asyncio` means something else here.
         "import time\nasyncio = None\n\n\nasync def f():\n    time.sleep(1)\n",
         "import time, asyncio\n\n\nasync def f(asyncio):\n    time.sleep(1)\n",
+        "import time\n\n\ndef outer():\n    asyncio = 5\n\n    async def f():\n        time.sleep(1)\n",
+        # `await` would apply to the function, not to the call.
+        "import time\n\n\nasync def f():\n    (time.sleep)(1)\n",
         # `await` would be invalid in a class body, and the call is not a statement here.
         "import time\n\n\nasync def f():\n    class A:\n        time.sleep(1)\n",
         "import time\n\n\nasync def f():\n    return [time.sleep(1) for _ in range(2)]\n",
@@ -456,6 +459,24 @@ NO_FIX = [
         "a handler is added to the handler list directly",
         id="list-append",
     ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.on_event('startup')\nasync def init():\n    pass\n\n\n"
+        "@app.on_event('startup')\nasync def init():\n    pass\n",
+        "`init` is bound to something else too",
+        id="handler-defined-twice",
+    ),
+    pytest.param(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.on_event('startup')\nasync def start():\n    pass\n\n\n"
+        "start = None\n",
+        "`start` is bound to something else too",
+        id="handler-name-rebound",
+    ),
+    pytest.param(
+        "import os\n\nfrom fastapi import FastAPI\n\napp = FastAPI()\nif os.environ.get('DEBUG'):\n"
+        "    app = FastAPI(debug=True)\n\n\n@app.on_event('startup')\nasync def start():\n    pass\n",
+        "`app` is assigned more than once",
+        id="app-rebound-in-an-if",
+    ),
 ]
 
 
@@ -535,3 +556,9 @@ def test_bad_fix_settings_are_named(table, error):
     with pytest.raises(ConfigError) as raised:
         from_table(table, Path("/project/pyproject.toml"))
     assert str(raised.value) == f"/project/pyproject.toml: {error}"
+
+
+def test_a_diff_splits_lines_where_python_does():
+    # A form feed inside a line (here in a comment) does not end it.
+    fixed = FixedFile(Path("app.py"), "x = 1  # a\x0c b\ny = 2\n", "x = 1  # a\x0c b\ny = 3\n", Counter(), [])
+    assert fixed.diff("app.py") == "--- app.py\n+++ app.py\n@@ -1,2 +1,2 @@\n x = 1  # a\x0c b\n-y = 2\n+y = 3\n"

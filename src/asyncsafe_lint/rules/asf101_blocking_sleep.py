@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import fix, replace
-from asyncsafe_lint.imports import ModuleImports, function_bindings
+from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
 from asyncsafe_lint.rule import BlockingCallRule, Call
 
 if TYPE_CHECKING:
@@ -71,8 +71,9 @@ It is offered only where `await` is sure to be valid and to mean the same: the c
 is a statement of its own in the body of the `async def` itself (not in a nested
 function, class or lambda), it passes exactly one positional argument, that argument
 is not a negative number written out (`time.sleep(-1)` raises `ValueError`,
-`asyncio.sleep(-1)` returns at once), and the name the fix would use is not bound to
-anything else in the module or the function.
+`asyncio.sleep(-1)` returns at once), the function called is not written in
+parentheses (`(time.sleep)(1)`), and the name the fix would use is not bound to
+anything else in the module, the function or the functions it is nested in.
 
 The fix is safe: the coroutine still pauses for as long and then carries on as before.
 What changes is what the rule asks for: during the pause the event loop runs other
@@ -119,13 +120,13 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             return None
         if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
             return None
-        if _negative_number(node.args[0]):
-            return None
+        if _negative_number(node.args[0]) or self.source.start(node.func) != self.source.start(node):
+            return None  # `time.sleep(-1)` raises; `(time.sleep)(1)` would await the function
         if id(node) not in self._statements_of(function.node):
             return None
         imports = ModuleImports(self.tree, self.source)
         module = "anyio" if imports.uses("anyio") else "asyncio"
-        local = function_bindings(function.node)
+        local = bindings_seen_in(self.tree, function.node)
         spelled = imports.reference(f"{module}.sleep")
         edits: list[Edit] = []
         if spelled is None:

@@ -165,7 +165,9 @@ of an app's handlers or none, and the finding says why when there is none:
 - a handler is registered in a way whose place in the order is not known: inside a
   function, by changing `app.router.on_startup` directly, with an event that is not
   a string literal, or a handler that is not a plain function of the module (a
-  lambda, an imported or decorated function, a handler with other decorators);
+  lambda, an imported or decorated function, a handler with other decorators, a
+  name bound again elsewhere in the module);
+- the app's name is assigned more than once (in an `if` or `try` block too);
 - the app includes a router of the same module that has handlers of its own;
 - handlers on a router rather than an app, and constructors that take `**kwargs`.
 
