@@ -94,8 +94,6 @@ def _bound(key: str, value: Any, where: str) -> float:
             seconds = parse_duration(value, what)
         except ValueError as error:
             raise BudgetError(str(error)) from None
-        if not math.isfinite(seconds):
-            raise BudgetError(f"{what}: invalid duration {value!r} (use e.g. 250ms, 2s or 1.5)")
         return seconds
     if key == "error_rate":
         rate = _number(value, what, "a fraction of the requests, e.g. 0.01 (or '1%')", percent=True)

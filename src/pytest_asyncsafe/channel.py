@@ -10,8 +10,9 @@ Each Uvicorn worker owns two files in the server's channel directory:
 The other way, the pytest process sends a stalled worker `SAMPLE_SIGNAL` to ask for
 its stack, which comes back as a `sample` event.
 
-Every write is lock-free - one `os.write` to an `O_APPEND` file, or one `pack_into` -
-so the stack-sampling signal handler may write while the loop thread was writing too.
+Every write is lock-free - one `os.write` to an `O_APPEND` file, or one store into a
+typed view of the mapped state - so the stack-sampling signal handler may write while
+the loop thread was writing too.
 Every timestamp is `time.monotonic()`, which on Linux is one clock for every process
 of the machine: the pytest process compares worker events with its own test windows
 directly, whichever side recorded them.
@@ -24,6 +25,7 @@ import mmap
 import os
 import signal
 import struct
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +89,8 @@ class ServerChannel:
         self._offsets: dict[Path, int] = {}
         self._maps: dict[int, mmap.mmap] = {}
         self._listed = 0.0
+        # The stall watcher's thread and the test's own (drain, settle) both read states.
+        self._lock = threading.Lock()
 
     def read_events(self) -> list[dict[str, Any]]:
         """Events written since the last call, complete lines only."""
@@ -103,6 +107,10 @@ class ServerChannel:
 
     def states(self) -> dict[int, WorkerState]:
         """What each worker's state file holds now (mapped once, then read in place)."""
+        with self._lock:
+            return self._states()
+
+    def _states(self) -> dict[int, WorkerState]:
         now = time.monotonic()
         if now - self._listed >= _LIST_EVERY:
             # Listing the directory costs more than reading every state: not each time.
@@ -118,9 +126,10 @@ class ServerChannel:
         return {pid: WorkerState(pid, *_STATE.unpack_from(state)) for pid, state in self._maps.items()}
 
     def close(self) -> None:
-        for state in self._maps.values():
-            state.close()
-        self._maps.clear()
+        with self._lock:
+            for state in self._maps.values():
+                state.close()
+            self._maps.clear()
 
 
 def pid_alive(pid: int) -> bool:

@@ -89,7 +89,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if settings.shutdown:
         from pytest_asyncsafe.shutdown import SHUTDOWN_ITEM, ShutdownItem
 
-        # Last: it stops the server every other test uses.
+        # Last: it stops the server the other tests use (one that runs earlier anyway,
+        # reordered by `--ff` say, leaves the next test a new server).
         items.append(
             ShutdownItem.from_parent(
                 session,

@@ -122,8 +122,7 @@ class AsyncsafeSession:
         return server.start()
 
     def stop(self, server: Server) -> None:
-        # Its workers exit because they were told to: that is no death to report.
-        self._dead.update(server.worker_pids)
+        self._retire(server)
         server.close()
 
     def drain(self, server: Server, path: str | None, in_flight: int, **request: Any) -> DrainReport:
@@ -131,11 +130,17 @@ class AsyncsafeSession:
         it is stopped for good afterwards."""
         from pytest_asyncsafe.drain import drain
 
-        # Its workers exit because they were told to: that is no death to report.
-        self._dead.update(server.worker_pids)
+        self._retire(server)
         # The session's server has served the whole run: only its shutdown is judged.
         since_signal = server is self._session_server
+        if since_signal:
+            # Should a plugin reorder the shutdown item (`--ff`), later tests get a new one.
+            self._session_server = None
         return drain(server, path, in_flight=in_flight, log_from_signal=since_signal, **request)
+
+    def _retire(self, server: Server) -> None:
+        # Its workers exit because they were told to: that is no death to report.
+        self._dead.update(server.worker_pids)
 
     def close(self) -> None:
         for server in self.servers:

@@ -111,7 +111,7 @@ def test_every_reason_is_given_at_once() -> None:
         ("fast", "rejected_fast: p99: invalid duration 'fast' (use e.g. 250ms, 2s or 1.5)"),
         ("-5ms", "rejected_fast: p99: invalid duration '-5ms' (use e.g. 250ms, 2s or 1.5)"),
         (-1, "rejected_fast: p99: a duration cannot be negative (-1)"),
-        (float("inf"), "rejected_fast: p99: invalid duration inf (use e.g. 50ms, 0.05)"),
+        (float("inf"), "rejected_fast: p99: invalid duration inf (use e.g. 250ms, 2s or 1.5)"),
     ],
 )
 def test_a_bad_bound_is_named(p99: object, message: str) -> None:

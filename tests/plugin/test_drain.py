@@ -159,6 +159,27 @@ def test_health(asyncsafe_client):
     assert asyncsafe_client.get("/health").status_code == 200
 """
 
+#: Runs the shutdown item first, as `--ff` does when only it failed last time.
+SHUTDOWN_FIRST = """
+import pytest
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items):
+    yield
+    items.sort(key=lambda item: item.nodeid != "asyncsafe::shutdown")
+"""
+
+
+def test_tests_after_a_reordered_shutdown_item_get_a_new_server(project: pytest.Pytester) -> None:
+    write_ini(project, shutdown=True)
+    project.makepyfile(test_trivial=TRIVIAL)
+    project.makeconftest(SHUTDOWN_FIRST)
+
+    result = run(project, "--asyncsafe", "-v")
+
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["asyncsafe::shutdown PASSED*", "test_trivial.py::test_health PASSED*"])
+
 
 def test_every_asyncsafe_run_ends_with_a_shutdown_check_that_passes_on_a_clean_app(project: pytest.Pytester) -> None:
     write_ini(project, shutdown=True, extra="asyncsafe_drain_path = /slow?seconds=0.5")
