@@ -17,7 +17,7 @@ from asyncsafe_lint import __version__, replay
 from asyncsafe_lint.cachedir import ENVIRONMENT, default_directory
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
-from asyncsafe_lint.filesystem import CACHE_DIRECTORY
+from asyncsafe_lint.filesystem import CACHE_DIRECTORY, Snapshot
 from asyncsafe_lint.output import FORMATS, Report, display_path
 from asyncsafe_lint.output.summary import fix_summary, statistics, summary
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
@@ -128,8 +128,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _check(args: argparse.Namespace, arguments: Sequence[str]) -> int:
-    # Stamped before they are read, so that a later edit shows in the replay's check.
-    snapshot = replay.start(None if args.config is None else str(args.config))
+    # Stamped before they are read, so that a later edit shows in the replay's check;
+    # not for a run that is never recorded (see the end), as far as the flags tell.
+    never_recorded = args.no_cache or args.diff or args.fix_only or args.fix
+    snapshot = Snapshot() if never_recorded else replay.start(None if args.config is None else str(args.config))
     settings = _settings(args)
     unsafe = settings.unsafe_fixes if args.unsafe_fixes is None else args.unsafe_fixes
     fixing = args.diff or args.fix_only or (settings.fix if args.fix is None else args.fix)

@@ -16,12 +16,13 @@ from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
 from asyncsafe_lint.roles import RoleFacts
 from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
 from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
 
-#: The code of the rule the project pass reports for (`rules/asf110_*`); a `# noqa` for it
+#: The code of the rule the project pass reports for; a `# noqa` for it
 #: is read here, where the line is at hand.
-HELPER_CODE = "ASF110"
+HELPER_CODE = BlockingCallInHelper.code
 
 #: Decorators after which calling a sync function no longer runs its body on the caller's
 #: thread: it gives back an awaitable that runs it in a worker thread.

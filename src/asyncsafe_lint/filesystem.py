@@ -67,6 +67,14 @@ def stamp(path: str | os.PathLike[str]) -> Stamp:
     return Stamp(os.path.abspath(path), digest(contents), stat.st_size, stat.st_mtime_ns, seen)
 
 
+def try_stamp(path: str | os.PathLike[str]) -> Stamp | None:
+    """`stamp(path)`, or None for a file that cannot be read."""
+    try:
+        return stamp(path)
+    except OSError:
+        return None
+
+
 def current(old: Stamp) -> Stamp | None:
     """`old` while its file still holds what it held, told by `stat` alone when it can
     be; a new stamp when only the `stat` changed; None when the contents changed or

@@ -23,7 +23,7 @@ import sys
 import zlib
 
 from asyncsafe_lint import __version__, cachedir
-from asyncsafe_lint.filesystem import Snapshot, Stamp, stamp
+from asyncsafe_lint.filesystem import Snapshot, try_stamp
 
 TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def start(settings_file: str | None) -> Snapshot:
     snapshot = Snapshot()
     for path in (*_settings_candidates(), *([settings_file] if settings_file else []), *cachedir.linter_files()):
         if snapshot.is_file(path):
-            snapshot.read(_stamp(path))
+            snapshot.read(try_stamp(path))
     return snapshot
 
 
@@ -98,13 +98,6 @@ def _settings_candidates() -> Iterable[str]:
         if parent == directory:
             return
         directory = parent
-
-
-def _stamp(path: str) -> Stamp | None:
-    try:
-        return stamp(path)
-    except OSError:
-        return None
 
 
 def _forget_oldest(runs: str) -> None:

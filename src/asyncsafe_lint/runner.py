@@ -24,7 +24,7 @@ from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
-from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, stamp
+from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, try_stamp
 from asyncsafe_lint.project import Layout, ProjectFindings, imported_modules, project_findings
 
 if TYPE_CHECKING:
@@ -165,7 +165,8 @@ class _Checker:
                     done[path] = cached
                     self._used(path, facts_only, self.cache.stamp(key))
         pending = [path for path in paths if path not in done]
-        stamps = {path: _stamp(path) for path in pending} if self.cache is not None else {}
+        # An unreadable file has no stamp: its io-error is not cached, and is looked at again.
+        stamps = {path: try_stamp(path) for path in pending} if self.cache is not None else {}
         context = _context() if len(pending) >= PARALLEL_FROM and workers > 1 else None
         if context is not None:
             checked = _in_processes(pending, self.settings, facts_only, workers, context)
@@ -199,13 +200,15 @@ class _Checker:
 
     def facts(self, path: Path, *, facts_only: bool = False) -> ModuleFacts | None:
         """The facts of a file this run checked (with `check_all` or `check`)."""
-        if (path, facts_only) not in self._facts:
-            cached = self.cache.get((*self.key(path, facts_only), "facts")) if self.cache is not None else None
-            if isinstance(cached, ModuleFacts):
-                self._facts[path, facts_only] = cached
-            else:  # changed since its findings were read: checked again
-                del self._done[path, facts_only]
-                self.check(path, facts_only=facts_only)
+        checked = self._done.get((path, facts_only))
+        if (path, facts_only) in self._facts or (isinstance(checked, _Checked) and checked.module is None):
+            return self._facts.get((path, facts_only))  # a file with no facts has none in the cache either
+        cached = self.cache.get((*self.key(path, facts_only), "facts")) if self.cache is not None else None
+        if isinstance(cached, ModuleFacts):
+            self._facts[path, facts_only] = cached
+        else:  # changed since its findings were read: checked again
+            del self._done[path, facts_only]
+            self.check(path, facts_only=facts_only)
         return self._facts.get((path, facts_only))
 
     def digest(self, path: Path, *, facts_only: bool = False) -> bytes | None:
@@ -215,13 +218,6 @@ class _Checker:
     def key(self, path: Path, facts_only: bool) -> tuple[str, str, str, bool]:
         """What a file's result depends on besides its contents and the settings."""
         return (str(path), os.path.abspath(path), self.layout.module_name(path), facts_only)
-
-
-def _stamp(path: Path) -> Stamp | None:
-    try:
-        return stamp(path)
-    except OSError:
-        return None  # unreadable: its io-error is not cached, so it is looked at again next time
 
 
 def _in_processes(
