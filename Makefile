@@ -1,13 +1,26 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The two ends of the supported range, each in a virtualenv of its own (see README, "Supported versions").
+LATEST := .venv-latest
+LOWEST := .venv-lowest
 
-.PHONY: demo test clean
+# uv installs exactly what uv.lock pins.  It is bootstrapped with the venv's pip at the
+# version the lock pins for it, so the lock is the one place that names a version.
+UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+# Use the Python that made the venv, never one uv would download.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-$(BIN)/asyncsafe-lint: pyproject.toml
+.PHONY: demo test test-latest test-lowest lock clean
+
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -qq --upgrade pip
-	$(BIN)/pip install -qq -e '.[dev]'
+	$(BIN)/python -m pip install -qq --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# `--locked`: a pyproject.toml edited without `make lock` is an error, not a silent re-pin.
+$(BIN)/asyncsafe-lint: pyproject.toml uv.lock | $(BIN)/uv
+	$(BIN)/uv sync --locked --quiet
 	touch $@
 
 demo: $(BIN)/asyncsafe-lint
@@ -23,5 +36,29 @@ demo: $(BIN)/asyncsafe-lint
 test: $(BIN)/asyncsafe-lint
 	$(BIN)/python -m pytest
 
+# The suite against the newest release of every package, looked up afresh each time
+# (uv.lock is not read): what a user who installs today gets.
+test-latest: $(BIN)/asyncsafe-lint
+	$(call fresh-venv,$(LATEST),--refresh --resolution highest)
+	$(LATEST)/bin/python -m pytest
+
+# The suite against the lowest release that each declared range allows (their own
+# dependencies as new as those allow).
+test-lowest: $(BIN)/asyncsafe-lint
+	$(call fresh-venv,$(LOWEST),--resolution lowest-direct)
+	$(LOWEST)/bin/python -m pytest
+
+# A new virtualenv $(1) with the package, its extras and the dev group, resolved by uv with $(2).
+define fresh-venv
+	rm -rf $(1)
+	$(PYTHON) -m venv --without-pip $(1)
+	$(BIN)/uv pip install --quiet --python $(1)/bin/python $(2) -e '.[uvloop]' --group dev
+	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|pytest|uvicorn|uvloop|fastapi|starlette|anyio)=='
+endef
+
+# After editing the dependencies in pyproject.toml: pin them again.
+lock: | $(BIN)/uv
+	$(BIN)/uv lock
+
 clean:
-	rm -rf $(VENV) .pytest_cache .asyncsafe_cache build dist
+	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .asyncsafe_cache build dist

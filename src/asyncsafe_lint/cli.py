@@ -4,6 +4,8 @@ analysis; any other is run (see `commands`)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 from asyncsafe_lint.replay import replay
@@ -15,6 +17,18 @@ if TYPE_CHECKING:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        status = _run(arguments)
+        sys.stdout.flush()  # here, so that a reader gone away is noticed here
+    except BrokenPipeError:
+        # The reader stopped early (`asyncsafe-lint ... | head`): stop quietly, with the
+        # status of a Unix tool that SIGPIPE ended, and nothing left for Python to flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return status
+
+
+def _run(arguments: list[str]) -> int:
     status = replay(arguments)
     if status is not None:
         return status

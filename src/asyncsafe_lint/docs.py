@@ -24,7 +24,7 @@ def explanation(rule: type[Rule]) -> str:
 
 def rule_text(rule: type[Rule]) -> str:
     """What `asyncsafe-lint rule CODE` prints, as ruff prints its rules."""
-    return f"# {rule.name} ({rule.code})\n\n{rule.summary}.\n\n{explanation(rule)}"
+    return f"# {rule.name} ({rule.code})\n\n{rule.summary}.\n\n{rule.fix_availability.value}\n\n{explanation(rule)}"
 
 
 def rule_json(rule: type[Rule]) -> dict[str, object]:
@@ -33,7 +33,7 @@ def rule_json(rule: type[Rule]) -> dict[str, object]:
         "code": rule.code,
         "summary": rule.summary,
         "message_formats": [rule.message],
-        "fix": "Fix is not available.",
+        "fix": rule.fix_availability.value,
         "explanation": explanation(rule),
         "url": rule.url(),
     }

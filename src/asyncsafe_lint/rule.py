@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 from asyncsafe_lint.contexts import Contexts, Function, argument
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
 
 DOCS_URL = "https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md"
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
+
+
+class FixAvailability(Enum):
+    """Whether a rule's findings come with a fix, in ruff's words (its `rule` output)."""
+
+    ALWAYS = "Fix is always available."
+    SOMETIMES = "Fix is sometimes available."
+    NONE = "Fix is not available."
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,8 @@ class Rule:
     docs: ClassVar[str]
     valid: ClassVar[Sequence[str]] = ()
     invalid: ClassVar[Sequence[str]] = ()
+    #: Whether its findings carry a fix; the test suite holds it to the INVALID examples.
+    fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
     #: Text that must occur in a file for the rule to find anything there; the rule is
     #: not run on a file that holds none of its triggers.
     triggers: ClassVar[Sequence[str]] = ()

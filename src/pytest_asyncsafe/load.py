@@ -442,17 +442,22 @@ T = TypeVar("T")
 
 def _run_on_own_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """`main()`'s result, run on a new event loop in a thread of its own: the caller may
-    be a sync test, or an async one whose loop must not carry the load."""
+    be a sync test, or an async one whose loop must not carry the load.  The loop, its
+    connections and the thread are gone when it returns."""
     outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def run() -> None:
         try:
             with asyncio.Runner(loop_factory=_new_loop) as runner:
-                outcome.set_result(runner.run(main()))
+                result = runner.run(main())
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, raised there
             outcome.set_exception(error)
+        else:
+            outcome.set_result(result)
 
-    threading.Thread(target=run, name="asyncsafe-load", daemon=True).start()
+    thread = threading.Thread(target=run, name="asyncsafe-load", daemon=True)
+    thread.start()
+    thread.join()
     return outcome.result()
 
 

@@ -235,18 +235,15 @@ def asyncsafe_server(pytestconfig: pytest.Config) -> Server:
 
 
 @pytest.fixture
-def asyncsafe_load(request: pytest.FixtureRequest, asyncsafe_server: Server) -> Iterator[LoadRunner]:
+def asyncsafe_load(request: pytest.FixtureRequest, asyncsafe_server: Server) -> LoadRunner:
     """Load the session server: `asyncsafe_load.get("/items", concurrency=20, requests=2000)`
     returns a `LoadResult` (p50..p99, rps, error_rate...); `.on(server)` loads another one.
     Every run is in the summary table; under --asyncsafe, a run that misses the test's
-    `latency_budget` fails it, with the loop stalls of the run."""
+    `latency_budget` fails it, with the loop stalls of the run.  (Nothing to tear down:
+    each run opens and closes its own loop, thread and connections.)"""
     from pytest_asyncsafe.load import LoadRunner
 
-    runner = LoadRunner(asyncsafe_server.base_url, on_result=_recorder(request.node, request.config.stash[SESSION]))
-    yield runner
-    close = getattr(runner, "close", None)
-    if close is not None:
-        close()
+    return LoadRunner(asyncsafe_server.base_url, on_result=_recorder(request.node, request.config.stash[SESSION]))
 
 
 def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadResult], None]:

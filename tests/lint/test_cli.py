@@ -4,7 +4,9 @@ configuration, exclusion and suppression comments, with exact outputs."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from importlib.metadata import version
@@ -207,14 +209,16 @@ def test_statistics_as_json(project, capsys):
 def test_rule_prints_ruffs_sections(capsys):
     code, lines, err = run(capsys, "rule", "ASF101")
     assert (code, err) == (0, "")
-    assert lines[:4] == [
+    assert lines[:6] == [
         "# blocking-sleep (ASF101)",
         "",
         "`time.sleep()` in async code stops the whole event loop.",
         "",
+        "Fix is sometimes available.",
+        "",
     ]
     assert [line[3:] for line in lines if line.startswith("## ")] == list(DOC_SECTIONS)
-    assert lines[4] == "## What it does"
+    assert lines[6] == "## What it does"
     assert lines[-1] == "`time.sleep()` does)."
 
 
@@ -237,6 +241,13 @@ def test_rule_all_as_json_lists_every_rule(capsys):
     payload = json.loads(capsys.readouterr().out)
     assert [entry["code"] for entry in payload] == [rule.code for rule in ALL_RULES]
     assert {"ASF001", "ASF002", "ASF101", "ASF201"} <= {entry["code"] for entry in payload}
+    # Ruff's three phrases; the three rules with fixes say so (their fixes are not
+    # offered where they cannot be made safely enough, hence "sometimes").
+    assert {entry["code"]: entry["fix"] for entry in payload if entry["fix"] != "Fix is not available."} == {
+        "ASF101": "Fix is sometimes available.",
+        "ASF201": "Fix is sometimes available.",
+        "ASF301": "Fix is sometimes available.",
+    }
     for entry, rule in zip(payload, ALL_RULES, strict=True):
         assert entry["name"] == rule.name
         headings = [line[3:] for line in entry["explanation"].splitlines() if line.startswith("## ")]
@@ -579,6 +590,30 @@ def test_noqa_for_one_rule_leaves_the_other(project, capsys):
 
 
 # --- entry points ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(["rule", "--all", "--output-format", "json"], id="rule"),
+        pytest.param(["check", "app.py", "--no-cache"], id="check"),
+        pytest.param(["check", "app.py"], id="replayed-check"),
+    ],
+)
+def test_a_reader_that_stops_early_ends_the_run_quietly(project, arguments):
+    # `asyncsafe-lint ... | head`: the reader closes the pipe; the linter stops at its
+    # next write, with no traceback and the status of a tool that SIGPIPE ended.
+    write(project / "app.py", "import time\n\n\nasync def f():\n    time.sleep(1)\n")
+    command = [sys.executable, "-m", "asyncsafe_lint", *arguments]
+    if arguments[-1] == "app.py":
+        subprocess.run(command, cwd=project, capture_output=True, timeout=60, check=False)  # recorded for replay
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before the first write: a broken pipe, for certain
+    try:
+        completed = subprocess.run(command, cwd=project, stdout=writer, stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(writer)
+    assert (completed.returncode, completed.stderr) == (128 + signal.SIGPIPE, b"")
 
 
 def test_version_through_python_dash_m():

@@ -6,7 +6,7 @@ import pytest
 
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.rule import DOC_SECTIONS
+from asyncsafe_lint.rule import DOC_SECTIONS, FixAvailability
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 
@@ -53,6 +53,24 @@ def test_rule_has_examples(rule):
     assert rule.invalid
     if rule.code != "ASF001":
         assert rule.valid
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.code)
+def test_fix_availability_is_what_the_invalid_examples_show(rule):
+    # What `rule --output-format json` says of fixes must be what the rule does.
+    fixed = [
+        d.fix is not None
+        for source in rule.invalid
+        for d in check_source(source.encode(), "example.py", SETTINGS, ALL_RULES)
+        if d.code == rule.code
+    ]
+    shown = {
+        (True,): FixAvailability.ALWAYS,
+        (False, True): FixAvailability.SOMETIMES,
+        (False,): FixAvailability.NONE,
+        (): FixAvailability.NONE,
+    }[tuple(sorted(set(fixed)))]
+    assert rule.fix_availability is shown
 
 
 def test_codes_and_names_are_unique():

@@ -78,13 +78,15 @@ def stall_report(
     function: str,
     code: str | None = None,
     threshold: str = "100 ms",
-    after_response: bool = False,
+    after_response: bool | None = False,
 ) -> list[str]:
     """The lines `fnmatch_lines` expects for one stall (the duration and pid vary);
-    `where` is a pattern (`path:*` when the line varies)."""
+    `where` is a pattern (`path:*` when the line varies); `after_response=None` when
+    either is right."""
+    after = {True: " (after its response: a background task)", False: "", None: "*"}[after_response]
     lines = [
         f"asyncsafe: event loop blocked for * ms in worker pid * (threshold {threshold})",
-        f"  while serving: {literal(request)}{' (after its response: a background task)' if after_response else ''}",
+        f"  while serving: {literal(request)}{after}",
         f"  {where} in {function}",
     ]
     if code is not None:

@@ -4,7 +4,10 @@ failures counted by kind, and runs the generator itself spoils, called invalid."
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
+import os
 import re
 import socket
 import threading
@@ -16,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_asyncsafe import plugin
 from pytest_asyncsafe.load import (
     MAX_CONCURRENCY,
     MAX_REQUESTS,
@@ -203,6 +207,23 @@ def test_shapes_read_as_documented(keywords: dict[str, Any], shape: LoadShape) -
 def test_the_generator_loads_this_machine_only() -> None:
     with pytest.raises(LoadUsageError, match="loads http://127.0.0.1:PORT servers only, got 'http://example.com:80'"):
         LoadRunner("http://example.com:80")
+
+
+def test_a_run_leaves_nothing_open_so_the_fixture_tears_nothing_down(load: LoadRunner) -> None:
+    # `asyncsafe_load` once ended by calling a `close` that LoadRunner never had; it now
+    # hands out the runner and tears nothing down, because each run closes what it opened.
+    fixture = next(
+        node
+        for node in ast.walk(ast.parse(inspect.getsource(plugin)))
+        if isinstance(node, ast.FunctionDef) and node.name == "asyncsafe_load"
+    )
+    assert [node for node in ast.walk(fixture) if isinstance(node, (ast.Yield, ast.YieldFrom))] == []
+    assert [node for node in ast.walk(fixture) if isinstance(node, ast.Constant) and node.value == "close"] == []
+    load.get("/tick", requests=10)  # uvloop opens what it keeps for the process once
+    descriptors = sorted(os.listdir("/proc/self/fd"))
+    load.get("/tick", requests=200, concurrency=8)
+    assert [thread.name for thread in threading.enumerate() if thread.name.startswith("asyncsafe-load")] == []
+    assert sorted(os.listdir("/proc/self/fd")) == descriptors
 
 
 def test_a_path_off_the_server_is_a_usage_error(load: LoadRunner) -> None:

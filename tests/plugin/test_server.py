@@ -286,8 +286,13 @@ def test_asyncsafe_env_and_uvicorn_args_reach_the_server(project: pytest.Pyteste
     [
         ("--bogus", "*asyncsafe: invalid asyncsafe_uvicorn_args '--bogus': No such option*--bogus*"),
         ("--port 8000", "*asyncsafe: asyncsafe_uvicorn_args may not set port: use the asyncsafe options"),
+        (
+            "--header nocolon",
+            "*asyncsafe: invalid asyncsafe_uvicorn_args '--header nocolon': Invalid value for '--header': "
+            "Expected 'Name:Value' format, got 'nocolon'.",
+        ),
     ],
-    ids=["unknown-option", "owned-option"],
+    ids=["unknown-option", "owned-option", "header-without-colon"],
 )
 def test_bad_uvicorn_args_give_a_clear_error(project: pytest.Pytester, args: str, message: str) -> None:
     write_ini(project, app="fixtures_app.variants:blocking_startup", extra=f"asyncsafe_uvicorn_args = {args}")

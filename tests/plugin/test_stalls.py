@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.metadata import version
 
 import pytest
 
@@ -98,6 +99,14 @@ BLOCKING = {
 }
 
 
+#: Whether Uvicorn has heard that the response is complete when its background tasks run,
+#: in an app with an `@app.middleware("http")` (fixtures_app's audit trail).  From
+#: Starlette 1.7 that middleware waits for the response to be sent before the tasks run;
+#: before, the two race (seen in `make test-lowest`), so either report is right.  The
+#: stall fails the test and shows the task's line either way.
+RESPONSE_COMPLETE_BEFORE_BACKGROUND = True if tuple(map(int, version("starlette").split(".")[:2])) >= (1, 7) else None
+
+
 def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester) -> None:
     project.makepyfile(test_mixed=MIXED)
     result = run(project, "--asyncsafe", "--asyncsafe-loop", "asyncio", "--asyncsafe-json", "stalls.json")
@@ -143,7 +152,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
                 where=f"fixtures_app/routes/hazards.py:{background_line}",
                 function="record_download",
                 code=background_code,
-                after_response=True,
+                after_response=RESPONSE_COMPLETE_BEFORE_BACKGROUND,
             ),
         ]
     )
@@ -193,7 +202,11 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
     innermost = [frame for frame in sleep["stack"] if frame["file"].endswith("fixtures_app/routes/hazards.py")][-1]
     assert (innermost["line"], innermost["function"], innermost["code"]) == (SLEEP_LINE, "blocking_sleep", SLEEP_CODE)
     background = by_test["test_mixed.py::test_background_task"]
-    assert background["requests"] == [{"method": "GET", "path": "/hazards/background", "responded": True}]
+    [request] = background["requests"]
+    assert request in [
+        {"method": "GET", "path": "/hazards/background", "responded": responded}
+        for responded in ([True] if RESPONSE_COMPLETE_BEFORE_BACKGROUND else [True, False])
+    ]
 
 
 # --- the same catch with more workers, another loop, another HTTP parser ----------------------

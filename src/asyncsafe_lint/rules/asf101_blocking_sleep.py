@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import fix, replace
 from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
-from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 class BlockingSleep(BlockingCallRule):
     code = "ASF101"
     name = "blocking-sleep"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`time.sleep()` in async code stops the whole event loop"
     calls = {"time.sleep": "use `await asyncio.sleep()` (or `await anyio.sleep()`)"}
     docs = """
@@ -107,6 +108,8 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
         "import time\nasync def f():\n    x = '# noqa'; time.sleep(1)  # expect: ASF101\n",
         "import time\nasync def f():\n    time.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
         "import time\npause = time.sleep\nasync def f():\n    pause(1)  # expect: ASF101\n",
+        # Flagged, with no fix: `(await asyncio.sleep)(1)` would await the function.
+        "import time\nasync def f():\n    (time.sleep)(1)  # expect: ASF101\n",
     )
 
     def __init__(self, settings: Settings) -> None:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Applicability, Fix
 from asyncsafe_lint.edits import add_argument, fix, replace
-from asyncsafe_lint.rule import Call, Rule
+from asyncsafe_lint.rule import Call, FixAvailability, Rule
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -35,6 +35,7 @@ _PLAIN_ADAPTERS = frozenset({"requests.adapters.HTTPAdapter", "requests.HTTPAdap
 class RequestsWithoutTimeout(Rule):
     code = "ASF201"
     name = "requests-without-timeout"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`requests` call without a finite `timeout=` can wait forever"
     message = "`{call}()` {problem}: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)"
     triggers = ("requests",)
@@ -149,6 +150,8 @@ there is one.
         "import requests\ndef f(s: requests.Session):\n    s.head('https://example.com')  # expect: ASF201\n",
         "import requests\nasync def f():\n    requests.get('https://example.com')  # expect: ASF201\n",
         "import requests\nrequests.get('https://example.com')  # noqa: ASF202  # expect: ASF201\n",
+        # Flagged, with no fix: a comment stands where `timeout=` would go.
+        "import requests\nrequests.get(  # expect: ASF201\n    'https://example.com'  # the API\n)\n",
         # A plain HTTPAdapter (retries, pool size) sets no timeout.
         "import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
         "s.mount('https://', HTTPAdapter(max_retries=3))\ns.get('https://example.com')  # expect: ASF201\n",

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, FixAvailability, Rule, is_none
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
@@ -52,6 +52,7 @@ def registration(call: Call) -> str | None:
 class DeprecatedEventHandler(Rule):
     code = "ASF301"
     name = "deprecated-event-handler"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`on_event()` / `add_event_handler()` / `on_startup=` instead of a `lifespan` context manager"
     message = "{what} is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager{note}"
     triggers = ("on_event", "add_event_handler", "on_startup", "on_shutdown")

@@ -17,12 +17,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from uvicorn.importer import import_from_string
-
 from pytest_asyncsafe.channel import WorkerChannel
 from pytest_asyncsafe.worker.monitor import LoopMonitor
 from pytest_asyncsafe.worker.orphans import die_with_parent
 from pytest_asyncsafe.worker.tasks import leftover_tasks, track_origins
+from pytest_asyncsafe.worker.uvicorn_internals import import_from_string, response_flag
 
 #: Set by the pytest process: what to serve and where to report (JSON).
 ENVIRONMENT_KEY = "ASYNCSAFE_WORKER"
@@ -79,7 +78,7 @@ class Watched:
             {
                 "method": scope.get("method", "WS"),
                 "path": scope.get("path", ""),
-                "responded": _cycle(send, "response_complete"),
+                "responded": response_flag(send, "response_complete"),
             }
             for scope, send in self._requests.values()
         ]
@@ -112,7 +111,7 @@ class Watched:
                 "cancelled",
                 method=scope.get("method", "WS"),
                 path=scope.get("path", ""),
-                started=_cycle(send, "response_started"),
+                started=response_flag(send, "response_started"),
             )
             raise
         finally:
@@ -160,11 +159,3 @@ class Watched:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def _cycle(send: Send | None, flag: str) -> bool:
-    """A flag of Uvicorn's own request cycle (`send` is its bound method), read there so
-    that no request pays for wrapping `send`: `response_started`, or `response_complete`
-    (then what runs now is the request's background tasks)."""
-    cycle = getattr(send, "__self__", None)
-    return bool(getattr(cycle, flag, False))

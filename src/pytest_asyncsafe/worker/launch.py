@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import socket
 import sys
 from typing import Any
 
 import click
 import uvicorn
-from uvicorn.main import STARTUP_FAILURE
-from uvicorn.main import main as uvicorn_command
-from uvicorn.supervisors import Multiprocess
 
 from pytest_asyncsafe.worker.app import ENVIRONMENT_KEY
 from pytest_asyncsafe.worker.orphans import watch_lifeline
+from pytest_asyncsafe.worker.uvicorn_internals import STARTUP_FAILURE, command_line_options, started, supervise
 
 #: Options the plugin sets itself; a user's value for them would break the wiring.
 OWNED = {"app", "factory", "host", "port", "uds", "fd", "workers", "loop", "http", "reload"}
@@ -38,33 +35,13 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
     """Uvicorn's keyword arguments for `uvicorn.run`, from command-line style options;
     ValueError names what is wrong."""
     try:
-        context = uvicorn_command.make_context(
-            "uvicorn", [*shlex.split(extra), "placeholder:app"], resilient_parsing=False
-        )
+        given = command_line_options(extra)
     except click.ClickException as error:
         raise ValueError(f"invalid asyncsafe_uvicorn_args {extra!r}: {error.format_message()}") from None
-    given = {
-        name: value
-        for name, value in context.params.items()
-        if name != "app" and context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    }
     clashes = sorted(set(given) & OWNED)
     if clashes:
         raise ValueError(f"asyncsafe_uvicorn_args may not set {', '.join(clashes)}: use the asyncsafe options")
-    if "headers" in given:
-        given["headers"] = [header.split(":", 1) for header in given["headers"]]
     return given
-
-
-class Supervisor(Multiprocess):
-    """Uvicorn's supervisor of N workers, which also lets go of the listening socket
-    when it stops them: otherwise its copy keeps the socket open while the workers drain,
-    and the kernel accepts connections that no worker will ever serve."""
-
-    def terminate_all(self) -> None:
-        for listener in self.sockets:
-            listener.close()
-        super().terminate_all()
 
 
 def main() -> None:
@@ -81,11 +58,11 @@ def main() -> None:
     )
     listener = socket.socket(fileno=settings["fd"])
     if config.workers > 1:
-        Supervisor(config, sockets=[listener]).run()
+        supervise(config, listener)
         return
     server = uvicorn.Server(config)
     server.run(sockets=[listener])
-    if not server.started:
+    if not started(server):
         sys.exit(STARTUP_FAILURE)
 
 

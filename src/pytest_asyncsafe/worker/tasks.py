@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+from pytest_asyncsafe.worker.uvicorn_internals import is_uvicorns
+
 #: Frames kept in `cr_origin`: enough to climb out of asyncio's and anyio's helpers.
 ORIGIN_DEPTH = 8
 #: Code that starts and runs tasks on someone else's behalf: never the place to show.
 _MACHINERY = ("/asyncio/", "/anyio/", "/starlette/")
-#: Uvicorn's own tasks (its server, its lifespan) are not the app's to stop.
-_UVICORN = "/uvicorn/"
 
 Place = tuple[str, int, str]
 
@@ -57,8 +57,9 @@ def describe(task: asyncio.Task[Any]) -> dict[str, Any]:
 
 
 def _uvicorns(task: asyncio.Task[Any]) -> bool:
+    """Uvicorn's own tasks (its server, its lifespan) are not the app's to stop."""
     code = getattr(task.get_coro(), "cr_code", None)
-    return code is not None and _UVICORN in code.co_filename
+    return code is not None and is_uvicorns(code.co_filename)
 
 
 def _origin(coro: object) -> Place | None:
