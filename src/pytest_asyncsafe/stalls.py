@@ -162,11 +162,15 @@ class Stall:
             "descheduled": self.descheduled,
             "ongoing": self.ongoing,
             "phase": self.phase,
-            "requests": list(self.requests),
+            "requests": [{key: request[key] for key in _REQUEST_KEYS} for request in self.requests],
             "where": frame.location(root) if frame else None,
             "samples": len(self.samples),
             "stack": [{"file": f.file, "line": f.line, "function": f.function, "code": f.code} for f in self.stack],
         }
+
+
+#: What the JSON report says of each request (its id only tells the samples' copies apart).
+_REQUEST_KEYS = ("method", "path", "responded", "running")
 
 
 def _within(samples: Sequence[Sample], start: float, end: float) -> tuple[Sample, ...]:
@@ -174,11 +178,14 @@ def _within(samples: Sequence[Sample], start: float, end: float) -> tuple[Sample
 
 
 def _requests_of(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
-    seen: dict[tuple[str, str, bool], dict[str, Any]] = {}
+    """Each request the samples saw in flight, once, as last seen; `running` if any sample
+    caught its code running.  The ones running first."""
+    seen: dict[int, dict[str, Any]] = {}
     for sample in samples:
         for request in sample.requests:
-            seen.setdefault((request["method"], request["path"], request["responded"]), request)
-    return tuple(seen.values())
+            running = request["running"] or seen.get(request["id"], request)["running"]
+            seen[request["id"]] = {**request, "running": running}
+    return tuple(sorted(seen.values(), key=lambda request: not request["running"]))
 
 
 def _blocking(stack: Stack) -> Frame | None:
@@ -192,6 +199,23 @@ def during(stalls: Iterable[Stall], start: float, end: float) -> list[Stall]:
     return [stall for stall in stalls if start <= stall.start < end]
 
 
+def _serving(stall: Stall) -> list[str]:
+    """Whose code blocked, and who waited.  Without a sample, whose it was is unknown:
+    every request in flight is named."""
+    named = [request for request in stall.requests if request["running"]] if stall.samples else list(stall.requests)
+    lines = [
+        f"  while serving: {request['method']} {request['path']}"
+        + (" (after its response: a background task)" if request["responded"] else "")
+        for request in named
+    ]
+    if not named:
+        lines.append("  while serving: no request (startup, or a task of the app's own)")
+    waited = len(stall.requests) - len(named)
+    if waited:
+        lines.append(f"  and {waited} other request{'s' if waited != 1 else ''} waited")
+    return lines
+
+
 def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
     """The report of one stall, `length` long when it was charged (the loop's own time)."""
     shown = format_duration(length)
@@ -202,11 +226,7 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
     ]
     if stall.descheduled >= 0.01:
         lines.append(f"  (and {format_duration(stall.descheduled)} more waiting for a CPU: the machine was busy)")
-    for request in stall.requests:
-        after = " (after its response: a background task)" if request["responded"] else ""
-        lines.append(f"  while serving: {request['method']} {request['path']}{after}")
-    if not stall.requests:
-        lines.append("  while serving: no request (startup, or a task of the app's own)")
+    lines.extend(_serving(stall))
     frame = stall.blocking_frame
     if frame is None:
         lines.append(

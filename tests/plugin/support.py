@@ -79,14 +79,16 @@ def stall_report(
     code: str | None = None,
     threshold: str = "100 ms",
     after_response: bool | None = False,
+    waited: int = 0,
 ) -> list[str]:
     """The lines `fnmatch_lines` expects for one stall (the duration and pid vary);
     `where` is a pattern (`path:*` when the line varies); `after_response=None` when
-    either is right."""
+    either is right; `waited`: how many other requests the report says waited."""
     after = {True: " (after its response: a background task)", False: "", None: "*"}[after_response]
     lines = [
         f"asyncsafe: event loop blocked for * ms in worker pid * (threshold {threshold})",
         f"  while serving: {literal(request)}{after}",
+        *([f"  and {waited} other request{'s' if waited != 1 else ''} waited"] if waited else []),
         f"  {where} in {function}",
     ]
     if code is not None:

@@ -194,7 +194,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
         "allowed",
     }
     assert sleep["where"] == f"{SLEEP_WHERE} in blocking_sleep"
-    assert sleep["requests"] == [{"method": "GET", "path": "/hazards/sleep", "responded": False}]
+    assert sleep["requests"] == [{"method": "GET", "path": "/hazards/sleep", "responded": False, "running": True}]
     assert (sleep["phase"], sleep["ongoing"], sleep["allowed"], sleep["threshold"]) == ("serving", False, False, 0.1)
     assert 0.25 <= sleep["duration"] < 1.0
     assert 0.0 <= sleep["descheduled"] < sleep["duration"]
@@ -204,7 +204,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
     background = by_test["test_mixed.py::test_background_task"]
     [request] = background["requests"]
     assert request in [
-        {"method": "GET", "path": "/hazards/background", "responded": responded}
+        {"method": "GET", "path": "/hazards/background", "responded": responded, "running": True}
         for responded in ([True] if RESPONSE_COMPLETE_BEFORE_BACKGROUND else [True, False])
     ]
 
@@ -267,6 +267,53 @@ def test_a_blocking_route_is_caught_whatever_the_server(
 
     # At the session's normal end, nothing of the server is left.
     assert survivors([server_pid, *worker_pids], timeout=2.0) == []
+
+
+# --- the culprit: whose code blocked, and how many waited --------------------------------------
+
+CULPRIT = """
+import threading
+import time
+
+import httpx
+
+def test_one_request_blocks_while_five_wait(asyncsafe_server):
+    url = asyncsafe_server.base_url
+    waiting = [
+        threading.Thread(target=httpx.get, args=(f"{url}/slow",), kwargs={"params": {"seconds": 1.5}, "timeout": 10})
+        for _ in range(5)
+    ]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.4)  # all five in flight, each awaiting asyncio.sleep
+    assert httpx.get(f"{url}/hazards/sleep", timeout=10).status_code == 200
+    for thread in waiting:
+        thread.join()
+"""
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_report_names_the_request_that_blocked_and_counts_those_that_waited(
+    project: pytest.Pytester, loop: str
+) -> None:
+    project.makepyfile(test_culprit=CULPRIT)
+    result = run(project, "--asyncsafe", f"--asyncsafe-loop={loop}", "--asyncsafe-json", "stalls.json")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_one_request_blocks_while_five_wait _*",
+            *stall_report(
+                request="GET /hazards/sleep", where=SLEEP_WHERE, function="blocking_sleep", code=SLEEP_CODE, waited=5
+            ),
+        ]
+    )
+    # The JSON keeps every request, the one whose code ran first.
+    [stall] = [s for s in json.loads((project.path / "stalls.json").read_text())["stalls"] if s["phase"] == "serving"]
+    assert stall["requests"] == [
+        {"method": "GET", "path": "/hazards/sleep", "responded": False, "running": True},
+        *[{"method": "GET", "path": "/slow", "responded": False, "running": False}] * 5,
+    ]
 
 
 # --- stall lengths and thresholds ----------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ from pytest_asyncsafe.worker.uvicorn_internals import import_from_string, respon
 
 #: Set by the pytest process: what to serve and where to report (JSON).
 ENVIRONMENT_KEY = "ASYNCSAFE_WORKER"
+
+#: The request whose code is running (0: none), in the context of every task that request
+#: runs or starts (Starlette's middleware runs the app in tasks of its own).  The stack
+#: sampler, a signal handler, runs in the context of the task it interrupted.
+SERVING: ContextVar[int] = ContextVar("asyncsafe_serving", default=0)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,10 +65,11 @@ class Watched:
         self.ready_at = 0.0
         self.monitor: LoopMonitor | None = None
         self._requests: dict[int, tuple[Scope, Send]] = {}
-        #: (when, method, path) of the requests that finished lately: a stall is reported
-        #: once it is over, and the request that caused it has often finished by then.  Not
-        #: the scopes themselves: kept alive, they would outlive the young GC generation.
-        self._finished: deque[tuple[float, str, str]] = deque(maxlen=64)
+        #: (when, key, method, path) of the requests that finished lately: a stall is
+        #: reported once it is over, and the request that caused it has often finished by
+        #: then.  Not the scopes themselves: kept alive, they would outlive the young GC
+        #: generation.
+        self._finished: deque[tuple[float, int, str, str]] = deque(maxlen=64)
         self._next_id = 0
 
     def phase(self, at: float) -> str:
@@ -70,17 +77,23 @@ class Watched:
 
     def requests(self, since: float) -> list[dict[str, Any]]:
         """What was being served at any time since `since`: a snapshot, as the requests
-        go on changing."""
+        go on changing.  `running` marks the request whose code runs now (in the sampler:
+        the code the signal interrupted)."""
+        running = SERVING.get()
         finished = [
-            {"method": method, "path": path, "responded": False} for end, method, path in self._finished if end >= since
+            {"id": key, "method": method, "path": path, "responded": False, "running": key == running}
+            for end, key, method, path in self._finished
+            if end >= since
         ]
         return finished + [
             {
+                "id": key,
                 "method": scope.get("method", "WS"),
                 "path": scope.get("path", ""),
                 "responded": response_flag(send, "response_complete"),
+                "running": key == running,
             }
-            for scope, send in self._requests.values()
+            for key, (scope, send) in self._requests.items()
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,6 +116,7 @@ class Watched:
         requests[key] = (scope, send)
         in_flight = self.channel.in_flight
         in_flight[0] = len(requests)
+        serving = SERVING.set(key)
         try:
             await self.app(scope, receive, send)
         except asyncio.CancelledError:
@@ -115,9 +129,10 @@ class Watched:
             )
             raise
         finally:
+            SERVING.reset(serving)
             del requests[key]
             in_flight[0] = len(requests)
-            self._finished.append((time.monotonic(), scope.get("method", "WS"), scope.get("path", "")))
+            self._finished.append((time.monotonic(), key, scope.get("method", "WS"), scope.get("path", "")))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []
