@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import linecache
 import os
 import sysconfig
@@ -91,11 +92,22 @@ class Sample:
     stack: Stack
     requests: tuple[dict[str, Any], ...]
     tasks: tuple[Task, ...] = ()
+    #: Which of the loop's callbacks was running, numbered by the worker: two samples in a
+    #: row with the same number caught the same callback (0: none was).
+    callback: int = 0
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Sample:
         tasks = tuple(Task.from_event(task) for task in event.get("tasks", ()))
-        return cls(event["pid"], event["time"], _stack(event["stack"]), tuple(event["requests"]), tasks)
+        return cls(
+            event["pid"], event["time"], _stack(event["stack"]), tuple(event["requests"]), tasks, event["callback"]
+        )
+
+    @property
+    def running(self) -> tuple[int, int]:
+        """What ran: the request whose code it was (0: none) and the loop's callback."""
+        request = next((request["id"] for request in self.requests if request["running"]), 0)
+        return (request, self.callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +140,18 @@ class Stall:
     @property
     def ongoing(self) -> bool:
         return self.end is None
+
+    @property
+    def saturated(self) -> bool:
+        """Whether the loop was late because it ran many callbacks in turn, not one for
+        long: no two samples in a row caught the same callback running.  A callback that
+        blocks for the threshold spans at least two of the samples, taken every quarter
+        of the threshold from half of it on; one sample alone proves nothing, and the
+        stall stands."""
+        return len(self.samples) >= 2 and not any(
+            earlier.callback != 0 and earlier.running == later.running
+            for earlier, later in itertools.pairwise(self.samples)
+        )
 
     def duration(self, now: float | None = None) -> float:
         """Wall time: how long the loop answered nothing."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import selectors
 import signal
 import time
 from collections.abc import Callable
@@ -51,6 +52,13 @@ class LoopMonitor:
         self._due = 0.0
         self._run_queue = RunQueueClock()
         self._waited = 0.0
+        #: The outermost frame of the callback the last sample caught, and its number:
+        #: held, so that no other frame can take its place (and its id) meanwhile.
+        self._callback: FrameType | None = None
+        self._callbacks = 0
+        #: Whether a sample is being taken: a signal that comes meanwhile would sample the
+        #: sampler (its stack is the handler's, its callback the one being sampled).
+        self._sampling = False
 
     def start(self) -> None:
         """Called in the loop's (main) thread, where signal handlers must be set."""
@@ -79,17 +87,37 @@ class LoopMonitor:
         self.loop.call_later(self.interval, self._beat)
 
     def _sample(self, signum: int, frame: FrameType | None) -> None:
+        if self._sampling:
+            return
+        self._sampling = True
+        try:
+            self._take_sample(frame)
+        finally:
+            self._sampling = False
+
+    def _take_sample(self, frame: FrameType | None) -> None:
         # A busy loop's stack says what blocks it; an idle loop's (a hung shutdown waits
         # on nothing but its tasks) says nothing, and then the tasks say what it awaits.
         # Only then: describing every task would stall a busy loop further.
         tasks = every_task(self.loop) if _idle(frame) else []
-        stack = []
+        frames = []
         while frame is not None:
-            stack.append((frame.f_code.co_filename, frame.f_lineno or 0, frame.f_code.co_name))
+            frames.append(frame)
             frame = frame.f_back
-        stack.reverse()
+        frames.reverse()
+        stack = [(f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_name) for f in frames]
+        callback = _callback(frames)
+        if callback is not self._callback:
+            self._callback, self._callbacks = callback, self._callbacks + 1
         now = time.monotonic()
-        self.channel.emit("sample", time=now, stack=stack, requests=self.requests(now), tasks=tasks)
+        self.channel.emit(
+            "sample",
+            time=now,
+            stack=stack,
+            requests=self.requests(now),
+            tasks=tasks,
+            callback=self._callbacks if callback is not None else 0,
+        )
 
 
 class RunQueueClock:
@@ -111,6 +139,25 @@ class RunQueueClock:
             return 0.0
         # `<on-cpu ns> <run-queue wait ns> <timeslices>`
         return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
+
+
+#: The loop's own code: asyncio's runner, loop and the callbacks it runs itself, and the
+#: selector it waits in.
+_LOOP = (os.path.dirname(asyncio.__file__) + os.sep, selectors.__file__)
+
+
+def _callback(frames: list[FrameType]) -> FrameType | None:
+    """The outermost frame of the callback the loop is running: the first one inward of
+    the loop's own (asyncio's runner and loop; uvloop runs callbacks from C, right under
+    the runner).  It stays the same for as long as one callback runs, whatever that calls;
+    a task keeps its coroutine's frame from one step to the next.  None outside any."""
+    inside_loop = False
+    for frame in frames:
+        if frame.f_code.co_filename.startswith(_LOOP):
+            inside_loop = True
+        elif inside_loop:
+            return frame
+    return None
 
 
 def _idle(frame: FrameType | None) -> bool:
