@@ -10,6 +10,10 @@ LOWEST := .venv-lowest
 UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 # Use the Python that made the venv, never one uv would download.
 export UV_PYTHON_DOWNLOADS := never
+# Compile every installed module at install time, as pip does: uv does not by default,
+# and then each server process the tests start compiles what it imports (a second or
+# more), and a route's first request what it imports lazily - a stall of its own.
+export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: demo test test-latest test-lowest lock clean
