@@ -10,9 +10,6 @@ run closes with what was meant to happen (demo/conftest.py).
 import pytest
 
 
-# The server's first request also builds what FastAPI builds lazily (signatures,
-# validators): on a slow machine a stall of its own, once.  Allowed, and still listed.
-@pytest.mark.asyncsafe_allow_blocking
 def test_health(asyncsafe_client):
     assert asyncsafe_client.get("/health").status_code == 200
 

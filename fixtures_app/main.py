@@ -30,6 +30,7 @@ from fixtures_app.models import Family, Health
 from fixtures_app.resources import Resources, prepare_workspace, remove_workspace
 from fixtures_app.routes import hazards, items, lifecycle, outbound, safe
 from fixtures_app.upstream import StubUpstream
+from fixtures_app.warmup import warm_up
 
 CallNext = Callable[[Request], Awaitable[Response]]
 
@@ -55,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         upstream_url = config.upstream
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=2.0))
     app.state.resources = Resources(config, workspace, upstream_url, http, stub)
+    await warm_up(app)
     try:
         yield
     finally:
