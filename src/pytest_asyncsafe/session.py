@@ -158,18 +158,13 @@ class AsyncsafeSession:
         return run
 
     def stalls_between(self, start: float, end: float) -> list[tuple[Server, Stall]]:
-        """Every stall the running servers recorded that began in [start, end), longest
-        first (a saturated loop is not stalled)."""
+        """Every stall the running servers recorded that began in [start, end), longest first."""
         found = []
         for server in self.servers:
             if server.process is None or server.process.poll() is not None:
                 continue
             settled = server.settle(SETTLE_TIMEOUT)
-            found += [
-                (server, stall)
-                for stall in during([*server.stalls, *server.ongoing(settled)], start, end)
-                if not stall.saturated
-            ]
+            found += [(server, stall) for stall in during([*server.stalls, *server.ongoing(settled)], start, end)]
         return sorted(found, key=lambda pair: -pair[1].duration())
 
     # --- verdicts -------------------------------------------------------------------------------
@@ -185,9 +180,8 @@ class AsyncsafeSession:
         for server in running:
             for stall in during([*server.stalls, *server.ongoing(settled)], since, settled):
                 length = stall.own_time(settled)
-                # Startup stalls (imports, lifespan startup) are the server's, not the test's;
-                # a loop saturated by many short callbacks is at capacity, not blocked.
-                if length >= threshold and stall.phase != "startup" and not stall.saturated:
+                # Startup stalls (imports, lifespan startup) are the server's, not the test's.
+                if length >= threshold and stall.phase != "startup":
                     found.append(Charged(test, stall, server, threshold, allowed, length))
         self.charged.extend(found)
         return found

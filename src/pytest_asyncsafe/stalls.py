@@ -103,12 +103,6 @@ class Sample:
             event["pid"], event["time"], _stack(event["stack"]), tuple(event["requests"]), tasks, event["callback"]
         )
 
-    @property
-    def running(self) -> tuple[int, int]:
-        """What ran: the request whose code it was (0: none) and the loop's callback."""
-        request = next((request["id"] for request in self.requests if request["running"]), 0)
-        return (request, self.callback)
-
 
 @dataclass(frozen=True, slots=True)
 class Stall:
@@ -149,7 +143,7 @@ class Stall:
         of the threshold from half of it on; one sample alone proves nothing, and the
         stall stands."""
         return len(self.samples) >= 2 and not any(
-            earlier.callback != 0 and earlier.running == later.running
+            earlier.callback != 0 and earlier.callback == later.callback
             for earlier, later in itertools.pairwise(self.samples)
         )
 
@@ -219,8 +213,9 @@ def _blocking(stack: Stack) -> Frame | None:
 
 
 def during(stalls: Iterable[Stall], start: float, end: float) -> list[Stall]:
-    """The stalls that began in [start, end): a stall belongs to the test it began in."""
-    return [stall for stall in stalls if start <= stall.start < end]
+    """The stalls that began in [start, end): a stall belongs to the test it began in.
+    A saturated loop is not stalled: it is left out."""
+    return [stall for stall in stalls if start <= stall.start < end and not stall.saturated]
 
 
 def _serving(stall: Stall) -> list[str]:

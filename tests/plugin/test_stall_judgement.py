@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_asyncsafe.stalls import Frame, Sample, Stall
+from pytest_asyncsafe.stalls import Frame, Sample, Stall, during
 
 FRAME = Frame("app.py", 10, "handler")
 
@@ -48,3 +48,9 @@ def test_a_late_beat_is_saturation_when_no_two_samples_in_a_row_caught_one_callb
     samples: list[Sample], saturated: bool
 ) -> None:
     assert stall(*samples).saturated is saturated
+
+
+def test_the_stalls_of_a_window_leave_saturation_out() -> None:
+    blocked = stall(sample(0.06, 1, 11), sample(0.09, 1, 11))
+    saturated = stall(sample(0.06, 1, 11), sample(0.09, 2, 22))
+    assert during([blocked, saturated], 100.0, 101.0) == [blocked]
