@@ -308,11 +308,11 @@ def main() -> int:
           f"after {args.warmup:g}s warmup")  # fmt: skip
     print(f"python {platform.python_version()}, uvicorn {uvicorn.__version__}, {os.cpu_count()} CPUs")
     if args.pin:
-        # This process too, with the plugin's watcher thread in it: in a test run the
-        # watcher lives in the pytest process, beside the load generator, not on the
-        # server's CPU.  Threads started from here on inherit it.
+        # This process too, as the pytest process, which reads the workers' channel, runs
+        # beside its load generator, not on the server's CPU.  Threads started from here
+        # on inherit it.
         os.sched_setaffinity(0, {LOAD_CPU})
-        print(f"pinned: server on CPU {SERVER_CPU}; load generator and this process (the watcher) on CPU {LOAD_CPU}")
+        print(f"pinned: server on CPU {SERVER_CPU}; load generator and this process on CPU {LOAD_CPU}")
     print()
     header = (f"{'round':>5}  {'server':<8} {'req/s':>9} {'p50 ms':>8} {'cpu us/req':>10} {'requests':>9} "
               f"{'errors':>6} {'stalls':>6} {'other cpu':>9}")  # fmt: skip

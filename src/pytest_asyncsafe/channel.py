@@ -3,12 +3,14 @@
 Each Uvicorn worker owns two files in the server's channel directory:
 
 - `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, sample...).
-- `<pid>.state`: two numbers the worker overwrites in place through `mmap`, cheap
-  enough to update on every heartbeat and every request: when the loop last beat, and
-  how many requests are in flight.
+- `<pid>.state`: numbers the worker overwrites in place through `mmap`, cheap enough
+  to update on every heartbeat and every request: when the loop last beat, how many
+  requests are in flight, and its beats so far counted by lateness (a histogram, see
+  `saturation`).
 
-The other way, the pytest process sends a stalled worker `SAMPLE_SIGNAL` to ask for
-its stack, which comes back as a `sample` event.
+A stalled worker samples its own stack (a kernel timer, see `worker.monitor`), and the
+pytest process may ask for a sample at any time with `SAMPLE_SIGNAL`; either comes back
+as a `sample` event.
 
 Every write is lock-free - one `os.write` to an `O_APPEND` file, or one store into a
 typed view of the mapped state - so the stack-sampling signal handler may write while
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_asyncsafe.saturation import LAG_BUCKETS
+
 #: A signal whose default action is to be ignored - so one that arrives before the
 #: handler is set, or after the interpreter dropped it on the way out, does no harm -
 #: and that a web server never gets otherwise (only a socket owner set with F_SETOWN
@@ -39,14 +43,32 @@ SAMPLE_SIGNAL = signal.SIGURG
 
 _BEAT = struct.Struct("=d")
 _STATE = struct.Struct("=dq")  # last beat, requests in flight (native order: the views' own)
+_LAGS = struct.Struct(f"={LAG_BUCKETS}q")  # beats by lag bucket, after the state
+_SIZE = _STATE.size + _LAGS.size
 #: How often the pytest process looks for the state files of new workers.
 _LIST_EVERY = 0.05
+
+
+#: Samples taken of one stall at most; the stall itself is timed to its end.
+MAX_SAMPLES = 100
 
 
 def beat_interval(threshold: float) -> float:
     """How often a worker's loop beats: often enough to time a stall to within a quarter
     of the threshold."""
     return min(max(threshold / 4, 0.001), 0.01)
+
+
+def overdue_after(threshold: float) -> float:
+    """How late a beat is when the loop is taken as stalled: a stall of at least half
+    the threshold is going on, and its stack is worth sampling."""
+    return threshold / 2
+
+
+def sample_every(threshold: float) -> float:
+    """How often a stalled loop's stack is sampled: at least four samples in a stall as
+    long as the threshold."""
+    return max(threshold / 4, 0.005)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +78,12 @@ class WorkerState:
     in_flight: int
 
 
+def stalled_since(state: WorkerState, threshold: float, now: float) -> float | None:
+    """When the worker's loop missed a beat, if it is stalled at `now`."""
+    due = state.last_beat + beat_interval(threshold)
+    return due if state.last_beat > 0 and now - due >= overdue_after(threshold) else None
+
+
 class WorkerChannel:
     """The worker's end."""
 
@@ -63,15 +91,17 @@ class WorkerChannel:
         self.pid = pid
         self._events = os.open(directory / f"{pid}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         state_path = directory / f"{pid}.state"
-        state_path.write_bytes(b"\0" * _STATE.size)
+        state_path.write_bytes(b"\0" * _SIZE)
         with open(state_path, "r+b") as file:
-            self._state = mmap.mmap(file.fileno(), _STATE.size)
+            self._state = mmap.mmap(file.fileno(), _SIZE)
         view = memoryview(self._state)
         # One-item typed views: storing into one is a plain subscript, cheaper than a
         # `pack_into` call, which matters for the count every request updates twice.
         self._beat = view[: _BEAT.size].cast("d")
         #: `in_flight[0] = count`: the number of requests in flight.
         self.in_flight = view[_BEAT.size : _STATE.size].cast("q")
+        #: `lags[lag_bucket(lag)] += 1`: one more beat that came `lag` late.
+        self.lags = view[_STATE.size : _SIZE].cast("q")
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps({"event": event, "pid": self.pid, **fields}, default=str) + "\n"
@@ -89,7 +119,7 @@ class ServerChannel:
         self._offsets: dict[Path, int] = {}
         self._maps: dict[int, mmap.mmap] = {}
         self._listed = 0.0
-        # The stall watcher's thread and the test's own (drain, settle) both read states.
+        # The load generator's thread and the test's own (drain, settle) both read states.
         self._lock = threading.Lock()
 
     def read_events(self) -> list[dict[str, Any]]:
@@ -121,9 +151,15 @@ class ServerChannel:
                     with open(path, "rb") as file:
                         # A worker creates its file, then fills it: one listed in between
                         # is too short to map yet, and is mapped at a later listing.
-                        if os.fstat(file.fileno()).st_size >= _STATE.size:
-                            self._maps[pid] = mmap.mmap(file.fileno(), _STATE.size, access=mmap.ACCESS_READ)
+                        if os.fstat(file.fileno()).st_size >= _SIZE:
+                            self._maps[pid] = mmap.mmap(file.fileno(), _SIZE, access=mmap.ACCESS_READ)
         return {pid: WorkerState(pid, *_STATE.unpack_from(state)) for pid, state in self._maps.items()}
+
+    def lags(self, pid: int) -> tuple[int, ...]:
+        """The worker's beats so far, by lag bucket (none for a worker not mapped yet)."""
+        with self._lock:
+            state = self._maps.get(pid)
+            return _LAGS.unpack_from(state, _STATE.size) if state is not None else (0,) * LAG_BUCKETS
 
     def close(self) -> None:
         with self._lock:

@@ -243,7 +243,8 @@ def asyncsafe_load(request: pytest.FixtureRequest, asyncsafe_server: Server) -> 
     each run opens and closes its own loop, thread and connections.)"""
     from pytest_asyncsafe.load import LoadRunner
 
-    return LoadRunner(asyncsafe_server.base_url, on_result=_recorder(request.node, request.config.stash[SESSION]))
+    recorder = _recorder(request.node, request.config.stash[SESSION])
+    return LoadRunner(asyncsafe_server.base_url, on_result=recorder, readings=asyncsafe_server.loop_readings)
 
 
 def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadResult], None]:

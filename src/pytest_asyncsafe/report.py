@@ -14,6 +14,7 @@ import pytest
 
 from pytest_asyncsafe.budget import format_ms, format_rate, format_rps, table
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
 from pytest_asyncsafe.stalls import Stall
@@ -61,8 +62,10 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
 
 # --- load runs ---------------------------------------------------------------------------------
 def load_table(runs: list[LoadRun]) -> list[str]:
-    """test | target | shape | requests | rps | p50 | p95 | p99 | errors | verdict"""
-    header = ("test", "target", "shape", "requests", "rps", "p50", "p95", "p99", "errors", "verdict")
+    """test | target | shape | requests | rps | p50 | p95 | p99 | errors | busy | loop lag | verdict:
+    busy and loop lag (p50/p99/max) for each worker, in pid order."""
+    header = ("test", "target", "shape", "requests", "rps", "p50", "p95", "p99", "errors", "busy",
+              "loop lag p50/p99/max", "verdict")  # fmt: skip
     rows = []
     for run in runs:
         result = run.result
@@ -71,9 +74,27 @@ def load_table(runs: list[LoadRun]) -> list[str]:
         rows.append(
             (run.test, run.target + (f" #{run.index + 1}" if run.index else ""), run.shape, str(result.count),
              format_rps(result.rps), format_ms(result.p50), format_ms(result.p95), format_ms(result.p99), errors,
-             run.verdict)
+             " ".join(_busy(worker) for worker in result.saturation) or "-",
+             ", ".join(_lags(worker) for worker in result.saturation) or "-", run.verdict)
         )  # fmt: skip
-    return table(header, rows, right=(3, 4, 5, 6, 7, 8), pipes=False)
+    return table(header, rows, right=(3, 4, 5, 6, 7, 8, 9, 10), pipes=False)
+
+
+def _busy(worker: Saturation) -> str:
+    return "-" if math.isnan(worker.busy) else f"{worker.busy:.0%}"
+
+
+def _lags(worker: Saturation) -> str:
+    if math.isnan(worker.lag_max):
+        return "-"
+    return "/".join(f"{lag * 1000:.0f}" for lag in (worker.lag_p50, worker.lag_p99, worker.lag_max)) + " ms"
+
+
+def saturation_lines(runs: list[LoadRun]) -> list[str]:
+    """One line for each worker a run took to its capacity."""
+    return [
+        f"{run.label}: {worker.describe()}" for run in runs for worker in run.result.saturation if worker.at_capacity
+    ]
 
 
 def compare_table(session: AsyncsafeSession) -> list[str]:
@@ -100,6 +121,8 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
         terminal.section("asyncsafe: load runs")
         for line in load_table(session.loads):
             terminal.write_line(line)
+        for line in saturation_lines(session.loads):
+            terminal.write_line(line, yellow=True)
         if any(run.budget is not None and not run.enforced and not run.result.invalid for run in session.loads):
             terminal.write_line("(verdict -: latency budgets are held against the runs under --asyncsafe only)")
     if session.baseline is not None:
@@ -154,6 +177,7 @@ def load_json(run: LoadRun) -> dict[str, Any]:
         **{name: _number(result.metric(name)) for name in ("p50", "p90", "p95", "p99", "max", "mean")},
         "histogram": [[bound, count] for bound, count in result.histogram],
         "health": {name: _number(value) for name, value in result.health.items()},
+        "saturation": [worker.to_json() for worker in result.saturation],
         "invalid": result.invalid,
         "budget": run.budget.to_json() if run.budget is not None else None,
         "budget_rows": [

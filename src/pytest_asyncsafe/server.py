@@ -15,11 +15,11 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
-from pytest_asyncsafe.channel import ServerChannel, WorkerState, pid_alive
+from pytest_asyncsafe.channel import MAX_SAMPLES, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.saturation import LoopReading, busy_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
-from pytest_asyncsafe.watch import MAX_SAMPLES, Watcher
 
 #: The worker's monitor records stalls from this length even when the threshold is
 #: higher, so that a marker may lower the threshold for one test.
@@ -47,7 +47,6 @@ class Server:
         self.worker_pids: list[int] = []
         #: Every stall the workers recorded (from `RECORDING_FLOOR` up), over or going on.
         self.stalls: list[Stall] = []
-        self.watcher = Watcher(self.channel, self.recording_threshold)
         #: Stack samples not yet matched with the stall they were taken in, by worker.
         self._samples: dict[int, deque[Sample]] = defaultdict(lambda: deque(maxlen=MAX_SAMPLES * 4))
         self._ready_at: dict[int, float] = {}
@@ -97,7 +96,6 @@ class Server:
             listener.close()
             os.close(lifeline_read)
         try:
-            self.watcher.start()
             self._wait_until_ready()
         except BaseException:
             # Nothing to drain on a server that never got ready, and a worker stuck in
@@ -164,7 +162,7 @@ class Server:
         """The stalls going on at `now`, known from beats that are overdue."""
         stalled = []
         for state in self._live_states():
-            since = self.watcher.stalled_since(state, now)
+            since = stalled_since(state, self.recording_threshold, now)
             if since is not None:
                 ready = self._ready_at.get(state.pid)
                 phase = "serving" if ready is not None and ready <= since else "startup"
@@ -186,11 +184,21 @@ class Server:
         while time.monotonic() < deadline:
             now = time.monotonic()
             states = self._live_states()
-            if all(state.last_beat >= settled or self.watcher.stalled_since(state, now) for state in states):
+            if all(
+                state.last_beat >= settled or stalled_since(state, self.recording_threshold, now) for state in states
+            ):
                 break
             time.sleep(0.002)
         self.poll()
         return settled
+
+    def loop_readings(self) -> dict[int, LoopReading]:
+        """Where each live worker's loop stands now: what a load run's saturation is
+        measured between."""
+        return {
+            state.pid: LoopReading(state.pid, time.monotonic(), busy_seconds(state.pid), self.channel.lags(state.pid))
+            for state in self._live_states()
+        }
 
     def _live_states(self) -> list[WorkerState]:
         states = self.channel.states()
@@ -214,7 +222,6 @@ class Server:
         if self._lifeline >= 0:
             os.close(self._lifeline)
             self._lifeline = -1
-        self.watcher.stop()
         self.poll()
         return process.returncode if process is not None else None
 

@@ -164,7 +164,10 @@ class AsyncsafeSession:
             if server.process is None or server.process.poll() is not None:
                 continue
             settled = server.settle(SETTLE_TIMEOUT)
-            found += [(server, stall) for stall in during([*server.stalls, *server.ongoing(settled)], start, end)]
+            found += [
+                (server, stall)
+                for stall in during([*server.stalls, *server.ongoing(settled)], start, end, server.recording_threshold)
+            ]
         return sorted(found, key=lambda pair: -pair[1].duration())
 
     # --- verdicts -------------------------------------------------------------------------------
@@ -178,7 +181,7 @@ class AsyncsafeSession:
         since, self._checked_until = max(start, self._checked_until), settled
         found = []
         for server in running:
-            for stall in during([*server.stalls, *server.ongoing(settled)], since, settled):
+            for stall in during([*server.stalls, *server.ongoing(settled)], since, settled, threshold):
                 length = stall.own_time(settled)
                 # Startup stalls (imports, lifespan startup) are the server's, not the test's.
                 if length >= threshold and stall.phase != "startup":

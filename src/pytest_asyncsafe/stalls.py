@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
+import math
 import os
 import sysconfig
 import time
@@ -84,13 +85,16 @@ class Task:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The loop thread's stack at one moment of a stall, what it was serving, and the
-    worker's tasks."""
+    """The loop thread's stack at one moment of a stall, the request whose code was
+    running, and the worker's tasks."""
 
     pid: int
     time: float
     stack: Stack
-    requests: tuple[dict[str, Any], ...]
+    #: The request whose code the sample caught running (method, path, responded), if any.
+    running: dict[str, Any] | None = None
+    #: How many requests the worker had in flight.
+    in_flight: int = 0
     tasks: tuple[Task, ...] = ()
     #: Which of the loop's callbacks was running, numbered by the worker: two samples in a
     #: row with the same number caught the same callback (0: none was).
@@ -100,7 +104,13 @@ class Sample:
     def from_event(cls, event: dict[str, Any]) -> Sample:
         tasks = tuple(Task.from_event(task) for task in event.get("tasks", ()))
         return cls(
-            event["pid"], event["time"], _stack(event["stack"]), tuple(event["requests"]), tasks, event["callback"]
+            event["pid"],
+            event["time"],
+            _stack(event["stack"]),
+            event["running"],
+            event["in_flight"],
+            tasks,
+            event["callback"],
         )
 
 
@@ -111,61 +121,98 @@ class Stall:
     #: None while the stall is still going on.
     end: float | None
     phase: str
+    #: The requests in flight during it: those whose code blocked first (`running`).
     requests: tuple[dict[str, Any], ...]
     samples: tuple[Sample, ...]
     #: How much of it the loop's thread spent waiting for a CPU (a busy machine, not the app).
     descheduled: float = 0.0
+    #: How many requests, besides those that blocked, were in flight while it blocked.
+    waited: int = 0
+    #: When the garbage collector paused the interpreter meanwhile: (start, end) each.
+    collecting: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def from_event(cls, event: dict[str, Any], samples: Sequence[Sample]) -> Stall:
         start, end = event["start"], event["end"]
         within = _within(samples, start, end)
-        # A sample saw what was in flight during the stall; the worker's own report, made
-        # once it was over, can only list what ran at some time since it began.
-        requests = _requests_of(within) or tuple(event["requests"])
-        return cls(event["pid"], start, end, event["phase"], requests, within, event.get("descheduled", 0.0))
+        collecting = tuple((begun, ended) for begun, ended in event.get("collecting", ()))
+        culprits = _culprits(within, start, end, collecting)
+        running = _running(culprits)
+        # The worker's own list, made once the stall was over: every request in flight at
+        # some time since it began (the one that blocked may have finished meanwhile).
+        others = [request for request in event["requests"] if request["id"] not in {r["id"] for r in running}]
+        requests = (*running, *({**request, "running": False} for request in others))
+        waited = _waited(culprits, running) if culprits else len(others)
+        return cls(
+            event["pid"],
+            start,
+            end,
+            event["phase"],
+            requests,
+            within,
+            event.get("descheduled", 0.0),
+            waited,
+            collecting,
+        )
 
     @classmethod
     def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample]) -> Stall:
         """A stall not over yet, known from outside: its beat is overdue."""
-        within = _within(samples, start, time.monotonic())
-        return cls(pid, start, None, phase, _requests_of(within), within)
+        now = time.monotonic()
+        within = _within(samples, start, now)
+        culprits = _culprits(within, start, now)
+        running = _running(culprits)
+        return cls(pid, start, None, phase, running, within, waited=_waited(culprits, running))
 
     @property
     def ongoing(self) -> bool:
         return self.end is None
 
+    def blocked(self, threshold: float) -> bool:
+        """Whether one callback held the loop for `threshold` or more, rather than many
+        short ones in turn (a saturated loop, late for want of capacity: no bug).
+
+        Samples come every few milliseconds while a beat is overdue; a run of them that
+        caught the same callback bounds how long it ran: at most from the sample before
+        the run to the one after (or the stall's edges).  A callback that blocked for the
+        threshold has such a bound of at least the threshold, whichever samples fell in
+        it.  Fewer than two samples cannot tell: the stall stands.  No sample can land
+        while the garbage collector runs: its pauses are taken out of the bound."""
+        if len(self.samples) < 2:
+            return True
+        return _longest_run(self.samples, self.start, self.end or time.monotonic(), self.collecting)[0] >= threshold
+
     @property
-    def saturated(self) -> bool:
-        """Whether the loop was late because it ran many callbacks in turn, not one for
-        long: no two samples in a row caught the same callback running.  A callback that
-        blocks for the threshold spans at least two of the samples, taken every quarter
-        of the threshold from half of it on; one sample alone proves nothing, and the
-        stall stands."""
-        return len(self.samples) >= 2 and not any(
-            earlier.callback != 0 and earlier.callback == later.callback
-            for earlier, later in itertools.pairwise(self.samples)
-        )
+    def culprits(self) -> tuple[Sample, ...]:
+        """The samples that caught the callback that blocked (all of them when the samples
+        cannot tell one callback from another)."""
+        return _culprits(self.samples, self.start, self.end or time.monotonic(), self.collecting)
 
     def duration(self, now: float | None = None) -> float:
         """Wall time: how long the loop answered nothing."""
         end = self.end if self.end is not None else (now if now is not None else time.monotonic())
         return end - self.start
 
+    @property
+    def collected(self) -> float:
+        """How much of it the garbage collector took."""
+        return _overlap(self.collecting, self.start, self.end if self.end is not None else math.inf)
+
     def own_time(self, now: float | None = None) -> float:
-        """The part of it the loop's thread ran or blocked, rather than waited for a CPU:
-        what a threshold is held against."""
-        return self.duration(now) - self.descheduled
+        """The part of it the app's code ran or blocked, rather than waited for a CPU or
+        for the garbage collector: what a threshold is held against."""
+        return max(self.duration(now) - self.descheduled - self.collected, 0.0)
 
     @property
     def stack(self) -> Stack:
-        """The stack seen most often while the loop was stalled, judged by its blocking
+        """The stack seen most often in the callback that blocked, judged by its blocking
         frame: the line that kept the loop busy for most of the stall."""
-        if not self.samples:
+        culprits = self.culprits
+        if not culprits:
             return ()
-        counts = Counter(_blocking(sample.stack) for sample in self.samples)
+        counts = Counter(_blocking(sample.stack) for sample in culprits)
         best = counts.most_common(1)[0][0]
-        return next(sample.stack for sample in reversed(self.samples) if _blocking(sample.stack) == best)
+        return next(sample.stack for sample in reversed(culprits) if _blocking(sample.stack) == best)
 
     @property
     def blocking_frame(self) -> Frame | None:
@@ -178,6 +225,7 @@ class Stall:
             "pid": self.pid,
             "duration": self.duration(),
             "descheduled": self.descheduled,
+            "collected": self.collected,
             "ongoing": self.ongoing,
             "phase": self.phase,
             "requests": [{key: request[key] for key in _REQUEST_KEYS} for request in self.requests],
@@ -195,15 +243,49 @@ def _within(samples: Sequence[Sample], start: float, end: float) -> tuple[Sample
     return tuple(sample for sample in samples if start <= sample.time <= end)
 
 
-def _requests_of(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
-    """Each request the samples saw in flight, once, as last seen; `running` if any sample
-    caught its code running.  The ones running first."""
+def _longest_run(
+    samples: Sequence[Sample], start: float, end: float, collecting: Sequence[tuple[float, float]]
+) -> tuple[float, tuple[Sample, ...]]:
+    """The run of consecutive samples that caught one callback for the longest, with the
+    bound on how long that callback ran: from the sample before the run to the one after
+    (the stall's edges at its ends), less the garbage collector's pauses in between.
+    (0, ()) when no sample caught any callback."""
+    times = [start, *(sample.time for sample in samples), end]
+    longest: tuple[float, tuple[Sample, ...]] = (0.0, ())
+    for callback, run in itertools.groupby(enumerate(samples), key=lambda pair: pair[1].callback):
+        indexed = list(run)
+        first, last = indexed[0][0], indexed[-1][0]
+        bound = times[last + 2] - times[first] - _overlap(collecting, times[first], times[last + 2])
+        if callback != 0 and bound > longest[0]:
+            longest = (bound, tuple(sample for _, sample in indexed))
+    return longest
+
+
+def _culprits(
+    samples: Sequence[Sample], start: float, end: float, collecting: Sequence[tuple[float, float]] = ()
+) -> tuple[Sample, ...]:
+    if len(samples) < 2:
+        return tuple(samples)
+    return _longest_run(samples, start, end, collecting)[1] or tuple(samples)
+
+
+def _waited(culprits: Sequence[Sample], running: Sequence[dict[str, Any]]) -> int:
+    """How many requests were in flight, besides those that blocked, while it blocked."""
+    return max(max((sample.in_flight for sample in culprits), default=0) - len(running), 0)
+
+
+def _overlap(spans: Iterable[tuple[float, float]], start: float, end: float) -> float:
+    """How much of [start, end] the (non-overlapping) `spans` cover."""
+    return sum(max(0.0, min(end, span_end) - max(start, span_start)) for span_start, span_end in spans)
+
+
+def _running(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
+    """Each request the samples caught running, once, as last seen, in the order first seen."""
     seen: dict[int, dict[str, Any]] = {}
     for sample in samples:
-        for request in sample.requests:
-            running = request["running"] or seen.get(request["id"], request)["running"]
-            seen[request["id"]] = {**request, "running": running}
-    return tuple(sorted(seen.values(), key=lambda request: not request["running"]))
+        if sample.running is not None:
+            seen[sample.running["id"]] = {**sample.running, "running": True}
+    return tuple(seen.values())
 
 
 def _blocking(stack: Stack) -> Frame | None:
@@ -212,16 +294,18 @@ def _blocking(stack: Stack) -> Frame | None:
     return user[-1] if user else (stack[-1] if stack else None)
 
 
-def during(stalls: Iterable[Stall], start: float, end: float) -> list[Stall]:
-    """The stalls that began in [start, end): a stall belongs to the test it began in.
-    A saturated loop is not stalled: it is left out."""
-    return [stall for stall in stalls if start <= stall.start < end and not stall.saturated]
+def during(stalls: Iterable[Stall], start: float, end: float, threshold: float) -> list[Stall]:
+    """The stalls that began in [start, end) in which one callback blocked the loop for
+    `threshold` or more: a stall belongs to the test it began in, and a saturated loop
+    (late from running many short callbacks) is not stalled."""
+    return [stall for stall in stalls if start <= stall.start < end and stall.blocked(threshold)]
 
 
 def _serving(stall: Stall) -> list[str]:
     """Whose code blocked, and who waited.  Without a sample, whose it was is unknown:
     every request in flight is named."""
     named = [request for request in stall.requests if request["running"]] if stall.samples else list(stall.requests)
+    waited = stall.waited if stall.samples else 0
     lines = [
         f"  while serving: {request['method']} {request['path']}"
         + (" (after its response: a background task)" if request["responded"] else "")
@@ -229,7 +313,6 @@ def _serving(stall: Stall) -> list[str]:
     ]
     if not named:
         lines.append("  while serving: no request (startup, or a task of the app's own)")
-    waited = len(stall.requests) - len(named)
     if waited:
         lines.append(f"  and {waited} other request{'s' if waited != 1 else ''} waited")
     return lines
@@ -245,6 +328,10 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
     ]
     if stall.descheduled >= 0.01:
         lines.append(f"  (and {format_duration(stall.descheduled)} more waiting for a CPU: the machine was busy)")
+    if stall.collected >= 0.01:
+        lines.append(
+            f"  (and {format_duration(stall.collected)} more in the garbage collector: the interpreter's pause)"
+        )
     lines.extend(_serving(stall))
     frame = stall.blocking_frame
     if frame is None:

@@ -15,7 +15,8 @@ import pytest
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
 from pytest_asyncsafe.load import LoadResult, LoadShape
 from pytest_asyncsafe.plugin import BUDGET, _recorder
-from pytest_asyncsafe.report import load_json, load_table
+from pytest_asyncsafe.report import load_json, load_table, saturation_lines
+from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.session import AsyncsafeSession
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Frame, Sample, Stall
@@ -35,6 +36,7 @@ def make_result(
     elapsed: float = 0.5,
     invalid: str | None = None,
     shape: LoadShape | None = None,
+    saturation: tuple[Saturation, ...] = (),
 ) -> LoadResult:
     return LoadResult(
         target,
@@ -46,8 +48,12 @@ def make_result(
         started=100.0,
         finished=100.0 + elapsed,
         invalid=invalid,
+        saturation=saturation,
     )
 
+
+#: Two workers: one at capacity, one with room to spare.
+SATURATION = (Saturation(4242, 0.97, 0.012, 0.31, 0.48), Saturation(4243, 0.5, 0.001, 0.004, 0.02))
 
 #: 1..100 ms: p50 50 ms, p90 90 ms, p95 95 ms, p99 99 ms, max 100 ms.
 HUNDRED = [float(ms) for ms in range(1, 101)]
@@ -260,7 +266,7 @@ def test_a_miss_lists_the_loop_stalls_of_the_run(monkeypatch: pytest.MonkeyPatch
     server = FakeServer(tmp_path)
     state.servers.append(server)  # type: ignore[arg-type]
     frame = Frame(str(tmp_path / "app" / "routes.py"), 12, "slow")
-    sample = Sample(4242, 100.2, (frame,), ())
+    sample = Sample(4242, 100.2, (frame,))
     request = {"method": "GET", "path": "/items", "responded": False}
     stalls = [
         (server, Stall(4242, 100.2, 100.5, "serving", (request,), (sample,))),
@@ -294,22 +300,27 @@ def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
     state = session()
     budget = Budget.parse({"p95": "90ms"}, "latency_budget")
     state.record_load(TEST, make_result(HUNDRED, statuses={200: 98, 500: 2}), budget, enforce=True)
-    state.record_load(TEST, make_result(HUNDRED), budget, enforce=True)
+    state.record_load(TEST, make_result(HUNDRED, saturation=SATURATION), budget, enforce=True)
     state.record_load("tests/test_api.py::test_health", make_result([2.0] * 10, target="GET /health"), None,
                       enforce=True)  # fmt: skip
     state.record_load(TEST, make_result(HUNDRED, invalid="lagged"), budget, enforce=True)
     assert load_table(state.loads) == [
         "test                            target         shape                        requests    rps      p50      p95"
-        "      p99     errors  verdict",
-        "-" * 138,
+        "      p99     errors     busy      loop lag p50/p99/max  verdict",
+        "-" * 173,
         "tests/test_api.py::test_items   GET /items     10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms  2 (2.00%)  FAIL",
+        "  99.0 ms  2 (2.00%)        -                         -  FAIL",
         "tests/test_api.py::test_items   GET /items #2  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms          0  FAIL",
+        "  99.0 ms          0  97% 50%  12/310/480 ms, 1/4/20 ms  FAIL",
         "tests/test_api.py::test_health  GET /health    10 concurrent, 10 requests         10   20.0   2.0 ms   2.0 ms"
-        "   2.0 ms          0  -",
+        "   2.0 ms          0        -                         -  -",
         "tests/test_api.py::test_items   GET /items #3  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms          0  INVALID",
+        "  99.0 ms          0        -                         -  INVALID",
+    ]
+    # A line for the worker at capacity, none for the one with room to spare.
+    assert saturation_lines(state.loads) == [
+        "tests/test_api.py::test_items GET /items #2: worker 4242 busy 97% of the run, loop lag p99 310 ms: "
+        "this worker is at capacity; see more workers or a faster handler"
     ]
 
 
@@ -349,6 +360,7 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
         "max": 0.002,
         "mean": pytest.approx(0.004 / 3),
         "health": {"loop_lag_p99": 0.001},
+        "saturation": [],
         "invalid": None,
         "budget": {"p99": 0.001, "error_rate": 0.5},
         "budget_rows": [
@@ -360,6 +372,11 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
     json.dumps(data)  # plain JSON: no NaN, no tuples of odd types
     empty = load_json(state.record_load(TEST, make_result([], statuses={}, errors={"connect": 1}), None, enforce=True))
     assert empty["p50"] is None and empty["histogram"] == [] and empty["verdict"] == "-"
+    saturated = load_json(state.record_load(TEST, make_result([1.0], saturation=SATURATION), None, enforce=True))
+    assert saturated["saturation"] == [
+        {"pid": 4242, "busy": 0.97, "lag_p50": 0.012, "lag_p99": 0.31, "lag_max": 0.48, "at_capacity": True},
+        {"pid": 4243, "busy": 0.5, "lag_p50": 0.001, "lag_p99": 0.004, "lag_max": 0.02, "at_capacity": False},
+    ]
 
 
 # --- in a pytest run -------------------------------------------------------------------------------
@@ -462,14 +479,14 @@ def test_a_budget_miss_fails_the_test_and_every_run_is_in_the_summary(pytester: 
             "E         p95    | <= 10.0 ms |  12.5 ms | FAIL",
             "*= asyncsafe: load runs =*",
             "test                     target        shape                       requests     rps      p50      p95      "
-            "p99  errors  verdict",
+            "p99  errors  busy  loop lag p50/p99/max  verdict",
             "-*",
             "test_load.py::test_slow  GET /slow     4 concurrent, 100 requests       100  1000.0  12.5 ms  12.5 ms  "
-            "12.5 ms       0  FAIL",
+            "12.5 ms       0     -                     -  FAIL",
             "test_load.py::test_fast  GET /fast     4 concurrent, 100 requests       100  1000.0   2.0 ms   2.0 ms   "
-            "2.0 ms       0  pass",
+            "2.0 ms       0     -                     -  pass",
             "test_load.py::test_fast  GET /fast #2  4 concurrent, 100 requests       100  1000.0   3.0 ms   3.0 ms   "
-            "3.0 ms       0  pass",
+            "3.0 ms       0     -                     -  pass",
         ]
     )
 

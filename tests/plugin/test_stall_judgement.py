@@ -1,5 +1,6 @@
-"""Blocked or saturated: a late beat is a stall only when one callback ran for it
-(`Stall.saturated`), judged from the samples taken while the beat was overdue."""
+"""Blocked or saturated: a late beat is a stall only when one callback held the loop for
+the threshold (`Stall.blocked`), judged from the samples taken while the beat was overdue;
+and the request named is the one whose callback that was."""
 
 from __future__ import annotations
 
@@ -7,50 +8,113 @@ import pytest
 
 from pytest_asyncsafe.stalls import Frame, Sample, Stall, during
 
-FRAME = Frame("app.py", 10, "handler")
+HANDLER = Frame("app.py", 10, "handler")
+BLOCKING = Frame("app.py", 20, "blocking")
+THRESHOLD = 0.1
+#: Samples come every 5 ms while a beat is overdue (the watcher's pace at the 20 ms floor).
+EVERY = 0.005
 
 
-def sample(at: float, request: int, callback: int) -> Sample:
-    """A sample at `at` s into the stall, with `request` running (0: none) in `callback`."""
-    requests = tuple(
-        {"id": number, "method": "GET", "path": f"/{number}", "responded": False, "running": number == request}
-        for number in (1, 2, 3)
-    )
-    return Sample(4242, 100.0 + at, (FRAME,), requests, (), callback)
+def sample(at: float, callback: int, request: int = 0, frame: Frame = HANDLER) -> Sample:
+    """A sample `at` s into the stall, in `callback` (0: none), with `request` running (0: none)."""
+    running = {"id": request, "method": "GET", "path": f"/{request}", "responded": False} if request else None
+    return Sample(4242, 100.0 + at, (frame,), running, 40, (), callback)
 
 
-def stall(*samples: Sample) -> Stall:
-    return Stall.from_event(
-        {"pid": 4242, "start": 100.0, "end": 100.15, "phase": "serving", "requests": [], "descheduled": 0.0},
-        list(samples),
-    )
+def saturated(start: float, end: float, first_callback: int = 100) -> list[Sample]:
+    """A sample every 5 ms from `start` to `end`, each in a callback of its own."""
+    count = round((end - start) / EVERY)
+    return [sample(start + i * EVERY, first_callback + i, request=first_callback + i) for i in range(count)]
+
+
+def stall(*samples: Sample, end: float = 0.3, collecting: tuple[tuple[float, float], ...] = ()) -> Stall:
+    requests = [{"id": number, "method": "GET", "path": f"/{number}", "responded": False} for number in (1, 2, 3)]
+    event = {"pid": 4242, "start": 100.0, "end": 100.0 + end, "phase": "serving", "requests": requests}
+    return Stall.from_event({**event, "collecting": [[100.0 + a, 100.0 + b] for a, b in collecting]}, list(samples))
 
 
 @pytest.mark.parametrize(
-    ("samples", "saturated"),
+    ("samples", "blocked"),
     [
-        pytest.param([], False, id="no-sample"),
-        pytest.param([sample(0.06, 1, 11)], False, id="one-sample-proves-nothing"),
-        pytest.param([sample(0.06, 1, 11), sample(0.09, 1, 11)], False, id="one-callback-throughout"),
-        pytest.param([sample(0.06, 1, 11), sample(0.09, 2, 22), sample(0.12, 3, 33)], True, id="each-a-new-request"),
-        pytest.param([sample(0.06, 0, 11), sample(0.09, 0, 22)], True, id="plain-callbacks-in-turn"),
-        # The same request, but a new callback: one of its steps, then another.
-        pytest.param([sample(0.06, 1, 11), sample(0.09, 1, 12)], True, id="steps-of-one-request"),
-        # Saturated, then one callback blocking across two samples: the stall stands.
+        pytest.param([], True, id="no-sample-cannot-tell"),
+        pytest.param([sample(0.06, 11)], True, id="one-sample-cannot-tell"),
+        pytest.param(saturated(0.01, 0.3), False, id="each-sample-a-new-callback"),
+        pytest.param([sample(0.01 + i * EVERY, 0) for i in range(58)], False, id="no-callback-running"),
+        # A task's step of 10 ms, caught twice in a row: far from the threshold.
         pytest.param(
-            [sample(0.06, 2, 22), sample(0.08, 3, 33), sample(0.11, 1, 11), sample(0.14, 1, 11)],
+            [*saturated(0.01, 0.1), sample(0.1, 7), sample(0.105, 7), *saturated(0.11, 0.3)],
             False,
+            id="a-short-callback-caught-twice",
+        ),
+        # 130 ms of one callback amid saturation: from the sample before it to the one after.
+        pytest.param(
+            [*saturated(0.01, 0.1), *(sample(0.1 + i * EVERY, 7) for i in range(25)), *saturated(0.225, 0.3)],
+            True,
             id="a-block-amid-saturation",
         ),
+        # One callback from 0.2 s to the stall's end: bounded by the end.
+        pytest.param(
+            [*saturated(0.01, 0.2), *(sample(0.2 + i * EVERY, 7) for i in range(20))], True, id="a-block-at-the-end"
+        ),
+        # Samples 120 ms apart cannot rule out a block between them.
+        pytest.param([sample(0.06, 11), sample(0.18, 12), sample(0.185, 13)], True, id="a-gap-in-the-samples"),
     ],
 )
-def test_a_late_beat_is_saturation_when_no_two_samples_in_a_row_caught_one_callback(
-    samples: list[Sample], saturated: bool
+def test_a_late_beat_is_blocked_only_when_one_callback_could_have_held_it_for_the_threshold(
+    samples: list[Sample], blocked: bool
 ) -> None:
-    assert stall(*samples).saturated is saturated
+    assert stall(*samples).blocked(THRESHOLD) is blocked
+
+
+def test_the_bound_is_held_against_the_threshold_asked_for() -> None:
+    # A 40 ms callback: a stall at a 20 ms threshold, not at 100 ms.
+    late = stall(*saturated(0.01, 0.1), *(sample(0.1 + i * EVERY, 7) for i in range(7)), *saturated(0.135, 0.3))
+    assert (late.blocked(0.02), late.blocked(0.1)) == (True, False)
 
 
 def test_the_stalls_of_a_window_leave_saturation_out() -> None:
-    blocked = stall(sample(0.06, 1, 11), sample(0.09, 1, 11))
-    saturated = stall(sample(0.06, 1, 11), sample(0.09, 2, 22))
-    assert during([blocked, saturated], 100.0, 101.0) == [blocked]
+    blocked = stall(sample(0.06, 1), sample(0.2, 1))
+    saturation = stall(*saturated(0.01, 0.3))
+    assert during([blocked, saturation], 100.0, 101.0, THRESHOLD) == [blocked]
+
+
+def test_the_request_and_line_named_are_those_of_the_callback_that_blocked() -> None:
+    # Under load most samples catch other requests, in the middleware (HANDLER); the block
+    # is request 2's, at BLOCKING.
+    samples = [
+        *saturated(0.01, 0.1, first_callback=100),
+        *(sample(0.1 + i * EVERY, 7, request=2, frame=BLOCKING) for i in range(25)),
+        *saturated(0.225, 0.3, first_callback=200),
+    ]
+    late = stall(*samples)
+    assert late.blocked(THRESHOLD)
+    assert late.blocking_frame == BLOCKING
+    assert late.requests == (
+        {"id": 2, "method": "GET", "path": "/2", "responded": False, "running": True},
+        {"id": 1, "method": "GET", "path": "/1", "responded": False, "running": False},
+        {"id": 3, "method": "GET", "path": "/3", "responded": False, "running": False},
+    )
+    # The count is of those in flight while it blocked (40, the samples say), the list the
+    # worker's own (every request it knew of since the stall began).
+    assert late.waited == 39
+
+
+def test_a_stall_still_going_on_names_the_blocking_request_and_counts_the_rest_in_flight() -> None:
+    samples = [sample(0.05 + i * EVERY, 7, request=2, frame=BLOCKING) for i in range(10)]
+    late = Stall.going_on(4242, 100.0, "serving", samples)
+    assert late.requests == ({"id": 2, "method": "GET", "path": "/2", "responded": False, "running": True},)
+    assert late.waited == 39  # 40 in flight, one of them blocking
+    assert late.blocking_frame == BLOCKING
+
+
+def test_a_pause_of_the_garbage_collector_is_no_block_of_the_app() -> None:
+    # No sample lands while the collector runs: the 110 ms gap it leaves is its own.
+    gap = [*saturated(0.01, 0.1), *saturated(0.21, 0.3, first_callback=200)]
+    assert stall(*gap).blocked(THRESHOLD)
+    collected = stall(*gap, collecting=((0.1, 0.205),))
+    assert not collected.blocked(THRESHOLD)
+    assert collected.collected == pytest.approx(0.105)
+    assert collected.own_time() == pytest.approx(0.3 - 0.105)
+    # A block of the app's own beside a pause still stands, its bound less the pause.
+    block = [*saturated(0.01, 0.05), *(sample(0.05 + i * EVERY, 7) for i in range(30)), *saturated(0.2, 0.3)]
+    assert stall(*block, collecting=((0.12, 0.16),)).blocked(THRESHOLD)

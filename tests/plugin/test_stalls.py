@@ -184,6 +184,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
         "pid",
         "duration",
         "descheduled",
+        "collected",
         "ongoing",
         "phase",
         "requests",
@@ -198,6 +199,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
     assert (sleep["phase"], sleep["ongoing"], sleep["allowed"], sleep["threshold"]) == ("serving", False, False, 0.1)
     assert 0.25 <= sleep["duration"] < 1.0
     assert 0.0 <= sleep["descheduled"] < sleep["duration"]
+    assert 0.0 <= sleep["collected"] < sleep["duration"]
     assert sleep["samples"] >= 1
     innermost = [frame for frame in sleep["stack"] if frame["file"].endswith("fixtures_app/routes/hazards.py")][-1]
     assert (innermost["line"], innermost["function"], innermost["code"]) == (SLEEP_LINE, "blocking_sleep", SLEEP_CODE)

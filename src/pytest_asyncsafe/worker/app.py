@@ -77,30 +77,37 @@ class Watched:
 
     def requests(self, since: float) -> list[dict[str, Any]]:
         """What was being served at any time since `since`: a snapshot, as the requests
-        go on changing.  `running` marks the request whose code runs now (in the sampler:
-        the code the signal interrupted)."""
-        running = SERVING.get()
+        go on changing."""
         finished = [
-            {"id": key, "method": method, "path": path, "responded": False, "running": key == running}
+            {"id": key, "method": method, "path": path, "responded": True}
             for end, key, method, path in self._finished
             if end >= since
         ]
-        return finished + [
-            {
-                "id": key,
-                "method": scope.get("method", "WS"),
-                "path": scope.get("path", ""),
-                "responded": response_flag(send, "response_complete"),
-                "running": key == running,
-            }
-            for key, (scope, send) in self._requests.items()
-        ]
+        return finished + [self._describe(key, scope, send) for key, (scope, send) in self._requests.items()]
+
+    def running(self) -> dict[str, Any] | None:
+        """The request whose code runs now (in the sampler: the code the signal
+        interrupted), if any and still known: one lookup, cheap enough to take under load."""
+        key = SERVING.get()
+        if key in self._requests:
+            return self._describe(key, *self._requests[key])
+        finished = [(method, path) for _, done, method, path in self._finished if done == key]
+        if finished:
+            return {"id": key, "method": finished[0][0], "path": finished[0][1], "responded": True}
+        return None
+
+    @staticmethod
+    def _describe(key: int, scope: Scope, send: Send) -> dict[str, Any]:
+        return {
+            "id": key,
+            "method": scope.get("method", "WS"),
+            "path": scope.get("path", ""),
+            "responded": response_flag(send, "response_complete"),
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
-            self.monitor = LoopMonitor(
-                asyncio.get_running_loop(), self.channel, self.threshold, self.requests, self.phase
-            )
+            self.monitor = LoopMonitor(asyncio.get_running_loop(), self.channel, self.threshold, self)
             self.monitor.start()
         kind = scope["type"]
         if kind == "lifespan":
@@ -153,8 +160,10 @@ class Watched:
                 self.channel.emit("startup-failed", message=message.get("message", ""))
             elif message["type"] == "lifespan.shutdown.complete":
                 self.channel.emit("shutdown-complete", time=time.monotonic(), tasks=leftover_tasks())
+                self._stop_monitor()
             elif message["type"] == "lifespan.shutdown.failed":
                 self.channel.emit("shutdown-failed", time=time.monotonic(), message=message.get("message", ""))
+                self._stop_monitor()
             await send(message)
 
         try:
@@ -165,6 +174,12 @@ class Watched:
             # The app does not speak the lifespan protocol: answer it on the app's behalf,
             # as Uvicorn's `--lifespan auto` would have carried on without it.
             await self._lifespan_without_app(reporting_receive, reporting_send)
+
+    def _stop_monitor(self) -> None:
+        # Once the app has shut down the loop is about to close: its beats stop, and a
+        # timer left armed would sample the interpreter on its way out.
+        if self.monitor is not None:
+            self.monitor.stop()
 
     async def _lifespan_without_app(self, receive: Receive, send: Send) -> None:
         while True:

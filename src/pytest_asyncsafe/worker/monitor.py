@@ -10,47 +10,78 @@ loop for the GIL, under asyncio and uvloop alike.  A beat can also come late bec
 the machine is busy and the kernel ran something else: Linux counts that time (the
 thread's run-queue wait), and a stall is judged by the rest, the loop's own time.
 
-While a loop is stalled it cannot report anything, so the pytest process watches the
-beats from outside (`pytest_asyncsafe.watch`) and, when one is overdue, sends the
-worker `SAMPLE_SIGNAL`.  Python runs the handler in the main thread - the loop's - at
-the next bytecode, with the frame that was running: the stack of the blocking code.
-A blocking system call such as `sleep` or `recv` is interrupted, sampled and resumed.
+While a loop is stalled it cannot report anything, so each beat arms a kernel timer
+(`setitimer`) to go off once the next beat is overdue, and every few milliseconds after
+that until a beat disarms it: a loop that beats on time never hears it.  Python runs
+the handler in the main thread - the loop's - at the next bytecode, with the frame that
+was running: the stack of the blocking code.  A blocking system call such as `sleep` or
+`recv` is interrupted, sampled and resumed.  The kernel keeps time, not another
+process: samples come on time however busy the pytest process is (its load generator
+once held off a watcher thread there for 100 ms, and a gap that long in the samples can
+hide which callback ran).  The pytest process may ask for a sample too (`SAMPLE_SIGNAL`:
+the drain check does, of a worker that will not exit).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import gc
 import os
 import selectors
 import signal
 import time
-from collections.abc import Callable
+from collections import deque
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from pytest_asyncsafe.channel import SAMPLE_SIGNAL, WorkerChannel, beat_interval
+from pytest_asyncsafe.channel import (
+    MAX_SAMPLES,
+    SAMPLE_SIGNAL,
+    WorkerChannel,
+    beat_interval,
+    overdue_after,
+    sample_every,
+)
+from pytest_asyncsafe.saturation import lag_bucket
 from pytest_asyncsafe.worker.tasks import every_task
 
-Requests = Callable[[float], list[dict[str, Any]]]
+#: What the kernel's real-time interval timer (`ITIMER_REAL`) sends.  An app that uses
+#: `signal.alarm` or `setitimer` itself would take it over: none that serves ASGI should.
+TIMER_SIGNAL = signal.SIGALRM
+
+
+class Served(Protocol):
+    """What the worker serves, as the monitor reports it."""
+
+    def requests(self, since: float) -> list[dict[str, Any]]:
+        """Every request in flight at any time since `since`."""
+
+    def running(self) -> dict[str, Any] | None:
+        """The request whose code runs now, if any."""
+
+    def phase(self, at: float) -> str:
+        """The phase at `at`: startup until the app was ready, then serving."""
 
 
 class LoopMonitor:
     def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        channel: WorkerChannel,
-        threshold: float,
-        requests: Requests,
-        phase: Callable[[float], str],
+        self, loop: asyncio.AbstractEventLoop, channel: WorkerChannel, threshold: float, served: Served
     ) -> None:
         self.loop = loop
         self.channel = channel
         self.threshold = threshold
         self.interval = beat_interval(threshold)
-        self.requests = requests
-        self.phase = phase
+        self.served = served
+        self._overdue_after = overdue_after(threshold)
+        self._sample_every = sample_every(threshold)
+        #: Samples the timer took since the last beat: a stall longer than MAX_SAMPLES of
+        #: them is timed to its end all the same, without more.
+        self._timed = 0
+        self._next_beat: asyncio.TimerHandle | None = None
         self._due = 0.0
         self._run_queue = RunQueueClock()
+        self._collector = CollectorClock()
         self._waited = 0.0
         #: The outermost frame of the callback the last sample caught, and its number:
         #: held, so that no other frame can take its place (and its id) meanwhile.
@@ -63,13 +94,26 @@ class LoopMonitor:
     def start(self) -> None:
         """Called in the loop's (main) thread, where signal handlers must be set."""
         signal.signal(SAMPLE_SIGNAL, self._sample)
+        signal.signal(TIMER_SIGNAL, self._sample)
+        # The interpreter sets the signal's default action (to terminate) back as it
+        # exits: a timer still armed then would kill the worker.
+        atexit.register(_disarm)
         self._run_queue.open()
+        self._collector.open()
         self._due = time.monotonic()
         self._beat()
+
+    def stop(self) -> None:
+        """No more beats, no more timer (the app has shut down)."""
+        if self._next_beat is not None:
+            self._next_beat.cancel()
+        _disarm()
 
     def _beat(self) -> None:
         now = time.monotonic()
         self.channel.beat(now)
+        # Every beat's lateness, counted: the loop lag a load run reports (see `saturation`).
+        self.channel.lags[lag_bucket(now - self._due)] += 1
         waited, self._waited = self._waited, self._run_queue.waited()
         # Time the kernel kept the loop's thread waiting for a CPU (a busy machine) is not
         # the app's doing: a beat that is late mostly for that is no stall.
@@ -80,13 +124,22 @@ class LoopMonitor:
                 start=self._due,
                 end=now,
                 descheduled=descheduled,
-                phase=self.phase(self._due),
-                requests=self.requests(self._due),
+                collecting=self._collector.pauses_since(self._due),
+                phase=self.served.phase(self._due),
+                requests=self.served.requests(self._due),
             )
         self._due = now + self.interval
-        self.loop.call_later(self.interval, self._beat)
+        self._next_beat = self.loop.call_later(self.interval, self._beat)
+        # Off once this beat is overdue, then every few ms: until the next beat re-arms it.
+        signal.setitimer(signal.ITIMER_REAL, self.interval + self._overdue_after, self._sample_every)
+        self._timed = 0
 
     def _sample(self, signum: int, frame: FrameType | None) -> None:
+        if signum == TIMER_SIGNAL:
+            self._timed += 1
+            if self._timed > MAX_SAMPLES:
+                _disarm()
+                return
         if self._sampling:
             return
         self._sampling = True
@@ -98,8 +151,11 @@ class LoopMonitor:
     def _take_sample(self, frame: FrameType | None) -> None:
         # A busy loop's stack says what blocks it; an idle loop's (a hung shutdown waits
         # on nothing but its tasks) says nothing, and then the tasks say what it awaits.
-        # Only then: describing every task would stall a busy loop further.
-        tasks = every_task(self.loop) if _idle(frame) else []
+        # Only then, and not when its beat is overdue (it is about to beat: the machine
+        # kept it from a CPU): describing hundreds of tasks under load is a stall itself.
+        now = time.monotonic()
+        idle = _idle(frame) and now - self._due < self.interval
+        tasks = every_task(self.loop) if idle else []
         frames = []
         while frame is not None:
             frames.append(frame)
@@ -109,15 +165,50 @@ class LoopMonitor:
         callback = _callback(frames)
         if callback is not self._callback:
             self._callback, self._callbacks = callback, self._callbacks + 1
-        now = time.monotonic()
+        # The request running, not every one in flight: under load a sample comes every
+        # few milliseconds, and must cost the loop next to nothing.
         self.channel.emit(
             "sample",
             time=now,
             stack=stack,
-            requests=self.requests(now),
+            running=self.served.running(),
+            in_flight=self.channel.in_flight[0],
             tasks=tasks,
             callback=self._callbacks if callback is not None else 0,
         )
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class CollectorClock:
+    """When the garbage collector paused the interpreter, lately.  A full collection of a
+    server's heap under load takes 50-120 ms (measured: FastAPI's fixtures_app at 300
+    concurrent requests, CPython 3.11, every half second or so) and stops the loop like
+    a blocking call: but no line of the app's is to blame, and it is reported apart."""
+
+    #: Shorter pauses are not kept: they make no stall of their own.
+    FLOOR = 0.005
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self._pauses: deque[tuple[float, float]] = deque(maxlen=32)
+
+    def open(self) -> None:
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        # Called around every collection, the young ones (hundreds a second) included:
+        # kept to a clock read and a comparison.
+        now = time.monotonic()
+        if phase == "start":
+            self._started = now
+        elif now - self._started >= self.FLOOR:
+            self._pauses.append((self._started, now))
+
+    def pauses_since(self, since: float) -> list[tuple[float, float]]:
+        return [pause for pause in self._pauses if pause[1] > since]
 
 
 class RunQueueClock:
