@@ -144,18 +144,18 @@ class LoopMonitor:
             return
         self._sampling = True
         try:
-            self._take_sample(frame)
+            self._take_sample(frame, asked=signum == SAMPLE_SIGNAL)
         finally:
             self._sampling = False
 
-    def _take_sample(self, frame: FrameType | None) -> None:
+    def _take_sample(self, frame: FrameType | None, *, asked: bool) -> None:
         # A busy loop's stack says what blocks it; an idle loop's (a hung shutdown waits
         # on nothing but its tasks) says nothing, and then the tasks say what it awaits.
-        # Only then, and not when its beat is overdue (it is about to beat: the machine
-        # kept it from a CPU): describing hundreds of tasks under load is a stall itself.
+        # Only when the pytest process asks (the drain check): a stalled loop's timer
+        # samples can catch it idle too (another thread held the GIL), and describing
+        # every task then - with their origins, at startup - was a stall of its own.
         now = time.monotonic()
-        idle = _idle(frame) and now - self._due < self.interval
-        tasks = every_task(self.loop) if idle else []
+        tasks = every_task(self.loop) if asked and _idle(frame) else []
         frames = []
         while frame is not None:
             frames.append(frame)
