@@ -7,6 +7,8 @@ every other test (the plugin's own `asyncsafe::shutdown` item included) is meant
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
 
 #: nodeid -> why it is meant to fail, for the tests collected.
@@ -33,18 +35,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     collected = config.stash.get(COLLECTED, [])
     if not collected:
         return
-    failed = {
-        report.nodeid
-        for kind in ("failed", "error")
-        for report in terminalreporter.stats.get(kind, [])
-        if isinstance(report, pytest.TestReport)
-    }
-    ran = {
-        report.nodeid
-        for reports in terminalreporter.stats.values()
-        for report in reports
-        if isinstance(report, pytest.TestReport)
-    }
+    # What each test ended as: the categories its reports were counted in ("passed",
+    # "failed", "error", "skipped", the plugin's "invalid"...), setup and teardown included.
+    ended: dict[str, set[str]] = defaultdict(set)
+    for kind, reports in terminalreporter.stats.items():
+        for report in reports:
+            if kind and isinstance(report, pytest.TestReport):
+                ended[report.nodeid].add(kind)
+    failed = {nodeid for nodeid, kinds in ended.items() if kinds & {"failed", "error"}}
     width = max(len(_name(nodeid)) for nodeid in collected)
     terminalreporter.section("demo: what was meant to happen")
     as_intended = [nodeid for nodeid in intended if nodeid in failed]
@@ -52,21 +50,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.write_line(f"{len(as_intended)} failed on purpose, each for its hazard:")
         for nodeid in as_intended:
             terminalreporter.write_line(f"  {_name(nodeid):<{width}}  {intended[nodeid]}")
-    passed = [nodeid for nodeid in collected if nodeid in ran and nodeid not in failed and nodeid not in intended]
+    passed = [nodeid for nodeid in collected if ended.get(nodeid) == {"passed"} and nodeid not in intended]
     terminalreporter.write_line(f"{len(passed)} passed, as they should: the safe routes, clean loads and clean drains.")
     surprises = [
-        f"  UNEXPECTED: {_name(nodeid)} failed; it is meant to pass"
+        f"  UNEXPECTED: {_name(nodeid)} {_outcome(ended[nodeid])}; it is meant to pass"
         for nodeid in collected
-        if nodeid in failed and nodeid not in intended
+        if nodeid in ended and nodeid not in intended and ended[nodeid] != {"passed"}
     ] + [
-        f"  UNEXPECTED: {_name(nodeid)} passed; it is meant to fail ({intended[nodeid]})"
+        f"  UNEXPECTED: {_name(nodeid)} {_outcome(ended[nodeid])}; it is meant to fail ({intended[nodeid]})"
         for nodeid in intended
-        if nodeid in ran and nodeid not in failed
+        if nodeid in ended and nodeid not in failed
     ]
     for line in surprises:
         terminalreporter.write_line(line, red=True)
     if not surprises:
         terminalreporter.write_line("Every test ended as the demo intends.", green=True)
+
+
+def _outcome(kinds: set[str]) -> str:
+    if kinds & {"failed", "error"}:
+        return "failed"
+    other = sorted(kinds - {"passed"})
+    return f"ended {', '.join(other)}" if other else "passed"
 
 
 def _name(nodeid: str) -> str:

@@ -47,8 +47,11 @@ def test_cpu_loop(asyncsafe_client):
 
 @pytest.mark.latency_budget(p95="200ms", error_rate=0.0)
 def test_items_under_load(asyncsafe_load):
-    result = asyncsafe_load.get("/items", concurrency=20, requests=2000)
-    assert result.status_counts[200] == 2000
+    # The traffic the SLO is written for, 200 requests a second, as k6's constant arrival
+    # rate sends it: about a quarter of one worker here.  (A closed loop at full speed
+    # would measure the machine's capacity instead, and on a busy one, its contention.)
+    result = asyncsafe_load.get("/items", rate=200, duration="3s")
+    assert result.status_counts[200] == 600
 
 
 @pytest.mark.latency_budget(p95="200ms")

@@ -25,6 +25,9 @@ def test_meant_to_pass():
 
 def test_meant_to_pass_but_fails():
     assert False
+
+def test_meant_to_pass_but_skipped():
+    pytest.skip("as an invalid load run ends: neither passed nor failed")
 """
 
 
@@ -37,13 +40,14 @@ def demo(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def test_every_test_that_ended_otherwise_than_intended_is_named(demo: pytest.Pytester) -> None:
     result = demo.runpytest("-p", "no:cacheprovider", "--strict-markers")
-    result.assert_outcomes(passed=2, failed=2)
+    result.assert_outcomes(passed=2, failed=2, skipped=1)
     section = result.outlines[result.outlines.index(next(l for l in result.outlines if "demo: what was meant" in l)) :]
-    assert section[1:6] == [
+    assert section[1:7] == [
         "1 failed on purpose, each for its hazard:",
-        "  test_meant_to_fail             it is meant to fail",
+        "  test_meant_to_fail              it is meant to fail",
         "1 passed, as they should: the safe routes, clean loads and clean drains.",
         "  UNEXPECTED: test_meant_to_pass_but_fails failed; it is meant to pass",
+        "  UNEXPECTED: test_meant_to_pass_but_skipped ended skipped; it is meant to pass",
         "  UNEXPECTED: test_meant_to_fail_but_passes passed; it is meant to fail (it should have failed)",
     ]
     assert "Every test ended as the demo intends." not in result.outlines

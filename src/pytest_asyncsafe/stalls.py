@@ -178,15 +178,18 @@ class Stall:
         threshold has such a bound of at least the threshold, whichever samples fell in
         it.  Fewer than two samples cannot tell: the stall stands.  No sample can land
         while the garbage collector runs: its pauses are taken out of the bound."""
-        if len(self.samples) < 2:
-            return True
-        return _longest_run(self.samples, self.start, self.end or time.monotonic(), self.collecting)[0] >= threshold
+        run = _longest_run(self.samples, self.start, self._until, self.collecting)
+        return run is None or run[0] >= threshold
 
     @property
     def culprits(self) -> tuple[Sample, ...]:
         """The samples that caught the callback that blocked (all of them when the samples
         cannot tell one callback from another)."""
-        return _culprits(self.samples, self.start, self.end or time.monotonic(), self.collecting)
+        return _culprits(self.samples, self.start, self._until, self.collecting)
+
+    @property
+    def _until(self) -> float:
+        return self.end if self.end is not None else time.monotonic()
 
     def duration(self, now: float | None = None) -> float:
         """Wall time: how long the loop answered nothing."""
@@ -245,11 +248,14 @@ def _within(samples: Sequence[Sample], start: float, end: float) -> tuple[Sample
 
 def _longest_run(
     samples: Sequence[Sample], start: float, end: float, collecting: Sequence[tuple[float, float]]
-) -> tuple[float, tuple[Sample, ...]]:
+) -> tuple[float, tuple[Sample, ...]] | None:
     """The run of consecutive samples that caught one callback for the longest, with the
     bound on how long that callback ran: from the sample before the run to the one after
     (the stall's edges at its ends), less the garbage collector's pauses in between.
-    (0, ()) when no sample caught any callback."""
+    (0, ()) when no sample caught any callback; None when fewer than two samples cannot
+    tell one callback from another."""
+    if len(samples) < 2:
+        return None
     times = [start, *(sample.time for sample in samples), end]
     longest: tuple[float, tuple[Sample, ...]] = (0.0, ())
     for callback, run in itertools.groupby(enumerate(samples), key=lambda pair: pair[1].callback):
@@ -264,9 +270,8 @@ def _longest_run(
 def _culprits(
     samples: Sequence[Sample], start: float, end: float, collecting: Sequence[tuple[float, float]] = ()
 ) -> tuple[Sample, ...]:
-    if len(samples) < 2:
-        return tuple(samples)
-    return _longest_run(samples, start, end, collecting)[1] or tuple(samples)
+    run = _longest_run(samples, start, end, collecting)
+    return run[1] if run is not None and run[1] else tuple(samples)
 
 
 def _waited(culprits: Sequence[Sample], running: Sequence[dict[str, Any]]) -> int:
