@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -65,17 +66,11 @@ class Budget:
         return dict(self.limits)
 
     def evaluate(self, result: LoadResult) -> list[Row]:
-        """A row per keyword.  A latency the run has no value for (no response at all) fails."""
+        """A row per keyword."""
         rows = []
         for key, bound in self.limits:
             measured = result.metric(MEASURES[key])
-            if math.isnan(measured):
-                passed = False
-            elif key == "min_rps":
-                passed = measured >= bound
-            else:
-                passed = measured <= bound
-            rows.append(Row(key, bound, measured, passed))
+            rows.append(Row(key, bound, measured, _within(key, bound, measured)))
         return rows
 
     def enforce(self, result: LoadResult) -> list[Row]:
@@ -85,6 +80,14 @@ class Budget:
         if not all(row.passed for row in rows):
             raise BudgetMiss(miss_message(result, rows))
         return rows
+
+
+def _within(key: str, bound: float, measured: float) -> bool:
+    """Does `measured` meet the budget's `key=bound`?  A latency the run has no value for
+    (no response at all) does not."""
+    if math.isnan(measured):
+        return False
+    return measured >= bound if key == "min_rps" else measured <= bound
 
 
 def _bound(key: str, value: Any, where: str) -> float:
@@ -142,6 +145,13 @@ def format_rps(rps: float) -> str:
     return f"{rps:.1f}"
 
 
+def describe_unfinished(waits: Sequence[float]) -> str:
+    """`3 unfinished (waited 1.02-1.18 s)`: the requests a run ended without an answer to."""
+    shortest, longest = f"{min(waits):.2f}", f"{max(waits):.2f}"
+    waited = longest if shortest == longest else f"{shortest}-{longest}"
+    return f"{len(waits)} unfinished (waited {waited} s)"
+
+
 def format_metric(metric: str, value: float) -> str:
     """A value of a `LoadResult.metric` (or a budget keyword's bound), as the tables show it."""
     if metric == "error_rate":
@@ -193,4 +203,25 @@ def miss_message(result: LoadResult, rows: Sequence[Row]) -> str:
         f"latency budget missed ({missed}): {result.target}, {result.shape.describe()} "
         f"({result.count} counted, {result.elapsed:.2f}s)"
     )
-    return "\n".join([head, *(f"  {line}" for line in budget_rows(rows))])
+    lines = [head, *(f"  {line}" for line in budget_rows(rows))]
+    if result.unfinished:
+        lines.append(f"  {unfinished_note(result, rows)}")
+    return "\n".join(lines)
+
+
+def unfinished_note(result: LoadResult, rows: Sequence[Row]) -> str:
+    """What the requests the run ended without an answer to count as, and which rows
+    they failed: those the answered requests alone would have met."""
+    answered = dataclasses.replace(result, latencies=result.latencies.without(result.unfinished), unfinished=[])
+    blamed = [
+        row.metric
+        for row in rows
+        if not row.passed and _within(row.metric, row.budget, answered.metric(MEASURES[row.metric]))
+    ]
+    note = (
+        f"{describe_unfinished(result.unfinished)}: requests still unanswered when the run ended, each counted "
+        "as an error and at its wait as its latency (a lower bound)"
+    )
+    if blamed:
+        note += f"; {', '.join(blamed)} {'fails' if len(blamed) == 1 else 'fail'} because of them"
+    return note

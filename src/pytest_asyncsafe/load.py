@@ -15,6 +15,10 @@ machine):
   does not; it is checked apart.
 - It watches itself (its loop's lag, the open-loop schedule, its connections) and calls
   a run invalid when it, not the server, was the bottleneck.
+- Every request it sends is accounted for: answered, failed, or still unanswered when
+  the run ends (`LoadResult.unfinished`), which counts as failed and enters the
+  percentiles at its wait so far: a run's end may understate its slowest requests,
+  never drop them (see `_settle`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from pytest_asyncsafe.budget import describe_unfinished
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.saturation import LoopReading, Saturation, between
 from pytest_asyncsafe.stats import Latencies
@@ -110,10 +115,15 @@ class LoadResult:
     #: How busy each worker's loop was, and how late it ran (one entry a worker, by pid;
     #: none when the runner cannot read the server's loops).
     saturation: tuple[Saturation, ...] = ()
+    #: Requests still unanswered when the run ended (see `_settle`): how long each had
+    #: waited, in seconds, longest first.  Each counts as a request that failed, and its
+    #: wait is in `latencies` too: a lower bound of its latency, so that the percentiles
+    #: and the max can be understated by a run's end, never rid of its slowest requests.
+    unfinished: list[float] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return sum(self.status_counts.values()) + sum(self.errors.values())
+        return sum(self.status_counts.values()) + sum(self.errors.values()) + len(self.unfinished)
 
     @property
     def ok(self) -> int:
@@ -122,7 +132,8 @@ class LoadResult:
 
     @property
     def error_rate(self) -> float:
-        """Share of requests that failed: no response, or a status of 400 or more."""
+        """Share of requests that failed: no response (unfinished included), or a status of
+        400 or more."""
         return (self.count - self.ok) / self.count if self.count else 0.0
 
     @property
@@ -178,12 +189,13 @@ class LoadResult:
         the 503s' p99 is within `p99`, every request got a response, and no other status
         is 500 or more: `assert result.rejected_fast(p99="50ms")`."""
         limit = parse_duration(p99, "rejected_fast: p99")
+        unanswered = self.errors + Counter(unfinished=len(self.unfinished))
         return Rejections(
             count=self.count,
             rejected=self.status_counts[REJECTED],
             p99=self.rejected_latencies.percentile(99),
             limit=limit,
-            errors=tuple(sorted(self.errors.items())),
+            errors=tuple(sorted(unanswered.items())),
             server_errors=tuple(sorted((s, n) for s, n in self.status_counts.items() if s >= 500 and s != REJECTED)),
         )
 
@@ -193,9 +205,10 @@ class LoadResult:
 
         rejected = self.status_counts[REJECTED]
         rejections = f", 503 x{rejected} (p99 {ms(self.rejected_latencies.percentile(99))})" if rejected else ""
+        unfinished = f", {describe_unfinished(self.unfinished)}" if self.unfinished else ""
         return (
             f"<LoadResult {self.target} {self.count} requests, {self.rps:.0f} rps, p50 {ms(self.p50)}, "
-            f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}{rejections}>"
+            f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}{rejections}{unfinished}>"
         )
 
 
@@ -518,21 +531,40 @@ class _Tally:
         self.dropped = 0
         #: ... while the scheduler waited for a connection (else it was behind itself).
         self.cut_off_waiting = False
+        #: The start of the latency of each request awaiting its answer, by connection
+        #: (one request at a time on each).
+        self.waiting: dict[int, float] = {}
+        #: How long each request unanswered when the phase was cut off had waited.
+        self.unfinished: list[float] = []
 
-    def responded(self, status: int, sent: float, due: float | None) -> None:
+    def sending(self, connection: int, due: float | None) -> None:
+        sent = time.perf_counter()
         # From when it was due, or from the send when the worker woke early for it.
-        start = sent if due is None or sent < due else due
-        latency = time.perf_counter() - start
+        self.waiting[connection] = sent if due is None or sent < due else due
+
+    def responded(self, connection: int, status: int) -> None:
+        latency = time.perf_counter() - self.waiting.pop(connection)
         self.latencies.add(latency)
         self.status_counts[status] += 1
         if status == REJECTED:
             self.rejected_latencies.add(latency)
 
-    def failed(self, error: httpx.TransportError) -> None:
+    def failed(self, connection: int, error: httpx.TransportError) -> None:
+        del self.waiting[connection]
         if isinstance(error, httpx.UnsupportedProtocol):
             # Not the server failing: a request the generator cannot send at all.
             raise LoadUsageError(f"asyncsafe_load: {error}") from error
         self.errors[_error_kind(error)] += 1
+
+    def cut_off(self) -> None:
+        """The phase is over: the requests still awaiting an answer are unfinished, and
+        their waits so far enter the latencies (lower bounds of theirs)."""
+        now = time.perf_counter()
+        waits = sorted((now - start for start in self.waiting.values()), reverse=True)
+        self.waiting.clear()
+        self.unfinished.extend(waits)
+        for wait in waits:
+            self.latencies.add(wait)
 
 
 def _error_kind(error: httpx.TransportError) -> str:
@@ -562,14 +594,14 @@ class _Replay:
         transport, request = self.transports[connection], self.request
 
         async def send(due: float | None) -> None:
-            sent = time.perf_counter()
+            tally.sending(connection, due)
             try:
                 response = await transport.handle_async_request(request)
                 await response.aread()
             except httpx.TransportError as error:
-                tally.failed(error)
+                tally.failed(connection, error)
                 return
-            tally.responded(response.status_code, sent, due)
+            tally.responded(connection, response.status_code)
 
         return send
 
@@ -581,22 +613,23 @@ class _Replay:
 class _TimedTransport(httpx.AsyncBaseTransport):
     """A scenario's transport: tallies each request the client sends through it."""
 
-    def __init__(self, inner: LeanTransport) -> None:
+    def __init__(self, inner: LeanTransport, connection: int) -> None:
         self.inner = inner
+        self.connection = connection
         self.tally = _Tally()  # each phase gives its own
         #: The scheduled start of the iteration (open loop): its first request counts from it.
         self.due: float | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        sent = time.perf_counter()
         due, self.due = self.due, None
+        self.tally.sending(self.connection, due)
         try:
             # The body comes whole with the response: its return is the request's end.
             response = await self.inner.handle_async_request(request)
         except httpx.TransportError as error:
-            self.tally.failed(error)
+            self.tally.failed(self.connection, error)
             raise
-        self.tally.responded(response.status_code, sent, due)
+        self.tally.responded(self.connection, response.status_code)
         return response
 
     async def aclose(self) -> None:
@@ -612,8 +645,8 @@ class _Scenario:
         self.scenario = scenario
         self.concurrency = shape.concurrency
         self.clients: list[tuple[httpx.AsyncClient, _TimedTransport]] = []
-        for _ in range(shape.concurrency):
-            transport = _TimedTransport(LeanTransport(origin))
+        for connection in range(shape.concurrency):
+            transport = _TimedTransport(LeanTransport(origin), connection)
             client = httpx.AsyncClient(base_url=origin, transport=transport, timeout=shape.timeout)
             self.clients.append((client, transport))
 
@@ -687,9 +720,12 @@ EARLY = 0.0005
 #: not sent by then (long behind, after a server stall at the end, or a rate far beyond
 #: the connections) are dropped, and make the run invalid.
 END_GRACE = 1.0
-#: Past its end, plus twice the request timeout (connecting, then reading), a phase's
-#: stragglers (a scenario awaiting something else) are cancelled, uncounted.
-STRAGGLER_GRACE = 1.0
+#: Once a run's time is up, the requests in flight get twice the run's p99 to finish, at
+#: least this long, and at most twice the request timeout (connecting, then reading: a
+#: request has failed by then).  A request slower than that is in the run's tail by the
+#: run's own measure: waiting longer for it would stretch the run past what was asked,
+#: and a healthy slow route still has its last requests answered.  See `_settle`.
+ANSWER_GRACE = 1.0
 
 
 async def _run(load: _Load, shape: LoadShape, target: str, readings: Readings) -> LoadResult:
@@ -735,6 +771,7 @@ async def _run(load: _Load, shape: LoadShape, target: str, readings: Readings) -
         health=health,
         rejected_latencies=tally.rejected_latencies,
         saturation=saturation,
+        unfinished=tally.unfinished,
     )
 
 
@@ -769,22 +806,39 @@ async def _phase(load: _Load, shape: LoadShape, amount: tuple[int, float], tally
     """Run `amount` (at most so many requests, for at most so long) of load; returns
     `time.monotonic()` at its start and its end."""
     requests, seconds = amount
+    loop = asyncio.get_running_loop()
     units = [load.unit(connection, tally) for connection in range(load.concurrency)]
+    #: Done when the phase's time is up: its duration (or the hard limit) is over, or an
+    #: open loop's schedule is, and its scheduler too (it may send late ones for a while).
+    time_up: asyncio.Future[None] = loop.create_future()
     if shape.rate is not None:
         open_loop = _OpenLoop(units, shape.rate, requests, tally)
-        end = time.perf_counter() + requests / shape.rate
-        await _settle([asyncio.create_task(open_loop.run()), *open_loop.workers], end, shape.timeout)
+
+        async def schedule() -> None:
+            await asyncio.gather(open_loop.run(), asyncio.sleep(requests / shape.rate))
+            _resolve(time_up)
+
+        await _settle([asyncio.create_task(schedule()), *open_loop.workers], time_up, tally, shape.timeout)
         return open_loop.started, time.monotonic()
     started = time.monotonic()
-    end = time.perf_counter() + seconds
+    timer = loop.call_later(seconds, _resolve, time_up)
     left = [requests]
-    await _settle([asyncio.create_task(_closed_worker(unit, left, end)) for unit in units], end, shape.timeout)
+    try:
+        workers = [asyncio.create_task(_closed_worker(unit, left, time_up)) for unit in units]
+        await _settle(workers, time_up, tally, shape.timeout)
+    finally:
+        timer.cancel()
     return started, time.monotonic()
 
 
-async def _closed_worker(unit: Unit, left: list[int], end: float) -> None:
-    """Send, one after another, while requests are `left` and it is not `end`."""
-    while left[0] > 0 and time.perf_counter() < end:
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _closed_worker(unit: Unit, left: list[int], time_up: asyncio.Future[None]) -> None:
+    """Send, one after another, while requests are `left` and time is not up."""
+    while left[0] > 0 and not time_up.done():
         left[0] -= 1
         await unit(None)
 
@@ -879,13 +933,31 @@ class _OpenLoop:
             self._freed.set_result(None)
 
 
-async def _settle(tasks: list[asyncio.Task[None]], end: float, timeout: float) -> None:
-    """Wait for `tasks`, cancelling those still going long after `end` (`perf_counter`);
-    the first to fail cancels the others, and its exception is raised."""
-    deadline = end + END_GRACE + 2 * timeout + STRAGGLER_GRACE
-    _, pending = await asyncio.wait(
-        tasks, timeout=max(0.0, deadline - time.perf_counter()), return_when=asyncio.FIRST_EXCEPTION
-    )
+async def _settle(
+    tasks: list[asyncio.Task[None]], time_up: asyncio.Future[None], tally: _Tally, timeout: float
+) -> None:
+    """Wait for `tasks`.  Once `time_up`, the requests in flight get a grace to finish
+    (`_grace`); then the phase is cut off: the requests still unanswered are tallied
+    unfinished, and the tasks cancelled.  Every kind of run ends here: a `requests=` run
+    whose requests are all answered (or failed) before its hard limit has none.  The
+    first task to fail cancels the others, and its exception is raised."""
+
+    async def cut_off() -> None:
+        await time_up
+        since = time.perf_counter()
+        # A run is usually over by then: only one still waiting sorts its latencies for `_grace`.
+        await asyncio.sleep(min(ANSWER_GRACE, 2 * timeout))
+        await asyncio.sleep(max(0.0, since + _grace(tally, timeout) - time.perf_counter()))
+        tally.cut_off()
+        for task in tasks:
+            task.cancel()
+
+    cutter = asyncio.create_task(cut_off())
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        cutter.cancel()
+        await asyncio.wait([cutter])
     for task in pending:
         task.cancel()
     if pending:
@@ -894,6 +966,14 @@ async def _settle(tasks: list[asyncio.Task[None]], end: float, timeout: float) -
     for failure in failures:
         if failure is not None:
             raise failure
+
+
+def _grace(tally: _Tally, timeout: float) -> float:
+    """How long after its time is up a phase waits for its requests in flight: see
+    `ANSWER_GRACE`."""
+    p99 = tally.latencies.percentile(99)
+    slow = 0.0 if math.isnan(p99) else 2 * p99
+    return min(max(ANSWER_GRACE, slow), 2 * timeout)
 
 
 # --- was the generator the bottleneck? ------------------------------------------------------

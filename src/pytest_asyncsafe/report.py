@@ -70,7 +70,8 @@ def load_table(runs: list[LoadRun]) -> list[str]:
     for run in runs:
         result = run.result
         failed = result.count - result.ok
-        errors = f"{failed} ({format_rate(result.error_rate)})" if failed else "0"
+        unfinished = f", {len(result.unfinished)} unfinished" if result.unfinished else ""
+        errors = f"{failed} ({format_rate(result.error_rate)}{unfinished})" if failed else "0"
         rows.append(
             (run.test, run.target + (f" #{run.index + 1}" if run.index else ""), run.shape, str(result.count),
              format_rps(result.rps), format_ms(result.p50), format_ms(result.p95), format_ms(result.p99), errors,
@@ -171,6 +172,7 @@ def load_json(run: LoadRun) -> dict[str, Any]:
         "ok": result.ok,
         "status_counts": {str(status): n for status, n in sorted(result.status_counts.items())},
         "errors": dict(result.errors),
+        "unfinished": result.unfinished,
         "error_rate": result.error_rate,
         "elapsed": result.elapsed,
         "rps": result.rps,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import Counter
 from collections.abc import Iterable
 
 #: Histogram buckets grow by 1%: a bucket's bounds differ by at most 1% from any value in it.
@@ -24,6 +25,17 @@ class Latencies:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def without(self, values: Iterable[float]) -> Latencies:
+        """These latencies less `values`, one sample each."""
+        left = Counter(values)
+        kept = array("d")
+        for value in self._values:
+            if left[value] > 0:
+                left[value] -= 1
+            else:
+                kept.append(value)
+        return Latencies(kept)
 
     def percentile(self, q: float) -> float:
         """The q-th percentile (0-100), nearest-rank: a value some sample really took."""

@@ -1,11 +1,12 @@
 """The app the load generator's unit tests load: a hello route, a counter, routes that
-take a given time (awaiting, or blocking the loop), and the HTTP framings the transport
-must read."""
+take a given time (awaiting, or blocking the loop, or for the first requests only), and
+the HTTP framings the transport must read."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -15,6 +16,8 @@ from starlette.routing import Route
 
 #: Requests `/tick` served: the tests count what reached the server (one worker).
 ticks = 0
+#: Requests `/hold` served, by `key`: a test's own key keeps it apart from the others.
+holds: Counter[str] = Counter()
 
 
 async def hello(request: Request) -> JSONResponse:
@@ -34,6 +37,15 @@ async def read_ticks(request: Request) -> PlainTextResponse:
 async def sleep(request: Request) -> PlainTextResponse:
     await asyncio.sleep(int(request.query_params.get("ms", "0")) / 1000)
     return PlainTextResponse("slept")
+
+
+async def hold(request: Request) -> PlainTextResponse:
+    """The first `first` requests of a `key` take `hold_ms`, the later ones `ms`."""
+    query = request.query_params
+    holds[query["key"]] += 1
+    held = holds[query["key"]] <= int(query["first"])
+    await asyncio.sleep(int(query["hold_ms" if held else "ms"]) / 1000)
+    return PlainTextResponse("held" if held else "served")
 
 
 async def block(request: Request) -> PlainTextResponse:
@@ -95,6 +107,7 @@ app = Starlette(
         Route("/tick", tick),
         Route("/ticks", read_ticks),
         Route("/sleep", sleep),
+        Route("/hold", hold),
         Route("/block", block),
         Route("/echo", echo, methods=["GET", "POST", "PUT", "HEAD"]),
         Route("/check", check, methods=["POST"]),

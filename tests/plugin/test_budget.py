@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
+from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row, describe_unfinished
 from pytest_asyncsafe.load import LoadResult, LoadShape
 from pytest_asyncsafe.plugin import BUDGET, _recorder
 from pytest_asyncsafe.report import load_json, load_table, saturation_lines
@@ -37,11 +37,15 @@ def make_result(
     invalid: str | None = None,
     shape: LoadShape | None = None,
     saturation: tuple[Saturation, ...] = (),
+    unfinished: list[float] | None = None,
 ) -> LoadResult:
+    """A run whose answered requests took `milliseconds`, and whose `unfinished` ones had
+    waited so many milliseconds when it ended (in its latencies too, as a run puts them)."""
+    waits = [ms / 1000 for ms in unfinished or []]
     return LoadResult(
         target,
         shape or LoadShape(concurrency=10, requests=len(milliseconds)),
-        Latencies(ms / 1000 for ms in milliseconds),
+        Latencies([*(ms / 1000 for ms in milliseconds), *waits]),
         Counter(statuses if statuses is not None else {200: len(milliseconds)}),
         Counter(errors or {}),
         elapsed=elapsed,
@@ -49,6 +53,7 @@ def make_result(
         finished=100.0 + elapsed,
         invalid=invalid,
         saturation=saturation,
+        unfinished=sorted(waits, reverse=True),
     )
 
 
@@ -176,6 +181,67 @@ def test_a_miss_is_an_assertion_error_with_the_budget_table() -> None:
         "  error_rate |     <= 1.00% |     2.00% | FAIL",
         "  min_rps    | >= 150.0 rps | 200.0 rps | pass",
     ]
+
+
+def test_a_miss_says_what_unfinished_requests_count_as_and_the_rows_they_failed() -> None:
+    # 97 answered in 1..97 ms, 3 unanswered after 1.5, 1.2 and 1.2 s: max and p99 are theirs.
+    result = make_result(HUNDRED[:97], unfinished=[1200.0, 1500.0, 1200.0])
+    assert (result.count, result.ok, result.error_rate) == (100, 97, 0.03)
+    assert (result.max, result.p99, result.p95) == (1.5, 1.2, 0.095)
+    budget = Budget.parse({"p95": "90ms", "p99": "1s", "max": "2s", "error_rate": "5%"}, "latency_budget")
+    with pytest.raises(BudgetMiss) as raised:
+        budget.enforce(result)
+    assert str(raised.value).splitlines() == [
+        "latency budget missed (p95, p99): GET /items, 10 concurrent, 97 requests (100 counted, 0.50s)",
+        "  metric     |       budget |  measured | verdict",
+        "  -----------+--------------+-----------+--------",
+        "  p95        |   <= 90.0 ms |   95.0 ms | FAIL",
+        "  p99        | <= 1000.0 ms | 1200.0 ms | FAIL",
+        "  max        | <= 2000.0 ms | 1500.0 ms | pass",
+        "  error_rate |     <= 5.00% |     3.00% | pass",
+        # p95 is 95 ms of the answered requests alone: its miss is theirs, not the unfinished'.
+        (
+            "  3 unfinished (waited 1.20-1.50 s): requests still unanswered when the run ended, each counted as an "
+            "error and at its wait as its latency (a lower bound); p99 fails because of them"
+        ),
+    ]
+
+    budget = Budget.parse({"max": "1s", "error_rate": "2%"}, "latency_budget")
+    with pytest.raises(BudgetMiss) as raised:
+        budget.enforce(result)
+    assert str(raised.value).splitlines()[-1] == (
+        "  3 unfinished (waited 1.20-1.50 s): requests still unanswered when the run ended, each counted as an "
+        "error and at its wait as its latency (a lower bound); max, error_rate fail because of them"
+    )
+
+    # Slower answered requests would fail the bound anyway: nothing is blamed on the unfinished.
+    slow = make_result([3000.0] * 10, unfinished=[1000.0])
+    with pytest.raises(BudgetMiss) as raised:
+        Budget.parse({"max": "500ms"}, "x").enforce(slow)
+    assert str(raised.value).splitlines()[-1] == (
+        "  1 unfinished (waited 1.00 s): requests still unanswered when the run ended, each counted as an error "
+        "and at its wait as its latency (a lower bound)"
+    )
+
+
+def test_unfinished_requests_are_in_the_repr_and_the_verdict_on_rejections() -> None:
+    result = make_result([1.0] * 7, unfinished=[1001.0, 1004.0, 1002.0], elapsed=1.0)
+    assert repr(result) == (
+        "<LoadResult GET /items 10 requests, 10 rps, p50 1.0ms, p95 1004.0ms, p99 1004.0ms, errors {}, "
+        "3 unfinished (waited 1.00 s)>"
+    )
+    assert describe_unfinished([1.0, 1.004]) == "2 unfinished (waited 1.00 s)"
+    assert describe_unfinished([1.0, 1.006]) == "2 unfinished (waited 1.00-1.01 s)"
+    assert describe_unfinished([2.5, 0.25]) == "2 unfinished (waited 0.25-2.50 s)"
+    assert result.rejected_fast().errors == (("unfinished", 3),)
+    assert make_result([1.0]).rejected_fast().errors == ()
+
+
+def test_latencies_without_some_values_drop_one_sample_each() -> None:
+    latencies = Latencies([0.1, 0.2, 0.2, 0.3])
+    assert [latencies.without([0.2, 0.3]).percentile(q) for q in (50, 100)] == [0.1, 0.2]
+    assert len(latencies.without([0.2, 0.2, 0.2, 0.4])) == 2
+    assert len(latencies) == 4
 
 
 def test_small_values_keep_their_digits_and_a_missing_latency_reads_as_a_dash() -> None:
@@ -324,6 +390,19 @@ def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
     ]
 
 
+def test_the_summary_table_and_the_json_count_unfinished_requests() -> None:
+    state = session()
+    result = make_result(HUNDRED[:27], statuses={200: 26, 500: 1}, unfinished=[1500.0, 1200.0, 1300.0])
+    run_ = state.record_load(TEST, result, Budget.parse({"max": "1s"}, "latency_budget"), enforce=True)
+    assert load_table([run_])[2] == (
+        "tests/test_api.py::test_items  GET /items  10 concurrent, 27 requests        30  60.0  15.0 ms  1300.0 ms"
+        "  1500.0 ms  4 (13.33%, 3 unfinished)     -                     -  FAIL"
+    )
+    data = load_json(run_)
+    assert (data["count"], data["ok"], data["errors"], data["unfinished"]) == (30, 26, {}, [1.5, 1.3, 1.2])
+    assert (data["max"], data["error_rate"]) == (1.5, 4 / 30)
+
+
 def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> None:
     state = session()
     result = make_result([1.0, 1.0, 2.0], statuses={200: 2, 404: 1}, errors={"timeout": 1}, elapsed=2.0)
@@ -350,6 +429,7 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
         "ok": 2,
         "status_counts": {"200": 2, "404": 1},
         "errors": {"timeout": 1},
+        "unfinished": [],
         "error_rate": 0.5,
         "elapsed": 2.0,
         "rps": 2.0,

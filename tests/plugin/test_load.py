@@ -15,6 +15,8 @@ import re
 
 import pytest
 
+from pytest_asyncsafe.budget import describe_unfinished
+
 from .support import app_line, outcomes, run, write_ini
 
 SERIALIZED = "/hazards/serialized"
@@ -157,6 +159,69 @@ def test_an_open_loop_exposes_a_periodic_stall_that_a_closed_loop_hides(project:
     )
     p99 = re.search(r"p99 +\| <= 100\.0 ms \| +([\d.]+) ms \| FAIL", text)
     assert p99 is not None and float(p99.group(1)) >= 250, text
+
+
+# --- requests still unanswered when a run ends -----------------------------------------------------
+
+HOLDING_APP = """
+import asyncio
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+served = 0
+
+
+async def hold(request):
+    # The first two requests are held 3 s, past the end of the run; the others take 20 ms.
+    global served
+    served += 1
+    await asyncio.sleep(3 if served <= 2 else 0.02)
+    return PlainTextResponse("ok")
+
+
+app = Starlette(routes=[Route("/hold", hold)])
+"""
+
+HELD = """
+import pytest
+
+
+@pytest.mark.latency_budget(max="1s")
+def test_held(asyncsafe_load):
+    asyncsafe_load.get("/hold", concurrency=3, duration="500ms")
+"""
+
+
+def test_requests_a_run_ends_without_an_answer_to_fail_its_max_and_are_in_the_table_and_the_json(
+    pytester: pytest.Pytester,
+) -> None:
+    write_ini(pytester, app="holdapp:app")
+    pytester.makepyfile(holdapp=HOLDING_APP, test_held=HELD)
+    result = run(pytester, "--asyncsafe", "--asyncsafe-json=asyncsafe.json")
+
+    result.assert_outcomes(failed=1)
+    [load] = json.loads((pytester.path / "asyncsafe.json").read_text())["load_runs"]
+    # Held from the start; the run's time is up at 0.5 s, and they are cut off 1 s later.
+    waits = load["unfinished"]
+    assert len(waits) == 2 and all(1.45 < wait < 2.0 for wait in waits), waits
+    answered = load["status_counts"]["200"]
+    assert load["count"] == answered + 2 and load["ok"] == answered and load["errors"] == {}
+    assert load["max"] == waits[0] and load["verdict"] == "FAIL"
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_held _*",
+            f"E   *latency budget missed (max): GET /hold, 3 concurrent, 0.5s ({answered + 2} counted, *s)",
+            f"E *  max    | <= 1000.0 ms | {waits[0] * 1000:.1f} ms | FAIL",
+            (
+                f"E *  {describe_unfinished(waits)}: requests still unanswered when the run ended, each counted as an "
+                "error and at its wait as its latency (a lower bound); max fails because of them"
+            ),
+            "*= asyncsafe: load runs =*",
+            f"test_held.py::test_held * GET /hold * 3 concurrent, 0.5s * {answered + 2} * 2 (*%, 2 unfinished) * FAIL",
+        ]
+    )
 
 
 # --- without --asyncsafe; a server that stops answering; bad input -------------------------------

@@ -19,7 +19,9 @@ import httpx
 import pytest
 
 from pytest_asyncsafe import plugin
+from pytest_asyncsafe.budget import BudgetMiss, describe_unfinished
 from pytest_asyncsafe.load import (
+    ANSWER_GRACE,
     MAX_CONCURRENCY,
     MAX_REQUESTS,
     OPEN_LOOP_CONCURRENCY,
@@ -28,6 +30,8 @@ from pytest_asyncsafe.load import (
     LoadRunner,
     LoadShape,
     LoadUsageError,
+    _grace,
+    _Tally,
     parse_shape,
 )
 from pytest_asyncsafe.server import Server
@@ -385,6 +389,86 @@ def test_a_request_over_its_timeout_is_a_timeout_error(load: LoadRunner) -> None
     assert result.errors == {"timeout": 4}
     # The connections are closed and opened again after a timeout.
     assert load.get("/", requests=4, concurrency=2).status_counts == {200: 4}
+
+
+def test_requests_unanswered_when_a_duration_run_ends_are_unfinished_and_fail_a_max_they_exceed(
+    load: LoadRunner,
+) -> None:
+    # Of the 4 connections' first requests, 3 are held 3 s; the 4th connection goes on,
+    # 20 ms a request.  The run's time is up at 0.5 s; its answered p99 is ~20 ms, so
+    # the held ones get ANSWER_GRACE (1 s) more, and then are cut off at ~1.5 s.
+    query = {"key": "duration", "first": 3, "hold_ms": 3000, "ms": 20}
+    started = time.monotonic()
+    result = load.get("/hold", params=query, concurrency=4, duration="500ms")
+    took = time.monotonic() - started
+    assert 1.5 <= took < 2.5
+
+    assert len(result.unfinished) == 3
+    assert all(1.45 < wait < 2.0 for wait in result.unfinished), result.unfinished
+    assert result.unfinished == sorted(result.unfinished, reverse=True)
+    answered = result.status_counts[200]
+    assert result.status_counts == {200: answered} and result.errors == {}
+    assert 10 <= answered <= 26  # 0.5 s of 20 ms requests, and the 4th connection's first
+    assert result.count == answered + 3
+    assert result.error_rate == 3 / result.count
+    # Their waits are latencies: the three slowest, so the max, and the p99 of fewer than 100.
+    assert len(result.latencies) == result.count
+    assert result.max == result.p99 == result.unfinished[0]
+    assert result.latencies.percentile(100 * answered / result.count) < 0.5  # the slowest answered
+
+    with pytest.raises(BudgetMiss) as raised:
+        result.assert_budget(max="1s", error_rate=0.5)
+    lines = str(raised.value).splitlines()
+    assert lines[0] == (
+        "latency budget missed (max): GET /hold?key=duration&first=3&hold_ms=3000&ms=20, 4 concurrent, 0.5s "
+        f"({result.count} counted, {result.elapsed:.2f}s)"
+    )
+    assert lines[3].startswith("  max        | <= 1000.0 ms |") and lines[3].endswith(" ms | FAIL")
+    assert lines[4].endswith("| pass")
+    assert lines[5:] == [
+        (
+            f"  {describe_unfinished(result.unfinished)}: requests still unanswered when the run ended, each counted "
+            "as an error and at its wait as its latency (a lower bound); max fails because of them"
+        )
+    ]
+    assert repr(result).endswith(f", errors {{}}, {describe_unfinished(result.unfinished)}>")
+
+
+def test_an_open_loop_is_cut_off_the_same_way_and_a_requests_run_waits_for_its_answers(load: LoadRunner) -> None:
+    # 10 requests due 50 ms apart; the first 2 are held 3 s.  The schedule ends at 0.5 s,
+    # and the held ones are cut off 1 s later, having waited from when they were due.
+    query = {"key": "open", "first": 2, "hold_ms": 3000, "ms": 0}
+    result = load.get("/hold", params=query, rate=20, duration="500ms", concurrency=4)
+    assert result.status_counts == {200: 8} and result.errors == {}
+    assert len(result.unfinished) == 2 and result.count == 10
+    first, second = result.unfinished
+    assert 1.45 < first < 2.0 and 0.04 < first - second < 0.06, result.unfinished
+
+    # A requests= run has no time to be up: it waits for each answer, within its timeout.
+    query = {"key": "requests", "first": 2, "hold_ms": 1200, "ms": 0}
+    result = load.get("/hold", params=query, requests=6, concurrency=2)
+    assert result.status_counts == {200: 6} and result.unfinished == []
+    assert 1.2 <= result.max < 1.7
+
+
+def test_a_slow_routes_last_requests_get_twice_the_runs_p99_to_finish(load: LoadRunner) -> None:
+    # 1.5 s a request, one at a time: the second leaves at 1.5 s and is answered at 3 s,
+    # 1.4 s after the run's time is up: past ANSWER_GRACE, within twice the run's p99.
+    result = load.get("/sleep", params={"ms": 1500}, concurrency=1, duration="1.6s")
+    assert result.status_counts == {200: 2} and result.unfinished == []
+    assert 1.5 <= result.max < 1.9
+
+
+def test_the_grace_is_twice_the_p99_at_least_a_second_and_at_most_two_timeouts() -> None:
+    tally = _Tally()
+    assert _grace(tally, timeout=10.0) == ANSWER_GRACE == 1.0  # nothing answered yet
+    for ms in range(1, 101):
+        tally.latencies.add(ms / 100)  # 0.01 .. 1 s: p99 0.99 s
+    assert _grace(tally, timeout=10.0) == 1.98
+    assert _grace(tally, timeout=0.25) == 0.5
+    fast = _Tally()
+    fast.latencies.add(0.2)
+    assert _grace(fast, timeout=10.0) == 1.0
 
 
 @contextmanager
