@@ -269,6 +269,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
         )
 
+    async def open(self, timeout: float | None) -> None:
+        """Connect now, unless connected: a request then needs no connecting of its own."""
+        if self._connection is None or self._connection.closed:
+            await self._connect(timeout)
+
     async def _exchange(self, request: httpx.Request) -> Reply:
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         message = _encode(request, await request.aread())

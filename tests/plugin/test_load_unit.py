@@ -391,6 +391,19 @@ def test_a_request_over_its_timeout_is_a_timeout_error(load: LoadRunner) -> None
     assert load.get("/", requests=4, concurrency=2).status_counts == {200: 4}
 
 
+def test_connections_are_opened_before_the_clock_starts(load: LoadRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    connect = LeanTransport._connect
+
+    async def slow_connect(transport: LeanTransport, timeout: float | None) -> Any:
+        await asyncio.sleep(0.3)  # as long as opening 400 connections takes the generator's loop
+        return await connect(transport, timeout)
+
+    monkeypatch.setattr(LeanTransport, "_connect", slow_connect)
+    result = load.get("/", concurrency=4, requests=8)
+    assert result.status_counts == {200: 8}
+    assert result.max < 0.3 and result.elapsed < 0.3
+
+
 def test_requests_unanswered_when_a_duration_run_ends_are_unfinished_and_fail_a_max_they_exceed(
     load: LoadRunner,
 ) -> None:
