@@ -24,39 +24,71 @@ alternating order (wrk then ours, ours then wrk, ...) so that machine drift hits
                    schedule is harsher on us.  Goal: our p50 and p95 within 15% or 1 ms
                    of wrk's.
 
+  the tail         closed loop at 400 connections for 12 s, on `/busy` (the same JSON
+                   after holding the worker's loop 0.5 ms: ~1100 requests/s here, far
+                   below what either tool sends): `wrk -t1 -c400 -d12s` against
+                   `asyncsafe_load.get("/busy?ms=0.5", concurrency=400, duration=12)`.
+                   Each run starts the way the issue's starvation did: on an idle
+                   server, one request holds the worker for 1 s, and the tool opens its
+                   400 connections meanwhile; all of them wait in the kernel's accept
+                   queue, and Uvicorn on uvloop accepts one per turn of its loop (libuv
+                   >= 1.45), so some wait for seconds (README: "Connections that wait to
+                   be accepted").  Without the hold the two tools would not meet the
+                   same server: wrk writes each first request as its socket connects,
+                   and the worker gets busy before it has accepted them all; ours opens
+                   its connections first (~0.1 s), and an idle worker accepts them all
+                   meanwhile.  Compared: the share of requests slower than 2 s, and p50
+                   and p95 over every request, the slow ones included.  wrk is read for
+                   what it measured: its "timeouts" are responses later than 2 s (wrk
+                   4.1 cancels nothing: it counts them, and leaves them out of its
+                   latencies); the requests still in the accept queue when it stops are
+                   in none of its figures (the bench reads them off the server's accept
+                   queue, /proc/net/tcp); its percentiles add phantom samples below each
+                   long latency (its coordinated-omission correction), which the bench
+                   takes out again from its histogram.  Ours counts a request slower
+                   than 2 s however it ended; its timeout is longer than the run, since
+                   wrk's cuts nothing off.  Goal: the share, p50 and p95 within 15% of
+                   wrk's.
+
 Prints every measurement (requests/s, p50/p95/p99, the server's and the load
 generator's CPU use in % of one CPU, other work on the machine, and whether our run was
 valid by its own self-checks), the medians, the ratios ours / wrk and PASS/MISS per
 goal.  A benchmark, not a test: it exits 0 on a miss too.  Every load is bounded in time
 (and ours in requests), every subprocess has a timeout.
 
-    .venv/bin/python bench/load_vs_wrk.py [--rounds N --seconds S]
+    .venv/bin/python bench/load_vs_wrk.py [--rounds N --seconds S --tail-seconds S --tail-ms MS]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import platform
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar
+from urllib.parse import urlsplit
 
 import uvicorn
 from meters import machine_cpu, process_cpu
 
-from pytest_asyncsafe.load import InvalidLoadRun, LoadResult, LoadRunner
+from pytest_asyncsafe.load import MAX_CONCURRENCY, InvalidLoadRun, LoadResult, LoadRunner
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings
+from pytest_asyncsafe.stats import Latencies
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,9 +96,26 @@ GOAL_THROUGHPUT = 0.8
 GOAL_LATENCY_SHARE = 0.15
 GOAL_LATENCY_MS = 1.0
 WRK_TIMEOUT_MARGIN = 30.0
+#: The tail: a request slower than this is slow (wrk's default --timeout).
+SLOW = 2.0
+GOAL_TAIL = 0.15
+#: How often the server's accept queue is read during a tail run, and how long the
+#: server may take to empty it (accepting what the last run left) before the next one.
+QUEUE_INTERVAL = 0.05
+SETTLE_LIMIT = 10.0
+#: The tail's start: how long a request holds the idle worker, and how long after sending
+#: it the run starts (ours opens 400 connections in ~0.15 s: all arrive while it holds).
+HOLD = 1.0
+HOLD_LEAD = 0.05
+#: The tail's route (bench/hello_app.py): the small JSON after holding the loop `?ms=`.
+TAIL_PATH = "/busy"
+#: Ours waits this much longer than its run for an answer.
+TIMEOUT_MARGIN = 10.0
 
 #: Prints wrk's exact percentiles (microseconds), request count, duration and errors on
-#: one line; with WRK_DELAY_MS set, pauses that long before each request of a connection.
+#: one line; with WRK_DELAY_MS set, pauses that long before each request of a connection;
+#: with WRK_HISTOGRAM=1, prints every bucket of its latency histogram too (microseconds:
+#: count; wrk walks its histogram from the start for each, a few seconds after the run).
 WRK_SCRIPT = """
 local d = tonumber(os.getenv("WRK_DELAY_MS") or "0")
 if d > 0 then function delay() return d end end
@@ -75,6 +124,14 @@ function done(summary, latency, requests)
   io.write(string.format("ASYNCSAFE %d %d %d %d %d %d %d %d %d %d %d\\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
     latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+  if os.getenv("WRK_HISTOGRAM") == "1" then
+    local buckets = {}
+    for i = 1, #latency do
+      local value, count = latency(i)
+      buckets[#buckets + 1] = string.format("%d:%d", value, count)
+    end
+    io.write("ASYNCSAFE-HISTOGRAM " .. table.concat(buckets, " ") .. "\\n")
+  end
 end
 """
 
@@ -95,6 +152,114 @@ class Run:
     other_cpu: float
     #: Ours only: why its self-checks call the run invalid.
     invalid: str | None = None
+
+
+@dataclass
+class Tail:
+    """One tail run: every request it sent, and the slow ones (slower than `SLOW`)."""
+
+    tool: str
+    #: Every request sent, answered or not; how many of them were slow.
+    requests: int
+    slow: int
+    #: Over every request, the slow ones included (a slow one unanswered at its wait so far).
+    p50_ms: float
+    p95_ms: float
+    #: Connections still in the server's accept queue when the run stopped sending.
+    queued: int
+    server_cpu: float
+    load_cpu: float
+    other_cpu: float
+    #: What the tool says of the run itself.
+    note: str
+    invalid: str | None = None
+
+    @property
+    def share(self) -> float:
+        return self.slow / self.requests if self.requests else math.nan
+
+
+# --- the server's accept queue ----------------------------------------------------------------
+def accept_queue(port: int) -> int | None:
+    """Connections the kernel completed for the listening socket on 127.0.0.1:`port` that
+    the server has not accepted yet (Linux: /proc/net/tcp, whose rx_queue of a listening
+    socket is that count); None without it."""
+    local = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                if fields[1] == local and fields[3] == "0A":  # LISTEN
+                    return int(fields[4].split(":")[1], 16)
+    except OSError:
+        return None
+    return None
+
+
+class QueueWatch:
+    """Reads the accept queue every `QUEUE_INTERVAL` in a thread, over a `with` block
+    (at most `limit` seconds)."""
+
+    def __init__(self, port: int, limit: float) -> None:
+        self.port, self.limit = port, limit
+        self.samples: list[tuple[float, int | None]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="accept-queue", daemon=True)
+
+    def _watch(self) -> None:
+        deadline = time.monotonic() + self.limit
+        while not self._done.is_set() and time.monotonic() < deadline:
+            self.samples.append((time.monotonic(), accept_queue(self.port)))
+            self._done.wait(QUEUE_INTERVAL)
+
+    def at(self, moment: float) -> int:
+        """The queue's length at the last reading before `moment` (monotonic); -1 if unknown."""
+        before = [depth for when, depth in self.samples if when <= moment]
+        return before[-1] if before and before[-1] is not None else -1
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def settle(port: int) -> None:
+    """Until the server has accepted every connection the last run left (closed ones
+    too), then half a second of nothing: each tail run starts on an idle server."""
+    deadline = time.monotonic() + SETTLE_LIMIT
+    while (accept_queue(port) or 0) > 0 and time.monotonic() < deadline:
+        time.sleep(QUEUE_INTERVAL)
+    time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def busy_worker(port: int) -> Iterator[None]:
+    """Once the server is idle, one request that holds its loop for `HOLD`, and the
+    `with` block from `HOLD_LEAD` after it was sent: every connection of the run arrives
+    at a busy worker, whichever tool opens them and however fast (see the docstring)."""
+    settle(port)
+    sent = threading.Event()
+    holder = threading.Thread(target=hold, args=(port, sent), daemon=True)
+    holder.start()
+    sent.wait(HOLD)
+    time.sleep(HOLD_LEAD)
+    try:
+        yield
+    finally:
+        holder.join(HOLD + 10)
+
+
+def hold(port: int, sent: threading.Event) -> None:
+    request = f"GET {TAIL_PATH}?ms={HOLD * 1000:g} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=HOLD + 10) as held:
+        held.sendall(request.encode())
+        sent.set()
+        while held.recv(65536):
+            pass
 
 
 # --- CPU meters ------------------------------------------------------------------------------
@@ -159,6 +324,63 @@ class Wrk:
         return Run("wrk", requests / (duration_us / 1e6), p50 / 1000, p95 / 1000, p99 / 1000, requests, sum(errors),
                    meter.server, meter.load, meter.other)  # fmt: skip
 
+    def tail(self, connections: int, seconds: float, path: str) -> Tail:
+        port = urlsplit(self.url).port
+        assert port is not None
+        base_url = self.url.rstrip("/")
+        command = [self.path, "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(self.script), base_url + path]
+        environment = {**os.environ, "WRK_HISTOGRAM": "1"}
+        with busy_worker(port), Meter(self.server_pid, resource.RUSAGE_CHILDREN) as meter, \
+                QueueWatch(port, seconds + 5) as queue:  # fmt: skip
+            started = time.monotonic()
+            completed = subprocess.run(command, capture_output=True, text=True, env=environment, check=False,
+                                       timeout=seconds + WRK_TIMEOUT_MARGIN)  # fmt: skip
+        line = re.search(r"^ASYNCSAFE((?: \d+){11})$", completed.stdout, re.MULTILINE)
+        buckets = re.search(r"^ASYNCSAFE-HISTOGRAM((?: \d+:\d+)*)$", completed.stdout, re.MULTILINE)
+        if completed.returncode != 0 or line is None or buckets is None:
+            raise SystemExit(f"wrk failed (status {completed.returncode}):\n{completed.stdout}{completed.stderr}")
+        requests, duration_us, p50, p95, _p99, _max, *errors = (int(n) for n in line.group(1).split())
+        timeouts = errors[-1]
+        histogram = {int(v): int(n) for v, n in (bucket.split(":") for bucket in buckets.group(1).split())}
+        note = (
+            f"printed: p50 {p50 / 1000:.1f}, p95 {p95 / 1000:.1f} ms, {timeouts} timeouts ({timeouts / requests:.2%})"
+        )
+        # wrk stops sending at its duration; what is still in the accept queue then was
+        # written at its start (it connects once) and is in none of its figures.
+        queued = queue.at(started + seconds)
+        if queued < 0:
+            note += "; no /proc/net/tcp: what wrk left in the accept queue is not counted"
+            queued = 0
+        interval = duration_us // (requests // connections) if requests >= connections else 0
+        measured = [us / 1e6 for us, n in uncorrected(histogram, interval).items() for _ in range(n)]
+        if len(measured) != requests - timeouts:  # each response is a latency or a timeout
+            note += f"; its phantoms did not come out: {len(measured)} latencies of {requests - timeouts} responses"
+        # The late responses and the ones never answered are slow: their exact latency
+        # does not move p50 or p95 while they are fewer than 5%.
+        every = Latencies([*measured, *[math.inf] * (timeouts + queued)])
+        return Tail("wrk", requests + queued, timeouts + queued, every.percentile(50) * 1000,
+                    every.percentile(95) * 1000, queued, meter.server, meter.load, meter.other, note)  # fmt: skip
+
+
+def uncorrected(histogram: dict[int, int], interval: int) -> dict[int, int]:
+    """wrk's latency histogram (microseconds: count) as it measured it.  wrk 4.1 corrects
+    for coordinated omission (`stats_correct`): each latency n of at least twice
+    `interval` (its run's mean time between two requests of a connection) adds a phantom
+    sample at n - interval, n - 2 interval, ... down to just above `interval`.  Ours
+    counts what it sent, so the phantoms come out again: from the top down, a bucket
+    less what the measured buckets above it added to it."""
+    if not histogram or interval <= 0:
+        return dict(histogram)
+    top = max(histogram)
+    measured: dict[int, int] = {}
+    for value in sorted(histogram, reverse=True):
+        count = histogram[value]
+        if value > interval:
+            count -= sum(measured.get(above, 0) for above in range(value + interval, top + 1, interval))
+        if count:
+            measured[value] = count
+    return measured
+
 
 # --- ours ------------------------------------------------------------------------------------
 class Ours:
@@ -179,6 +401,25 @@ class Ours:
         return Run("ours", result.rps, result.p50 * 1000, result.p95 * 1000, result.p99 * 1000, result.count,
                    result.count - result.ok, meter.server, meter.load, meter.other, invalid)  # fmt: skip
 
+    def tail(self, connections: int, seconds: float, path: str) -> Tail:
+        port = urlsplit(self.runner.base_url).port
+        assert port is not None
+        invalid = None
+        with busy_worker(port), Meter(self.server_pid, resource.RUSAGE_SELF) as meter, \
+                QueueWatch(port, seconds + 30) as queue:  # fmt: skip
+            started = time.monotonic()
+            try:
+                # No request times out during the run: wrk's do not either (see the docstring).
+                self.runner.get(path, concurrency=connections, duration=seconds, timeout=seconds + TIMEOUT_MARGIN)
+            except InvalidLoadRun as error:
+                invalid = str(error)
+        result = self.results[-1]
+        # The unfinished are in the latencies at their wait; a timeout is slow too.
+        slow = sum(1 for latency in result.latencies if latency > SLOW) + result.errors["timeout"]
+        note = f"{len(result.unfinished)} unfinished, {result.count - result.ok} failed"
+        return Tail("ours", result.count, slow, result.p50 * 1000, result.p95 * 1000, queue.at(started + seconds),
+                    meter.server, meter.load, meter.other, note, invalid)  # fmt: skip
+
 
 # --- the run ---------------------------------------------------------------------------------
 HEADER = (f"{'round':>5}  {'load':<4} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'requests':>8} "
@@ -192,19 +433,55 @@ def show(number: int | str, run: Run) -> None:
           f"{valid}", flush=True)  # fmt: skip
 
 
-def alternate(rounds: int, wrk: Callable[[], Run], ours: Callable[[], Run]) -> dict[str, list[Run]]:
+def ratios(mine: Run, theirs: Run) -> str:
+    return (f"ours/wrk {mine.rps / theirs.rps:>4.2f}x {mine.p50_ms / theirs.p50_ms:>6.2f}x "
+            f"{mine.p95_ms / theirs.p95_ms:>6.2f}x {mine.p99_ms / theirs.p99_ms:>6.2f}x")  # fmt: skip
+
+
+TAIL_HEADER = (f"{'round':>5}  {'load':<4} {'requests':>8} {'>2 s':>5} {'share':>6} {'p50 ms':>7} {'p95 ms':>7} "
+               f"{'queued':>6} {'server':>6} {'loadgen':>7} {'other':>5}  valid; notes")  # fmt: skip
+
+
+def show_tail(number: int | str, run: Tail) -> None:
+    valid = "-" if run.tool == "wrk" else ("yes" if run.invalid is None else f"NO: {run.invalid}")
+    print(f"{number:>5}  {run.tool:<4} {run.requests:>8} {run.slow:>5} {run.share:>6.2%} {run.p50_ms:>7.1f} "
+          f"{run.p95_ms:>7.1f} {run.queued:>6} {run.server_cpu:>5.0f}% {run.load_cpu:>6.0f}% {run.other_cpu:>4.0f}%  "
+          f"{valid}; {run.note}", flush=True)  # fmt: skip
+
+
+def tail_ratios(mine: Tail, theirs: Tail) -> str:
+    return (f"ours/wrk share {ratio(mine.share, theirs.share)}, p50 {ratio(mine.p50_ms, theirs.p50_ms)}, "
+            f"p95 {ratio(mine.p95_ms, theirs.p95_ms)}")  # fmt: skip
+
+
+def ratio(mine: float, theirs: float) -> str:
+    if not (math.isfinite(mine) and math.isfinite(theirs)):
+        return "-"
+    return f"{mine / theirs:.2f}x" if theirs else ("1.00x" if mine == theirs else "-")
+
+
+#: A measurement of either comparison: a `Run` or a `Tail`.
+R = TypeVar("R", Run, Tail)
+
+
+def alternate(
+    rounds: int,
+    wrk: Callable[[], R],
+    ours: Callable[[], R],
+    header: str,
+    show: Callable[[int | str, R], None],
+    compared: Callable[[R, R], str],
+) -> dict[str, list[R]]:
     """Each round runs both, wrk first in odd rounds and ours first in even ones."""
-    runs: dict[str, list[Run]] = {"wrk": [], "ours": []}
-    print(HEADER)
-    print("-" * len(HEADER))
+    runs: dict[str, list[R]] = {"wrk": [], "ours": []}
+    print(header)
+    print("-" * len(header))
     for number in range(1, rounds + 1):
         order = (("wrk", wrk), ("ours", ours)) if number % 2 else (("ours", ours), ("wrk", wrk))
         for tool, measure in order:
             runs[tool].append(measure())
             show(number, runs[tool][-1])
-        mine, theirs = runs["ours"][-1], runs["wrk"][-1]
-        print(f"{'':>5}  ours/wrk {mine.rps / theirs.rps:>4.2f}x {mine.p50_ms / theirs.p50_ms:>6.2f}x "
-              f"{mine.p95_ms / theirs.p95_ms:>6.2f}x {mine.p99_ms / theirs.p99_ms:>6.2f}x", flush=True)  # fmt: skip
+        print(f"{'':>5}  {compared(runs['ours'][-1], runs['wrk'][-1])}", flush=True)
     return runs
 
 
@@ -234,6 +511,13 @@ def parse_args() -> argparse.Namespace:
                         help="moderate rate: wrk's pause before each request (default: 1)")  # fmt: skip
     parser.add_argument("--open-connections", type=int, default=32,
                         help="moderate rate: most connections ours may use (default: 32)")  # fmt: skip
+    parser.add_argument("--tail-connections", type=int, default=400,
+                        help="the tail: connections of both (default: 400)")  # fmt: skip
+    parser.add_argument("--tail-seconds", type=float, default=12.0,
+                        help="the tail: seconds per run, more than 2 (default: 12: enough requests that the slow "
+                        "ones stay well under 5%%, so that p95 is not one of them)")  # fmt: skip
+    parser.add_argument("--tail-ms", type=float, default=0.5,
+                        help="the tail: how long /busy holds the worker per request (default: 0.5)")  # fmt: skip
     parser.add_argument("--app", default="bench.hello_app:starlette_app",
                         help="the app, IMPORT:ATTRIBUTE from the repo root (default: bench.hello_app:starlette_app; "
                         "bench.hello_app:app is the FastAPI one)")  # fmt: skip
@@ -244,11 +528,15 @@ def parse_args() -> argparse.Namespace:
                         "target for a load generator)")  # fmt: skip
     parser.add_argument("--no-install", action="store_true", help="do not apt-get install wrk when it is missing")
     args = parser.parse_args()
-    counts = (args.rounds, args.connections, args.rate_connections, args.open_connections)
+    counts = (args.rounds, args.connections, args.rate_connections, args.open_connections, args.tail_connections)
     if min(counts) < 1 or args.seconds <= 0 or args.warmup < 0 or args.delay_ms <= 0:
         parser.error("counts and --seconds, --delay-ms must be positive, --warmup not negative")
-    if args.seconds > 60 or args.rounds > 20:
+    if args.seconds > 60 or args.tail_seconds > 60 or args.rounds > 20:
         parser.error("at most 20 rounds of 60 s: every load loop here is bounded")
+    if args.tail_seconds <= SLOW:
+        parser.error(f"--tail-seconds must be more than {SLOW:g}: the tail counts requests slower than that")
+    if args.tail_connections > MAX_CONCURRENCY:
+        parser.error(f"--tail-connections: ours opens at most {MAX_CONCURRENCY}")
     return args
 
 
@@ -285,7 +573,9 @@ def main() -> int:
         stalls = len(server.stalls)
         server.close()
     if stalls:
-        print(f"note: the server's loop monitor recorded {stalls} stall(s) of 20 ms or more during the run")
+        print(f"note: the server's loop monitor recorded {stalls} stall(s) of 20 ms or more during the run (the "
+              f"tail holds the worker's loop on purpose: {HOLD:g} s before each run, then {args.tail_ms:g} ms a "
+              "request, hundreds of them a turn)")  # fmt: skip
     return 0
 
 
@@ -298,6 +588,9 @@ def compare(args: argparse.Namespace, wrk: Wrk, ours: Ours) -> None:
         args.rounds,
         lambda: wrk.run(args.connections, seconds),
         lambda: ours.run(concurrency=args.connections, duration=seconds, warmup=warmup),
+        HEADER,
+        show,
+        ratios,
     )
 
     calibration = wrk.run(args.rate_connections, min(seconds, 2.0), args.delay_ms)
@@ -309,8 +602,19 @@ def compare(args: argparse.Namespace, wrk: Wrk, ours: Ours) -> None:
         args.rounds,
         lambda: wrk.run(args.rate_connections, seconds, args.delay_ms),
         lambda: ours.run(rate=rate, duration=seconds, warmup=warmup, concurrency=args.open_connections),
+        HEADER,
+        show,
+        ratios,
     )
+
+    connections, lasting, path = args.tail_connections, args.tail_seconds, f"{TAIL_PATH}?ms={args.tail_ms:g}"
+    print(f"\n== the tail: closed loop, GET {path}, {connections} connections for {lasting:g}s, each run arriving "
+          f"while one request holds the worker {HOLD:g}s; slow: over {SLOW:g} s (answered late, timed out, or still "
+          "waiting at the end); queued: in the accept queue when the run stopped sending ==")  # fmt: skip
+    tail = alternate(args.rounds, lambda: wrk.tail(connections, lasting, path),
+                     lambda: ours.tail(connections, lasting, path), TAIL_HEADER, show_tail, tail_ratios)  # fmt: skip
     summarize(args, peak, steady)
+    summarize_tail(tail)
 
 
 def summarize(args: argparse.Namespace, peak: dict[str, list[Run]], steady: dict[str, list[Run]]) -> None:
@@ -344,6 +648,26 @@ def summarize(args: argparse.Namespace, peak: dict[str, list[Run]], steady: dict
     if busiest >= 10:
         print(f"note: other work used up to {busiest:.0f}% of a CPU during some runs (other column); a quieter "
               "machine gives steadier figures")  # fmt: skip
+
+
+def summarize_tail(tail: dict[str, list[Tail]]) -> None:
+    mine, theirs = tail["ours"], tail["wrk"]
+    share = statistics.median(run.share for run in mine), statistics.median(run.share for run in theirs)
+    agrees = abs(share[0] - share[1]) <= GOAL_TAIL * share[1]
+    print(f"tail: slower than {SLOW:g} s: ours {share[0]:.2%}, wrk {share[1]:.2%} (its timeouts, and what was still "
+          f"queued when it stopped): ours/wrk {ratio(*share)}; goal within {GOAL_TAIL:.0%}: "
+          f"{'PASS' if agrees else 'MISS'}")  # fmt: skip
+    for field in ("p50_ms", "p95_ms"):
+        ours_ms, wrk_ms = (statistics.median(getattr(run, field) for run in runs) for runs in (mine, theirs))
+        if math.isinf(wrk_ms):
+            verdict = f"MISS: one of wrk's requests slower than {SLOW:g} s, of unknown latency; run longer"
+        else:
+            verdict = "PASS" if abs(ours_ms - wrk_ms) <= GOAL_TAIL * wrk_ms else "MISS"
+        print(f"  {field.removesuffix('_ms')}: ours {ours_ms:.1f} ms, wrk {wrk_ms:.1f} ms (its own figure less its "
+              f"phantom samples): ours/wrk {ratio(ours_ms, wrk_ms)}; goal within {GOAL_TAIL:.0%}: {verdict}")  # fmt: skip
+    invalid = [run for run in mine if run.invalid]
+    if invalid:
+        print(f"note: {len(invalid)} of our tail runs were invalid by the generator's own checks (valid column)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 #: Histogram buckets grow by 1%: a bucket's bounds differ by at most 1% from any value in it.
 GROWTH = 1.01
@@ -25,6 +25,9 @@ class Latencies:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._values)
 
     def without(self, values: Iterable[float]) -> Latencies:
         """These latencies less `values`, one sample each."""
