@@ -426,8 +426,13 @@ HEADER = (f"{'round':>5}  {'load':<4} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {
           f"{'errors':>6} {'server':>6} {'loadgen':>7} {'other':>5}  valid")  # fmt: skip
 
 
+def validity(tool: str, invalid: str | None) -> str:
+    """The `valid` column: wrk does not judge itself; ours says why a run was invalid."""
+    return "-" if tool == "wrk" else ("yes" if invalid is None else f"NO: {invalid}")
+
+
 def show(number: int | str, run: Run) -> None:
-    valid = "-" if run.tool == "wrk" else ("yes" if run.invalid is None else f"NO: {run.invalid}")
+    valid = validity(run.tool, run.invalid)
     print(f"{number:>5}  {run.tool:<4} {run.rps:>8.0f} {run.p50_ms:>7.3f} {run.p95_ms:>7.3f} {run.p99_ms:>7.3f} "
           f"{run.requests:>8} {run.errors:>6} {run.server_cpu:>5.0f}% {run.load_cpu:>6.0f}% {run.other_cpu:>4.0f}%  "
           f"{valid}", flush=True)  # fmt: skip
@@ -443,7 +448,7 @@ TAIL_HEADER = (f"{'round':>5}  {'load':<4} {'requests':>8} {'>2 s':>5} {'share':
 
 
 def show_tail(number: int | str, run: Tail) -> None:
-    valid = "-" if run.tool == "wrk" else ("yes" if run.invalid is None else f"NO: {run.invalid}")
+    valid = validity(run.tool, run.invalid)
     print(f"{number:>5}  {run.tool:<4} {run.requests:>8} {run.slow:>5} {run.share:>6.2%} {run.p50_ms:>7.1f} "
           f"{run.p95_ms:>7.1f} {run.queued:>6} {run.server_cpu:>5.0f}% {run.load_cpu:>6.0f}% {run.other_cpu:>4.0f}%  "
           f"{valid}; {run.note}", flush=True)  # fmt: skip
