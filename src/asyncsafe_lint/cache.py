@@ -1,11 +1,15 @@
 """Per-file results of earlier runs, so that a run re-checks only the files that changed.
 
-One pickle per linter build and settings, under `<project root>/.asyncsafe_cache/`: a
+One file per linter build and settings, under `<project root>/.asyncsafe_cache/`: a
 new release, an edited rule or a changed setting starts an empty cache of its own.  In
 it, each entry is keyed by what the per-file step depends on besides the file's
 contents (its path, its module name...) and holds the content hash of the file it was
-computed from and the result, whatever object that is.  Each result stays pickled on
-its own until it is read: a run that reads few of them does not pay for the others.
+computed from and the result, as plain data (see `plain`).  Each result stays encoded
+until it is read: a run that reads few of them does not pay for the others.
+
+The file is signed with this machine's key (see `signing`): one that does not verify,
+forged or copied from elsewhere, is ignored and rebuilt.  Without a key, nothing is
+read or written.
 
 Each entry records the stamp of its file (see `filesystem`), so a file whose `stat`
 still matches is not read again.  An entry may also depend on no file (`recall`,
@@ -15,80 +19,104 @@ exist are dropped whenever the cache is written.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
-import io
 import os
-import pickle
-from collections.abc import Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from asyncsafe_lint import __version__, cachedir
+from asyncsafe_lint import __version__, cachedir, plain, signing
 from asyncsafe_lint.filesystem import Stamp, current
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
 
+T = TypeVar("T")
+#: What an entry is keyed by: a tuple of plain values, or a name.
+Key = tuple[str | bool, ...] | str
+#: Goes into the cache file's MAC (see `signing.sign`).
+PURPOSE = b"results"
+#: The file as plain data: each entry's key (its `repr`), the fields of the stamp of
+#: the file it was computed from (None: it depends on no file), and its result.
+_Entries = dict[str, tuple[tuple[str, bytes, int, int, int] | None, bytes]]
+
 
 class Cache:
     """The entries of one cache file: looked up during a run, written once at its end."""
 
-    def __init__(self, directory: Path, file: Path, entries: dict[Hashable, tuple[Stamp | None, bytes]]) -> None:
+    def __init__(
+        self, directory: Path, file: Path, entries: dict[str, tuple[Stamp | None, bytes]], *, writable: bool = True
+    ) -> None:
         self.directory = directory
         self.file = file
         self._entries = entries
         self._changed = False
+        self._writable = writable
+        #: What a `--verbose` run says about the cache: the file it ignored, and why.
+        self.notes: list[tuple[str, str]] = []
 
     @classmethod
     def load(cls, directory: Path, settings: Settings) -> Cache:
         """The cache for `settings` under `directory`; empty when there is none yet or
-        when it cannot be read."""
-        file = directory / __version__ / f"{_key(settings)}.pickle"
+        when it cannot be trusted or read."""
+        file = directory / __version__ / f"{_key(settings)}.results"
         try:
-            with file.open("rb") as stream:
-                entries = pickle.load(stream)
-        except Exception:  # noqa: BLE001 - a missing, truncated or foreign file: start afresh
-            entries = {}
-        return cls(directory, file, entries if isinstance(entries, dict) else {})
+            signing.machine_key()
+        except signing.Untrusted as error:
+            cache = cls(directory, file, {}, writable=False)
+            cache.notes.append((error.path, f"{error.why}; running without the cache"))
+            return cache
+        try:
+            data = signing.verified(file.read_bytes(), PURPOSE)
+        except OSError:
+            return cls(directory, file, {})
+        cache = cls(directory, file, {})
+        if data is None:
+            cache.notes.append((str(file), "ignored: its authentication fails (forged, or copied); rebuilding it"))
+            return cache
+        # Written by this very build: the file's name tells the build (see `_key`).
+        entries = plain.loads(_Entries, data)
+        cache._entries = {
+            key: (None if fields is None else Stamp(*fields), blob) for key, (fields, blob) in entries.items()
+        }
+        return cache
 
-    def get(self, key: Hashable) -> object | None:
-        """The cached result for `key` if its file still holds what it was computed from."""
-        old, blob = self._entries.get(key, (None, b""))
+    def get(self, key: Key, kind: type[T]) -> T | None:
+        """The cached result for `key`, a `kind`, if its file still holds what it was
+        computed from."""
+        old, blob = self._entries.get(repr(key), (None, b""))
         if old is None:
             return None
         new = current(old)
         if new is None:
             return None
         if new is not old:  # the same contents under a new (or no longer racy) timestamp
-            self._entries[key] = (new, blob)
+            self._entries[repr(key)] = (new, blob)
             self._changed = True
-        return pickle.loads(blob)
+        return plain.loads(kind, blob)
 
-    def stamp(self, key: Hashable) -> Stamp | None:
+    def stamp(self, key: Key) -> Stamp | None:
         """The stamp of the file the entry for `key` was computed from."""
-        old, _ = self._entries.get(key, (None, b""))
+        old, _ = self._entries.get(repr(key), (None, b""))
         return old
 
-    def put(self, key: Hashable, before: Stamp, result: object) -> None:
+    def put(self, key: Key, before: Stamp, result: object) -> None:
         """Remembers `result`, computed from the file as `before` found it."""
-        self._entries[key] = (before, _dumps(result))
+        self._entries[repr(key)] = (before, plain.dumps(result))
         self._changed = True
 
-    def recall(self, key: Hashable) -> object | None:
-        """The result remembered for `key` by `remember`, if any."""
-        old, blob = self._entries.get(key, (None, b""))
-        return pickle.loads(blob) if old is None and blob else None
+    def recall(self, key: Key, kind: type[T]) -> T | None:
+        """The result remembered for `key` by `remember`, a `kind`, if any."""
+        old, blob = self._entries.get(repr(key), (None, b""))
+        return plain.loads(kind, blob) if old is None and blob else None
 
-    def remember(self, key: Hashable, result: object) -> None:
+    def remember(self, key: Key, result: object) -> None:
         """Remembers `result`, which depends on nothing but `key`."""
-        self._entries[key] = (None, _dumps(result))
+        self._entries[repr(key)] = (None, plain.dumps(result))
         self._changed = True
 
     def save(self) -> None:
         """Writes the entries, if any changed."""
-        if not self._changed:
+        if not self._changed or not self._writable:
             return
         # A deleted or renamed file's entries would otherwise stay for as long as the cache does.
         # A file has several entries (findings, facts): each path is looked at once.
@@ -97,38 +125,9 @@ class Cache:
         self._entries = {
             key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or old.path not in gone
         }
-        cachedir.write(self.file, _dumps(self._entries), cache=self.directory)
+        entries = {key: (None if old is None else old.fields(), blob) for key, (old, blob) in self._entries.items()}
+        cachedir.write(self.file, signing.sign(plain.dumps(entries), PURPOSE), cache=self.directory)
         self._changed = False
-
-
-def _dumps(result: object) -> bytes:
-    stream = io.BytesIO()
-    _Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL).dump(result)
-    return stream.getvalue()
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles a dataclass as a call of its class with its field values.  Loading a
-    frozen dataclass with slots the default way sets each field through a Python
-    `__setstate__`, several times slower: a warm run loads every file's result."""
-
-    def reducer_override(self, obj: object) -> object:
-        fields = _init_fields(type(obj))
-        if fields is None:
-            return NotImplemented
-        return type(obj), tuple(getattr(obj, name) for name in fields)
-
-
-@functools.cache
-def _init_fields(kind: type) -> tuple[str, ...] | None:
-    """The fields of a dataclass whose `__init__` takes them all, in order, and only
-    stores them; None for any other type."""
-    if not dataclasses.is_dataclass(kind) or hasattr(kind, "__post_init__"):
-        return None
-    fields = dataclasses.fields(kind)
-    if not all(field.init and not field.kw_only for field in fields):
-        return None
-    return tuple(field.name for field in fields)
 
 
 def _key(settings: Settings) -> str:

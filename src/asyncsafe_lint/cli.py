@@ -29,10 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(arguments: list[str]) -> int:
-    status = replay(arguments)
+    status, note = replay(arguments)
     if status is not None:
         return status
     # Imported only now: importing the commands and their analysis is most of a replay's cost.
     from asyncsafe_lint.commands import run
 
-    return run(arguments)
+    return run(arguments, [] if note is None else [note])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asyncsafe_lint import __version__, replay
-from asyncsafe_lint.cachedir import ENVIRONMENT, default_directory
+from asyncsafe_lint.cachedir import ENVIRONMENT, default_directory, tracked
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
 from asyncsafe_lint.filesystem import CACHE_DIRECTORY, Snapshot
@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="neither read nor write the cache of results, nor replay an earlier run")  # fmt: skip
     check.add_argument("--cache-dir", type=Path, metavar="DIR",
                        help=f"where to keep the cache (default: ${ENVIRONMENT}, else {CACHE_DIRECTORY} in the project root)")  # fmt: skip
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="say on stderr why a cache file or a recorded run was ignored (one not written on "
+                       "this machine: forged, copied or committed)")  # fmt: skip
     check.add_argument("--force-exclude", action="store_true",
                        help="apply `exclude` to paths named on the command line too (for pre-commit)")  # fmt: skip
 
@@ -89,13 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(arguments: Sequence[str]) -> int:
-    """Runs the command `arguments` give; returns the exit status."""
+def run(arguments: Sequence[str], notes: Sequence[tuple[str, str]] = ()) -> int:
+    """Runs the command `arguments` give; returns the exit status.  `notes`: what
+    `--verbose` says of the recorded run that was not replayed (see `replay`)."""
     args = build_parser().parse_args(arguments)
     try:
         if args.command == "rule":
             return _rule(args)
-        return _check(args, arguments)
+        return _check(args, arguments, notes)
     except ConfigError as error:
         print(f"asyncsafe-lint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -127,7 +131,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _check(args: argparse.Namespace, arguments: Sequence[str]) -> int:
+def _check(args: argparse.Namespace, arguments: Sequence[str], notes: Sequence[tuple[str, str]]) -> int:
     # Stamped before they are read, so that a later edit shows in the replay's check;
     # not for a run that is never recorded (see the end), as far as the flags tell.
     never_recorded = args.no_cache or args.diff or args.fix_only or args.fix
@@ -142,10 +146,17 @@ def _check(args: argparse.Namespace, arguments: Sequence[str]) -> int:
 
         outcome = fix_paths(args.paths, settings, unsafe is True, write=not args.diff)
     cache_dir = None if args.no_cache else args.cache_dir or Path(default_directory(settings.root))
+    if cache_dir is not None and tracked(os.fspath(cache_dir)):
+        shown = display_path(os.fspath(cache_dir), Path.cwd())
+        print(f"asyncsafe-lint: warning: git tracks files in the cache directory {shown}, so it is not used: "
+              f"`git rm -r --cached {shown}` untracks them", file=sys.stderr)  # fmt: skip
+        cache_dir = None
     if outcome is None:
         result = check_paths(args.paths, settings, cache_dir=cache_dir, snapshot=snapshot)
     else:
         result = outcome.remaining
+    for ignored, why in (*notes, *result.cache_notes) if args.verbose else ():
+        print(f"asyncsafe-lint: note: {display_path(ignored, Path.cwd())}: {why}", file=sys.stderr)
     for file in outcome.files if outcome is not None else ():
         if file.error is not None:
             print(f"asyncsafe-lint: error: {file.path}: {file.error} (please report it)", file=sys.stderr)

@@ -1,6 +1,6 @@
 """What the project pass needs to know about one module, gathered during the engine's
 single walk: its functions, the blocking calls each makes itself, the calls each
-makes to other functions, and what the module registers with the framework.  Plain picklable data, no syntax trees, so that a per-file
+makes to other functions, and what the module registers with the framework.  Plain data (see `plain`), no syntax trees, so that a per-file
 result can be cached and shipped between processes.
 """
 

@@ -47,9 +47,6 @@ class Stamp:
     def fields(self) -> tuple[str, bytes, int, int, int]:
         return self.path, self.digest, self.size, self.mtime_ns, self.seen_ns
 
-    def __reduce__(self) -> tuple[type[Stamp], tuple[str, bytes, int, int, int]]:
-        return Stamp, self.fields()
-
     def unchanged(self, stat: os.stat_result) -> bool:
         """True when `stat` alone shows the file is as it was."""
         return (
@@ -154,7 +151,9 @@ class Snapshot:
             and all(current(stamp) is not None for stamp in self.stamps.values())
         )
 
-    def dump(self) -> tuple[object, ...]:
+    def dump(
+        self,
+    ) -> tuple[tuple[tuple[str, bytes, int, int, int], ...], dict[str, bool], dict[str, Listing | None], bool]:
         """The snapshot as built-in types only, for `marshal`."""
         return tuple(stamp.fields() for stamp in self.stamps.values()), self.files, self.listings, self.complete
 

@@ -12,7 +12,9 @@ command replays that output once all of it still holds, importing nothing of the
 linter's analysis (only this module, `filesystem` and `cachedir`).
 
 Recorded runs live in the cache directory, one file per command line and directory,
-the `KEEP` most recent.
+the `KEEP` most recent.  Each is signed with this machine's key (see `signing`): one
+that does not verify, forged or copied from elsewhere, is never replayed, nor is any
+in a cache directory that git tracks.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import sys
 import zlib
 
-from asyncsafe_lint import __version__, cachedir
+from asyncsafe_lint import __version__, cachedir, signing
 from asyncsafe_lint.filesystem import Snapshot, try_stamp
 
 TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
@@ -32,26 +34,33 @@ if TYPE_CHECKING:
 #: How many recorded runs a cache directory keeps (one per command line and directory).
 KEEP = 16
 #: Changes whenever what a recorded run holds does.
-_FORMAT = 1
+_FORMAT = 2
+#: Goes into each record's MAC (see `signing.sign`): a record of another format never verifies.
+PURPOSE = b"recorded run %d" % _FORMAT
 
 
-def replay(arguments: Sequence[str]) -> int | None:
+def replay(arguments: Sequence[str]) -> tuple[int | None, tuple[str, str] | None]:
     """Prints the output the same command gave last time here and returns its exit
     status, when nothing that output depends on has changed; else None, printing
-    nothing."""
+    nothing.  With it, what a `--verbose` run says of a record it ignored, if it did:
+    the file and why (see `Cache.notes`)."""
     directory = cachedir.nearest(os.getcwd())
-    if directory is None:
-        return None
+    if directory is None or cachedir.tracked(directory):
+        return None, None
     key = _key(arguments)
+    file = _file(directory, key)
     try:
-        with open(_file(directory, key), "rb") as stream:
-            recorded_key, data, output, status = marshal.load(stream)
-        if recorded_key != key or not Snapshot.load(data).holds():
-            return None
-    except Exception:  # noqa: BLE001 - none recorded, or a truncated or foreign file: check afresh
-        return None
+        with open(file, "rb") as stream:
+            data = signing.verified(stream.read(), PURPOSE)
+    except (OSError, signing.Untrusted):
+        return None, None  # none recorded, or no key: the check says why
+    if data is None:
+        return None, (file, "ignored: its authentication fails (forged, copied, or of another format)")
+    recorded_key, snapshot, output, status = marshal.loads(data)
+    if recorded_key != key or not Snapshot.load(snapshot).holds():
+        return None, None
     sys.stdout.write(output)
-    return status  # type: ignore[no-any-return]
+    return status, None
 
 
 def start(settings_file: str | None) -> Snapshot:
@@ -73,11 +82,15 @@ def record(arguments: Sequence[str], cache: str, snapshot: Snapshot, output: str
         return
     key = _key(arguments)
     file = _file(cache, key)
-    cachedir.write(file, marshal.dumps((key, snapshot.dump(), output, status)), cache=cache)
+    try:
+        signed = signing.sign(marshal.dumps((key, snapshot.dump(), output, status)), PURPOSE)
+    except signing.Untrusted:
+        return  # the check said why
+    cachedir.write(file, signed, cache=cache)
     _forget_oldest(os.path.dirname(file))
 
 
-def _key(arguments: Sequence[str]) -> tuple[object, ...]:
+def _key(arguments: Sequence[str]) -> tuple[int, str, str, str, str, str, tuple[str, ...]]:
     """What a check's output depends on besides what it read."""
     return _FORMAT, __version__, sys.version, sys.executable, os.path.dirname(__file__), os.getcwd(), tuple(arguments)
 

@@ -41,6 +41,8 @@ class LintResult:
     snapshot: Snapshot = field(default_factory=Snapshot)
     #: What the project pass found: ASF110, and where the functions of the files run.
     project: ProjectFindings = field(default_factory=lambda: ProjectFindings([], {}))
+    #: Why the cache was ignored, if it was (see `Cache.notes`).
+    cache_notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
@@ -99,6 +101,7 @@ def check_paths(
         result.diagnostics = [*result.project.place(result.diagnostics), *result.project.diagnostics]
     if checker.cache is not None:
         checker.cache.save()
+        result.cache_notes = checker.cache.notes
     result.diagnostics.sort(key=lambda d: d.sort_key)
     return result
 
@@ -160,8 +163,8 @@ class _Checker:
                 if path in done:
                     continue
                 key = (*self.key(path, facts_only), "findings")
-                cached = self.cache.get(key)
-                if isinstance(cached, _Checked):
+                cached = self.cache.get(key, _Checked)
+                if cached is not None:
                     done[path] = cached
                     self._used(path, facts_only, self.cache.stamp(key))
         pending = [path for path in paths if path not in done]
@@ -184,10 +187,10 @@ class _Checker:
             done[path] = _Checked(outcome.diagnostics, None if facts is None else facts.module)
             self._facts[path, facts_only] = facts
             if self.cache is not None and before is not None:
-                key = self.key(path, facts_only)
-                self.cache.put((*key, "findings"), before, done[path])
+                file_key = self.key(path, facts_only)
+                self.cache.put((*file_key, "findings"), before, done[path])
                 if facts is not None:
-                    self.cache.put((*key, "facts"), before, facts)
+                    self.cache.put((*file_key, "facts"), before, facts)
         self._done.update(((path, facts_only), outcome) for path, outcome in done.items())
         return done
 
@@ -203,8 +206,8 @@ class _Checker:
         checked = self._done.get((path, facts_only))
         if (path, facts_only) in self._facts or (isinstance(checked, _Checked) and checked.module is None):
             return self._facts.get((path, facts_only))  # a file with no facts has none in the cache either
-        cached = self.cache.get((*self.key(path, facts_only), "facts")) if self.cache is not None else None
-        if isinstance(cached, ModuleFacts):
+        cached = self.cache.get((*self.key(path, facts_only), "facts"), ModuleFacts) if self.cache is not None else None
+        if cached is not None:
             self._facts[path, facts_only] = cached
         else:  # changed since its findings were read: checked again
             del self._done[path, facts_only]
@@ -215,7 +218,7 @@ class _Checker:
         """The content hash of a file this run checked, when known."""
         return self._digests.get((path, facts_only))
 
-    def key(self, path: Path, facts_only: bool) -> tuple[str, str, str, bool]:
+    def key(self, path: Path, facts_only: bool) -> _FileKey:
         """What a file's result depends on besides its contents and the settings."""
         return (str(path), os.path.abspath(path), self.layout.module_name(path), facts_only)
 
@@ -271,18 +274,22 @@ def _size(path: Path) -> int:
 
 #: Where the cache keeps the project pass of the last run.
 _PROJECT = "project pass"
+#: A file's cache key (see `_Checker.key`).
+_FileKey = tuple[str, str, str, bool]
+#: What the facts of a module found in a file depend on: the file's cache key and its
+#: content hash (None: unknown).  None: no module found, or not in the project.
+_Record = tuple[_FileKey, bytes | None] | None
 
 
 @dataclass(frozen=True, slots=True)
 class _ProjectPass:
     """The findings of a project pass, and all they were computed from."""
 
-    #: The named modules (module, path, content hash), the import roots, and the cache
-    #: key and content hash of each neighbour (see `_neighbours`).
-    inputs: tuple[object, ...]
-    #: Each module looked up, in order, and the file it was found in: its cache key and
-    #: content hash (None: not found, or not in the project).
-    lookups: tuple[tuple[str, tuple[object, bytes | None] | None], ...]
+    #: The named modules (module, path, content hash), the import roots, and the
+    #: record of each neighbour (see `_neighbours`).
+    inputs: tuple[tuple[tuple[str, str, bytes | None], ...], tuple[str, ...], tuple[_Record, ...]]
+    #: Each module looked up, in order, and the record of the file it was found in.
+    lookups: tuple[tuple[str, _Record], ...]
     findings: ProjectFindings
 
 
@@ -302,9 +309,9 @@ def _project_pass(
     inputs = (named_files, tuple(str(root) for root in roots), neighbour_records)
     tops = {module.split(".", 1)[0] for module in named}
     cache = checker.cache
-    stored = cache.recall(_PROJECT) if cache is not None else None
+    stored = cache.recall(_PROJECT, _ProjectPass) if cache is not None else None
     if (
-        isinstance(stored, _ProjectPass)
+        stored is not None
         and stored.inputs == inputs
         and all(_record(_look_up(name, roots, tops, checker), checker) == record for name, record in stored.lookups)
     ):
@@ -391,7 +398,7 @@ def _look_up(module: str, roots: list[Path], tops: set[str], checker: _Checker) 
     return _shown(path)
 
 
-def _record(path: Path | None, checker: _Checker) -> tuple[tuple[str, str, str, bool], bytes | None] | None:
+def _record(path: Path | None, checker: _Checker) -> _Record:
     """What the facts of a module found at `path` depend on: the file's cache key and its
     content hash (None when unknown), once it is checked for them."""
     if path is None:

@@ -153,15 +153,15 @@ def test_other_settings_use_a_cache_of_their_own(app: Path, checked: list[tuple[
     assert sorted(checked) == first
     assert diagnostics == lint(fewer, None)
     assert "ASF101" not in {d.code for d in diagnostics}
-    assert len(list((app / "cache").glob("*/*.pickle"))) == 2
+    assert len(list((app / "cache").glob("*/*.results"))) == 2
 
 
 def test_a_corrupt_cache_file_is_ignored_and_replaced(app: Path, checked: list[tuple[str, bool]]) -> None:
     settings = load()
     expected = lint(settings, app / "cache")
     first = sorted(checked)
-    (file,) = (app / "cache").glob("*/*.pickle")
-    file.write_bytes(b"not a pickle")
+    (file,) = (app / "cache").glob("*/*.results")
+    file.write_bytes(b"not a cache")
     checked.clear()
     assert lint(settings, app / "cache") == expected
     assert sorted(checked) == first
@@ -240,7 +240,7 @@ def test_the_command_line_keeps_its_cache_in_the_project_root(app: Path) -> None
     assert not (app / ".asyncsafe_cache").exists()
     assert main(["check", "fixtures_app/main.py", "--exit-zero"]) == 0
     assert (app / ".asyncsafe_cache" / ".gitignore").read_text().splitlines()[-1] == "*"
-    assert len(list((app / ".asyncsafe_cache").glob("*/*.pickle"))) == 1
+    assert len(list((app / ".asyncsafe_cache").glob("*/*.results"))) == 1
 
 
 def test_the_cache_directory_can_be_named(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,7 +248,7 @@ def test_the_cache_directory_can_be_named(app: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ASYNCSAFE_CACHE_DIR", str(app / "from-env"))
     assert main(["check", "fixtures_app/main.py", "--exit-zero"]) == 0
     assert sorted(p.name for p in app.iterdir() if p.is_dir()) == ["elsewhere", "fixtures_app", "from-env"]
-    assert [len(list((app / name).glob("*/*.pickle"))) for name in ("elsewhere", "from-env")] == [1, 1]
+    assert [len(list((app / name).glob("*/*.results"))) for name in ("elsewhere", "from-env")] == [1, 1]
 
 
 #: Runs the command line with the arguments given, in each output format, then prints

@@ -475,7 +475,7 @@ def test_registrations_edited_elsewhere_change_the_message_with_the_cache_and_re
 ) -> None:
     checked: list[Sequence[str]] = []
     real = commands.run
-    monkeypatch.setattr(commands, "run", lambda arguments: checked.append(arguments) or real(arguments))
+    monkeypatch.setattr(commands, "run", lambda arguments, notes=(): checked.append(arguments) or real(arguments, notes))
     first = run("svc/deps.py", capsys=capsys)
     assert first == [(row, where) for file, row, where in SERVICE_PLACES if file == "svc/deps.py"]
     assert (run("svc/deps.py", capsys=capsys), len(checked)) == (first, 1)  # replayed

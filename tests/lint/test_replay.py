@@ -42,9 +42,9 @@ def ran(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
     calls: list[list[str]] = []
     real = commands.run
 
-    def recording(arguments: Sequence[str]) -> int:
+    def recording(arguments: Sequence[str], notes: Sequence[tuple[str, str]] = ()) -> int:
         calls.append(list(arguments))
-        return real(arguments)
+        return real(arguments, notes)
 
     monkeypatch.setattr(commands, "run", recording)
     yield calls
@@ -94,7 +94,7 @@ def test_a_replay_imports_nothing_of_the_analysis(project: Path) -> None:
     assert "'asyncsafe_lint.engine'" in checked.stderr
     assert replayed.stderr == (
         "['asyncsafe_lint', 'asyncsafe_lint.cachedir', 'asyncsafe_lint.cli', 'asyncsafe_lint.filesystem', "
-        "'asyncsafe_lint.replay'] 1\n"
+        "'asyncsafe_lint.replay', 'asyncsafe_lint.signing'] 1\n"
     )
     assert replayed.stdout == checked.stdout
     assert "ASF110" in replayed.stdout
