@@ -4,8 +4,8 @@ Each Uvicorn worker owns two files in the server's channel directory:
 
 - `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, sample...).
 - `<pid>.state`: numbers the worker overwrites in place through `mmap`, cheap enough
-  to update on every heartbeat and every request: when the loop last beat, how many
-  requests are in flight, and its beats so far counted by lateness (a histogram, see
+  to update on every heartbeat and every request: when the loop last beat (and how
+  long its thread had waited for a CPU by then), how many requests are in flight, and its beats so far counted by lateness (a histogram, see
   `saturation`).
 
 A stalled worker samples its own stack (a kernel timer, see `worker.monitor`), and the
@@ -41,8 +41,9 @@ from pytest_asyncsafe.saturation import LAG_BUCKETS
 #: receives SIGURG for out-of-band data).
 SAMPLE_SIGNAL = signal.SIGURG
 
-_BEAT = struct.Struct("=d")
-_STATE = struct.Struct("=dq")  # last beat, requests in flight (native order: the views' own)
+_BEAT = struct.Struct("=dd")
+#: Last beat, run-queue wait by then, requests in flight (native order: the views' own).
+_STATE = struct.Struct("=ddq")
 _LAGS = struct.Struct(f"={LAG_BUCKETS}q")  # beats by lag bucket, after the state
 _SIZE = _STATE.size + _LAGS.size
 #: How often the pytest process looks for the state files of new workers.
@@ -75,6 +76,8 @@ def sample_every(threshold: float) -> float:
 class WorkerState:
     pid: int
     last_beat: float
+    #: Seconds the loop's thread had waited for a CPU by its last beat (see `saturation.run_queue_seconds`).
+    waited: float
     in_flight: int
 
 
@@ -107,7 +110,9 @@ class WorkerChannel:
         line = json.dumps({"event": event, "pid": self.pid, **fields}, default=str) + "\n"
         os.write(self._events, line.encode())
 
-    def beat(self, when: float) -> None:
+    def beat(self, when: float, waited: float) -> None:
+        """The loop beat at `when`, its thread having waited `waited` seconds for a CPU so far."""
+        self._beat[1] = waited
         self._beat[0] = when
 
 

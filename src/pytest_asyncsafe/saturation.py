@@ -133,9 +133,21 @@ def _percentile(counts: Sequence[int], q: float) -> float:
 def busy_seconds(pid: int) -> float:
     """Seconds the main thread of `pid` (a worker's loop) has run or waited for a CPU so
     far; NaN where the kernel does not say (not Linux, or no schedstats)."""
+    on_cpu, waited = _schedstat(pid)
+    return on_cpu + waited
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Seconds the main thread of `pid` has waited, runnable, for a CPU so far; NaN
+    where the kernel does not say."""
+    return _schedstat(pid)[1]
+
+
+def _schedstat(pid: int) -> tuple[float, float]:
+    """`/proc/<pid>/task/<pid>/schedstat`: seconds on a CPU, seconds waiting for one."""
     try:
         with open(f"/proc/{pid}/task/{pid}/schedstat", "rb") as file:
             on_cpu, waited = file.read().split()[:2]
     except (OSError, ValueError):
-        return math.nan
-    return (int(on_cpu) + int(waited)) / 1e9
+        return math.nan, math.nan
+    return int(on_cpu) / 1e9, int(waited) / 1e9

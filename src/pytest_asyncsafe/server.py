@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_asyncsafe.channel import MAX_SAMPLES, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.saturation import LoopReading, busy_seconds
+from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
 
@@ -166,7 +166,13 @@ class Server:
             if since is not None:
                 ready = self._ready_at.get(state.pid)
                 phase = "serving" if ready is not None and ready <= since else "startup"
-                stalled.append(Stall.going_on(state.pid, since, phase, self._samples[state.pid]))
+                # Waiting for a CPU since the last beat is the busy machine's, not the app's.
+                descheduled = run_queue_seconds(state.pid) - state.waited
+                stalled.append(
+                    Stall.going_on(
+                        state.pid, since, phase, self._samples[state.pid], descheduled if descheduled > 0 else 0.0
+                    )
+                )
         return stalled
 
     def dead_workers(self) -> list[int]:

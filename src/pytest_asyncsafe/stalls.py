@@ -156,13 +156,14 @@ class Stall:
         )
 
     @classmethod
-    def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample]) -> Stall:
-        """A stall not over yet, known from outside: its beat is overdue."""
+    def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample], descheduled: float) -> Stall:
+        """A stall not over yet, known from outside: its beat is overdue.  `descheduled`:
+        how long the loop's thread has waited for a CPU since its last beat."""
         now = time.monotonic()
         within = _within(samples, start, now)
         culprits = _culprits(within, start, now)
         running = _running(culprits)
-        return cls(pid, start, None, phase, running, within, waited=_waited(culprits, running))
+        return cls(pid, start, None, phase, running, within, descheduled, waited=_waited(culprits, running))
 
     @property
     def ongoing(self) -> bool:

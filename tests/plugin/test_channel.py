@@ -15,8 +15,8 @@ def test_a_state_file_listed_before_the_worker_filled_it_is_read_once_it_is(tmp_
     server = ServerChannel(tmp_path)
     assert server.states() == {}
     worker = WorkerChannel(tmp_path, 4242)
-    worker.beat(12.5)
+    worker.beat(12.5, 0.25)
     worker.in_flight[0] = 3
     time.sleep(0.06)  # past the interval between two listings
-    assert server.states() == {4242: WorkerState(4242, 12.5, 3)}
+    assert server.states() == {4242: WorkerState(4242, 12.5, 0.25, 3)}
     server.close()

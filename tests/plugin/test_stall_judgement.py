@@ -101,10 +101,18 @@ def test_the_request_and_line_named_are_those_of_the_callback_that_blocked() -> 
 
 def test_a_stall_still_going_on_names_the_blocking_request_and_counts_the_rest_in_flight() -> None:
     samples = [sample(0.05 + i * EVERY, 7, request=2, frame=BLOCKING) for i in range(10)]
-    late = Stall.going_on(4242, 100.0, "serving", samples)
+    late = Stall.going_on(4242, 100.0, "serving", samples, descheduled=0.0)
     assert late.requests == ({"id": 2, "method": "GET", "path": "/2", "responded": False, "running": True},)
     assert late.waited == 39  # 40 in flight, one of them blocking
     assert late.blocking_frame == BLOCKING
+
+
+def test_a_stall_still_going_on_is_not_charged_the_time_its_thread_waited_for_a_cpu() -> None:
+    # Seen on a machine running three suites on two cores: a worker's loop, unscheduled
+    # for half a second, was reported as "blocked for at least 548 ms" by nothing at all.
+    starved = Stall.going_on(4242, 100.0, "serving", [], descheduled=0.45)
+    assert starved.own_time(now=100.5) == pytest.approx(0.05)
+    assert starved.duration(now=100.5) == pytest.approx(0.5)
 
 
 def test_a_pause_of_the_garbage_collector_is_no_block_of_the_app() -> None:

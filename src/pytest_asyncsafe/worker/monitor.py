@@ -111,10 +111,10 @@ class LoopMonitor:
 
     def _beat(self) -> None:
         now = time.monotonic()
-        self.channel.beat(now)
+        waited, self._waited = self._waited, self._run_queue.waited()
+        self.channel.beat(now, self._waited)
         # Every beat's lateness, counted: the loop lag a load run reports (see `saturation`).
         self.channel.lags[lag_bucket(now - self._due)] += 1
-        waited, self._waited = self._waited, self._run_queue.waited()
         # Time the kernel kept the loop's thread waiting for a CPU (a busy machine) is not
         # the app's doing: a beat that is late mostly for that is no stall.
         descheduled = max(self._waited - waited, 0.0)
