@@ -252,8 +252,9 @@ def drain(
         for future in futures:
             _judge(report, future.result())
     events += server.poll()
-    _worker_reports(report, server.worker_pids, events)
-    report.log = server.logs[log_offset:]
+    _worker_reports(report, server, events)
+    # Quoted by the verdict, and a test may print it: the values of `asyncsafe_env` hidden.
+    report.log = settings.hide_env(server.logs[log_offset:])
     report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
     return report
 
@@ -406,10 +407,10 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _worker_reports(report: DrainReport, workers: list[int], events: list[dict[str, Any]]) -> None:
+def _worker_reports(report: DrainReport, server: Server, events: list[dict[str, Any]]) -> None:
     """What the workers reported of their shutdown: the requests Uvicorn cancelled, and
     how each one's lifespan shutdown ended."""
-    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in workers}
+    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in server.worker_pids}
     for event in events:
         if event["pid"] in by_pid:
             by_pid[event["pid"]][event["event"]] = event
@@ -417,7 +418,9 @@ def _worker_reports(report: DrainReport, workers: list[int], events: list[dict[s
             report.cancelled.append((f"{event['method']} {event['path']}", event["started"]))
     for pid, seen in by_pid.items():
         if "shutdown-failed" in seen:
-            report.lifespan[pid] = (RAISED, _raised(seen["shutdown-failed"], report.root))
+            # The app's own words: an error may quote a value of `asyncsafe_env`.
+            raised = _raised(seen["shutdown-failed"], report.root)
+            report.lifespan[pid] = (RAISED, server.settings.hide_env(raised))
         elif "shutdown-complete" in seen:
             report.lifespan[pid] = (COMPLETED, "")
             report.leaked_tasks += [

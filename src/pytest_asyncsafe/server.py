@@ -79,8 +79,9 @@ class Server:
             return ""
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The server's last lines of output, as reports print them: escaped line by line."""
-        return "\n".join(printable_lines(self.logs.rstrip("\n"))[-lines:])
+        """The server's last lines of output, as reports print them: escaped line by line,
+        with the values of `asyncsafe_env` hidden."""
+        return "\n".join(printable_lines(self.settings.hide_env(self.logs).rstrip("\n"))[-lines:])
 
     # --- starting ---------------------------------------------------------------------------
     def start(self) -> Server:

@@ -1,5 +1,5 @@
 """Reports never run what they show: text from the app, the tests and the requests reaches
-the terminal escaped."""
+the terminal escaped, and the values of `asyncsafe_env` reach no report at all."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.storage import Baseline
 from pytest_asyncsafe.untrusted import printable, printable_lines
 
@@ -47,6 +48,35 @@ def test_printable_lines_splits_at_newlines_only() -> None:
     assert printable_lines("one\x1b[2J\ntwo\x0bthree\x85\n") == ["one\\x1b[2J", "two\\x0bthree\\x85", ""]
 
 
+# --- asyncsafe_env values ----------------------------------------------------------------------
+
+SECRET = "hunter2-very-secret"
+
+
+def test_env_values_are_hidden_in_text_and_absent_from_the_settings_repr() -> None:
+    server = ServerSettings(app="app:app", env=(("TOKEN", "hunter2"), ("DSN", f"postgres://u:{SECRET}@db"), ("E", "")))
+    assert server.hide_env(f"error: postgres://u:{SECRET}@db refused; hunter2!") == "error: <hidden> refused; <hidden>!"
+    for text in (repr(server), repr(Settings(True, server)), str(server)):
+        assert "hunter2" not in text and "TOKEN" not in text
+
+
+def test_a_bad_asyncsafe_env_line_is_named_by_its_number_not_its_text(pytester: pytest.Pytester) -> None:
+    write_ini(
+        pytester,
+        extra=f"""
+        asyncsafe_env =
+            A=1
+            SECRET_TOKEN {SECRET}
+        """,
+    )
+    pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+    result = run(pytester)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: asyncsafe: asyncsafe_env: line 2 is not KEY=VALUE"])
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+
+
 # --- a saved baseline is the repository's text -------------------------------------------------
 
 
@@ -60,8 +90,11 @@ def test_a_saved_baseline_is_described_escaped(tmp_path: Path) -> None:
 # --- sessions ----------------------------------------------------------------------------------
 
 #: An app whose blocking line holds an ESC and a right-to-left override (in a comment: the
-#: raw characters are in the file).
+#: raw characters are in the file), and one whose lifespan shutdown raises an error that
+#: quotes its environment and a terminal control sequence.
 SERVED = """
+import contextlib
+import os
 import time
 
 from starlette.applications import Starlette
@@ -79,6 +112,15 @@ async def fast(request):
 
 
 app = Starlette(routes=[Route("/stall/{name}", stall), Route("/fast", fast)])
+
+
+@contextlib.asynccontextmanager
+async def leaking_lifespan(app):
+    yield
+    raise ConnectionError(f"cannot flush to {os.environ['SECRET_TOKEN']}@metrics \\x1b[2J")
+
+
+leaking_shutdown = Starlette(routes=[Route("/fast", fast)], lifespan=leaking_lifespan)
 """
 STALL_LINE = SERVED.splitlines().index("    time.sleep(0.15)  # \x1b[5m \u202e")  # SERVED starts with a blank line
 
@@ -143,17 +185,52 @@ def test_a_test_id_a_request_path_and_a_source_line_show_as_text(pytester: pytes
     assert [run["test"] for run in report["load_runs"]] == [RAW_ID]
 
 
+LEAKING = """
+def test_stall(asyncsafe_client, asyncsafe_load):
+    assert asyncsafe_client.get("/stall/x").status_code == 200
+    asyncsafe_load.get("/fast", requests=20)
+
+
+def test_drain(asyncsafe_drain):
+    report = asyncsafe_drain(None, app="shownapp:leaking_shutdown")
+    print(report.log)
+    report.assert_clean()
+"""
+
+
+def test_a_secret_in_asyncsafe_env_appears_in_no_report(pytester: pytest.Pytester) -> None:
+    write_ini(pytester, app="shownapp:app", extra=f"asyncsafe_env = SECRET_TOKEN={SECRET}")
+    pytester.makepyfile(shownapp=SERVED, test_leaking=LEAKING)
+    result = run(pytester, "-s", "-l", "--asyncsafe", "--asyncsafe-json=out/asyncsafe.json", "--asyncsafe-save=run")
+
+    result.assert_outcomes(failed=2)
+    # The app's error reached the report, its secret hidden and its ESC escaped.
+    result.stdout.fnmatch_lines(
+        ["*lifespan shutdown raised in worker pid *: ConnectionError: cannot flush to <hidden>@metrics \\x1b[[]2J*"]
+    )
+    # So does the server's output the test printed.
+    result.stdout.fnmatch_lines(["ConnectionError: cannot flush to <hidden>@metrics \x1b[[]2J"])
+    assert SECRET not in result.stdout.str() + result.stderr.str()
+    written = [path for path in pytester.path.rglob("*") if path.is_file() and path.name != "tox.ini"]
+    assert {"asyncsafe.json", "run.json"} <= {path.name for path in written}
+    assert [path for path in written if SECRET.encode() in path.read_bytes()] == []
+
+
 BROKEN = """
+import os
 import sys
 
+print("connecting with", os.environ["SECRET_TOKEN"], "\\x1b[2J", file=sys.stderr, flush=True)
 print("cannot connect: \\x1b]8;;http://example.invalid\\x07here\\x1b]8;;\\x07", file=sys.stderr, flush=True)
 sys.exit(3)
 """
 
 
-def test_a_server_that_fails_to_start_shows_its_output_escaped(pytester: pytest.Pytester) -> None:
+def test_a_server_that_fails_to_start_shows_its_output_escaped_and_its_secrets_hidden(
+    pytester: pytest.Pytester,
+) -> None:
     # The app's name is the ini file's text, shown as text too.
-    write_ini(pytester, app="brokenapp:app\x1b[8m")
+    write_ini(pytester, app="brokenapp:app\x1b[8m", extra=f"asyncsafe_env = SECRET_TOKEN={SECRET}")
     pytester.makepyfile(brokenapp=BROKEN, test_needs="def test_needs(asyncsafe_client):\n    pass\n")
     result = run(pytester, "--asyncsafe")
 
@@ -162,7 +239,11 @@ def test_a_server_that_fails_to_start_shows_its_output_escaped(pytester: pytest.
     start = lines.index(
         "asyncsafe: the server for brokenapp:app\\x1b[8m exited with status 3 before it was ready. Its output:"
     )
-    assert lines[start + 1] == "cannot connect: \\x1b]8;;http://example.invalid\\x07here\\x1b]8;;\\x07"
+    assert lines[start + 1 : start + 3] == [
+        "connecting with <hidden> \\x1b[2J",
+        "cannot connect: \\x1b]8;;http://example.invalid\\x07here\\x1b]8;;\\x07",
+    ]
+    assert SECRET not in result.stdout.str() + result.stderr.str()
     for control in CONTROLS:
         assert control not in result.stdout.str(), repr(control)
 
