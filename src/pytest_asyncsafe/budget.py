@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_asyncsafe.durations import parse_duration
+from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.load import LoadResult
@@ -200,7 +201,7 @@ def budget_rows(rows: Sequence[Row]) -> list[str]:
 def miss_message(result: LoadResult, rows: Sequence[Row]) -> str:
     missed = ", ".join(row.metric for row in rows if not row.passed)
     head = (
-        f"latency budget missed ({missed}): {result.target}, {result.shape.describe()} "
+        f"latency budget missed ({missed}): {printable(result.target)}, {result.shape.describe()} "
         f"({result.count} counted, {result.elapsed:.2f}s)"
     )
     lines = [head, *(f"  {line}" for line in budget_rows(rows))]

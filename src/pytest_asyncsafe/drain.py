@@ -27,6 +27,7 @@ from pytest_asyncsafe.channel import SAMPLE_SIGNAL, pid_alive
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.stalls import Frame, Sample, Task
+from pytest_asyncsafe.untrusted import printable
 
 #: What the process tree gets beyond the graceful timeout for the lifespan shutdown and
 #: the exit itself, before it is declared hung and killed.
@@ -118,13 +119,14 @@ class DrainReport:
             )
         reasons = Counter(self.failed)
         problems += [
-            f"{request}: {reason}" + (f" ({n} requests)" if n > 1 else "") for (request, reason), n in reasons.items()
+            f"{printable(request)}: {printable(reason)}" + (f" ({n} requests)" if n > 1 else "")
+            for (request, reason), n in reasons.items()
         ]
         for (request, streaming), n in Counter(self.cancelled).items():
             kind = "a streaming response still sending" if streaming else "still running"
             problems.append(
-                f"{request} ({n}) was {kind} when the graceful timeout ({format_duration(self.graceful_timeout)}) "
-                f"passed: Uvicorn cancelled it"
+                f"{printable(request)} ({n}) was {kind} when the graceful timeout "
+                f"({format_duration(self.graceful_timeout)}) passed: Uvicorn cancelled it"
             )
         if not self.refused_after_signal:
             problems.append(f"new connections after the signal: {self.refusal}")
@@ -143,7 +145,7 @@ class DrainReport:
             ]
         elif self.exit_code != self.expected_exit_code:
             problems.append(f"exit status {self.exit_code}, expected {self.expected_exit_code} ({self.exit_rule})")
-        problems += [f"server output: {line}" for line in self.log_errors]
+        problems += [f"server output: {printable(line)}" for line in self.log_errors]
         return problems
 
     @property
@@ -156,7 +158,7 @@ class DrainReport:
         problems = []
         for pid, (end, raised) in self.lifespan.items():
             if end == RAISED:
-                problems.append(f"lifespan shutdown raised in worker pid {pid}: {raised}")
+                problems.append(f"lifespan shutdown raised in worker pid {pid}: {printable(raised)}")
             elif end == UNFINISHED:
                 where = f": {self.stuck[pid]}" if pid in self.stuck else ""
                 problems.append(f"lifespan shutdown did not complete in worker pid {pid}{where}")
@@ -176,10 +178,10 @@ class DrainReport:
 
     def describe(self) -> str:
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
-        load = f"{self.in_flight} x {self.request}" if self.in_flight else "no request"
+        load = f"{self.in_flight} x {printable(self.request)}" if self.in_flight else "no request"
         head = (
-            f"asyncsafe: drain of {self.app} ({workers}, graceful timeout {format_duration(self.graceful_timeout)}) "
-            f"with {load} in flight"
+            f"asyncsafe: drain of {printable(self.app)} ({workers}, graceful timeout "
+            f"{format_duration(self.graceful_timeout)}) with {load} in flight"
         )
         problems = self.problems
         verdict = ["  clean"] if not problems else ["  UNCLEAN:", *(f"  - {line}" for line in problems)]
@@ -250,8 +252,9 @@ def drain(
         for future in futures:
             _judge(report, future.result())
     events += server.poll()
-    _worker_reports(report, server.worker_pids, events)
-    report.log = server.logs[log_offset:]
+    _worker_reports(report, server, events)
+    # Quoted by the verdict, and a test may print it: the values of `asyncsafe_env` hidden.
+    report.log = settings.hide_env(server.logs[log_offset:])
     report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
     return report
 
@@ -404,10 +407,10 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _worker_reports(report: DrainReport, workers: list[int], events: list[dict[str, Any]]) -> None:
+def _worker_reports(report: DrainReport, server: Server, events: list[dict[str, Any]]) -> None:
     """What the workers reported of their shutdown: the requests Uvicorn cancelled, and
     how each one's lifespan shutdown ended."""
-    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in workers}
+    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in server.worker_pids}
     for event in events:
         if event["pid"] in by_pid:
             by_pid[event["pid"]][event["event"]] = event
@@ -415,7 +418,9 @@ def _worker_reports(report: DrainReport, workers: list[int], events: list[dict[s
             report.cancelled.append((f"{event['method']} {event['path']}", event["started"]))
     for pid, seen in by_pid.items():
         if "shutdown-failed" in seen:
-            report.lifespan[pid] = (RAISED, _raised(seen["shutdown-failed"], report.root))
+            # The app's own words: an error may quote a value of `asyncsafe_env`.
+            raised = _raised(seen["shutdown-failed"], report.root)
+            report.lifespan[pid] = (RAISED, server.settings.hide_env(raised))
         elif "shutdown-complete" in seen:
             report.lifespan[pid] = (COMPLETED, "")
             report.leaked_tasks += [

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_asyncsafe.untrusted import printable, printable_lines
+
 LINT_ITEM = "asyncsafe::lint"
 
 
@@ -27,13 +29,18 @@ class LintItem(pytest.Item):
         # Imported here: a run that never lints never imports the linter.
         import asyncsafe_lint
         from asyncsafe_lint.output import Report
-        from asyncsafe_lint.output.concise import render
+        from asyncsafe_lint.output.concise import header
 
         settings = asyncsafe_lint.load(start=self.rootdir)
         result = asyncsafe_lint.check_paths([self.package], settings)
-        # The concise format, as `asyncsafe-lint check` prints it (it needs no source lines).
-        lines = render(Report(result.diagnostics, settings.rules, self.rootdir, lambda filename: ())).splitlines()
-        lines += [f"internal error while checking {path}:\n{trace}" for path, trace in result.crashes.items()]
+        # The concise format, as `asyncsafe-lint check` prints it (it needs no source lines),
+        # a finding a line: its file name and message quote the app's code (`untrusted`).
+        report = Report(result.diagnostics, settings.rules, self.rootdir, lambda filename: ())
+        lines = [printable(header(diagnostic, report)) for diagnostic in result.diagnostics]
+        lines += [
+            "\n".join([f"internal error while checking {printable(path)}:", *printable_lines(trace)])
+            for path, trace in result.crashes.items()
+        ]
         if lines:
             raise LintFailure("\n".join([*lines, f"asyncsafe-lint: {len(result.diagnostics)} finding(s)"]))
 
@@ -43,7 +50,7 @@ class LintItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, None, str]:
-        return self.package, None, f"asyncsafe-lint {self.package.name}"
+        return self.package, None, f"asyncsafe-lint {printable(self.package.name)}"
 
 
 def app_package(app: str, rootdir: Path) -> Path | None:

@@ -45,6 +45,7 @@ from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.saturation import LoopReading, Saturation, between
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.transport import LeanTransport
+from pytest_asyncsafe.untrusted import printable
 
 #: Hard limits on any run, whatever it asks for.
 MAX_REQUESTS = 1_000_000
@@ -211,7 +212,7 @@ class LoadResult:
         rejections = f", 503 x{rejected} (p99 {ms(self.rejected_latencies.percentile(99))})" if rejected else ""
         unfinished = f", {describe_unfinished(self.unfinished)}" if self.unfinished else ""
         return (
-            f"<LoadResult {self.target} {self.count} requests, {self.rps:.0f} rps, p50 {ms(self.p50)}, "
+            f"<LoadResult {printable(self.target)} {self.count} requests, {self.rps:.0f} rps, p50 {ms(self.p50)}, "
             f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}{rejections}{unfinished}>"
         )
 

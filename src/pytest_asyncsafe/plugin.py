@@ -14,6 +14,8 @@ from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, miss_messag
 from pytest_asyncsafe.durations import format_duration, parse_duration
 from pytest_asyncsafe.session import AsyncsafeSession, LoadRun
 from pytest_asyncsafe.settings import add_options, from_config
+from pytest_asyncsafe.stalls import request_line
+from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     import httpx
@@ -147,7 +149,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         # the session exits non-zero), with the cause, not the generator's traceback.
         report.asyncsafe_invalid = cause  # type: ignore[attr-defined]
         report.longrepr = (
-            f"asyncsafe: invalid load run: {cause}\n"
+            f"asyncsafe: invalid load run: {printable(cause)}\n"
             "(the generator could not apply the load asked for: its numbers do not describe the server)"
         )
         session.invalid.append((item.nodeid, cause))
@@ -277,7 +279,7 @@ def _miss(run: LoadRun, session: AsyncsafeSession) -> str:
     for server, stall in stalls[:MISS_STALLS]:
         frame = stall.blocking_frame
         where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
-        serving = ", ".join(f"{r['method']} {r['path']}" for r in stall.requests[:3]) or "no request"
+        serving = ", ".join(request_line(request) for request in stall.requests[:3]) or "no request"
         lines.append(f"  {format_duration(stall.duration())} in worker pid {stall.pid} serving {serving}: {where}")
     if len(stalls) > MISS_STALLS:
         lines.append(f"  ... and {len(stalls) - MISS_STALLS} more")

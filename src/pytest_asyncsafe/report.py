@@ -18,6 +18,7 @@ from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
 from pytest_asyncsafe.stalls import Stall
+from pytest_asyncsafe.untrusted import printable
 
 
 def _where(charged: Charged) -> str:
@@ -46,7 +47,7 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         by_place[_where(charged), charged.allowed].append(charged)
     for (place, allowed_here), group in sorted(by_place.items(), key=lambda item: -max(c.duration for c in item[1])):
         worst = max(c.duration for c in group)
-        tests = sorted({c.test for c in group})
+        tests = sorted({printable(c.test) for c in group})
         allowed = " (allowed)" if allowed_here else ""
         terminal.write_line(
             f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
@@ -73,7 +74,7 @@ def load_table(runs: list[LoadRun]) -> list[str]:
         unfinished = f", {len(result.unfinished)} unfinished" if result.unfinished else ""
         errors = f"{failed} ({format_rate(result.error_rate)}{unfinished})" if failed else "0"
         rows.append(
-            (run.test, run.target + (f" #{run.index + 1}" if run.index else ""), run.shape, str(result.count),
+            (printable(run.test), printable(run.numbered), run.shape, str(result.count),
              format_rps(result.rps), format_ms(result.p50), format_ms(result.p95), format_ms(result.p99), errors,
              " ".join(_busy(worker) for worker in result.saturation) or "-",
              ", ".join(_lags(worker) for worker in result.saturation) or "-", run.verdict)
@@ -106,12 +107,12 @@ def compare_table(session: AsyncsafeSession) -> list[str]:
     rows = []
     for comparison in session.comparisons:
         run = comparison.run
-        target = run.target + (f" #{run.index + 1}" if run.index else "")
+        test, target = printable(run.test), printable(run.numbered)
         if comparison.saved is None or not comparison.comparable:
             why = "new: not in the saved run" if comparison.saved is None else "invalid: not compared"
-            rows.append((run.test, target, why, *("" for _ in SHOWN[1:])))
+            rows.append((test, target, why, *("" for _ in SHOWN[1:])))
         else:
-            rows.append((run.test, target, *(comparison.cell(metric) for metric in SHOWN)))
+            rows.append((test, target, *(comparison.cell(metric) for metric in SHOWN)))
     return table(header, rows, right=tuple(range(2, 2 + len(SHOWN))), pipes=False)
 
 
@@ -148,7 +149,7 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
     if session.invalid:
         terminal.section("asyncsafe: invalid load runs (the load asked for was not applied)", yellow=True)
         for test, cause in session.invalid:
-            terminal.write_line(f"INVALID {test} - {cause}", yellow=True)
+            terminal.write_line(f"INVALID {printable(test)} - {printable(cause)}", yellow=True)
     if session.settings.save is not None:
         if session.saved_to is not None:
             shown = os.path.relpath(session.saved_to, session.settings.server.rootdir)

@@ -20,6 +20,7 @@ from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
+from pytest_asyncsafe.untrusted import printable, printable_lines
 
 #: The worker's monitor records stalls from this length even when the threshold is
 #: higher, so that a marker may lower the threshold for one test.
@@ -53,6 +54,11 @@ class Server:
         self._lifeline = -1
 
     @property
+    def app(self) -> str:
+        """The app it serves, as reports print it: the ini file's text."""
+        return printable(self.settings.app or "")
+
+    @property
     def recording_threshold(self) -> float:
         return min(self.settings.block_threshold, RECORDING_FLOOR)
 
@@ -73,7 +79,9 @@ class Server:
             return ""
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        return "\n".join(self.logs.splitlines()[-lines:])
+        """The server's last lines of output, as reports print them: escaped line by line,
+        with the values of `asyncsafe_env` hidden."""
+        return "\n".join(printable_lines(self.settings.hide_env(self.logs).rstrip("\n"))[-lines:])
 
     # --- starting ---------------------------------------------------------------------------
     def start(self) -> Server:
@@ -131,12 +139,12 @@ class Server:
                     ready.add(event["pid"])
             if self.process is not None and self.process.poll() is not None:
                 raise ServerError(
-                    f"asyncsafe: the server for {self.settings.app} exited with status {self.process.returncode} "
+                    f"asyncsafe: the server for {self.app} exited with status {self.process.returncode} "
                     f"before it was ready. Its output:\n{self.log_tail()}"
                 )
             if time.monotonic() > deadline:
                 raise ServerError(
-                    f"asyncsafe: the server for {self.settings.app} was not ready within "
+                    f"asyncsafe: the server for {self.app} was not ready within "
                     f"{format_duration(self.settings.startup_timeout)} ({len(ready)} of {self.settings.workers} "
                     f"workers ready). Its output:\n{self.log_tail()}"
                 )

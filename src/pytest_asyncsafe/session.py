@@ -10,6 +10,7 @@ from pytest_asyncsafe.budget import Budget, Row
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
+from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.drain import DrainReport
@@ -63,9 +64,14 @@ class LoadRun:
         return run_key(self.test, self.target, self.index)
 
     @property
+    def numbered(self) -> str:
+        """The target, and `#2` for its second run in the test."""
+        return self.target + (f" #{self.index + 1}" if self.index else "")
+
+    @property
     def label(self) -> str:
-        """`test GET /items`, and `#2` for a target's second run in the test."""
-        return f"{self.test} {self.target}" + (f" #{self.index + 1}" if self.index else "")
+        """`test GET /items` (`#2`...), as reports print it."""
+        return printable(f"{self.test} {self.numbered}")
 
     @property
     def verdict(self) -> str:
@@ -199,7 +205,7 @@ class AsyncsafeSession:
             for pid in dead:
                 self._dead.add(pid)
                 messages.append(
-                    f"asyncsafe: Uvicorn worker pid {pid} of {server.settings.app} died during this test. "
+                    f"asyncsafe: Uvicorn worker pid {pid} of {server.app} died during this test. "
                     f"The server's last output:\n{server.log_tail()}"
                 )
         return messages

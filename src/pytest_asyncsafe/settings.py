@@ -14,6 +14,8 @@ from pytest_asyncsafe.storage import Limit, check_name
 
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTPS = ("auto", "h11", "httptools")
+#: What reports print for the value of an `asyncsafe_env` variable.
+HIDDEN = "<hidden>"
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,9 @@ class ServerSettings:
     workers: int = 1
     loop: str = "auto"
     http: str = "auto"
-    env: tuple[tuple[str, str], ...] = ()
+    #: `asyncsafe_env`: the values may be secrets, so no repr shows them (a settings
+    #: object can end up in a message, or in the locals `pytest -l` prints).
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     uvicorn_args: str = ""
     block_threshold: float = 0.1
     startup_timeout: float = 30.0
@@ -34,6 +38,15 @@ class ServerSettings:
     #: Record where every coroutine is created, also after startup (a drain check's
     #: server, which reports leaked tasks with their origin).
     task_origins: bool = False
+
+    def hide_env(self, text: str) -> str:
+        """`text` with the value of every `asyncsafe_env` variable replaced by `HIDDEN`:
+        what the server prints (a connection string in an error, say) may hold one, and
+        reports show its output."""
+        # Longest first: a value that holds another is hidden whole.
+        for value in sorted({value for _, value in self.env if value}, key=len, reverse=True):
+            text = text.replace(value, HIDDEN)
+        return text
 
     def replace(self, **changes: object) -> ServerSettings:
         """A copy with some settings changed; checked like the options are."""
@@ -187,9 +200,10 @@ def _integer(text: str | None, what: str) -> int:
 
 def _environment(lines: list[str]) -> list[tuple[str, str]]:
     pairs = []
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         key, equals, value = line.partition("=")
         if not equals or not key.strip():
-            raise ValueError(f"asyncsafe_env: expected KEY=VALUE lines, got {line!r}")
+            # By its number only: a line such as `TOKEN secret` holds a value.
+            raise ValueError(f"asyncsafe_env: line {number} is not KEY=VALUE")
         pairs.append((key.strip(), value.strip()))
     return pairs

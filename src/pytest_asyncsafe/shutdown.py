@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_asyncsafe.untrusted import printable
+
 SHUTDOWN_ITEM = "asyncsafe::shutdown"
 
 
@@ -33,5 +35,9 @@ class ShutdownItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, None, str]:
-        what = f"with {self.in_flight} x GET {self.drain_path} in flight" if self.drain_path else "with none in flight"
+        what = (
+            f"with {self.in_flight} x GET {printable(self.drain_path)} in flight"
+            if self.drain_path
+            else "with none in flight"
+        )
         return self.config.rootpath, None, f"SIGTERM drain of the session's server {what}"

@@ -10,12 +10,13 @@ import os
 import sysconfig
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.untrusted import printable
 
 #: Where code that is not the user's own lives: the stdlib, installed packages, this plugin.
 _NOT_USER = tuple(
@@ -39,15 +40,28 @@ class Frame:
         return _is_user(self.file)
 
     @property
-    def code(self) -> str:
+    def source(self) -> str:
+        """The line's source, stripped, as the file has it: what the JSON report keeps."""
         return linecache.getline(self.file, self.line).strip()
 
-    def location(self, root: Path) -> str:
+    @property
+    def code(self) -> str:
+        """The line's source as reports print it: a string in it may hold control
+        characters, a comment bidirectional overrides."""
+        return printable(self.source)
+
+    def place(self, root: Path) -> str:
+        """`path:line in function`, the path relative to `root` when it is under it, as
+        the JSON report keeps it."""
         try:
             shown = os.path.relpath(self.file, root) if os.path.isabs(self.file) else self.file
         except ValueError:
             shown = self.file
         return f"{self.file if shown.startswith('..') else shown}:{self.line} in {self.function}"
+
+    def location(self, root: Path) -> str:
+        """`place` as reports print it: a file name may hold anything."""
+        return printable(self.place(root))
 
 
 Stack = tuple[Frame, ...]
@@ -80,7 +94,7 @@ class Task:
         where = self.waiting_at
         created = f", created at {self.created.location(root)}" if self.created else ""
         waiting = f", waiting at {where.location(root)}" if where else ""
-        return f"{self.coroutine}(){created}{waiting}"
+        return f"{printable(self.coroutine)}(){created}{waiting}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +247,9 @@ class Stall:
             "ongoing": self.ongoing,
             "phase": self.phase,
             "requests": [{key: request[key] for key in _REQUEST_KEYS} for request in self.requests],
-            "where": frame.location(root) if frame else None,
+            "where": frame.place(root) if frame else None,
             "samples": len(self.samples),
-            "stack": [{"file": f.file, "line": f.line, "function": f.function, "code": f.code} for f in self.stack],
+            "stack": [{"file": f.file, "line": f.line, "function": f.function, "code": f.source} for f in self.stack],
         }
 
 
@@ -307,13 +321,19 @@ def during(stalls: Iterable[Stall], start: float, end: float, threshold: float) 
     return [stall for stall in stalls if start <= stall.start < end and stall.blocked(threshold)]
 
 
+def request_line(request: Mapping[str, Any]) -> str:
+    """`GET /path` of a request a worker reported, as reports print it: the path is the
+    client's, decoded (`/%1b` is an ESC)."""
+    return printable(f"{request['method']} {request['path']}")
+
+
 def _serving(stall: Stall) -> list[str]:
     """Whose code blocked, and who waited.  Without a sample, whose it was is unknown:
     every request in flight is named."""
     named = [request for request in stall.requests if request["running"]] if stall.samples else list(stall.requests)
     waited = stall.waited if stall.samples else 0
     lines = [
-        f"  while serving: {request['method']} {request['path']}"
+        f"  while serving: {request_line(request)}"
         + (" (after its response: a background task)" if request["responded"] else "")
         for request in named
     ]

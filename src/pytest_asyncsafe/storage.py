@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_asyncsafe.budget import format_metric
+from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.session import LoadRun
@@ -103,8 +104,9 @@ class Baseline:
     runs: dict[str, SavedRun]
     path: Path
 
+    # A saved run is a file of the repository: what it says is shown escaped (`untrusted`).
     def describe(self) -> str:
-        return f"{self.name!r} (saved {self.saved[:16].replace('T', ' ')} UTC)"
+        return f"{self.name!r} (saved {printable(self.saved[:16].replace('T', ' '))} UTC)"
 
     def elsewhere(self) -> str | None:
         """Where the save was made, if not on a machine like this one (the numbers may differ
@@ -112,7 +114,10 @@ class Baseline:
         here = machine()
         if all(self.machine.get(key) == here[key] for key in here):
             return None
-        return f"platform {self.machine.get('platform')}, Python {self.machine.get('python')}, {self.machine.get('cpus')} CPUs"
+        return printable(
+            f"platform {self.machine.get('platform')}, Python {self.machine.get('python')}, "
+            f"{self.machine.get('cpus')} CPUs"
+        )
 
 
 def _finite(value: float) -> float | None:
