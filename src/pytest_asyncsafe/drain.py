@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.channel import SAMPLE_SIGNAL, pid_alive
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.stalls import Frame, Sample, Task
-from pytest_asyncsafe.untrusted import printable
 
 #: What the process tree gets beyond the graceful timeout for the lifespan shutdown and
 #: the exit itself, before it is declared hung and killed.

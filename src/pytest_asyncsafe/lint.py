@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncsafe.untrusted import printable, printable_lines
+from asyncsafe_lint.untrusted import printable, printable_lines
 
 LINT_ITEM = "asyncsafe::lint"
 
@@ -33,10 +33,9 @@ class LintItem(pytest.Item):
 
         settings = asyncsafe_lint.load(start=self.rootdir)
         result = asyncsafe_lint.check_paths([self.package], settings)
-        # The concise format, as `asyncsafe-lint check` prints it (it needs no source lines),
-        # a finding a line: its file name and message quote the app's code (`untrusted`).
+        # The concise format, as `asyncsafe-lint check` prints it (it needs no source lines).
         report = Report(result.diagnostics, settings.rules, self.rootdir, lambda filename: ())
-        lines = [printable(header(diagnostic, report)) for diagnostic in result.diagnostics]
+        lines = [header(diagnostic, report) for diagnostic in result.diagnostics]
         lines += [
             "\n".join([f"internal error while checking {printable(path)}:", *printable_lines(trace)])
             for path, trace in result.crashes.items()

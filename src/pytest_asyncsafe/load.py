@@ -40,12 +40,12 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import describe_unfinished
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.saturation import LoopReading, Saturation, between
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.transport import LeanTransport
-from pytest_asyncsafe.untrusted import printable
 
 #: Hard limits on any run, whatever it asks for.
 MAX_REQUESTS = 1_000_000

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, miss_message
 from pytest_asyncsafe.durations import format_duration, parse_duration
 from pytest_asyncsafe.session import AsyncsafeSession, LoadRun
 from pytest_asyncsafe.settings import add_options, from_config
 from pytest_asyncsafe.stalls import request_line
-from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     import httpx

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import format_ms, format_rate, format_rps, table
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
 from pytest_asyncsafe.stalls import Stall
-from pytest_asyncsafe.untrusted import printable
 
 
 def _where(charged: Charged) -> str:

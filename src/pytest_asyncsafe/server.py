@@ -15,12 +15,12 @@ from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
+from asyncsafe_lint.untrusted import printable, printable_lines
 from pytest_asyncsafe.channel import MAX_SAMPLES, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
-from pytest_asyncsafe.untrusted import printable, printable_lines
 
 #: The worker's monitor records stalls from this length even when the threshold is
 #: higher, so that a marker may lower the threshold for one test.

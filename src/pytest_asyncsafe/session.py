@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import Budget, Row
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
-from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.drain import DrainReport

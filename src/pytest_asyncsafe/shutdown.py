@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncsafe.untrusted import printable
+from asyncsafe_lint.untrusted import printable
 
 SHUTDOWN_ITEM = "asyncsafe::shutdown"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.untrusted import printable
 
 #: Where code that is not the user's own lives: the stdlib, installed packages, this plugin.
 _NOT_USER = tuple(

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import format_metric
-from pytest_asyncsafe.untrusted import printable
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.session import LoadRun

@@ -81,9 +81,32 @@ def test_display_path_is_relative_to_root_only_under_it(filename, shown):
 def test_concise():
     assert FORMATS["concise"](REPORT) == (
         "/elsewhere/script.py:1:1: ASF002 Cannot check this file: No such file\n"
-        f"app/odd, name.py:2:16: ASF001 {ODD_MESSAGE}\n"
+        # A newline in a message is shown, not obeyed: no text makes a line of its own.
+        "app/odd, name.py:2:16: ASF001 SyntaxError: 100% sure, expected ':'\\nor a newline\n"
         f"app/routes.py:4:5: ASF101 {SLEEP}\n"
         f"app/routes.py:5:5: ASF101 {SLEEP}\n"
+    )
+
+
+#: A file whose name and code hold what a terminal acts on: clear the screen, then go
+#: back to the start of the line and write over it.
+HOSTILE = "/project/app/\x1b[2J.py"
+HOSTILE_SOURCES = {HOSTILE: ["import time", "async def f():", '    x = "\x1b[2J\r"; time.sleep(1)\t# \u202e']}
+HOSTILE_REPORT = _report(
+    diagnostics=(_diagnostic(HOSTILE, (3, 18), (3, 31), "ASF101", SLEEP),), sources=HOSTILE_SOURCES
+)
+
+
+def test_a_file_name_and_a_line_of_code_are_shown_as_text():
+    assert FORMATS["concise"](HOSTILE_REPORT) == f"app/\\x1b[2J.py:3:18: ASF101 {SLEEP}\n"
+    assert FORMATS["full"](HOSTILE_REPORT) == (
+        f"app/\\x1b[2J.py:3:18: ASF101 {SLEEP}\n"
+        "  |\n"
+        '3 |     x = "\\x1b[2J\\r"; time.sleep(1)\t# \\u202e\n'
+        # Underlined where the call is shown, past the escapes before it.
+        "  | " + " " * 21 + "^" * 13 + " ASF101\n"
+        "  |\n"
+        "\n"
     )
 
 
@@ -92,7 +115,7 @@ def test_full():
     assert FORMATS["full"](REPORT) == (
         "/elsewhere/script.py:1:1: ASF002 Cannot check this file: No such file\n"
         "\n"
-        f"app/odd, name.py:2:16: ASF001 {ODD_MESSAGE}\n"
+        "app/odd, name.py:2:16: ASF001 SyntaxError: 100% sure, expected ':'\\nor a newline\n"
         "  |\n"
         "2 |     return 100%\n"
         "  |                ^ ASF001\n"
@@ -191,7 +214,7 @@ def test_github():
         "::error title=asyncsafe-lint (ASF002),file=/elsewhere/script.py,line=1,col=1,endLine=1,endColumn=1"
         "::/elsewhere/script.py:1:1: ASF002 Cannot check this file: No such file\n"
         "::error title=asyncsafe-lint (ASF001),file=app/odd%2C name.py,line=2,col=16,endLine=2,endColumn=16"
-        "::app/odd, name.py:2:16: ASF001 SyntaxError: 100%25 sure, expected ':'%0Aor a newline\n"
+        "::app/odd, name.py:2:16: ASF001 SyntaxError: 100%25 sure, expected ':'\\nor a newline\n"
         "::error title=asyncsafe-lint (ASF101),file=app/routes.py,line=4,col=5,endLine=4,endColumn=18"
         f"::app/routes.py:4:5: ASF101 {SLEEP}\n"
         "::error title=asyncsafe-lint (ASF101),file=app/routes.py,line=5,col=5,endLine=5,endColumn=18"

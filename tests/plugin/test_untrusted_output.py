@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from asyncsafe_lint.untrusted import printable, printable_lines
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.storage import Baseline
-from pytest_asyncsafe.untrusted import printable, printable_lines
 
 from .support import literal, run, write_ini
 

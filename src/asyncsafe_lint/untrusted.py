@@ -1,5 +1,7 @@
-"""Text the plugin did not write - test ids, request paths, file and function names,
-source lines, the server's output, what a saved baseline says - made safe to print.
+"""Text neither tool wrote, made safe to print: the file names and source lines of the
+code asyncsafe-lint checks, and what pytest-asyncsafe reports of the app and the tests
+(test ids, request paths, file and function names, source lines, the server's output,
+what a saved baseline says).  Both come from the repository or the app.
 
 A terminal acts on control characters instead of showing them: an app's log line or
 a request path holding `ESC[2J` would clear the screen, one holding `ESC]8;;...` would
