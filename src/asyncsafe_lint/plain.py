@@ -3,9 +3,9 @@
 `dumps` writes `marshal`'s encoding of built-in values only (None, bools, numbers,
 strings, bytes, tuples, lists, dicts): a dataclass becomes the tuple of its fields, an
 enum member its value.  `loads` is told the type to give back and rebuilds it by its
-annotations, calling only the classes they name, each with values of the annotated
-types.  Nothing in the data names a class or a function, so no data, however crafted,
-makes loading run code, as a pickle can; data of another shape raises `Malformed`.
+annotations, calling only the classes they name.  Nothing in the data names a class or
+a function, so no data, however crafted, makes loading run code, as a pickle can; data
+of another shape where a class is rebuilt raises `Malformed`.
 (The cache decodes nothing whose MAC did not verify first: see `signing`.)
 """
 
@@ -45,7 +45,8 @@ def loads(kind: type[T], data: bytes) -> T:
         plain = marshal.loads(data)
     except (EOFError, ValueError, TypeError) as error:
         raise Malformed(f"not plain data: {error}") from None
-    return typing.cast(T, _reader(kind)(plain))
+    read = _reader(kind)
+    return typing.cast(T, plain if read is None else read(plain))
 
 
 def to_plain(value: Any) -> Plain:
@@ -64,44 +65,53 @@ def to_plain(value: Any) -> Plain:
     return tuple(to_plain(getattr(value, name)) for name in _fields(kind))
 
 
-def _reader(kind: object) -> Reader:
-    """How to rebuild a value of type `kind` (an annotation) from its plain form."""
-    reader = _READERS.get(kind)
-    if reader is None:
-        reader = _READERS[kind] = _new_reader(kind)
-    return reader
+def _reader(kind: object) -> Reader | None:
+    """How to rebuild a value of type `kind` (an annotation) from its plain form; None
+    when the plain form is the value itself.
+
+    Only dataclasses and enums are rebuilt: a string, a number, or a tuple, list or
+    dict of them is taken as `marshal` gives it, unchecked and unwalked (most of what
+    the cache holds).  A value of the wrong type there could make a result wrong,
+    never run anything, and the cache decodes only what this machine wrote."""
+    if kind not in _READERS:
+        _READERS[kind] = _new_reader(kind)
+    return _READERS[kind]
 
 
-_READERS: dict[object, Reader] = {}
+_READERS: dict[object, Reader | None] = {}
 
 
-def _new_reader(kind: object) -> Reader:
+def _new_reader(kind: object) -> Reader | None:
     if kind in _SCALARS:
-        return functools.partial(_exactly, kind)
+        return None
     origin, arguments = typing.get_origin(kind), typing.get_args(kind)
     if origin in (types.UnionType, typing.Union) and len(arguments) == 2 and type(None) in arguments:
         (present,) = (argument for argument in arguments if argument is not type(None))
-        return functools.partial(_optional, _reader(present))
-    if origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis:
-        return functools.partial(_sequence, tuple, _reader(arguments[0]))
+        read = _reader(present)
+        return None if read is None else functools.partial(_optional, read)
+    if origin in (tuple, list) and (origin is list or arguments[1:] == (Ellipsis,)):
+        read = _reader(arguments[0])
+        return None if read is None else functools.partial(_sequence, origin, read)
     if origin is tuple:
-        return functools.partial(_fixed, tuple(map(_reader, arguments)))
-    if origin is list:
-        return functools.partial(_sequence, list, _reader(arguments[0]))
+        return _fields_reader(tuple, tuple(map(_reader, arguments)))
     if origin is dict:
-        return functools.partial(_mapping, _reader(arguments[0]), _reader(arguments[1]))
+        key, item = _reader(arguments[0]), _reader(arguments[1])
+        return None if key is None and item is None else functools.partial(_mapping, key, item)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return functools.partial(_member, kind)
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        return functools.partial(_dataclass, kind, tuple(_reader(hints[name]) for name in _fields(kind)))
+        return _fields_reader(kind, tuple(_reader(hints[name]) for name in _fields(kind)))
     raise TypeError(f"{kind!r} has no plain form")  # a type the cache was never meant to hold
 
 
-def _exactly(kind: type, data: object) -> object:
-    if type(data) is not kind:
-        raise Malformed(f"expected {kind.__name__}, got {type(data).__name__}")
-    return data
+def _fields_reader(kind: Callable[..., object], items: tuple[Reader | None, ...]) -> Reader | None:
+    """Reads a tuple of known length, each item of its own type, into `kind` (a tuple,
+    or a dataclass called with the items)."""
+    rebuilt = tuple((index, read) for index, read in enumerate(items) if read is not None)
+    if kind is tuple and not rebuilt:
+        return None
+    return functools.partial(_fixed, kind, len(items), rebuilt)
 
 
 def _optional(present: Reader, data: object) -> object:
@@ -114,21 +124,19 @@ def _sequence(kind: type[tuple[object, ...]] | type[list[object]], item: Reader,
     return kind(map(item, data))
 
 
-def _fixed(items: tuple[Reader, ...], data: object) -> tuple[object, ...]:
-    """A tuple of known length, each item of its own type."""
-    if type(data) is not tuple or len(data) != len(items):
-        raise Malformed(f"expected a tuple of {len(items)}, got {type(data).__name__}")
-    return tuple(read(value) for read, value in zip(items, data, strict=True))
+def _fixed(kind: Callable[..., object], length: int, rebuilt: tuple[tuple[int, Reader], ...], data: object) -> object:
+    if type(data) is not tuple or len(data) != length:
+        raise Malformed(f"expected a tuple of {length}, got {type(data).__name__}")
+    values = list(data)
+    for index, read in rebuilt:
+        values[index] = read(values[index])
+    return kind(*values) if kind is not tuple else tuple(values)
 
 
-def _dataclass(kind: Callable[..., object], fields: tuple[Reader, ...], data: object) -> object:
-    return kind(*_fixed(fields, data))
-
-
-def _mapping(key: Reader, item: Reader, data: object) -> object:
+def _mapping(key: Reader | None, item: Reader | None, data: object) -> object:
     if not isinstance(data, dict):  # `marshal` makes no subclass
         raise Malformed(f"expected dict, got {type(data).__name__}")
-    return {key(name): item(value) for name, value in data.items()}
+    return {name if key is None else key(name): value if item is None else item(value) for name, value in data.items()}
 
 
 def _member(kind: type[enum.Enum], data: object) -> object:

@@ -258,14 +258,18 @@ def test_plain_data_round_trips_and_rejects_every_other_shape() -> None:
     facts = ModuleFacts("app", "app.py", classes=("A",), aliases=(("x", "y"),))
     assert plain.loads(ModuleFacts, plain.dumps(facts)) == facts
 
+    # Where a class is rebuilt, data of another shape is refused; values are taken as
+    # they are (only what this machine signed is decoded).
     malformed = {
         "not marshal": b"\x00garbage",
-        "a str for an int": plain.dumps(Location("3", 4)),  # type: ignore[arg-type]
         "a field short": marshal.dumps(("app.py", (3, 4))),
-        "a code object for a str": marshal.dumps((compile("1", "x", "eval"), 4)),
+        "a code object for a dataclass": marshal.dumps(
+            ("app.py", compile("1", "x", "eval"), (3, 17), "", "", "", None, None)
+        ),
+        "a list for a dataclass": marshal.dumps(["m", (), "unsafe"]),
         "no such member": marshal.dumps(("m", (), "sometimes")),
     }
-    kinds = {"no such member": Fix}
+    kinds = {"a list for a dataclass": Fix, "no such member": Fix}
     for name, data in malformed.items():
         with pytest.raises(plain.Malformed):
-            plain.loads(kinds.get(name, Location), data)
+            plain.loads(kinds.get(name, Diagnostic), data)
