@@ -419,6 +419,27 @@ def test_a_starlette_app_with_only_startup_handlers():
     )
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ("lifespan=None, on_startup=[ready]", "lifespan=lifespan"),
+        ("on_startup=[ready], lifespan=None", "lifespan=lifespan"),
+        ("title='x', lifespan=None", "title='x', lifespan=lifespan"),
+    ],
+)
+def test_a_lifespan_of_none_gives_way_to_the_new_lifespan(arguments, expected):
+    # Found by tests/lint/test_fuzz.py: `lifespan=` was added next to `lifespan=None`,
+    # a keyword passed twice, which does not compile.
+    registration = "" if "on_startup" in arguments else "app.add_event_handler('startup', ready)\n"
+    source = f"from fastapi import FastAPI\n\n\ndef ready():\n    pass\n\n\napp = FastAPI({arguments})\n{registration}"
+    assert fixed(source).text == (
+        "from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n"
+        "def ready():\n    pass\n\n\n"
+        "@asynccontextmanager\nasync def lifespan(_app):\n    ready()\n    yield\n\n\n"
+        f"app = FastAPI({expected})\n"
+    )
+
+
 NO_FIX = [
     pytest.param(
         "from myproject.main import app\n\n\n@app.on_event('startup')\nasync def start():\n    pass\n",
