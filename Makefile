@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test test-latest test-lowest lock clean
+.PHONY: demo test fuzz test-latest test-lowest lock clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ demo: $(BIN)/asyncsafe-lint
 
 test: $(BIN)/asyncsafe-lint
 	$(BIN)/python -m pytest
+
+# The linter on generated programs (tests/lint/test_fuzz.py), FUZZ_EXAMPLES of each kind
+# with a fresh seed: `make test` runs the same few every time.  A failure prints the
+# program, shrunk, and the `@reproduce_failure` blob that replays it.
+FUZZ_EXAMPLES ?= 10000
+fuzz: $(BIN)/asyncsafe-lint
+	ASYNCSAFE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/lint/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 # The suite against the newest release of every package, looked up afresh each time
 # (uv.lock is not read): what a user who installs today gets.
@@ -65,4 +72,4 @@ lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .asyncsafe_cache build dist
+	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .asyncsafe_cache .hypothesis build dist

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
-import tokenize
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -22,7 +20,7 @@ from asyncsafe_lint.output import FORMATS, Report, display_path
 from asyncsafe_lint.output.summary import fix_summary, statistics, summary
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
 from asyncsafe_lint.runner import check_paths
-from asyncsafe_lint.source import physical_lines
+from asyncsafe_lint.source import encoding_of, physical_lines
 
 if TYPE_CHECKING:
     from asyncsafe_lint.fix import FixResult
@@ -205,7 +203,7 @@ def _source_lines(filename: str) -> list[str]:
     """The file's lines as the engine numbered them (in its PEP 263 encoding, if declared)."""
     try:
         source = Path(filename).read_bytes()
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        encoding = encoding_of(source)
     except OSError:
         return []
     except SyntaxError:  # an unknown or contradictory coding declaration

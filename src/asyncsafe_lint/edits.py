@@ -9,6 +9,7 @@ add or remove statements without knowing how the lines around them are indented.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix, Location
@@ -22,10 +23,6 @@ def fix(message: str, edits: Iterable[Edit], applicability: Applicability) -> Fi
 
 def replace(source: Source, node: Located, content: str) -> Edit:
     return Edit(source.start(node), source.end(node), content)
-
-
-def insert_after(source: Source, node: Located, content: str) -> Edit:
-    return Edit(source.end(node), source.end(node), content)
 
 
 def delete(source: Source, start: Located, end: Located) -> Edit:
@@ -52,10 +49,12 @@ def replace_lines(source: Source, node: Located, content: str, align: Located | 
 
 
 def _aligned(source: Source, content: str, align: Located | None) -> str:
-    if align is None:
-        return content
+    return content if align is None else _at_column(content, source.start(align).column)
+
+
+def _at_column(content: str, column: int) -> str:
     # Lines added inside brackets, where spaces are always a valid indentation.
-    indent = " " * (source.start(align).column - 1)
+    indent = " " * (column - 1)
     return "".join(f"{indent}{line}" if line.strip() else line for line in content.splitlines(keepends=True))
 
 
@@ -67,24 +66,28 @@ def arguments(call: ast.Call) -> list[ast.expr | ast.keyword]:
 def add_argument(source: Source, call: ast.Call, argument: str) -> Edit | None:
     """An edit that passes `argument` (`timeout=10`) last, in the call's layout: on a line
     of its own when the arguments are one per line.  None when the call has comments
-    where the argument would go."""
+    where the argument would go, or a generator expression as its only argument, which
+    would need parentheses of its own (`f(x for x in y)`)."""
     written = arguments(call)
-    closing = Location(source.end(call).row, source.end(call).column - 1)
+    closing = _closing(source, call)
     if not written:
         if "#" in source.between(source.end(call.func), closing):
             return None
         return Edit(closing, closing, argument)
-    last = written[-1]
-    rest = source.between(source.end(last), closing)
+    start, end = _span(source, call, written, len(written) - 1)
+    if closing < end:
+        return None
+    rest = source.between(end, closing)
     if (
         rest.lstrip().startswith(",")
         and _starts_line(source, call, written, len(written) - 1)
-        and _ends_line(source, last)
+        and _ends_line(source, end)
     ):
-        return insert_lines_after(source, last, f"{argument},\n", align=last)
+        after = Location(end.row + 1, 1)
+        return Edit(after, after, _at_column(f"{argument},\n", start.column))
     if "#" in rest:
         return None
-    return insert_after(source, last, f", {argument}")
+    return Edit(end, end, f", {argument}")
 
 
 def remove_argument(source: Source, call: ast.Call, argument: ast.expr | ast.keyword) -> Edit:
@@ -92,12 +95,54 @@ def remove_argument(source: Source, call: ast.Call, argument: ast.expr | ast.key
     comma; a comment on its line stays, on a line of its own."""
     written = arguments(call)
     index = written.index(argument)
-    if _starts_line(source, call, written, index) and _ends_line(source, argument):
+    if _starts_line(source, call, written, index) and _ends_line(source, source.end(argument)):
         kept = source.trailing_comment(argument)
         return replace_lines(source, argument, "" if kept is None else f"{kept}\n", align=argument)
     if index + 1 < len(written):
         return delete(source, argument, written[index + 1])
-    return Edit(source.end(written[index - 1]), source.end(argument), "")
+    return Edit(_span(source, call, written, index - 1)[1], source.end(argument), "")
+
+
+def _closing(source: Source, call: ast.Call) -> Location:
+    """Where the call's closing parenthesis is."""
+    end = source.end(call)
+    return Location(end.row, end.column - 1)
+
+
+def _span(
+    source: Source, call: ast.Call, written: list[ast.expr | ast.keyword], index: int
+) -> tuple[Location, Location]:
+    """Where `written[index]` starts and ends, with the parentheses written around it:
+    `ast` leaves out those of a positional argument (`f((url))`), not a keyword's."""
+    argument = written[index]
+    start, end = source.start(argument), source.end(argument)
+    following = source.start(written[index + 1]) if index + 1 < len(written) else _closing(source, call)
+    if isinstance(argument, (ast.keyword, ast.Starred)) or following < end:
+        return start, end  # `following < end`: `f(x for x in y)`, whose parentheses are the call's
+    # Between two arguments (or an argument and the call's parentheses) there are only
+    # parentheses, a comma, blanks and comments.
+    after = _without_comments(source.between(end, following)).split(",", 1)[0]
+    wrapping = after.count(")")
+    if not wrapping:
+        return start, end
+    preceding = source.end(written[index - 1]) if index else source.end(call.func)
+    before = _without_comments(source.between(preceding, start))
+    opening = [offset for offset, char in enumerate(before) if char == "("][-wrapping]
+    return _moved(preceding, before[:opening]), _moved(end, after[: after.rindex(")") + 1])
+
+
+def _without_comments(text: str) -> str:
+    """`text` with its comments blanked out, every other character where it was."""
+    return re.sub(r"#[^\n]*", lambda match: " " * len(match.group()), text)
+
+
+def _moved(location: Location, text: str) -> Location:
+    """Where `text`, read from `location` (lines joined by `\n`, as `Source.between` joins
+    them), ends."""
+    rows = text.count("\n")
+    if not rows:
+        return Location(location.row, location.column + len(text))
+    return Location(location.row + rows, len(text) - text.rindex("\n"))
 
 
 def _starts_line(source: Source, call: ast.Call, written: list[ast.expr | ast.keyword], index: int) -> bool:
@@ -105,7 +150,8 @@ def _starts_line(source: Source, call: ast.Call, written: list[ast.expr | ast.ke
     return "\n" in source.between(previous, source.start(written[index]))
 
 
-def _ends_line(source: Source, argument: ast.expr | ast.keyword) -> bool:
-    rest = source.after(argument).lstrip()
+def _ends_line(source: Source, end: Location) -> bool:
+    """True when nothing but a comma and a comment follows `end` on its line."""
+    rest = source.line(end.row)[end.column - 1 :].lstrip()
     rest = rest[1:].lstrip() if rest.startswith(",") else rest
     return not rest or rest.startswith("#")

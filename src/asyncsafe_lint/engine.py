@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import io
-import tokenize
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
-from asyncsafe_lint.source import Source, parse
+from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
 
 
@@ -39,8 +37,7 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
     if b"\0" in source:
         return FileResult([file_error(filename, "binary file (it contains NUL bytes), not Python source")])
     try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-        text = source.decode(encoding)
+        text = source.decode(encoding_of(source))
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
         return FileResult([file_error(filename, f"cannot decode: {error}")])
     try:

@@ -10,9 +10,7 @@ what the changed code now allows, until nothing changes.
 from __future__ import annotations
 
 import difflib
-import io
 import re
-import tokenize
 import traceback
 import warnings
 from collections import Counter
@@ -25,7 +23,7 @@ from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.runner import LintResult, check_paths
-from asyncsafe_lint.source import NEWLINE
+from asyncsafe_lint.source import NEWLINE, encoding_of
 
 #: A physical line, with its end if it has one (see `source.NEWLINE`).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -110,7 +108,7 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> t
 def fix_file(path: Path, settings: Settings, unsafe: bool) -> FixedFile:
     """Fix one file in memory, pass after pass, until no fix changes it."""
     source = path.read_bytes()
-    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    encoding = encoding_of(source)
     original = source.decode(encoding)
     rules = settings.rules_for(path.absolute())
     return fix_text(original, str(path), encoding, settings, rules, unsafe)
@@ -149,7 +147,7 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
     changed = [file for file in result.files if file.changed]
     if write and changed:
         for file in changed:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(file.path.read_bytes()).readline)
+            encoding = encoding_of(file.path.read_bytes())
             file.path.write_bytes(file.text.encode(encoding))
         after = check_paths(paths, settings)
         after.crashes.update(result.remaining.crashes)

@@ -262,11 +262,16 @@ class LifespanPlan:
         return insert_lines_before(app.statement.lineno, f"\n\n{code}\n\n")
 
     def _constructor_edits(self, app: _App, name: str) -> list[Edit] | None:
-        handler_args = [arg for arg in app.call.keywords if arg.arg in HANDLER_KEYWORDS and not is_none(arg.value)]
-        if not handler_args:
+        # The handler lists go, and so does a `lifespan=None` (any other lifespan blocks
+        # the fix): the first of them becomes `lifespan=`, which must not be passed twice.
+        replaced = [
+            arg for arg in app.call.keywords
+            if arg.arg == "lifespan" or (arg.arg in HANDLER_KEYWORDS and not is_none(arg.value))
+        ]  # fmt: skip
+        if not replaced:
             added = add_argument(self.source, app.call, f"lifespan={name}")
             return None if added is None else [added]
-        first, *others = handler_args
+        first, *others = replaced
         return [
             Edit(self.source.start(first), self.source.end(first), f"lifespan={name}"),
             *(remove_argument(self.source, app.call, arg) for arg in others),

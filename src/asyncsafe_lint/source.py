@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tokenize
 import warnings
 
 from asyncsafe_lint.diagnostics import Location
@@ -30,6 +31,16 @@ def parse(code: bytes | str, filename: str = "<unknown>", mode: str = "exec") ->
             return compile(code, filename, mode, flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         except (ValueError, RecursionError, MemoryError) as error:
             raise SyntaxError(str(error) or type(error).__name__) from error
+
+
+def encoding_of(source: bytes) -> str:
+    """The encoding of a file's bytes as CPython reads them (PEP 263: a UTF-8 BOM or a
+    coding declaration on one of the first two lines, else UTF-8); a `SyntaxError` for
+    one it cannot use.  Its lines end at `\r` too: read through a `BytesIO`,
+    `tokenize.detect_encoding` ends them at `\n` only, and takes a file with `\r` line
+    breaks for a single line, in which a declared encoding's bytes are no UTF-8."""
+    lines = iter(source.splitlines(keepends=True))
+    return tokenize.detect_encoding(lambda: next(lines, b""))[0]
 
 
 def first_row(statement: ast.stmt) -> int:

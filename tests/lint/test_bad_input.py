@@ -118,6 +118,20 @@ def test_the_same_through_a_real_process(project):
     assert (completed.returncode, completed.stderr) == (1, "")
 
 
+def test_a_declared_encoding_with_carriage_return_line_breaks(tmp_path, monkeypatch, capsys):
+    # Found by tests/lint/test_fuzz.py: `tokenize.detect_encoding` took the whole file for
+    # its first line, and its `é` for invalid UTF-8, where CPython reads latin-1.
+    source = "# -*- coding: latin-1 -*-\rimport time\r\r\rasync def café():\r    time.sleep(1)\r"
+    (tmp_path / "pyproject.toml").write_text("[tool.asyncsafe]\n")
+    (tmp_path / "mac.py").write_bytes(source.encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", "--no-cache", "mac.py"]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == f"mac.py:6:5: {SLEEP.format(function='café')}"
+    assert main(["check", "--no-cache", "--fix", "mac.py"]) == 0
+    fixed = source.replace("import time\r", "import time\rimport asyncio\r").replace("time.sleep", "await asyncio.sleep")
+    assert (tmp_path / "mac.py").read_bytes() == fixed.encode("latin-1")
+
+
 def test_an_empty_file_alone_passes(project, capsys):
     assert main(["check", "bad/empty.py"]) == 0
     assert capsys.readouterr().out == "All checks passed!\n"

@@ -3,6 +3,7 @@ second run changes nothing, and how edits combine and fail safely."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import shutil
 import warnings
@@ -14,12 +15,13 @@ import pytest
 
 from asyncsafe_lint.config import ConfigError, Settings, from_table, load
 from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from asyncsafe_lint.edits import fix, replace
+from asyncsafe_lint.edits import fix, remove_argument, replace
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
 from asyncsafe_lint.runner import check_paths
+from asyncsafe_lint.source import Source
 
 REPO = Path(__file__).resolve().parents[2]
 NOTE = " (no automatic fix: {reason})"
@@ -235,6 +237,37 @@ def sync_all() -> None:
     assert result.diagnostics == []
 
 
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        # Found by tests/lint/test_fuzz.py: `ast` leaves out the parentheses around a
+        # positional argument, and the timeout went inside them (`((1 + 1), timeout=10)`).
+        ("requests.request((1 + 1))", "requests.request((1 + 1), timeout=10)"),
+        ("requests.get(((url)),)", "requests.get(((url)), timeout=10,)"),
+        ("(requests.get)((url))", "(requests.get)((url), timeout=10)"),
+        (
+            "requests.get(\n    (\n        url  # (the) api\n    ),\n)",
+            "requests.get(\n    (\n        url  # (the) api\n    ),\n    timeout=10,\n)",
+        ),
+    ],
+)
+def test_the_timeout_goes_after_the_parentheses_around_the_last_argument(call, expected):
+    assert fixed(f"import requests\n\nurl = 'u'\n{call}\n").text == f"import requests\n\nurl = 'u'\n{expected}\n"
+
+
+def test_a_generator_expression_sharing_the_calls_parentheses_gets_no_timeout():
+    # `requests.get(u for u in y, timeout=10)` would not compile.
+    (found,) = diagnostics("import requests\n\nrequests.get(u for u in 'x')\n", "ASF201")
+    assert found.fix is None
+
+
+def test_the_last_argument_goes_with_its_comma_and_not_the_parenthesis_before_it():
+    text = "f((a), b=1)"
+    call = ast.parse(text).body[0].value  # type: ignore[attr-defined]
+    edit = remove_argument(Source(text), call, call.keywords[0])
+    assert text[: edit.location.column - 1] + edit.content + text[edit.end_location.column - 1 :] == "f((a))"
+
+
 def test_requests_fix_messages():
     found = diagnostics(REQUESTS, "ASF201")
     assert [(d.location.row, d.fix and (d.fix.message, d.fix.applicability)) for d in found] == [
@@ -416,6 +449,27 @@ def test_a_starlette_app_with_only_startup_handlers():
         "def ready() -> None:\n    pass\n\n\n"
         "@asynccontextmanager\nasync def lifespan(_app):\n    ready()\n    yield\n\n\n"
         "app = Starlette(lifespan=lifespan)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ("lifespan=None, on_startup=[ready]", "lifespan=lifespan"),
+        ("on_startup=[ready], lifespan=None", "lifespan=lifespan"),
+        ("title='x', lifespan=None", "title='x', lifespan=lifespan"),
+    ],
+)
+def test_a_lifespan_of_none_gives_way_to_the_new_lifespan(arguments, expected):
+    # Found by tests/lint/test_fuzz.py: `lifespan=` was added next to `lifespan=None`,
+    # a keyword passed twice, which does not compile.
+    registration = "" if "on_startup" in arguments else "app.add_event_handler('startup', ready)\n"
+    source = f"from fastapi import FastAPI\n\n\ndef ready():\n    pass\n\n\napp = FastAPI({arguments})\n{registration}"
+    assert fixed(source).text == (
+        "from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n"
+        "def ready():\n    pass\n\n\n"
+        "@asynccontextmanager\nasync def lifespan(_app):\n    ready()\n    yield\n\n\n"
+        f"app = FastAPI({expected})\n"
     )
 
 
