@@ -22,10 +22,12 @@ from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
 
 
-def check_source(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]]) -> list[Diagnostic]:
+def check_source(
+    source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str | None = None
+) -> list[Diagnostic]:
     """Every finding of `rules` in one file's contents, taken as a project of its own,
-    sorted by position."""
-    result = analyze(source, filename, settings, rules, Path(filename).stem)
+    sorted by position; the file is the module `module` (default: its name)."""
+    result = analyze(source, filename, settings, rules, Path(filename).stem if module is None else module)
     facts = [result.facts] if result.facts is not None else []
     report_in = {filename} if any(rule.code == HELPER_CODE for rule in rules) else set()
     project = project_findings(facts, settings.max_depth, report_in, {filename})

@@ -21,6 +21,7 @@ from pathlib import Path
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
+from asyncsafe_lint.project import Layout
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.runner import LintResult, check_paths
 from asyncsafe_lint.source import NEWLINE, encoding_of
@@ -111,14 +112,22 @@ def fix_file(path: Path, settings: Settings, unsafe: bool) -> FixedFile:
     encoding = encoding_of(source)
     original = source.decode(encoding)
     rules = settings.rules_for(path.absolute())
-    return fix_text(original, str(path), encoding, settings, rules, unsafe)
+    # The module it is in the project, as `check_paths` names it: a name it calls may be
+    # its own name only in a project of its own (`helpers.slow()` in `pkg/helpers.py`).
+    return fix_text(original, str(path), encoding, settings, rules, unsafe, Layout().module_name(path))
 
 
 def fix_text(
-    original: str, filename: str, encoding: str, settings: Settings, rules: Sequence[type[Rule]], unsafe: bool
+    original: str,
+    filename: str,
+    encoding: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    unsafe: bool,
+    module: str | None = None,
 ) -> FixedFile:
     text, fixed = original, Counter[str]()
-    diagnostics = check_source(original.encode(encoding), filename, settings, rules)
+    diagnostics = check_source(original.encode(encoding), filename, settings, rules, module)
     first = diagnostics
     for _ in range(MAX_PASSES):
         changed, applied = apply_fixes(text, diagnostics, unsafe)
@@ -129,7 +138,7 @@ def fix_text(
             error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
             return FixedFile(Path(filename), original, original, Counter(), first, error)
         text, fixed = changed, fixed + applied
-        diagnostics = check_source(text.encode(encoding), filename, settings, rules)
+        diagnostics = check_source(text.encode(encoding), filename, settings, rules, module)
     return FixedFile(Path(filename), original, text, fixed, diagnostics)
 
 

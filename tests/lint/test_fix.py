@@ -195,6 +195,25 @@ def test_sleep_fix_stays_for_a_delay_not_written_as_a_negative_number(delay):
     assert found.fix.edits[-1] == Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep")
 
 
+def test_a_fixed_file_is_checked_again_as_the_module_it_is(tmp_path):
+    # Found by tests/lint/test_fuzz.py: the fix loop checked `pkg/helpers.py` as a module
+    # `helpers` of its own, where `helpers.slow()` calls its own blocking helper (ASF110),
+    # so `--diff` predicted a finding that `--fix`, checking the package, does not report.
+    (tmp_path / "pyproject.toml").write_text("[tool.asyncsafe]\n")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text(
+        "import time\n\n\ndef slow():\n    time.sleep(1)\n\n\n"
+        "async def handler():\n    time.sleep(1)\n    return helpers.slow()\n"
+    )
+    settings = load(start=tmp_path)
+    predicted = fix_paths([package], settings, unsafe=True, write=False)
+    assert predicted.fixed == 1
+    assert predicted.remaining.diagnostics == []
+    assert fix_paths([package], settings, unsafe=True, write=True).remaining.diagnostics == []
+
+
 # --- ASF201: requests without a timeout -------------------------------------------------------
 
 REQUESTS = """\

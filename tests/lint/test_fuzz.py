@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hypothesmith
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,9 @@ from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.fix import FixResult, fix_paths
 from asyncsafe_lint.output import FORMATS, Report
 from asyncsafe_lint.runner import LintResult, check_paths
+
+# hypothesmith compiles what it generates: `1()` and the like warn, thousands of times.
+pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")
 
 #: Set by `make fuzz`: how many examples each test runs, at random.
 LONG_RUN = os.environ.get("ASYNCSAFE_FUZZ_EXAMPLES")
