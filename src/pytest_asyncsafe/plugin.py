@@ -187,9 +187,13 @@ def _judge(item: pytest.Item, report: pytest.TestReport, session: AsyncsafeSessi
     if not problems:
         return
     text = "\n\n".join(problems)
-    if report.passed:
+    invalid = getattr(report, "asyncsafe_invalid", None)
+    if report.passed or invalid is not None:
+        # A stall (or a dead worker) is the app's failure whatever the generator managed:
+        # it outranks an invalid run, whose cause stays in the invalid runs' summary.
         report.outcome = "failed"
-        report.longrepr = text
+        report.longrepr = text if invalid is None else f"{text}\n\n{report.longrepr}"
+        report.asyncsafe_invalid = None  # type: ignore[attr-defined]
     else:
         report.sections.append(("asyncsafe", text))
 
@@ -277,8 +281,7 @@ def _miss(run: LoadRun, session: AsyncsafeSession) -> str:
         f"event loop stalls during the run ({len(stalls)}, longest first; recorded from {format_duration(floor)}):"
     ]
     for server, stall in stalls[:MISS_STALLS]:
-        frame = stall.blocking_frame
-        where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
+        where = stall.where(server.settings.rootdir)
         serving = ", ".join(request_line(request) for request in stall.requests[:3]) or "no request"
         lines.append(f"  {format_duration(stall.duration())} in worker pid {stall.pid} serving {serving}: {where}")
     if len(stalls) > MISS_STALLS:

@@ -22,7 +22,7 @@ from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Frame, Sample, Stall
 from pytest_asyncsafe.stats import Latencies
 
-from .support import run, write_ini
+from .support import APP_DIR, run, write_ini
 
 TEST = "tests/test_api.py::test_items"
 
@@ -578,8 +578,9 @@ def test_a_budget_miss_fails_the_test_and_every_run_is_in_the_summary(pytester: 
     )
 
 
-def test_an_invalid_load_run_is_neither_a_pass_nor_a_failure(pytester: pytest.Pytester) -> None:
+def test_an_invalid_load_run_is_neither_a_pass_nor_a_failure_unless_the_loop_stalled(pytester: pytest.Pytester) -> None:
     write_ini(pytester)
+    (pytester.path / "fixtures_app").symlink_to(APP_DIR, target_is_directory=True)
     pytester.makeconftest(RECORDING_CONFTEST)
     pytester.makepyfile(
         test_invalid="""
@@ -594,25 +595,40 @@ def test_an_invalid_load_run_is_neither_a_pass_nor_a_failure(pytester: pytest.Py
 
         def test_fine():
             pass
+
+        def test_blocked_while_overloaded(asyncsafe_client, fake_load):
+            # A stall during an invalid run is still the app's: the test fails for it.
+            assert asyncsafe_client.get("/hazards/sleep").status_code == 200
+            cause = "the generator's own loop lagged 90 ms (p99)"
+            fake_load("GET /hazards/sleep", 300, invalid=cause)
+            raise InvalidLoadRun(cause)
         """
     )
     result = run(pytester, "--asyncsafe", "-v")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=1)  # no "failed": its own category
+    assert result.parseoutcomes() == {"passed": 1, "invalid": 1, "failed": 1}
     result.stdout.fnmatch_lines(
         [
             "test_invalid.py::test_overloaded_generator INVALID*",
             "test_invalid.py::test_fine PASSED*",
+            "test_invalid.py::test_blocked_while_overloaded FAILED*",
+            "*_ test_blocked_while_overloaded _*",
+            "asyncsafe: event loop blocked for * ms in worker pid * (threshold 100 ms)",
+            "  while serving: GET /hazards/sleep",
+            "*",
+            "asyncsafe: invalid load run: the generator's own loop lagged 90 ms (p99)",
             "*= asyncsafe: load runs =*",
-            "test_invalid.py::test_overloaded_generator  GET /items * INVALID",
+            "test_invalid.py::test_overloaded_generator * GET /items * INVALID",
+            "test_invalid.py::test_blocked_while_overloaded * GET /hazards/sleep * INVALID",
             "*= asyncsafe: invalid load runs (the load asked for was not applied) =*",
             "INVALID test_invalid.py::test_overloaded_generator - the generator's own loop lagged 120 ms (p99)",
-            "*= 1 passed, 1 invalid in *",
+            "INVALID test_invalid.py::test_blocked_while_overloaded - the generator's own loop lagged 90 ms (p99)",
+            "*= 1 failed, 1 passed, 1 invalid in *",
         ]
     )
-    assert "FAILED" not in result.stdout.str()
+    assert "FAILED test_invalid.py::test_overloaded_generator" not in result.stdout.str()
 
-    result = run(pytester, "--asyncsafe", "-q")
+    result = run(pytester, "--asyncsafe", "-q", "-k", "not blocked")
     result.stdout.fnmatch_lines(["I.*"])
 
 

@@ -90,8 +90,20 @@ def test_a_clean_app_at_capacity_passes_and_a_block_amid_the_load_is_caught(
         "asyncsafe.json",
     )
 
-    result.assert_outcomes(passed=1, failed=2)
     out = result.stdout.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 2
+    if workers == 2 and outcomes.get("invalid") == 1:
+        # Two saturated workers and the generator share two cores: the generator may be
+        # the one starved, and the run says so rather than publish its latencies.  The
+        # clean app is still not failed, and nothing of it is reported as a stall.
+        assert "passed" not in outcomes
+        result.stdout.fnmatch_lines(
+            ["INVALID test_loaded.py::test_clean_under_load - GET /items: the generator's own event loop lagged: *"]
+        )
+    else:
+        assert outcomes.get("passed") == 1 and "invalid" not in outcomes
+    assert "[test_loaded.py::test_clean_under_load]" not in out
     for hazard, line in (
         ("sleep", "time.sleep(0.15)  # the sleep"),
         ("cpu", "while time.thread_time() < deadline:  # the CPU loop"),
