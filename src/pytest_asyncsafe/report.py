@@ -21,11 +21,6 @@ from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
 from pytest_asyncsafe.stalls import Stall
 
 
-def _where(charged: Charged) -> str:
-    frame = charged.stall.blocking_frame
-    return frame.location(charged.server.settings.rootdir) if frame else "(no stack: GIL held)"
-
-
 def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
     """Stalls before the app was ready (imports, lifespan startup): not any test's doing."""
     return [
@@ -44,7 +39,7 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
     # Allowed stalls apart from failing ones at the same place: each line says which it is.
     by_place: dict[tuple[str, bool], list[Charged]] = defaultdict(list)
     for charged in session.charged:
-        by_place[_where(charged), charged.allowed].append(charged)
+        by_place[charged.stall.where(charged.server.settings.rootdir), charged.allowed].append(charged)
     for (place, allowed_here), group in sorted(by_place.items(), key=lambda item: -max(c.duration for c in item[1])):
         worst = max(c.duration for c in group)
         tests = sorted({printable(c.test) for c in group})
@@ -52,12 +47,14 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         terminal.write_line(
             f"{len(group)} stall(s), worst {format_duration(worst)}{allowed}: {place}  [{', '.join(tests)}]"
         )
+    at_startup: dict[str, list[Stall]] = defaultdict(list)
     for server, stall in startup:
-        frame = stall.blocking_frame
-        where = frame.location(server.settings.rootdir) if frame else "(no stack: GIL held)"
+        at_startup[stall.where(server.settings.rootdir)].append(stall)
+    for place, stalls in sorted(at_startup.items(), key=lambda item: -max(s.duration() for s in item[1])):
+        pids = ", ".join(str(pid) for pid in sorted({stall.pid for stall in stalls}))
         terminal.write_line(
-            f"1 stall during startup (not charged to a test), {format_duration(stall.duration())} "
-            f"in worker pid {stall.pid}: {where}"
+            f"{len(stalls)} stall(s) during startup (not charged to a test), worst "
+            f"{format_duration(max(stall.duration() for stall in stalls))}: {place}  [worker pid {pids}]"
         )
 
 

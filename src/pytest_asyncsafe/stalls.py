@@ -113,10 +113,14 @@ class Sample:
     #: Which of the loop's callbacks was running, numbered by the worker: two samples in a
     #: row with the same number caught the same callback (0: none was).
     callback: int = 0
+    #: The worker's other threads (name, stack), when the sample caught the loop's thread
+    #: kept waiting for the GIL (see `worker.monitor._held_off`).
+    threads: tuple[tuple[str, Stack], ...] = ()
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> Sample:
         tasks = tuple(Task.from_event(task) for task in event.get("tasks", ()))
+        threads = tuple((thread["name"], _stack(thread["stack"])) for thread in event.get("threads", ()))
         return cls(
             event["pid"],
             event["time"],
@@ -125,6 +129,7 @@ class Sample:
             event["in_flight"],
             tasks,
             event["callback"],
+            threads,
         )
 
 
@@ -224,17 +229,42 @@ class Stall:
     @property
     def stack(self) -> Stack:
         """The stack seen most often in the callback that blocked, judged by its blocking
-        frame: the line that kept the loop busy for most of the stall."""
+        frame: the line that kept the loop busy for most of the stall.  When the loop's
+        thread was kept waiting for the GIL instead, outside the user's code, the stack of
+        the `thread` that held it."""
+        return self._culprit[1]
+
+    @property
+    def thread(self) -> str | None:
+        """The name of the thread whose code held the loop's thread off the GIL, if one did."""
+        return self._culprit[0]
+
+    @property
+    def _culprit(self) -> tuple[str | None, Stack]:
         culprits = self.culprits
-        if not culprits:
-            return ()
-        counts = Counter(_blocking(sample.stack) for sample in culprits)
-        best = counts.most_common(1)[0][0]
-        return next(sample.stack for sample in reversed(culprits) if _blocking(sample.stack) == best)
+        loop = _most_seen(sample.stack for sample in culprits)
+        frame = _blocking(loop)
+        if frame is not None and frame.user:
+            return None, loop
+        # Only the stacks in the user's code: the others are idle, waiting for work.
+        held = [(name, stack) for sample in culprits for name, stack in sample.threads if any(f.user for f in stack)]
+        if not held:
+            return None, loop
+        stack = _most_seen(stack for _, stack in held)
+        return next(name for name, seen in held if seen == stack), stack
 
     @property
     def blocking_frame(self) -> Frame | None:
         return _blocking(self.stack)
+
+    def where(self, root: Path) -> str:
+        """Where it blocked, as the reports print it: the line, and whose thread's it
+        was when not the loop's."""
+        frame = self.blocking_frame
+        if frame is None:
+            return "(no stack: GIL held)"
+        thread = f" (in thread {printable(repr(self.thread))}, holding the GIL)" if self.thread is not None else ""
+        return f"{frame.location(root)}{thread}"
 
     def to_json(self, root: Path, test: str | None) -> dict[str, Any]:
         frame = self.blocking_frame
@@ -248,6 +278,7 @@ class Stall:
             "phase": self.phase,
             "requests": [{key: request[key] for key in _REQUEST_KEYS} for request in self.requests],
             "where": frame.place(root) if frame else None,
+            "thread": self.thread,
             "samples": len(self.samples),
             "stack": [{"file": f.file, "line": f.line, "function": f.function, "code": f.source} for f in self.stack],
         }
@@ -308,6 +339,15 @@ def _running(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
     return tuple(seen.values())
 
 
+def _most_seen(stacks: Iterable[Stack]) -> Stack:
+    """The stack whose blocking frame was seen most often (the latest such stack)."""
+    stacks = list(stacks)
+    if not stacks:
+        return ()
+    best = Counter(_blocking(stack) for stack in stacks).most_common(1)[0][0]
+    return next(stack for stack in reversed(stacks) if _blocking(stack) == best)
+
+
 def _blocking(stack: Stack) -> Frame | None:
     """The innermost frame of the user's own code (not the stdlib, not a library)."""
     user = [frame for frame in stack if frame.user]
@@ -366,7 +406,7 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
             "(C code holding the GIL, or a stall too short to sample)"
         )
     else:
-        lines.append(f"  {frame.location(root)}")
+        lines.append(f"  {stall.where(root)}")
         if frame.code:
             lines.append(f"      {frame.code}")
     return "\n".join(lines)

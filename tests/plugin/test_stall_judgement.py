@@ -4,9 +4,15 @@ and the request named is the one whose callback that was."""
 
 from __future__ import annotations
 
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
 import pytest
 
 from pytest_asyncsafe.stalls import Frame, Sample, Stall, during
+from pytest_asyncsafe.worker import monitor
 
 HANDLER = Frame("app.py", 10, "handler")
 BLOCKING = Frame("app.py", 20, "blocking")
@@ -126,3 +132,59 @@ def test_a_pause_of_the_garbage_collector_is_no_block_of_the_app() -> None:
     # A block of the app's own beside a pause still stands, its bound less the pause.
     block = [*saturated(0.01, 0.05), *(sample(0.05 + i * EVERY, 7) for i in range(30)), *saturated(0.2, 0.3)]
     assert stall(*block, collecting=((0.12, 0.16),)).blocked(THRESHOLD)
+
+
+# --- held off the GIL: the loop's thread waited in the monitor's beat for another thread ------
+
+MONITOR = Frame(str(Path(monitor.__file__)), 120, "_beat")
+IDLE = (Frame(threading.__file__, 320, "wait"),)
+WRITING = (Frame("app/resources.py", 70, "prepare_workspace"), Frame("app/resources.py", 85, "write_catalog"))
+
+
+def held_off(at: float, *threads: tuple[str, tuple[Frame, ...]], frame: Frame = MONITOR) -> Sample:
+    return Sample(4242, 100.0 + at, (frame,), None, 0, (), 9, threads)
+
+
+def test_a_loop_held_off_the_gil_is_blocked_by_the_thread_whose_code_ran_then() -> None:
+    late = stall(*(held_off(0.01 + i * EVERY, ("pool-1", IDLE), ("seeder", WRITING)) for i in range(40)))
+    assert late.blocked(THRESHOLD)
+    assert (late.thread, late.stack, late.blocking_frame) == ("seeder", WRITING, WRITING[-1])
+    assert late.where(Path("/")) == "app/resources.py:85 in write_catalog (in thread 'seeder', holding the GIL)"
+    assert late.to_json(Path("/"), None)["thread"] == "seeder"
+
+
+def test_the_loops_own_line_is_the_culprit_when_it_ran_the_users_code() -> None:
+    # Other threads are described only for a loop caught outside the user's code: one
+    # caught in it is its own culprit, whatever the threads did.
+    late = stall(*(held_off(0.01 + i * EVERY, ("seeder", WRITING), frame=BLOCKING) for i in range(40)))
+    assert (late.thread, late.blocking_frame, late.where(Path("/"))) == (None, BLOCKING, "app.py:20 in blocking")
+    # And with no thread in the user's code either, the loop's own frame stays.
+    idle = stall(*(held_off(0.01 + i * EVERY, ("pool-1", IDLE)) for i in range(40)))
+    assert (idle.thread, idle.blocking_frame) == (None, MONITOR)
+
+
+def test_a_sample_held_off_the_gil_carries_the_other_threads_stacks() -> None:
+    started, stop = threading.Event(), threading.Event()
+
+    def seeding() -> None:
+        started.set()
+        stop.wait()  # the seeder's line
+
+    thread = threading.Thread(target=seeding, name="seeder")
+    thread.start()
+    try:
+        started.wait()
+        threads = {name: stack for name, stack in ((t["name"], t["stack"]) for t in monitor._other_threads())}
+    finally:
+        stop.set()
+        thread.join()
+    assert threading.current_thread().name not in threads
+    assert [function for _, _, function in threads["seeder"]][-3:] == ["seeding", "wait", "wait"]
+
+    # Taken only where the loop's thread was kept waiting: in the monitor's code, or idle.
+    def beat() -> FrameType:
+        return sys._getframe()
+
+    beat.__code__ = beat.__code__.replace(co_filename=monitor.__file__)  # a frame of the monitor's code
+    assert monitor._held_off(beat())
+    assert (monitor._held_off(sys._getframe()), monitor._held_off(None)) == (False, False)

@@ -189,12 +189,13 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
         "phase",
         "requests",
         "where",
+        "thread",
         "samples",
         "stack",
         "threshold",
         "allowed",
     }
-    assert sleep["where"] == f"{SLEEP_WHERE} in blocking_sleep"
+    assert (sleep["where"], sleep["thread"]) == (f"{SLEEP_WHERE} in blocking_sleep", None)
     assert sleep["requests"] == [{"method": "GET", "path": "/hazards/sleep", "responded": False, "running": True}]
     assert (sleep["phase"], sleep["ongoing"], sleep["allowed"], sleep["threshold"]) == ("serving", False, False, 0.1)
     assert 0.25 <= sleep["duration"] < 1.0
@@ -449,8 +450,8 @@ def test_a_stall_before_startup_completed_is_reported_apart_not_charged(project:
         [
             "*= asyncsafe: event loop stalls =*",
             (
-                "1 stall during startup (not charged to a test), * ms in worker pid *: "
-                f"fixtures_app/variants.py:{line} in blocking_lifespan"
+                "1 stall(s) during startup (not charged to a test), worst * ms: "
+                f"fixtures_app/variants.py:{line} in blocking_lifespan  [[]worker pid *[]]"
             ),
         ]
     )
@@ -458,8 +459,9 @@ def test_a_stall_before_startup_completed_is_reported_apart_not_charged(project:
     written = json.loads((project.path / "stalls.json").read_text())
     assert written["stalls"] == []
     [startup] = written["startup_stalls"]
-    assert (startup["test"], startup["phase"], startup["where"]) == (
+    assert (startup["test"], startup["phase"], startup["where"], startup["thread"]) == (
         None,
         "startup",
         f"fixtures_app/variants.py:{line} in blocking_lifespan",
+        None,
     )

@@ -30,6 +30,8 @@ import gc
 import os
 import selectors
 import signal
+import sys
+import threading
 import time
 from collections import deque
 from types import FrameType
@@ -156,12 +158,8 @@ class LoopMonitor:
         # every task then - with their origins, at startup - was a stall of its own.
         now = time.monotonic()
         tasks = every_task(self.loop) if asked and _idle(frame) else []
-        frames = []
-        while frame is not None:
-            frames.append(frame)
-            frame = frame.f_back
-        frames.reverse()
-        stack = [(f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_name) for f in frames]
+        frames = _outermost_first(frame)
+        stack = _places(frames)
         callback = _callback(frames)
         if callback is not self._callback:
             self._callback, self._callbacks = callback, self._callbacks + 1
@@ -175,7 +173,46 @@ class LoopMonitor:
             in_flight=self.channel.in_flight[0],
             tasks=tasks,
             callback=self._callbacks if callback is not None else 0,
+            threads=_other_threads() if _held_off(frame) else [],
         )
+
+
+#: This plugin's own code, the monitor's and its channel's.
+_OWN = os.path.dirname(os.path.dirname(__file__)) + os.sep
+
+
+def _held_off(frame: FrameType | None) -> bool:
+    """Whether a sample caught the loop's thread where a signal found it waiting for the
+    GIL rather than running code: in the monitor's own (its beat, a write to the channel)
+    or idle."""
+    return frame is not None and (frame.f_code.co_filename.startswith(_OWN) or _idle(frame))
+
+
+def _outermost_first(frame: FrameType | None) -> list[FrameType]:
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    frames.reverse()
+    return frames
+
+
+def _places(frames: list[FrameType]) -> list[tuple[str, int, str]]:
+    return [(f.f_code.co_filename, f.f_lineno or 0, f.f_code.co_name) for f in frames]
+
+
+def _other_threads() -> list[dict[str, Any]]:
+    """The worker's other threads, their stacks outermost first: for a sample that was
+    `_held_off`.  A timer signal is handled once the loop's thread holds the GIL again;
+    kept waiting for it, that thread waited for another that held it, and which one did,
+    the pytest process tells from whose code they were in."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    threads = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        threads.append({"name": names.get(ident, str(ident)), "stack": _places(_outermost_first(frame))})
+    return threads
 
 
 def _disarm() -> None:
