@@ -37,7 +37,9 @@ demo: $(BIN)/asyncsafe-lint
 	@echo '$$ pytest demo --asyncsafe   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
 	@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider || true
 
+# Type-check src/ (mypy strict, configured in pyproject.toml), then the suite.
 test: $(BIN)/asyncsafe-lint
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # The linter on generated programs (tests/lint/test_fuzz.py), FUZZ_EXAMPLES of each kind
@@ -72,4 +74,4 @@ lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .asyncsafe_cache .hypothesis build dist
+	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .mypy_cache .asyncsafe_cache .hypothesis build dist

@@ -21,6 +21,7 @@ DEV_TOOLS = {
     "flake8": "bench/lint_speed.py runs it beside asyncsafe-lint",
     "flake8-async": "bench/lint_speed.py runs it beside asyncsafe-lint",
     "httptools": "the tests serve with `--asyncsafe-http httptools`",
+    "mypy": "`make test` type-checks src/ with it (strict)",
     "pre-commit": "tests/lint/test_pre_commit.py runs the hook through it",
     "pytest-xdist": "the tests run pytest with `-n`",
     "ruff": "bench/lint_speed.py runs it beside asyncsafe-lint",

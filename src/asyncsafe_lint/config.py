@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path, PurePath
+from typing import Any
 
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.rules import ALL_RULES
@@ -19,8 +20,18 @@ DEFAULT_EXCLUDE = (
     "buck-out", "build", "dist", "node_modules", "site-packages", ".asyncsafe_cache",
 )  # fmt: skip
 
-KEYS = ("select", "ignore", "extend-select", "per-file-ignores", "exclude", "blocking-calls", "max-depth",
-        "fix", "unsafe-fixes", "default-timeout")
+KEYS = (
+    "select",
+    "ignore",
+    "extend-select",
+    "per-file-ignores",
+    "exclude",
+    "blocking-calls",
+    "max-depth",
+    "fix",
+    "unsafe-fixes",
+    "default-timeout",
+)
 
 
 class ConfigError(Exception):
@@ -138,7 +149,7 @@ def find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:
             return tomllib.load(file)

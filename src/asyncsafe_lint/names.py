@@ -12,7 +12,7 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.source import parse
+from asyncsafe_lint.source import parse_expression
 
 #: Prefix of the qualified names of functions and classes defined in the file itself.
 LOCAL = "<module>."
@@ -280,10 +280,10 @@ class Names:
         `Annotated[sqlite3.Connection, Depends(...)]`, `"httpx.Client"`."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
-                expression = parse(node.value.strip(), mode="eval")
+                expression = parse_expression(node.value.strip())
             except SyntaxError:
                 return None
-            return self.annotation(expression.body)
+            return self.annotation(expression)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             return self._first_known(node.left, node.right)
         if isinstance(node, ast.Subscript):

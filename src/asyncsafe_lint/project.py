@@ -146,7 +146,7 @@ def imported_modules(facts: ModuleFacts) -> set[str]:
     modules among them are what its calls may lead into."""
     names = {site.callee for function in facts.functions for site in function.calls}
     names.update(target for _, target in facts.aliases)
-    prefixes = set()
+    prefixes: set[str] = set()
     for name in names:
         parts = name.split(".")
         prefixes.update(".".join(parts[:end]) for end in range(1, len(parts)))
@@ -276,8 +276,8 @@ def project_findings(
             for site in function.calls:
                 target = graph.resolve(site.callee) if site.on_loop and not site.suppressed else None
                 if target is not None and target in chains:
-                    where = places.get((module.path, function.qualname), function.where)
-                    diagnostics.append(_diagnostic(graph, chains, module, function, where, site, target))
+                    runs = places.get((module.path, function.qualname), function.where)
+                    diagnostics.append(_diagnostic(graph, chains, module, function, runs, site, target))
     return ProjectFindings(diagnostics, places)
 
 

@@ -22,8 +22,21 @@ NEWLINE = re.compile(r"\r\n|\r|\n")
 Located = ast.expr | ast.stmt | ast.keyword | ast.withitem
 
 
-def parse(code: bytes | str, filename: str = "<unknown>", mode: str = "exec") -> ast.Module | ast.Expression:
-    """CPython's syntax tree of `code`; any way it fails to parse is a `SyntaxError`."""
+def parse(code: bytes | str, filename: str = "<unknown>") -> ast.Module:
+    """CPython's syntax tree of a module's `code`; any way it fails to parse is a `SyntaxError`."""
+    tree = _compile(code, filename, "exec")
+    assert isinstance(tree, ast.Module)
+    return tree
+
+
+def parse_expression(code: str) -> ast.expr:
+    """The syntax tree of one expression (a string annotation's); a `SyntaxError` as `parse`."""
+    tree = _compile(code, "<annotation>", "eval")
+    assert isinstance(tree, ast.Expression)
+    return tree.body
+
+
+def _compile(code: bytes | str, filename: str, mode: str) -> ast.AST:
     with warnings.catch_warnings():
         # A SyntaxWarning (`"\d"`) is the interpreter's to give, when the code runs.
         warnings.simplefilter("ignore")
@@ -45,7 +58,8 @@ def encoding_of(source: bytes) -> str:
 
 def first_row(statement: ast.stmt) -> int:
     """Where a statement starts, decorators included."""
-    return min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+    decorators: list[ast.expr] = getattr(statement, "decorator_list", [])
+    return min([statement.lineno, *(decorator.lineno for decorator in decorators)])
 
 
 def physical_lines(text: str) -> list[str]:

@@ -129,7 +129,7 @@ class ServerChannel:
 
     def read_events(self) -> list[dict[str, Any]]:
         """Events written since the last call, complete lines only."""
-        events = []
+        events: list[dict[str, Any]] = []
         for path in sorted(self.directory.glob("*.jsonl")):
             offset = self._offsets.get(path, 0)
             with open(path, "rb") as file:

@@ -834,11 +834,12 @@ async def _phase(load: _Load, shape: LoadShape, amount: tuple[int, float], tally
     #: Done when the phase's time is up: its duration (or the hard limit) is over, or an
     #: open loop's schedule is, and its scheduler too (it may send late ones for a while).
     time_up: asyncio.Future[None] = loop.create_future()
-    if shape.rate is not None:
-        open_loop = _OpenLoop(units, shape.rate, requests, tally)
+    rate = shape.rate
+    if rate is not None:
+        open_loop = _OpenLoop(units, rate, requests, tally)
 
         async def schedule() -> None:
-            await asyncio.gather(open_loop.run(), asyncio.sleep(requests / shape.rate))
+            await asyncio.gather(open_loop.run(), asyncio.sleep(requests / rate))
             _resolve(time_up)
 
         await _settle([asyncio.create_task(schedule()), *open_loop.workers], time_up, tally, shape.timeout)

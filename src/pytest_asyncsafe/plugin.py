@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -140,8 +140,10 @@ def _budget(item: pytest.Item) -> Budget | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield  # type: ignore[misc]
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     session = item.config.stash[SESSION]
     if call.when == "call" and call.excinfo is not None and _invalid_run(call.excinfo):
         cause = str(call.excinfo.value) or "the load generator could not keep up"
@@ -155,7 +157,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         session.invalid.append((item.nodeid, cause))
     if session.settings.enabled and session.servers and call.when in ("call", "teardown"):
         _judge(item, report, session)
-    return report  # type: ignore[return-value]
+    return report
 
 
 def _invalid_run(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:

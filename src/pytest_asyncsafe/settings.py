@@ -120,8 +120,9 @@ def add_options(parser: pytest.Parser) -> None:
 
 def from_config(config: pytest.Config) -> Settings:
     def value(key: str) -> str | None:
-        given = config.getoption(f"asyncsafe_{key}")
-        return given if given is not None else config.getini(f"asyncsafe_{key}")
+        given: str | None = config.getoption(f"asyncsafe_{key}")
+        ini: str | None = config.getini(f"asyncsafe_{key}")  # None where its default is
+        return given if given is not None else ini
 
     try:
         server = check(

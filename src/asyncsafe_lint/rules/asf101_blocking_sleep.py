@@ -151,13 +151,10 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
 def _negative_number(node: ast.expr) -> bool:
     """True for a literal such as `-1` or `-0.5`, which `time.sleep()` rejects and
     `asyncio.sleep()` does not."""
-    return (
-        isinstance(node, ast.UnaryOp)
-        and isinstance(node.op, ast.USub)
-        and isinstance(node.operand, ast.Constant)
-        and type(node.operand.value) in (int, float)
-        and node.operand.value > 0
-    )
+    if not (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)):
+        return False
+    value = node.operand.value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _call_statements(body: list[ast.stmt]) -> set[int]:

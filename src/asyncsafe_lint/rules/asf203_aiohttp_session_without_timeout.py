@@ -5,7 +5,9 @@ import ast
 from asyncsafe_lint.rule import Call, Rule, is_none
 
 #: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
-_SESSIONS = frozenset({"aiohttp.ClientSession", "aiohttp.client.ClientSession", "aiohttp.request", "aiohttp.client.request"})
+_SESSIONS = frozenset(
+    {"aiohttp.ClientSession", "aiohttp.client.ClientSession", "aiohttp.request", "aiohttp.client.request"}
+)
 _TIMEOUT_CLASSES = frozenset({"aiohttp.ClientTimeout", "aiohttp.client.ClientTimeout"})
 #: The limits of a `ClientTimeout`, in the order its constructor takes them positionally.
 _LIMITS = ("total", "connect", "sock_read", "sock_connect")
@@ -135,7 +137,7 @@ There is no automatic fix yet.
                     )
             elif is_none(timeout):
                 self.report(
-                    call.keyword("timeout"),
+                    call.keyword("timeout") or timeout,
                     what=f"`{shown}(timeout=None)` does not disable the default",
                     why="aiohttp treats `None` as its 5-minute default",
                 )

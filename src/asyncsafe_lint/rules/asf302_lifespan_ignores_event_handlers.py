@@ -3,8 +3,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
 from asyncsafe_lint.rule import Call, Rule, is_none
-from asyncsafe_lint.rules.asf301_deprecated_event_handler import HANDLER_KEYWORDS, registration
+from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings
