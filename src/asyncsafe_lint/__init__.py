@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from asyncsafe_lint.facts import FileResult
     from asyncsafe_lint.runner import LintResult, check_file, check_paths
 
-__version__ = "0.1.0"
+from asyncsafe_lint.version import __version__
 
 _MODULES = {
     "ConfigError": "config",
@@ -35,6 +35,7 @@ __all__ = [
     "LintResult",
     "Location",
     "Settings",
+    "__version__",
     "check_file",
     "check_paths",
     "load",

@@ -24,8 +24,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from asyncsafe_lint import __version__, cachedir, plain, signing
+from asyncsafe_lint import cachedir, plain, signing
 from asyncsafe_lint.filesystem import Stamp, current
+from asyncsafe_lint.version import __version__
 
 if TYPE_CHECKING:
     from asyncsafe_lint.config import Settings

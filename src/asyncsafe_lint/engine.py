@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.contexts import Contexts, Function, FunctionNode
+from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
@@ -20,6 +20,7 @@ from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
+from asyncsafe_lint.syntax import Function, FunctionNode
 
 
 def check_source(

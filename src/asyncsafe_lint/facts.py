@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.contexts import Contexts, Function
+from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
 from asyncsafe_lint.roles import RoleFacts
@@ -19,6 +19,7 @@ from asyncsafe_lint.rule import BlockingCallRule, Call
 from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
 from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
+from asyncsafe_lint.syntax import Function
 
 #: The code of the rule the project pass reports for; a `# noqa` for it
 #: is read here, where the line is at hand.

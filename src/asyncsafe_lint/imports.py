@@ -13,10 +13,10 @@ import ast
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Edit
 from asyncsafe_lint.edits import insert_lines_after, insert_lines_before
 from asyncsafe_lint.source import Source, first_row
+from asyncsafe_lint.syntax import FunctionNode
 
 #: What a binding that is not an import binds.
 OTHER = "<other>"

@@ -18,12 +18,12 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.contexts import FunctionNode
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import add_argument, fix, insert_lines_before, remove_argument, replace_lines
 from asyncsafe_lint.imports import OTHER, ModuleImports, binding_counts
 from asyncsafe_lint.rule import is_none
 from asyncsafe_lint.source import Source, first_row
+from asyncsafe_lint.syntax import FunctionNode
 
 EVENTS = ("startup", "shutdown")
 HANDLER_KEYWORDS = {"on_startup": "startup", "on_shutdown": "shutdown"}

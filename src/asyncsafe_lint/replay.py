@@ -24,8 +24,9 @@ import os
 import sys
 import zlib
 
-from asyncsafe_lint import __version__, cachedir, signing
+from asyncsafe_lint import cachedir, signing
 from asyncsafe_lint.filesystem import Snapshot, try_stamp
+from asyncsafe_lint.version import __version__
 
 TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
 if TYPE_CHECKING:

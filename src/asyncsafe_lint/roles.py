@@ -22,8 +22,8 @@ import ast
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.contexts import Function, FunctionNode, argument
 from asyncsafe_lint.names import LOCAL, Names, Symbol
+from asyncsafe_lint.syntax import Function, FunctionNode, argument
 
 _APPS = ("fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette")
 _ROUTERS = ("fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router")

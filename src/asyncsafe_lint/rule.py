@@ -13,14 +13,24 @@ import ast
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
-from asyncsafe_lint.contexts import Contexts, Function, argument
+from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Fix, Place
 from asyncsafe_lint.source import Located, Source
+from asyncsafe_lint.syntax import Function, argument
 
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+
+class RuleSettings(Protocol):
+    """What rules read of the settings (`config.Settings`): the rules know no more of
+    the configuration than this."""
+
+    @property
+    def blocking_calls(self) -> tuple[tuple[str, str], ...]: ...
+
+    @property
+    def default_timeout(self) -> float: ...
+
 
 DOCS_URL = "https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md"
 DOC_SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix safety")
@@ -120,7 +130,7 @@ class Rule:
     tree: ast.Module
     source: Source
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         self.settings = settings
         self._findings: list[Finding] = []
 
@@ -165,7 +175,7 @@ class BlockingCallRule(Rule):
             return self.any_method_of[owner]
         return None
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         self._blocking: list[tuple[Call, str]] = []
 
@@ -197,7 +207,7 @@ class SocketTimeoutRule(Rule):
     #: Qualified name of each call -> the position its `timeout` may be passed in.
     timeout_positions: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         self._pending: list[tuple[Call, str]] = []
         self._default_timeout = False

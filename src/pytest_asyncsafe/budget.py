@@ -3,17 +3,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.durations import parse_duration
-
-if TYPE_CHECKING:
-    from pytest_asyncsafe.load import LoadResult
+from pytest_asyncsafe.units import format_metric, table
 
 #: Budget keywords in the order their rows are shown.  Latencies are upper bounds in
 #: seconds, `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
@@ -21,6 +17,14 @@ DURATION_KEYS = ("p50", "p90", "p95", "p99", "max")
 KEYS = (*DURATION_KEYS, "error_rate", "min_rps")
 #: The `LoadResult.metric` each keyword bounds.
 MEASURES = {key: key for key in DURATION_KEYS} | {"error_rate": "error_rate", "min_rps": "rps"}
+
+
+class Measured(Protocol):
+    """What a budget is held against: a load run's result (`LoadResult`)."""
+
+    def metric(self, name: str) -> float: ...
+
+    def describe_miss(self, rows: Sequence[Row]) -> str: ...
 
 
 class BudgetError(ValueError):
@@ -66,7 +70,7 @@ class Budget:
     def to_json(self) -> dict[str, float]:
         return dict(self.limits)
 
-    def evaluate(self, result: LoadResult) -> list[Row]:
+    def evaluate(self, result: Measured) -> list[Row]:
         """A row per keyword."""
         rows = []
         for key, bound in self.limits:
@@ -74,12 +78,12 @@ class Budget:
             rows.append(Row(key, bound, measured, _within(key, bound, measured)))
         return rows
 
-    def enforce(self, result: LoadResult) -> list[Row]:
+    def enforce(self, result: Measured) -> list[Row]:
         """The rows, if every one passed; else `BudgetMiss` with the table."""
         __tracebackhide__ = True
         rows = self.evaluate(result)
         if not all(row.passed for row in rows):
-            raise BudgetMiss(miss_message(result, rows))
+            raise BudgetMiss(result.describe_miss(rows))
         return rows
 
 
@@ -129,61 +133,6 @@ def _number(value: Any, what: str, expected: str, *, percent: bool = False) -> f
     return number
 
 
-# --- how values read ---------------------------------------------------------------------------
-def format_ms(seconds: float) -> str:
-    if math.isnan(seconds):
-        return "-"
-    ms = seconds * 1000
-    return f"{ms:.1f} ms" if ms >= 1 or ms == 0 else f"{ms:.2f} ms"
-
-
-def format_rate(fraction: float) -> str:
-    percent = fraction * 100
-    return f"{percent:.2f}%" if percent == 0 or percent >= 0.01 else f"{percent:.2g}%"
-
-
-def format_rps(rps: float) -> str:
-    return f"{rps:.1f}"
-
-
-def describe_unfinished(waits: Sequence[float]) -> str:
-    """`3 unfinished (waited 1.02-1.18 s)`: the requests a run ended without an answer to."""
-    shortest, longest = f"{min(waits):.2f}", f"{max(waits):.2f}"
-    waited = longest if shortest == longest else f"{shortest}-{longest}"
-    return f"{len(waits)} unfinished (waited {waited} s)"
-
-
-def format_metric(metric: str, value: float) -> str:
-    """A value of a `LoadResult.metric` (or a budget keyword's bound), as the tables show it."""
-    if metric == "error_rate":
-        return format_rate(value)
-    if metric in ("rps", "min_rps"):
-        return f"{format_rps(value)} rps"
-    return format_ms(value)
-
-
-def table(
-    header: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[int] = (), pipes: bool = True
-) -> list[str]:
-    """Aligned columns: a header, a rule, the rows; `right` are the right-aligned columns.
-    With `pipes`, `a | b` and a `--+--` rule; without, columns two spaces apart."""
-    body = [list(row) for row in rows]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *body, strict=True)]
-    sep = " | " if pipes else "  "
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [
-            cell.rjust(width) if index in right else cell.ljust(width)
-            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return sep.join(padded).rstrip()
-
-    rule = (
-        "-+-".join("-" * width for width in widths) if pipes else "-" * sum(widths) + "-" * len(sep) * (len(widths) - 1)
-    )
-    return [line(header), rule, *(line(row) for row in body)]
-
-
 def budget_rows(rows: Sequence[Row]) -> list[str]:
     """The metric | budget | measured | verdict table."""
     cells = [
@@ -196,33 +145,3 @@ def budget_rows(rows: Sequence[Row]) -> list[str]:
         for row in rows
     ]
     return table(("metric", "budget", "measured", "verdict"), cells, right=(1, 2))
-
-
-def miss_message(result: LoadResult, rows: Sequence[Row]) -> str:
-    missed = ", ".join(row.metric for row in rows if not row.passed)
-    head = (
-        f"latency budget missed ({missed}): {printable(result.target)}, {result.shape.describe()} "
-        f"({result.count} counted, {result.elapsed:.2f}s)"
-    )
-    lines = [head, *(f"  {line}" for line in budget_rows(rows))]
-    if result.unfinished:
-        lines.append(f"  {unfinished_note(result, rows)}")
-    return "\n".join(lines)
-
-
-def unfinished_note(result: LoadResult, rows: Sequence[Row]) -> str:
-    """What the requests the run ended without an answer to count as, and which rows
-    they failed: those the answered requests alone would have met."""
-    answered = dataclasses.replace(result, latencies=result.latencies.without(result.unfinished), unfinished=[])
-    blamed = [
-        row.metric
-        for row in rows
-        if not row.passed and _within(row.metric, row.budget, answered.metric(MEASURES[row.metric]))
-    ]
-    note = (
-        f"{describe_unfinished(result.unfinished)}: requests still unanswered when the run ended, each counted "
-        "as an error and at its wait as its latency (a lower bound)"
-    )
-    if blamed:
-        note += f"; {', '.join(blamed)} {'fails' if len(blamed) == 1 else 'fail'} because of them"
-    return note

@@ -28,8 +28,8 @@ class LintItem(pytest.Item):
     def runtest(self) -> None:
         # Imported here: a run that never lints never imports the linter.
         import asyncsafe_lint
-        from asyncsafe_lint.output import Report
         from asyncsafe_lint.output.concise import header
+        from asyncsafe_lint.output.report import Report
 
         settings = asyncsafe_lint.load(start=self.rootdir)
         result = asyncsafe_lint.check_paths([self.package], settings)

@@ -28,24 +28,26 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import gc
 import math
 import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.budget import describe_unfinished
+from pytest_asyncsafe.budget import Budget, Row, budget_rows
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.saturation import LoopReading, Saturation, between
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.transport import LeanTransport
+from pytest_asyncsafe.units import describe_unfinished
 
 #: Hard limits on any run, whatever it asks for.
 MAX_REQUESTS = 1_000_000
@@ -184,9 +186,34 @@ class LoadResult:
     def assert_budget(self, **budget: float | str) -> None:
         """Fail (AssertionError, with the metric | budget | measured | verdict table) unless
         this run meets `budget`: the keys of the `latency_budget` marker."""
-        from pytest_asyncsafe.budget import Budget
-
         Budget.parse(budget, "assert_budget").enforce(self)
+
+    def describe_miss(self, rows: Sequence[Row]) -> str:
+        """Why this run missed its budget: the run, the rows' table, and what its
+        unfinished requests count as."""
+        missed = ", ".join(row.metric for row in rows if not row.passed)
+        head = (
+            f"latency budget missed ({missed}): {printable(self.target)}, {self.shape.describe()} "
+            f"({self.count} counted, {self.elapsed:.2f}s)"
+        )
+        lines = [head, *(f"  {line}" for line in budget_rows(rows))]
+        if self.unfinished:
+            lines.append(f"  {self._unfinished_note(rows)}")
+        return "\n".join(lines)
+
+    def _unfinished_note(self, rows: Sequence[Row]) -> str:
+        """What the requests the run ended without an answer to count as, and which rows
+        they failed: those the answered requests alone would have met."""
+        answered = dataclasses.replace(self, latencies=self.latencies.without(self.unfinished), unfinished=[])
+        failed = Budget(tuple((row.metric, row.budget) for row in rows if not row.passed))
+        blamed = [row.metric for row in failed.evaluate(answered) if row.passed]
+        note = (
+            f"{describe_unfinished(self.unfinished)}: requests still unanswered when the run ended, each counted "
+            "as an error and at its wait as its latency (a lower bound)"
+        )
+        if blamed:
+            note += f"; {', '.join(blamed)} {'fails' if len(blamed) == 1 else 'fail'} because of them"
+        return note
 
     def rejected_fast(self, p99: str | float = "50ms") -> Rejections:
         """Did the server turn the excess away at once?  The verdict on a run against a

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, miss_message
+from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss
 from pytest_asyncsafe.durations import format_duration, parse_duration
-from pytest_asyncsafe.session import AsyncsafeSession, LoadRun
+from pytest_asyncsafe.runs import LoadRun
+from pytest_asyncsafe.session import SESSION, AsyncsafeSession
 from pytest_asyncsafe.settings import add_options, from_config
 from pytest_asyncsafe.stalls import request_line
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from pytest_asyncsafe.load import LoadResult, LoadRunner
     from pytest_asyncsafe.server import Server
 
-SESSION = pytest.StashKey[AsyncsafeSession]()
 STARTED = pytest.StashKey[float]()
 #: The test's own threshold, from its `asyncsafe_block_threshold` marker.
 THRESHOLD = pytest.StashKey[float]()
@@ -272,7 +272,7 @@ def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadRes
 def _miss(run: LoadRun, session: AsyncsafeSession) -> str:
     """The budget table, and the loop stalls the servers had during the run."""
     result = run.result
-    text = miss_message(result, run.rows)
+    text = result.describe_miss(run.rows)
     if not session.servers or not result.finished:
         return text
     stalls = session.stalls_between(result.started, result.finished)

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.budget import format_ms, format_rate, format_rps, table
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
-from pytest_asyncsafe.session import AsyncsafeSession, Charged, LoadRun
+from pytest_asyncsafe.session import AsyncsafeSession, Charged
 from pytest_asyncsafe.stalls import Stall
+from pytest_asyncsafe.units import format_ms, format_rate, format_rps, table
 
 
 def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:

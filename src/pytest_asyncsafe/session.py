@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.budget import Budget, Row
+import pytest
+
+from pytest_asyncsafe.budget import Budget
+from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
@@ -34,56 +36,6 @@ class Charged:
     #: The stall's length when it was charged (it may still have been going on), not
     #: counting the time its thread waited for a CPU.
     duration: float
-
-
-@dataclass
-class LoadRun:
-    """One load run of a test, as the summary, the JSON file and the baselines see it."""
-
-    test: str
-    #: Which run of `target` in the test this is (0 for the first): with the test and the
-    #: target, what a baseline knows the run by.
-    index: int
-    result: LoadResult
-    #: The test's budget (its `latency_budget` markers), if any.
-    budget: Budget | None = None
-    #: Whether the budget was held against the run (under --asyncsafe, on a valid run).
-    enforced: bool = False
-    rows: list[Row] = field(default_factory=list)
-
-    @property
-    def target(self) -> str:
-        return self.result.target
-
-    @property
-    def shape(self) -> str:
-        return self.result.shape.describe()
-
-    @property
-    def key(self) -> str:
-        return run_key(self.test, self.target, self.index)
-
-    @property
-    def numbered(self) -> str:
-        """The target, and `#2` for its second run in the test."""
-        return self.target + (f" #{self.index + 1}" if self.index else "")
-
-    @property
-    def label(self) -> str:
-        """`test GET /items` (`#2`...), as reports print it."""
-        return printable(f"{self.test} {self.numbered}")
-
-    @property
-    def verdict(self) -> str:
-        if self.result.invalid is not None:
-            return "INVALID"
-        if not self.enforced:
-            return "-"
-        return "pass" if all(row.passed for row in self.rows) else "FAIL"
-
-
-def run_key(test: str, target: str, index: int) -> str:
-    return f"{test} {target} #{index}"
 
 
 @dataclass
@@ -212,3 +164,7 @@ class AsyncsafeSession:
 
     def explain(self, charged: list[Charged]) -> str:
         return "\n\n".join(describe(c.stall, c.duration, c.threshold, c.server.settings.rootdir) for c in charged)
+
+
+#: Where the run's state lives: `config.stash[SESSION]`.
+SESSION = pytest.StashKey[AsyncsafeSession]()

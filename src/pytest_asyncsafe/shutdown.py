@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint.untrusted import printable
+from pytest_asyncsafe.session import SESSION
 
 SHUTDOWN_ITEM = "asyncsafe::shutdown"
 
@@ -20,8 +21,6 @@ class ShutdownItem(pytest.Item):
         self.in_flight = in_flight
 
     def runtest(self) -> None:
-        from pytest_asyncsafe.plugin import SESSION
-
         session = self.config.stash[SESSION]
         server = session.session_server()
         session.drain(server, self.drain_path, self.in_flight).assert_clean()

@@ -13,13 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.budget import format_metric
-
-if TYPE_CHECKING:
-    from pytest_asyncsafe.session import LoadRun
+from pytest_asyncsafe.runs import LoadRun, run_key
+from pytest_asyncsafe.units import format_metric
 
 DIRECTORY = ".asyncsafe"
 FORMAT = 1
@@ -65,8 +63,6 @@ class SavedRun:
 
     @property
     def key(self) -> str:
-        from pytest_asyncsafe.session import run_key
-
         return run_key(self.test, self.target, self.index)
 
     @classmethod

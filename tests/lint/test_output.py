@@ -11,18 +11,18 @@ import pytest
 
 from asyncsafe_lint import __version__
 from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from asyncsafe_lint.output import FORMATS, Report, display_path
-from asyncsafe_lint.output.summary import fix_summary, summary
+from asyncsafe_lint.output import FORMATS
 from asyncsafe_lint.output.github import escape_data, escape_property
+from asyncsafe_lint.output.report import Report, display_path
 from asyncsafe_lint.output.sarif import what_it_does
+from asyncsafe_lint.output.summary import fix_summary, summary
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
 from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
 
 ROOT = Path("/project")
 SLEEP = (
-    "Blocking call `time.sleep()` in async function `handler`: "
-    "use `await asyncio.sleep()` (or `await anyio.sleep()`)"
+    "Blocking call `time.sleep()` in async function `handler`: use `await asyncio.sleep()` (or `await anyio.sleep()`)"
 )
 ODD = "/project/app/odd, name.py"
 #: Everything the escaping formats must escape: `%`, `,`, `:` and a newline.
@@ -141,18 +141,16 @@ def test_full_multiline_span_tabs_and_wide_gutter():
     diagnostic = _diagnostic("deep.py", (12, 6), (14, 3), "ASF101", SLEEP)
     report = _report(diagnostics=(diagnostic,), sources={"deep.py": lines})
     assert FORMATS["full"](report) == (
-        f"deep.py:12:6: ASF101 {SLEEP}\n"
-        "   |\n"
-        "12 | \tx = time.sleep(\n"
-        "   | \t    ^^^^^^^^^^^ ASF101\n"
-        "   |\n"
-        "\n"
+        f"deep.py:12:6: ASF101 {SLEEP}\n   |\n12 | \tx = time.sleep(\n   | \t    ^^^^^^^^^^^ ASF101\n   |\n\n"
     )
 
 
 def test_full_prints_only_the_header_past_the_end_of_the_file():
     diagnostic = _diagnostic("app/routes.py", (9, 1), (9, 1), "ASF001", "SyntaxError: unexpected EOF")
-    assert FORMATS["full"](_report(diagnostics=(diagnostic,))) == "app/routes.py:9:1: ASF001 SyntaxError: unexpected EOF\n\n"
+    assert (
+        FORMATS["full"](_report(diagnostics=(diagnostic,)))
+        == "app/routes.py:9:1: ASF001 SyntaxError: unexpected EOF\n\n"
+    )
 
 
 # --- json / json-lines -----------------------------------------------------------------------
@@ -359,7 +357,11 @@ class _Wordy(Rule):
     name = "wordy"
     summary = "Says a lot"
     message = "Wordy"
-    docs = "\n## What it does\nFirst\nparagraph.\n\n- a list\n- of two\n\n" + "word " * 300 + "\n\n## Why is this bad?\nNo.\n"
+    docs = (
+        "\n## What it does\nFirst\nparagraph.\n\n- a list\n- of two\n\n"
+        + "word " * 300
+        + "\n\n## Why is this bad?\nNo.\n"
+    )
 
 
 def test_sarif_full_description_keeps_whole_paragraphs_that_fit():

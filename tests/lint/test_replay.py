@@ -94,7 +94,7 @@ def test_a_replay_imports_nothing_of_the_analysis(project: Path) -> None:
     assert "'asyncsafe_lint.engine'" in checked.stderr
     assert replayed.stderr == (
         "['asyncsafe_lint', 'asyncsafe_lint.cachedir', 'asyncsafe_lint.cli', 'asyncsafe_lint.filesystem', "
-        "'asyncsafe_lint.replay', 'asyncsafe_lint.signing'] 1\n"
+        "'asyncsafe_lint.replay', 'asyncsafe_lint.signing', 'asyncsafe_lint.version'] 1\n"
     )
     assert replayed.stdout == checked.stdout
     assert "ASF110" in replayed.stdout

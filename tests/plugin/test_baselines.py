@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_asyncsafe.session import AsyncsafeSession, LoadRun
+from pytest_asyncsafe.runs import LoadRun
+from pytest_asyncsafe.session import AsyncsafeSession
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.storage import (
     Limit,

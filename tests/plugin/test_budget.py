@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row, describe_unfinished
+from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
 from pytest_asyncsafe.load import LoadResult, LoadShape
 from pytest_asyncsafe.plugin import BUDGET, _recorder
 from pytest_asyncsafe.report import load_json, load_table, saturation_lines
@@ -21,6 +21,7 @@ from pytest_asyncsafe.session import AsyncsafeSession
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Frame, Sample, Stall
 from pytest_asyncsafe.stats import Latencies
+from pytest_asyncsafe.units import describe_unfinished
 
 from .support import APP_DIR, run, write_ini
 

@@ -13,9 +13,10 @@ def test_a_run_without_the_fixtures_imports_nothing_heavy(pytester: pytest.Pytes
         def test_modules():
             heavy = sorted(m for m in ("httpx", "uvicorn", "fastapi", "asyncsafe_lint.runner") if m in sys.modules)
             assert heavy == []
-            # Of the linter, only what escapes the text reports quote (it imports nothing).
+            # Of the linter, only what escapes the text reports quote, and the package's
+            # version (neither imports anything).
             assert sorted(m for m in sys.modules if m.startswith("asyncsafe_lint")) == [
-                "asyncsafe_lint", "asyncsafe_lint.untrusted"
+                "asyncsafe_lint", "asyncsafe_lint.untrusted", "asyncsafe_lint.version"
             ]
             assert "pytest_asyncsafe.plugin" in sys.modules
         """

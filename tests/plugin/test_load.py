@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from pytest_asyncsafe.budget import describe_unfinished
+from pytest_asyncsafe.units import describe_unfinished
 
 from .support import app_line, outcomes, run, write_ini
 

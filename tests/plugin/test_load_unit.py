@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from pytest_asyncsafe import plugin
-from pytest_asyncsafe.budget import BudgetMiss, describe_unfinished
+from pytest_asyncsafe.budget import BudgetMiss
 from pytest_asyncsafe.load import (
     ANSWER_GRACE,
     MAX_CONCURRENCY,
@@ -37,6 +37,7 @@ from pytest_asyncsafe.load import (
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.transport import LeanTransport
+from pytest_asyncsafe.units import describe_unfinished
 
 from .support import REPO_ROOT
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.output import Report, display_path
+from asyncsafe_lint.output.report import Report, display_path
 from asyncsafe_lint.untrusted import printable
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.output import Report
 from asyncsafe_lint.output.concise import header
+from asyncsafe_lint.output.report import Report
 from asyncsafe_lint.untrusted import printable
 
 

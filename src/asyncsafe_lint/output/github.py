@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.output import Report, display_path
 from asyncsafe_lint.output.concise import header
+from asyncsafe_lint.output.report import Report, display_path
 
 
 def escape_data(text: str) -> str:

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 
 from asyncsafe_lint.diagnostics import Diagnostic, Location
-from asyncsafe_lint.output import Report, display_path
+from asyncsafe_lint.output.report import Report, display_path
 
 
 def render(report: Report) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location
-from asyncsafe_lint.output import Report, absolute_path, rule_for
+from asyncsafe_lint.output.report import Report, absolute_path, rule_for
 
 
 def diagnostic_json(diagnostic: Diagnostic, report: Report) -> dict[str, object]:
@@ -27,7 +27,11 @@ def _fix(fix: Fix) -> dict[str, object]:
         "applicability": str(fix.applicability),
         "message": fix.message,
         "edits": [
-            {"content": edit.content, "location": _location(edit.location), "end_location": _location(edit.end_location)}
+            {
+                "content": edit.content,
+                "location": _location(edit.location),
+                "end_location": _location(edit.end_location),
+            }
             for edit in fix.edits
         ],
     }

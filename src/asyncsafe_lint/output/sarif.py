@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
-from asyncsafe_lint import __version__
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.output import Report, absolute_path, relative_path, rule_for
+from asyncsafe_lint.output.report import Report, absolute_path, relative_path, rule_for
 from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/asyncsafe/asyncsafe"

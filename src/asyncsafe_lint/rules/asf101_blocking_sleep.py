@@ -1,15 +1,11 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import fix, replace
 from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
-from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, RuleSettings
 
 
 class BlockingSleep(BlockingCallRule):
@@ -112,7 +108,7 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
         "import time\nasync def f():\n    (time.sleep)(1)  # expect: ASF101\n",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         #: Per `async def` (by id), its calls that are statements of their own.
         self._statements: dict[int, set[int]] = {}

@@ -1,11 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from asyncsafe_lint.rule import BlockingCallRule, Call
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import BlockingCallRule, Call, RuleSettings
 
 
 class ConfiguredBlockingCall(BlockingCallRule):
@@ -75,7 +70,7 @@ There is no automatic fix.
         "import mylib\nasync def f():\n    return mylib.fetch('x')  # noqa: ASF108  # expect: ASF109\n",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         self._configured = dict(settings.blocking_calls)
 

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Applicability, Fix
 from asyncsafe_lint.edits import add_argument, fix, replace
-from asyncsafe_lint.rule import Call, FixAvailability, Rule
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import Call, FixAvailability, Rule, RuleSettings
 
 #: `requests` functions -> position of `timeout` when it can be passed positionally.
 #: The module functions take it only as a keyword; `Session.request` lists it ninth.
@@ -159,7 +155,7 @@ there is one.
         "import requests\ndef f(*args):\n    return requests.get(*args)  # expect: ASF201\n",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         self._session_calls: list[tuple[Call, str]] = []
         self._custom_adapter = False

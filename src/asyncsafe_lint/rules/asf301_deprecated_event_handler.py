@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
-from asyncsafe_lint.rule import Call, FixAvailability, Rule, is_none
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import Call, FixAvailability, Rule, RuleSettings, is_none
 
 #: Every spelling of the application and router classes that take startup/shutdown handlers.
 APP_TYPES = frozenset(
@@ -205,12 +201,12 @@ through the context manager rather than from FastAPI's loop over the handlers.
         # Types the linter cannot see: the literal event gives the call away.
         "from myproject.main import app\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
         "def register(app):\n    app.add_event_handler('shutdown', print)  # expect: ASF301\n",
-        "from myproject import create_app\napp = create_app()\n@app.on_event(\"shutdown\")  # expect: ASF301\ndef stop():\n    pass\n",
+        'from myproject import create_app\napp = create_app()\n@app.on_event("shutdown")  # expect: ASF301\ndef stop():\n    pass\n',
         "from fastapi import FastAPI\ndef f(app: FastAPI):\n    app.add_event_handler(kind, print)  # expect: ASF301\n",
         "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         self._apps: list[ast.Call] = []
         self._routers: list[ast.Call] = []
@@ -235,7 +231,9 @@ through the context manager rather than from FastAPI's loop over the handlers.
         in_function = call.function is not None
         if method is not None:
             receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
-            self._registrations.append((Registration(node, receiver_name(receiver), in_function, False), f"`{method}()`"))
+            self._registrations.append(
+                (Registration(node, receiver_name(receiver), in_function, False), f"`{method}()`")
+            )
         elif call.name is not None and isinstance(node.func, ast.Attribute):
             owner, _, method = call.name.rpartition(".")
             holder, _, handlers = owner.rpartition(".")

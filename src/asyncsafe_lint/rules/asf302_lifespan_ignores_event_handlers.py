@@ -1,14 +1,10 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Rule, RuleSettings, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
-
-if TYPE_CHECKING:
-    from asyncsafe_lint.config import Settings
 
 _FASTAPI = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
 _LIST_METHODS = frozenset({"append", "extend", "insert"})
@@ -145,7 +141,7 @@ There is no automatic fix yet.
         "@app.on_event('startup')  # noqa: ASF301  # expect: ASF302\nasync def start():\n    pass\n",
     )
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RuleSettings) -> None:
         super().__init__(settings)
         #: Per scope, whether each FastAPI app built there was given a lifespan (None: unknown).
         self._apps: dict[_Scope, list[bool | None]] = {}
