@@ -8,8 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pytest
+
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.units import format_metric, table
+from pytest_asyncsafe.verdicts import Verdict, of_rows
 
 #: Budget keywords in the order their rows are shown.  Latencies are upper bounds in
 #: seconds, `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
@@ -45,14 +48,30 @@ class Row:
     passed: bool
 
     @property
-    def verdict(self) -> str:
-        return "pass" if self.passed else "FAIL"
+    def verdict(self) -> Verdict:
+        return of_rows([self.passed])
 
 
 @dataclass(frozen=True)
 class Budget:
     #: (keyword, bound) in `KEYS` order: seconds, a fraction, or requests a second.
     limits: tuple[tuple[str, float], ...]
+
+    @classmethod
+    def of_markers(cls, markers: Sequence[pytest.Mark]) -> Budget | None:
+        """A test's `latency_budget` markers, closest first, as one budget: their keywords,
+        the closest marker's winning (a module's `pytestmark` may set p99 and a test its
+        own p95).  None without a marker."""
+        if not markers:
+            return None
+        keywords: dict[str, Any] = {}
+        for marker in reversed(markers):
+            if marker.args:
+                raise BudgetError(
+                    f'latency_budget: takes keywords only, e.g. latency_budget(p95="200ms"), got {marker.args!r}'
+                )
+            keywords.update(marker.kwargs)
+        return cls.parse(keywords, "latency_budget")
 
     @classmethod
     def parse(cls, mapping: Mapping[str, Any], where: str) -> Budget:

@@ -12,11 +12,11 @@ import pytest
 
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss
-from pytest_asyncsafe.durations import format_duration, parse_duration
-from pytest_asyncsafe.runs import LoadRun
+from pytest_asyncsafe.durations import parse_duration
+from pytest_asyncsafe.report import budget_miss, load_summary, terminal_summary, write_json
 from pytest_asyncsafe.session import SESSION, AsyncsafeSession
 from pytest_asyncsafe.settings import add_options, from_config
-from pytest_asyncsafe.stalls import request_line
+from pytest_asyncsafe.verdicts import Verdict
 
 if TYPE_CHECKING:
     import httpx
@@ -30,8 +30,6 @@ STARTED = pytest.StashKey[float]()
 THRESHOLD = pytest.StashKey[float]()
 #: The test's latency budget, from its `latency_budget` markers.
 BUDGET = pytest.StashKey[Budget]()
-#: Stalls listed at most under a budget miss.
-MISS_STALLS = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,8 +66,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     session.close()
     if session.settings.enabled and session.settings.json_path is not None:
-        from pytest_asyncsafe.report import write_json
-
         write_json(session, session.settings.json_path)
 
 
@@ -121,20 +117,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _budget(item: pytest.Item) -> Budget | None:
-    """The test's `latency_budget`: its markers' keywords, the closest marker's winning
-    (a module's `pytestmark` may set p99 and a test its own p95)."""
-    markers = list(item.iter_markers("latency_budget"))
-    if not markers:
-        return None
-    keywords: dict[str, Any] = {}
-    for marker in reversed(markers):
-        if marker.args:
-            raise _failure(
-                f'latency_budget: takes keywords only, e.g. latency_budget(p95="200ms"), got {marker.args!r}'
-            )
-        keywords.update(marker.kwargs)
     try:
-        return Budget.parse(keywords, "latency_budget")
+        return Budget.of_markers(list(item.iter_markers("latency_budget")))
     except BudgetError as error:
         raise _failure(str(error)) from None
 
@@ -181,14 +165,9 @@ def _failure(message: str) -> BaseException:
 def _judge(item: pytest.Item, report: pytest.TestReport, session: AsyncsafeSession) -> None:
     threshold = item.stash.get(THRESHOLD, session.settings.server.block_threshold)
     allowed = item.get_closest_marker("asyncsafe_allow_blocking") is not None
-    start = item.stash.get(STARTED, 0.0)
-    charged = session.stalls_during(item.nodeid, start, threshold, allowed)
-    problems = session.deaths()
-    if charged and not allowed:
-        problems.insert(0, session.explain(charged))
-    if not problems:
+    text = session.judge(item.nodeid, item.stash.get(STARTED, 0.0), threshold, allowed)
+    if text is None:
         return
-    text = "\n\n".join(problems)
     invalid = getattr(report, "asyncsafe_invalid", None)
     if report.passed or invalid is not None:
         # A stall (or a dead worker) is the app's failure whatever the generator managed:
@@ -222,8 +201,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     session = config.stash[SESSION]
-    from pytest_asyncsafe.report import load_summary, terminal_summary
-
     if session.settings.enabled:
         terminal_summary(session, terminalreporter)
     load_summary(session, terminalreporter)
@@ -263,32 +240,10 @@ def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadRes
     def on_result(result: LoadResult) -> None:
         __tracebackhide__ = True
         run = session.record_load(item.nodeid, result, budget, enforce=session.settings.enabled)
-        if run.verdict == "FAIL":
-            raise BudgetMiss(_miss(run, session))
+        if run.verdict is Verdict.FAIL:
+            raise BudgetMiss(budget_miss(run, session))
 
     return on_result
-
-
-def _miss(run: LoadRun, session: AsyncsafeSession) -> str:
-    """The budget table, and the loop stalls the servers had during the run."""
-    result = run.result
-    text = result.describe_miss(run.rows)
-    if not session.servers or not result.finished:
-        return text
-    stalls = session.stalls_between(result.started, result.finished)
-    floor = min(server.recording_threshold for server in session.servers)
-    if not stalls:
-        return f"{text}\nno event loop stall of {format_duration(floor)} or more during the run"
-    lines = [
-        f"event loop stalls during the run ({len(stalls)}, longest first; recorded from {format_duration(floor)}):"
-    ]
-    for server, stall in stalls[:MISS_STALLS]:
-        where = stall.where(server.settings.rootdir)
-        serving = ", ".join(request_line(request) for request in stall.requests[:3]) or "no request"
-        lines.append(f"  {format_duration(stall.duration())} in worker pid {stall.pid} serving {serving}: {where}")
-    if len(stalls) > MISS_STALLS:
-        lines.append(f"  ... and {len(stalls) - MISS_STALLS} more")
-    return "\n".join([text, *lines])
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged
-from pytest_asyncsafe.stalls import Stall
+from pytest_asyncsafe.stalls import Stall, request_line
 from pytest_asyncsafe.units import format_ms, format_rate, format_rps, table
 
 
@@ -57,6 +57,32 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
             f"{len(stalls)} stall(s) during startup (not charged to a test), worst "
             f"{format_duration(max(stall.duration() for stall in stalls))}: {place}  [worker pid {pids}]"
         )
+
+
+#: Stalls listed at most under a budget miss.
+MISS_STALLS = 10
+
+
+def budget_miss(run: LoadRun, session: AsyncsafeSession) -> str:
+    """The budget table, and the loop stalls the servers had during the run."""
+    result = run.result
+    text = result.describe_miss(run.rows)
+    if not session.servers or not result.finished:
+        return text
+    stalls = session.stalls_between(result.started, result.finished)
+    floor = min(server.recording_threshold for server in session.servers)
+    if not stalls:
+        return f"{text}\nno event loop stall of {format_duration(floor)} or more during the run"
+    lines = [
+        f"event loop stalls during the run ({len(stalls)}, longest first; recorded from {format_duration(floor)}):"
+    ]
+    for server, stall in stalls[:MISS_STALLS]:
+        where = stall.where(server.settings.rootdir)
+        serving = ", ".join(request_line(request) for request in stall.requests[:3]) or "no request"
+        lines.append(f"  {format_duration(stall.duration())} in worker pid {stall.pid} serving {serving}: {where}")
+    if len(stalls) > MISS_STALLS:
+        lines.append(f"  ... and {len(stalls) - MISS_STALLS} more")
+    return "\n".join([text, *lines])
 
 
 # --- load runs ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import Budget, Row
+from pytest_asyncsafe.verdicts import Verdict, of_rows
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.load import LoadResult
@@ -51,12 +52,12 @@ class LoadRun:
         return printable(f"{self.test} {self.numbered}")
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         if self.result.invalid is not None:
-            return "INVALID"
+            return Verdict.INVALID
         if not self.enforced:
-            return "-"
-        return "pass" if all(row.passed for row in self.rows) else "FAIL"
+            return Verdict.NOT_HELD
+        return of_rows([row.passed for row in self.rows])
 
 
 def run_key(test: str, target: str, index: int) -> str:

@@ -162,6 +162,15 @@ class AsyncsafeSession:
                 )
         return messages
 
+    def judge(self, test: str, start: float, threshold: float, allowed: bool) -> str | None:
+        """Why `test` fails, if it does: the stalls at least `threshold` long charged to it
+        since `start` (unless `allowed`), and the workers that died meanwhile."""
+        charged = self.stalls_during(test, start, threshold, allowed)
+        problems = self.deaths()
+        if charged and not allowed:
+            problems.insert(0, self.explain(charged))
+        return "\n\n".join(problems) if problems else None
+
     def explain(self, charged: list[Charged]) -> str:
         return "\n\n".join(describe(c.stall, c.duration, c.threshold, c.server.settings.rootdir) for c in charged)
 
