@@ -22,7 +22,6 @@ directly, whichever side recorded them.
 
 from __future__ import annotations
 
-import json
 import mmap
 import os
 import signal
@@ -31,8 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from pytest_asyncsafe.events import Event, decode, encode
 from pytest_asyncsafe.saturation import LAG_BUCKETS
 
 #: A signal whose default action is to be ignored - so one that arrives before the
@@ -106,9 +105,8 @@ class WorkerChannel:
         #: `lags[lag_bucket(lag)] += 1`: one more beat that came `lag` late.
         self.lags = view[_STATE.size : _SIZE].cast("q")
 
-    def emit(self, event: str, **fields: Any) -> None:
-        line = json.dumps({"event": event, "pid": self.pid, **fields}, default=str) + "\n"
-        os.write(self._events, line.encode())
+    def emit(self, event: Event) -> None:
+        os.write(self._events, encode(event))
 
     def beat(self, when: float, waited: float) -> None:
         """The loop beat at `when`, its thread having waited `waited` seconds for a CPU so far."""
@@ -127,9 +125,9 @@ class ServerChannel:
         # The load generator's thread and the test's own (drain, settle) both read states.
         self._lock = threading.Lock()
 
-    def read_events(self) -> list[dict[str, Any]]:
+    def read_events(self) -> list[Event]:
         """Events written since the last call, complete lines only."""
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         for path in sorted(self.directory.glob("*.jsonl")):
             offset = self._offsets.get(path, 0)
             with open(path, "rb") as file:
@@ -137,7 +135,7 @@ class ServerChannel:
                 data = file.read()
             complete = data[: data.rfind(b"\n") + 1]
             self._offsets[path] = offset + len(complete)
-            events.extend(json.loads(line) for line in complete.splitlines() if line.strip())
+            events.extend(decode(line) for line in complete.splitlines() if line.strip())
         return events
 
     def states(self) -> dict[int, WorkerState]:

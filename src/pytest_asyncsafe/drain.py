@@ -26,6 +26,7 @@ import httpx
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.channel import SAMPLE_SIGNAL, pid_alive
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.events import Cancelled, Event, SampleTaken, ShutdownComplete, ShutdownFailed, ShutdownStarted
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.stalls import Frame, Sample, Task
 
@@ -229,7 +230,7 @@ def drain(
         settings.graceful_timeout, settings.rootdir,
         expected_exit_code=-signal.SIGTERM if settings.workers == 1 else 0,
     )  # fmt: skip
-    events: list[dict[str, Any]] = []
+    events: list[Event] = []
     timeout = settings.graceful_timeout + EXIT_MARGIN + 5
     with (
         httpx.Client(base_url=server.base_url, timeout=timeout, limits=_FRESH_CONNECTIONS) as client,
@@ -334,7 +335,7 @@ def _connect(port: int) -> str:
     return "served" if answer.startswith(b"HTTP/") else "reset"
 
 
-def _wait_exit(server: Server, deadline: float, events: list[dict[str, Any]]) -> tuple[int | None, float]:
+def _wait_exit(server: Server, deadline: float, events: list[Event]) -> tuple[int | None, float]:
     """The main process's exit status once the whole process tree is gone (None when the
     deadline came first), and when that was."""
     process = server.process
@@ -357,7 +358,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _sample_and_kill(server: Server, events: list[dict[str, Any]]) -> dict[int, str]:
+def _sample_and_kill(server: Server, events: list[Event]) -> dict[int, str]:
     """Ask every live worker for its stack and tasks, then kill the tree: where each was stuck."""
     alive = [pid for pid in server.worker_pids if pid_alive(pid)]
     deadline = time.monotonic() + _SAMPLE_WAIT
@@ -372,8 +373,8 @@ def _sample_and_kill(server: Server, events: list[dict[str, Any]]) -> dict[int, 
         time.sleep(_RESAMPLE_EVERY)
         for event in server.poll():
             events.append(event)
-            if event["event"] == "sample" and event["pid"] in alive and not _telling(samples.get(event["pid"])):
-                samples[event["pid"]] = Sample.from_event(event)
+            if isinstance(event, SampleTaken) and event.pid in alive and not _telling(samples.get(event.pid)):
+                samples[event.pid] = Sample.from_event(event)
     server.stop(graceful=False)
     return {pid: _stuck(samples.get(pid), server.settings.rootdir) for pid in alive}
 
@@ -407,32 +408,30 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _worker_reports(report: DrainReport, server: Server, events: list[dict[str, Any]]) -> None:
+def _worker_reports(report: DrainReport, server: Server, events: list[Event]) -> None:
     """What the workers reported of their shutdown: the requests Uvicorn cancelled, and
     how each one's lifespan shutdown ended."""
-    by_pid: dict[int, dict[str, dict[str, Any]]] = {pid: {} for pid in server.worker_pids}
+    by_pid: dict[int, dict[type[Event], Event]] = {pid: {} for pid in server.worker_pids}
     for event in events:
-        if event["pid"] in by_pid:
-            by_pid[event["pid"]][event["event"]] = event
-        if event["event"] == "cancelled":
-            report.cancelled.append((f"{event['method']} {event['path']}", event["started"]))
+        if event.pid in by_pid:
+            by_pid[event.pid][type(event)] = event
+        if isinstance(event, Cancelled):
+            report.cancelled.append((f"{event.method} {event.path}", event.started))
     for pid, seen in by_pid.items():
-        if "shutdown-failed" in seen:
+        failed, complete = seen.get(ShutdownFailed), seen.get(ShutdownComplete)
+        if isinstance(failed, ShutdownFailed):
             # The app's own words: an error may quote a value of `asyncsafe_env`.
-            raised = _raised(seen["shutdown-failed"], report.root)
+            raised = _raised(failed.message, report.root)
             report.lifespan[pid] = (RAISED, server.settings.hide_env(raised))
-        elif "shutdown-complete" in seen:
+        elif isinstance(complete, ShutdownComplete):
             report.lifespan[pid] = (COMPLETED, "")
-            report.leaked_tasks += [
-                LeakedTask(pid, Task.from_event(task)) for task in seen["shutdown-complete"]["tasks"]
-            ]
+            report.leaked_tasks += [LeakedTask(pid, Task.from_event(task)) for task in complete.tasks]
         else:
-            report.lifespan[pid] = (UNFINISHED if "shutdown-started" in seen else NEVER_STARTED, "")
+            report.lifespan[pid] = (UNFINISHED if ShutdownStarted in seen else NEVER_STARTED, "")
 
 
-def _raised(event: dict[str, Any], root: Path) -> str:
+def _raised(message: str, root: Path) -> str:
     """The exception and the innermost frame of the traceback the app sent."""
-    message: str = event.get("message", "")
     lines = [line for line in message.strip().splitlines() if line.strip()]
     frames = list(_TRACEBACK_FRAME.finditer(message))
     where = ""

@@ -13,11 +13,11 @@ import tempfile
 import time
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Any
 
 from asyncsafe_lint.untrusted import printable, printable_lines
 from pytest_asyncsafe.channel import MAX_SAMPLES, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.events import Event, Ready, SampleTaken, StallOver
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
@@ -135,8 +135,8 @@ class Server:
         ready: set[int] = set()
         while len(ready) < self.settings.workers:
             for event in self.poll():
-                if event["event"] == "ready":
-                    ready.add(event["pid"])
+                if isinstance(event, Ready):
+                    ready.add(event.pid)
             if self.process is not None and self.process.poll() is not None:
                 raise ServerError(
                     f"asyncsafe: the server for {self.app} exited with status {self.process.returncode} "
@@ -152,18 +152,18 @@ class Server:
         self.worker_pids = sorted(ready)
 
     # --- while running ------------------------------------------------------------------
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[Event]:
         """Read what the workers reported since the last poll, keeping stalls."""
         events = self.channel.read_events()
         for event in events:
-            if event["event"] == "sample":
-                self._samples[event["pid"]].append(Sample.from_event(event))
-            elif event["event"] == "stall":
-                self.stalls.append(Stall.from_event(event, self._samples[event["pid"]]))
-            elif event["event"] == "ready":
-                self._ready_at[event["pid"]] = event["time"]
-                if self.worker_pids and event["pid"] not in self.worker_pids:
-                    self.worker_pids.append(event["pid"])  # Uvicorn replaced a worker
+            if isinstance(event, SampleTaken):
+                self._samples[event.pid].append(Sample.from_event(event))
+            elif isinstance(event, StallOver):
+                self.stalls.append(Stall.from_event(event, self._samples[event.pid]))
+            elif isinstance(event, Ready):
+                self._ready_at[event.pid] = event.time
+                if self.worker_pids and event.pid not in self.worker_pids:
+                    self.worker_pids.append(event.pid)  # Uvicorn replaced a worker
         return events
 
     def ongoing(self, now: float) -> list[Stall]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.events import SampleTaken, StallOver
 
 #: Where code that is not the user's own lives: the stdlib, installed packages, this plugin.
 _NOT_USER = tuple(
@@ -118,18 +119,11 @@ class Sample:
     threads: tuple[tuple[str, Stack], ...] = ()
 
     @classmethod
-    def from_event(cls, event: dict[str, Any]) -> Sample:
-        tasks = tuple(Task.from_event(task) for task in event.get("tasks", ()))
-        threads = tuple((thread["name"], _stack(thread["stack"])) for thread in event.get("threads", ()))
+    def from_event(cls, event: SampleTaken) -> Sample:
+        tasks = tuple(Task.from_event(task) for task in event.tasks)
+        threads = tuple((thread["name"], _stack(thread["stack"])) for thread in event.threads)
         return cls(
-            event["pid"],
-            event["time"],
-            _stack(event["stack"]),
-            event["running"],
-            event["in_flight"],
-            tasks,
-            event["callback"],
-            threads,
+            event.pid, event.time, _stack(event.stack), event.running, event.in_flight, tasks, event.callback, threads
         )
 
 
@@ -151,28 +145,18 @@ class Stall:
     collecting: tuple[tuple[float, float], ...] = ()
 
     @classmethod
-    def from_event(cls, event: dict[str, Any], samples: Sequence[Sample]) -> Stall:
-        start, end = event["start"], event["end"]
+    def from_event(cls, event: StallOver, samples: Sequence[Sample]) -> Stall:
+        start, end = event.start, event.end
         within = _within(samples, start, end)
-        collecting = tuple((begun, ended) for begun, ended in event.get("collecting", ()))
+        collecting = tuple((begun, ended) for begun, ended in event.collecting)
         culprits = _culprits(within, start, end, collecting)
         running = _running(culprits)
         # The worker's own list, made once the stall was over: every request in flight at
         # some time since it began (the one that blocked may have finished meanwhile).
-        others = [request for request in event["requests"] if request["id"] not in {r["id"] for r in running}]
+        others = [request for request in event.requests if request["id"] not in {r["id"] for r in running}]
         requests = (*running, *({**request, "running": False} for request in others))
         waited = _waited(culprits, running) if culprits else len(others)
-        return cls(
-            event["pid"],
-            start,
-            end,
-            event["phase"],
-            requests,
-            within,
-            event.get("descheduled", 0.0),
-            waited,
-            collecting,
-        )
+        return cls(event.pid, start, end, event.phase, requests, within, event.descheduled, waited, collecting)
 
     @classmethod
     def going_on(cls, pid: int, start: float, phase: str, samples: Sequence[Sample], descheduled: float) -> Stall:

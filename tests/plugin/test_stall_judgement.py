@@ -11,6 +11,7 @@ from types import FrameType
 
 import pytest
 
+from pytest_asyncsafe.events import StallOver
 from pytest_asyncsafe.stalls import Frame, Sample, Stall, during
 from pytest_asyncsafe.worker import monitor
 
@@ -35,8 +36,8 @@ def saturated(start: float, end: float, first_callback: int = 100) -> list[Sampl
 
 def stall(*samples: Sample, end: float = 0.3, collecting: tuple[tuple[float, float], ...] = ()) -> Stall:
     requests = [{"id": number, "method": "GET", "path": f"/{number}", "responded": False} for number in (1, 2, 3)]
-    event = {"pid": 4242, "start": 100.0, "end": 100.0 + end, "phase": "serving", "requests": requests}
-    return Stall.from_event({**event, "collecting": [[100.0 + a, 100.0 + b] for a, b in collecting]}, list(samples))
+    over = [(100.0 + a, 100.0 + b) for a, b in collecting]
+    return Stall.from_event(StallOver(4242, 100.0, 100.0 + end, 0.0, over, "serving", requests), list(samples))
 
 
 @pytest.mark.parametrize(

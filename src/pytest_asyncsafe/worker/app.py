@@ -19,6 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from pytest_asyncsafe.channel import WorkerChannel
+from pytest_asyncsafe.events import (
+    Cancelled,
+    Ready,
+    ShutdownComplete,
+    ShutdownFailed,
+    ShutdownStarted,
+    StartupFailed,
+    WorkerStarted,
+)
 from pytest_asyncsafe.worker.monitor import LoopMonitor
 from pytest_asyncsafe.worker.orphans import die_with_parent
 from pytest_asyncsafe.worker.tasks import leftover_tasks, track_origins
@@ -47,7 +56,7 @@ def create() -> ASGIApp:
     channel = WorkerChannel(Path(settings["channel"]), os.getpid())
     track_origins(True)
     app = import_from_string(settings["app"])
-    channel.emit("worker-started", time=time.monotonic())
+    channel.emit(WorkerStarted(channel.pid, time.monotonic()))
     return Watched(app, channel, settings["threshold"], settings["task_origins"])
 
 
@@ -129,10 +138,12 @@ class Watched:
         except asyncio.CancelledError:
             # Uvicorn cancels what is still running when its graceful shutdown times out.
             self.channel.emit(
-                "cancelled",
-                method=scope.get("method", "WS"),
-                path=scope.get("path", ""),
-                started=response_flag(send, "response_started"),
+                Cancelled(
+                    self.channel.pid,
+                    scope.get("method", "WS"),
+                    scope.get("path", ""),
+                    response_flag(send, "response_started"),
+                )
             )
             raise
         finally:
@@ -147,7 +158,7 @@ class Watched:
         async def reporting_receive() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                self.channel.emit("shutdown-started", time=time.monotonic())
+                self.channel.emit(ShutdownStarted(self.channel.pid, time.monotonic()))
             return message
 
         async def reporting_send(message: Message) -> None:
@@ -155,14 +166,14 @@ class Watched:
             if message["type"] == "lifespan.startup.complete":
                 track_origins(self.task_origins)
                 self.ready_at = time.monotonic()
-                self.channel.emit("ready", time=self.ready_at)
+                self.channel.emit(Ready(self.channel.pid, self.ready_at))
             elif message["type"] == "lifespan.startup.failed":
-                self.channel.emit("startup-failed", message=message.get("message", ""))
+                self.channel.emit(StartupFailed(self.channel.pid, message.get("message", "")))
             elif message["type"] == "lifespan.shutdown.complete":
-                self.channel.emit("shutdown-complete", time=time.monotonic(), tasks=leftover_tasks())
+                self.channel.emit(ShutdownComplete(self.channel.pid, time.monotonic(), leftover_tasks()))
                 self._stop_monitor()
             elif message["type"] == "lifespan.shutdown.failed":
-                self.channel.emit("shutdown-failed", time=time.monotonic(), message=message.get("message", ""))
+                self.channel.emit(ShutdownFailed(self.channel.pid, time.monotonic(), message.get("message", "")))
                 self._stop_monitor()
             await send(message)
 

@@ -45,6 +45,7 @@ from pytest_asyncsafe.channel import (
     overdue_after,
     sample_every,
 )
+from pytest_asyncsafe.events import SampleTaken, StallOver
 from pytest_asyncsafe.saturation import lag_bucket
 from pytest_asyncsafe.worker.tasks import every_task
 
@@ -122,13 +123,15 @@ class LoopMonitor:
         descheduled = max(self._waited - waited, 0.0)
         if now - self._due - descheduled >= self.threshold:
             self.channel.emit(
-                "stall",
-                start=self._due,
-                end=now,
-                descheduled=descheduled,
-                collecting=self._collector.pauses_since(self._due),
-                phase=self.served.phase(self._due),
-                requests=self.served.requests(self._due),
+                StallOver(
+                    self.channel.pid,
+                    start=self._due,
+                    end=now,
+                    descheduled=descheduled,
+                    collecting=self._collector.pauses_since(self._due),
+                    phase=self.served.phase(self._due),
+                    requests=self.served.requests(self._due),
+                )
             )
         self._due = now + self.interval
         self._next_beat = self.loop.call_later(self.interval, self._beat)
@@ -166,14 +169,16 @@ class LoopMonitor:
         # The request running, not every one in flight: under load a sample comes every
         # few milliseconds, and must cost the loop next to nothing.
         self.channel.emit(
-            "sample",
-            time=now,
-            stack=stack,
-            running=self.served.running(),
-            in_flight=self.channel.in_flight[0],
-            tasks=tasks,
-            callback=self._callbacks if callback is not None else 0,
-            threads=_other_threads() if _held_off(frame) else [],
+            SampleTaken(
+                self.channel.pid,
+                time=now,
+                stack=stack,
+                running=self.served.running(),
+                in_flight=self.channel.in_flight[0],
+                tasks=tasks,
+                callback=self._callbacks if callback is not None else 0,
+                threads=_other_threads() if _held_off(frame) else [],
+            )
         )
 
 

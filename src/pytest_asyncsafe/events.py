@@ -1,0 +1,154 @@
+"""What a worker tells the pytest process: one typed event per line of its channel.
+
+The worker builds them (`worker/app.py`, `worker/monitor.py`) and `channel.WorkerChannel`
+writes them as JSON lines; `channel.ServerChannel` reads them back as the same types, the
+one place a line is parsed.  What they carry is plain data: stacks as (file, line,
+function) triples, requests and tasks as the dicts the worker described them with
+(`stalls` makes its model of them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+#: A stack as the worker sends it, outermost frame first: (file, line, function) each.
+Places = Sequence[Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStarted:
+    """The worker imported the app."""
+
+    kind: ClassVar[str] = "worker-started"
+    pid: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """The app's lifespan startup completed: the worker takes requests from `time` on."""
+
+    kind: ClassVar[str] = "ready"
+    pid: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class StartupFailed:
+    kind: ClassVar[str] = "startup-failed"
+    pid: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownStarted:
+    kind: ClassVar[str] = "shutdown-started"
+    pid: int
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownComplete:
+    """The lifespan shutdown completed, leaving `tasks` unfinished."""
+
+    kind: ClassVar[str] = "shutdown-complete"
+    pid: int
+    time: float
+    tasks: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownFailed:
+    kind: ClassVar[str] = "shutdown-failed"
+    pid: int
+    time: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """Uvicorn cancelled a request still running when its graceful shutdown timed out."""
+
+    kind: ClassVar[str] = "cancelled"
+    pid: int
+    method: str
+    path: str
+    #: Whether its response had started.
+    started: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTaken:
+    """The loop thread's stack at one moment of an overdue beat (or when asked)."""
+
+    kind: ClassVar[str] = "sample"
+    pid: int
+    time: float
+    stack: Places
+    #: The request whose code was running (id, method, path, responded), if any.
+    running: dict[str, Any] | None
+    in_flight: int
+    tasks: list[dict[str, Any]]
+    #: Which of the loop's callbacks was running, numbered by the worker (0: none was).
+    callback: int
+    #: The other threads' names and stacks, for a loop caught waiting for the GIL.
+    threads: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StallOver:
+    """A beat came `end - start` late: reported by that beat."""
+
+    kind: ClassVar[str] = "stall"
+    pid: int
+    start: float
+    end: float
+    #: How long of it the loop's thread waited for a CPU.
+    descheduled: float
+    #: The garbage collector's pauses meanwhile, (start, end) each.
+    collecting: Sequence[Sequence[float]]
+    #: "startup" before the app was ready, then "serving".
+    phase: str
+    #: Every request in flight at some time since `start`.
+    requests: list[dict[str, Any]]
+
+
+Event = (
+    WorkerStarted
+    | Ready
+    | StartupFailed
+    | ShutdownStarted
+    | ShutdownComplete
+    | ShutdownFailed
+    | Cancelled
+    | SampleTaken
+    | StallOver
+)
+_KINDS: dict[str, type[Event]] = {
+    kind.kind: kind
+    for kind in (
+        WorkerStarted,
+        Ready,
+        StartupFailed,
+        ShutdownStarted,
+        ShutdownComplete,
+        ShutdownFailed,
+        Cancelled,
+        SampleTaken,
+        StallOver,
+    )
+}
+
+
+def encode(event: Event) -> bytes:
+    """One line of the channel."""
+    data = {"event": event.kind, **{field.name: getattr(event, field.name) for field in fields(event)}}
+    return (json.dumps(data, default=str) + "\n").encode()
+
+
+def decode(line: bytes) -> Event:
+    data = json.loads(line)
+    return _KINDS[data.pop("event")](**data)
