@@ -10,7 +10,6 @@ not a fault of the app.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -24,7 +23,7 @@ from typing import Any
 import httpx
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.channel import SAMPLE_SIGNAL, pid_alive
+from pytest_asyncsafe.channel import pid_alive
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.events import Cancelled, Event, SampleTaken, ShutdownComplete, ShutdownFailed, ShutdownStarted
 from pytest_asyncsafe.server import Server
@@ -240,16 +239,15 @@ def drain(
         report.seen_in_flight = _wait_in_flight(server, report.in_flight, futures)
         log_offset = len(server.logs) if log_from_signal else 0
         signalled = time.monotonic()
-        assert server.process is not None
-        server.process.send_signal(signal.SIGTERM)
+        server.terminate()
         report.refused_after_signal, report.refusal = _probe(server.port, signalled)
         report.exit_code, gone = _wait_exit(server, signalled + report.deadline, events)
         report.shutdown_seconds = gone - signalled
         report.killed = report.exit_code is None
         if report.killed:
             # Before reading the responses: a request stuck in a hung server ends with it.
-            report.stuck = _sample_and_kill(server, events)
-            report.exit_code = server.process.wait()
+            report.stuck = _where_stuck(server, events)
+            report.exit_code = server.stop(graceful=False)
         for future in futures:
             _judge(report, future.result())
     events += server.poll()
@@ -292,7 +290,7 @@ def _wait_in_flight(server: Server, count: int, futures: list[Future[Outcome]]) 
     count them, in the app), or once the wait is given up."""
     deadline = time.monotonic() + IN_FLIGHT_TIMEOUT
     while True:
-        seen = sum(state.in_flight for state in server.channel.states().values() if state.pid in server.worker_pids)
+        seen = server.in_flight()
         if seen >= count or time.monotonic() > deadline or all(future.done() for future in futures):
             return min(seen, count)
         time.sleep(0.005)
@@ -338,28 +336,17 @@ def _connect(port: int) -> str:
 def _wait_exit(server: Server, deadline: float, events: list[Event]) -> tuple[int | None, float]:
     """The main process's exit status once the whole process tree is gone (None when the
     deadline came first), and when that was."""
-    process = server.process
-    assert process is not None
     while time.monotonic() < deadline:
         events += server.poll()
-        if process.poll() is not None and not _group_alive(process.pid):
-            return process.returncode, time.monotonic()
+        status = server.exit_status()
+        if status is not None:
+            return status, time.monotonic()
         time.sleep(0.01)
     return None, time.monotonic()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a member we may not signal is still a member
-        pass
-    return True
-
-
-def _sample_and_kill(server: Server, events: list[Event]) -> dict[int, str]:
-    """Ask every live worker for its stack and tasks, then kill the tree: where each was stuck."""
+def _where_stuck(server: Server, events: list[Event]) -> dict[int, str]:
+    """Ask every live worker for its stack and tasks: where each was stuck."""
     alive = [pid for pid in server.worker_pids if pid_alive(pid)]
     deadline = time.monotonic() + _SAMPLE_WAIT
     samples: dict[int, Sample] = {}
@@ -369,25 +356,17 @@ def _sample_and_kill(server: Server, events: list[Event]) -> dict[int, str]:
     while time.monotonic() < deadline and not all(_telling(samples.get(pid)) for pid in alive):
         for pid in alive:
             if not _telling(samples.get(pid)):
-                _signal(pid, SAMPLE_SIGNAL)
+                server.ask_sample(pid)
         time.sleep(_RESAMPLE_EVERY)
         for event in server.poll():
             events.append(event)
             if isinstance(event, SampleTaken) and event.pid in alive and not _telling(samples.get(event.pid)):
                 samples[event.pid] = Sample.from_event(event)
-    server.stop(graceful=False)
     return {pid: _stuck(samples.get(pid), server.settings.rootdir) for pid in alive}
 
 
 def _telling(sample: Sample | None) -> bool:
     return sample is not None and (any(frame.user for frame in sample.stack) or bool(sample.tasks))
-
-
-def _signal(pid: int, signum: int) -> None:
-    try:
-        os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _stuck(sample: Sample | None, root: Path) -> str:

@@ -116,6 +116,12 @@ class StallOver:
     requests: list[dict[str, Any]]
 
 
+def phase(ready_at: float | None, at: float) -> str:
+    """A worker's phase at `at`: "startup" until its app was ready (`Ready.time`), then
+    "serving".  The worker dates a stall by it, the pytest process one still going on."""
+    return "serving" if ready_at is not None and 0 < ready_at <= at else "startup"
+
+
 Event = (
     WorkerStarted
     | Ready

@@ -15,9 +15,9 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from asyncsafe_lint.untrusted import printable, printable_lines
-from pytest_asyncsafe.channel import MAX_SAMPLES, ServerChannel, WorkerState, pid_alive, stalled_since
+from pytest_asyncsafe.channel import MAX_SAMPLES, SAMPLE_SIGNAL, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.events import Event, Ready, SampleTaken, StallOver
+from pytest_asyncsafe.events import Event, Ready, SampleTaken, StallOver, phase
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
@@ -172,13 +172,15 @@ class Server:
         for state in self._live_states():
             since = stalled_since(state, self.recording_threshold, now)
             if since is not None:
-                ready = self._ready_at.get(state.pid)
-                phase = "serving" if ready is not None and ready <= since else "startup"
                 # Waiting for a CPU since the last beat is the busy machine's, not the app's.
                 descheduled = run_queue_seconds(state.pid) - state.waited
                 stalled.append(
                     Stall.going_on(
-                        state.pid, since, phase, self._samples[state.pid], descheduled if descheduled > 0 else 0.0
+                        state.pid,
+                        since,
+                        phase(self._ready_at.get(state.pid), since),
+                        self._samples[state.pid],
+                        descheduled if descheduled > 0 else 0.0,
                     )
                 )
         return stalled
@@ -214,11 +216,30 @@ class Server:
             for state in self._live_states()
         }
 
+    def in_flight(self) -> int:
+        """How many requests the workers have in flight now, as they count them in the app."""
+        return sum(state.in_flight for state in self.channel.states().values() if state.pid in self.worker_pids)
+
+    def ask_sample(self, pid: int) -> None:
+        """Ask worker `pid` for its stack and tasks (a `SampleTaken` event follows)."""
+        signal_if_alive(pid, SAMPLE_SIGNAL)
+
     def _live_states(self) -> list[WorkerState]:
         states = self.channel.states()
         return [states[pid] for pid in self.worker_pids if pid in states and pid_alive(pid)]
 
     # --- stopping ---------------------------------------------------------------------------
+    def terminate(self) -> None:
+        """SIGTERM to the main process, as a deploy sends it; `exit_status` tells when it is over."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+
+    def exit_status(self) -> int | None:
+        """The main process's exit status, once the whole process tree is gone."""
+        process = self.process
+        assert process is not None
+        return process.returncode if process.poll() is not None and not _group_alive(process.pid) else None
+
     def stop(self, *, graceful: bool = True) -> int | None:
         """SIGTERM, then SIGKILL for the whole process group after the graceful timeout
         (at once when not `graceful`)."""
@@ -265,4 +286,22 @@ def _kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal is still a member
+        pass
+    return True
+
+
+def signal_if_alive(pid: int, signum: int) -> None:
+    """Send `signum` to a process that may be gone by now."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
         pass

@@ -27,6 +27,7 @@ from pytest_asyncsafe.events import (
     ShutdownStarted,
     StartupFailed,
     WorkerStarted,
+    phase,
 )
 from pytest_asyncsafe.worker.monitor import LoopMonitor
 from pytest_asyncsafe.worker.orphans import die_with_parent
@@ -82,7 +83,7 @@ class Watched:
         self._next_id = 0
 
     def phase(self, at: float) -> str:
-        return "serving" if 0 < self.ready_at <= at else "startup"
+        return phase(self.ready_at, at)
 
     def requests(self, since: float) -> list[dict[str, Any]]:
         """What was being served at any time since `since`: a snapshot, as the requests
