@@ -22,13 +22,10 @@ import ast
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from asyncsafe_lint.frameworks import REGISTRIES, ROUTERS
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.syntax import Function, FunctionNode, argument
 
-_APPS = ("fastapi.FastAPI", "fastapi.applications.FastAPI", "starlette.applications.Starlette")
-_ROUTERS = ("fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router")
-#: Everything routes, middleware and handlers are registered on.
-_REGISTRIES = (*_APPS, *_ROUTERS)
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
 _DEPENDS = frozenset({
     f"fastapi.{module}{function}"
@@ -105,7 +102,7 @@ class Roles:
         if not isinstance(target, ast.Name):
             return
         self.owner = "=" + target.id
-        if symbol is not None and symbol.instance and symbol.qualname in _ROUTERS and isinstance(value, ast.Call):
+        if symbol is not None and symbol.instance and symbol.qualname in ROUTERS and isinstance(value, ast.Call):
             prefix = _string(argument(value, "prefix", None))
             if prefix:
                 self._prefixes[target.id] = prefix
@@ -130,9 +127,9 @@ class Roles:
             self._middleware_class(argument(node, "cls", 0))
         elif name in _STARLETTE_ROUTES:
             self._route(argument(node, "endpoint", 1), node, _STARLETTE_ROUTES[name], None)
-        elif owner in _REGISTRIES:
+        elif owner in REGISTRIES:
             self._registry_call(node, method)
-        elif name in _REGISTRIES:
+        elif name in REGISTRIES:
             self._give(argument(node, "lifespan", None), "lifespan")
             handlers = argument(node, "exception_handlers", None)
             if isinstance(handlers, ast.Dict):

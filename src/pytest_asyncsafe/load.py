@@ -47,7 +47,7 @@ from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.saturation import LoopReading, Saturation, between
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.transport import LeanTransport
-from pytest_asyncsafe.units import describe_unfinished
+from pytest_asyncsafe.units import describe_unfinished, format_ms
 
 #: Hard limits on any run, whatever it asks for.
 MAX_REQUESTS = 1_000_000
@@ -232,15 +232,12 @@ class LoadResult:
         )
 
     def __repr__(self) -> str:
-        def ms(seconds: float) -> str:
-            return "-" if math.isnan(seconds) else f"{seconds * 1000:.1f}ms"
-
         rejected = self.status_counts[REJECTED]
-        rejections = f", 503 x{rejected} (p99 {ms(self.rejected_latencies.percentile(99))})" if rejected else ""
+        rejections = f", 503 x{rejected} (p99 {format_ms(self.rejected_latencies.percentile(99))})" if rejected else ""
         unfinished = f", {describe_unfinished(self.unfinished)}" if self.unfinished else ""
         return (
-            f"<LoadResult {printable(self.target)} {self.count} requests, {self.rps:.0f} rps, p50 {ms(self.p50)}, "
-            f"p95 {ms(self.p95)}, p99 {ms(self.p99)}, errors {dict(self.errors)}{rejections}{unfinished}>"
+            f"<LoadResult {printable(self.target)} {self.count} requests, {self.rps:.0f} rps, p50 {format_ms(self.p50)}, "
+            f"p95 {format_ms(self.p95)}, p99 {format_ms(self.p99)}, errors {dict(self.errors)}{rejections}{unfinished}>"
         )
 
 
@@ -274,7 +271,7 @@ class Rejections:
             )
         elif self.p99 > self.limit:
             reasons.append(
-                f"the 503s were slow: p99 {_ms(self.p99)} > {_ms(self.limit)} "
+                f"the 503s were slow: p99 {format_ms(self.p99)} > {format_ms(self.limit)} "
                 f"({self.rejected} of {self.count} answered 503)"
             )
         if self.errors:
@@ -294,8 +291,8 @@ class Rejections:
         if failures:
             return f"<rejected_fast FAILED: {'; '.join(failures)}>"
         return (
-            f"<rejected_fast: {self.rejected} of {self.count} answered 503, p99 {_ms(self.p99)} "
-            f"<= {_ms(self.limit)}; every request got a response, none another 5xx>"
+            f"<rejected_fast: {self.rejected} of {self.count} answered 503, p99 {format_ms(self.p99)} "
+            f"<= {format_ms(self.limit)}; every request got a response, none another 5xx>"
         )
 
     __str__ = __repr__
@@ -1034,7 +1031,7 @@ def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: d
     """Why the run describes the generator rather than the server, if it does."""
     lag_limit = max(LOOP_LAG_LIMIT, LOOP_LAG_SHARE * tally.latencies.percentile(50))
     if _over(loop_lags, lag_limit):
-        return f"the generator's own event loop lagged: p99 {_ms(_p99(loop_lags))} (limit {_ms(lag_limit)})"
+        return f"the generator's own event loop lagged: p99 {format_ms(_p99(loop_lags))} (limit {format_ms(lag_limit)})"
     if not shape.open_loop:
         return None
     waits, lags = tally.connection_waits, tally.schedule_lags
@@ -1043,7 +1040,7 @@ def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: d
         return None
     # The checks' arrays are never empty here: the first request is always sent.
     unsent = f"{tally.dropped} of {tally.scheduled} scheduled requests were never sent; " if tally.dropped else ""
-    late = f"p99 lag {_ms(_p99(lags))}, p99 wait for a connection {_ms(_p99(waits))} (limit {_ms(SCHEDULE_LAG_LIMIT)})"
+    late = f"p99 lag {format_ms(_p99(lags))}, p99 wait for a connection {format_ms(_p99(waits))} (limit {format_ms(SCHEDULE_LAG_LIMIT)})"
     cpu, busy = health["cpu_share"], health["connections_busy"]
     if cpu > CPU_LIMIT:
         return (
@@ -1053,14 +1050,14 @@ def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: d
         share = _count_over(waits, CONNECTION_WAIT_LIMIT) / len(waits)
         return (
             f"ran out of connections: {unsent}with concurrency={shape.concurrency}, none was idle {busy:.0%} of "
-            f"the run, and {share:.0%} of requests waited for one (p99 {_ms(_p99(waits))}, limit "
-            f"{_ms(CONNECTION_WAIT_LIMIT)}): the server answered too slowly for rate={shape.rate:g}/s over "
+            f"the run, and {share:.0%} of requests waited for one (p99 {format_ms(_p99(waits))}, limit "
+            f"{format_ms(CONNECTION_WAIT_LIMIT)}): the server answered too slowly for rate={shape.rate:g}/s over "
             f"concurrency={shape.concurrency}; raise concurrency= if it can take more at once, or lower rate="
         )
     if lagged or tally.dropped:
         return (
-            f"the generator fell behind its open-loop schedule: {unsent}p90 lag {_ms(_percentile(lags, 90))} "
-            f"(limit {_ms(SCHEDULE_LAG_LIMIT)})"
+            f"the generator fell behind its open-loop schedule: {unsent}p90 lag {format_ms(_percentile(lags, 90))} "
+            f"(limit {format_ms(SCHEDULE_LAG_LIMIT)})"
         )
     # Requests waited for connections a while (a server stall): their latencies are honest.
     return None
@@ -1082,7 +1079,3 @@ def _p99(samples: array[float]) -> float:
 
 def _percentile(samples: array[float], percentile: float) -> float:
     return Latencies(samples).percentile(percentile)
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"

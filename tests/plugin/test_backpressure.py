@@ -122,7 +122,7 @@ def test_a_bad_bound_is_named(p99: object, message: str) -> None:
 
 def test_the_result_repr_shows_the_503s_when_there_are_some() -> None:
     shown = repr(result(statuses={200: 10, 503: 100}, rejected_ms=HUNDRED))
-    assert shown.endswith(", errors {}, 503 x100 (p99 99.0ms)>"), shown
+    assert shown.endswith(", errors {}, 503 x100 (p99 99.0 ms)>"), shown
     assert repr(result(statuses={200: 10})).endswith(", errors {}>")
 
 

@@ -228,7 +228,7 @@ def test_a_miss_says_what_unfinished_requests_count_as_and_the_rows_they_failed(
 def test_unfinished_requests_are_in_the_repr_and_the_verdict_on_rejections() -> None:
     result = make_result([1.0] * 7, unfinished=[1001.0, 1004.0, 1002.0], elapsed=1.0)
     assert repr(result) == (
-        "<LoadResult GET /items 10 requests, 10 rps, p50 1.0ms, p95 1004.0ms, p99 1004.0ms, errors {}, "
+        "<LoadResult GET /items 10 requests, 10 rps, p50 1.0 ms, p95 1004.0 ms, p99 1004.0 ms, errors {}, "
         "3 unfinished (waited 1.00 s)>"
     )
     assert describe_unfinished([1.0, 1.004]) == "2 unfinished (waited 1.00 s)"

@@ -3,28 +3,16 @@ from __future__ import annotations
 import ast
 
 from asyncsafe_lint.diagnostics import Fix
+from asyncsafe_lint.frameworks import LIST_METHODS, REGISTRIES, ROUTERS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
 from asyncsafe_lint.rule import Call, FixAvailability, Rule, RuleSettings, is_none
 
-#: Every spelling of the application and router classes that take startup/shutdown handlers.
-APP_TYPES = frozenset(
-    {
-        "fastapi.FastAPI",
-        "fastapi.applications.FastAPI",
-        "fastapi.APIRouter",
-        "fastapi.routing.APIRouter",
-        "starlette.applications.Starlette",
-        "starlette.routing.Router",
-    }
-)
-ROUTER_TYPES = frozenset({"fastapi.APIRouter", "fastapi.routing.APIRouter", "starlette.routing.Router"})
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
-_LIST_METHODS = frozenset({"append", "extend", "insert"})
 
 
 def is_app_type(owner: str) -> bool:
-    """`fastapi.FastAPI`, or the router of one (`app.router` resolves to `fastapi.FastAPI.router`)."""
-    return owner in APP_TYPES or owner.removesuffix(".router") in APP_TYPES
+    """An app or router class, or the router of an app."""
+    return is_one_of(owner, REGISTRIES)
 
 
 def event_literal(call: Call) -> str | None:
@@ -220,8 +208,8 @@ through the context manager rather than from FastAPI's loop over the handlers.
         node = call.node
         if not isinstance(node, ast.Call):
             return
-        if call.name in APP_TYPES:
-            (self._routers if call.name in ROUTER_TYPES else self._apps).append(node)
+        if call.name in REGISTRIES:
+            (self._routers if call.name in ROUTERS else self._apps).append(node)
             for keyword in HANDLER_KEYWORDS:
                 arg = call.keyword(keyword)
                 if arg is not None and not is_none(arg.value):
@@ -238,7 +226,7 @@ through the context manager rather than from FastAPI's loop over the handlers.
             owner, _, method = call.name.rpartition(".")
             holder, _, handlers = owner.rpartition(".")
             receiver = node.func.value
-            if method in _LIST_METHODS and handlers in HANDLER_KEYWORDS and is_app_type(holder):
+            if method in LIST_METHODS and handlers in HANDLER_KEYWORDS and is_app_type(holder):
                 listed = receiver.value if isinstance(receiver, ast.Attribute) else None
                 found = Registration(node, receiver_name(listed), in_function, True)
                 self._registrations.append((found, f"adding to `{handlers}`"))

@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import ast
 
+from asyncsafe_lint.frameworks import FASTAPI_APPS, LIST_METHODS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
 from asyncsafe_lint.rule import Call, Rule, RuleSettings, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
-
-_FASTAPI = frozenset({"fastapi.FastAPI", "fastapi.applications.FastAPI"})
-_LIST_METHODS = frozenset({"append", "extend", "insert"})
 
 #: A scope is a function body (its node's id) or the module (None).
 _Scope = int | None
@@ -23,10 +21,6 @@ def _root_name(node: ast.expr | None) -> str | None:
     while isinstance(node, ast.Attribute):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
-
-
-def _is_fastapi_app(owner: str) -> bool:
-    return owner in _FASTAPI or owner.removesuffix(".router") in _FASTAPI
 
 
 class LifespanIgnoresEventHandlers(Rule):
@@ -151,15 +145,15 @@ There is no automatic fix yet.
         if not isinstance(call.node, ast.Call) or call.name is None:
             return
         scope = id(call.function.node) if call.function is not None else None
-        if call.name in _FASTAPI:
+        if call.name in FASTAPI_APPS:
             self._constructed(scope, call)
             return
         owner, _, method = call.name.rpartition(".")
-        if registration(call) is not None and _is_fastapi_app(owner):
+        if registration(call) is not None and is_one_of(owner, FASTAPI_APPS):
             self._handlers.append((scope, call, f"`{method}()`"))
             return
         holder, _, handlers = owner.rpartition(".")
-        if method in _LIST_METHODS and handlers in HANDLER_KEYWORDS and _is_fastapi_app(holder):
+        if method in LIST_METHODS and handlers in HANDLER_KEYWORDS and is_one_of(holder, FASTAPI_APPS):
             self._handlers.append((scope, call, f"adding to `{handlers}`"))
 
     def _constructed(self, scope: _Scope, call: Call) -> None:
