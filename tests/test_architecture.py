@@ -5,7 +5,10 @@ is still one) and under `TYPE_CHECKING`."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -97,3 +100,16 @@ def test_the_check_sees_a_cycle_through_a_lazy_import(tmp_path: Path) -> None:
     known = modules(tmp_path)
     graph = {module: imported(module, path, known) for module, path in known.items()}
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+#: The linter's core: it knows the rule registry, not individual rules.
+CORE = ("engine", "runner", "project", "facts")
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_linter_core_names_no_rule(module: str) -> None:
+    path = SRC / "asyncsafe_lint" / f"{module}.py"
+    known = modules(SRC)
+    named = sorted(target for target in imported(f"asyncsafe_lint.{module}", path, known) if ".rules." in target)
+    assert named == []
+    assert re.findall(r"ASF\d{3}|ASF\dxx", path.read_text(encoding="utf-8")) == []

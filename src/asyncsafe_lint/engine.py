@@ -10,14 +10,12 @@ from typing import Any
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
-from asyncsafe_lint.facts import HELPER_CODE, FactsCollector, FileResult
+from asyncsafe_lint.facts import FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.project import project_findings
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
-from asyncsafe_lint.rules import ALL_RULES
-from asyncsafe_lint.rules.asf001_syntax_error import SyntaxErrorRule
-from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
+from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, UNPARSABLE, UNREADABLE
 from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
 from asyncsafe_lint.syntax import Function, FunctionNode
@@ -30,7 +28,7 @@ def check_source(
     sorted by position; the file is the module `module` (default: its name)."""
     result = analyze(source, filename, settings, rules, Path(filename).stem if module is None else module)
     facts = [result.facts] if result.facts is not None else []
-    report_in = {filename} if any(rule.code == HELPER_CODE for rule in rules) else set()
+    report_in = {filename} if any(rule.code == CALL_CHAINS.code for rule in rules) else set()
     project = project_findings(facts, settings.max_depth, report_in, {filename})
     return sorted([*project.place(result.diagnostics), *project.diagnostics], key=lambda d: d.sort_key)
 
@@ -66,26 +64,23 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
 
 
 def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:
-    """What gathers the file's facts, when the project pass will use them: for ASF110,
-    and for the messages of ASF1xx, which say where the code runs."""
-    if not any(rule.code == HELPER_CODE or issubclass(rule, BlockingCallRule) for rule in settings.rules):
+    """What gathers the file's facts, when the project pass will use them: for the call chains,
+    and for the messages of the blocking-call rules, which say where the code runs."""
+    if not any(rule.code == CALL_CHAINS.code or issubclass(rule, BlockingCallRule) for rule in settings.rules):
         return None
-    # Whatever an ASF1xx rule knows to block ends a chain, whether that rule is selected or not.
+    # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(settings) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
     return FactsCollector(module, filename, Path(filename).stem == "__init__", probes)
 
 
 def file_error(filename: str, reason: str) -> Diagnostic:
     start = Location(1, 1)
-    return Diagnostic(
-        filename, start, start, IOErrorRule.code, IOErrorRule.name, IOErrorRule.message.format(reason=reason)
-    )
+    return UNREADABLE.diagnostic(filename, start, start, reason=reason)
 
 
 def _syntax_error(filename: str, error: SyntaxError) -> Diagnostic:
     start = Location(error.lineno or 1, error.offset or 1)
-    message = SyntaxErrorRule.message.format(reason=error.msg)
-    return Diagnostic(filename, start, start, SyntaxErrorRule.code, SyntaxErrorRule.name, message)
+    return UNPARSABLE.diagnostic(filename, start, start, reason=error.msg)
 
 
 def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagnostic]:

@@ -16,14 +16,10 @@ from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
 from asyncsafe_lint.roles import RoleFacts
 from asyncsafe_lint.rule import BlockingCallRule, Call
-from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
+from asyncsafe_lint.rules import CALL_CHAINS
 from asyncsafe_lint.source import Source
 from asyncsafe_lint.suppress import is_suppressed
 from asyncsafe_lint.syntax import Function
-
-#: The code of the rule the project pass reports for; a `# noqa` for it
-#: is read here, where the line is at hand.
-HELPER_CODE = BlockingCallInHelper.code
 
 #: Decorators after which calling a sync function no longer runs its body on the caller's
 #: thread: it gives back an awaitable that runs it in a worker thread.
@@ -35,7 +31,7 @@ _NOT_PROJECT = frozenset({"builtins", *sys.stdlib_module_names})
 
 @dataclass(frozen=True, slots=True)
 class BlockingCall:
-    """A call that an ASF1xx rule would flag if it ran on the loop."""
+    """A call that a blocking-call rule would flag if it ran on the loop."""
 
     code: str
     call: str
@@ -52,7 +48,7 @@ class CallSite:
     #: Where the call is; only known (and needed) for calls on the loop.
     start: Location | None = None
     end: Location | None = None
-    #: Its line carries a `# noqa` for ASF110.
+    #: Its line carries a `# noqa` for the call-chain rule (`rules.CALL_CHAINS`).
     suppressed: bool = False
 
 
@@ -143,7 +139,7 @@ class FactsCollector:
             return
         blocking = next((probe for probe in self.probes if probe.instead(call) is not None), None)
         if blocking is not None:
-            # On the loop it is an ASF1xx finding of its own; elsewhere, the end of a chain.
+            # On the loop it is a blocking-call finding of its own; elsewhere, the end of a chain.
             if not call.on_loop:
                 gathered.blocking.append((BlockingCall(blocking.code, call.name, 0), call.node))
             return
@@ -163,7 +159,7 @@ class FactsCollector:
             for site, node in gathered.calls:
                 if node is not None:
                     start = source.start(node)
-                    suppressed = is_suppressed(source.line(start.row), HELPER_CODE)
+                    suppressed = is_suppressed(source.line(start.row), CALL_CHAINS.code)
                     site = CallSite(site.callee, True, start, source.end(node), suppressed)
                 calls.append(site)
             functions.append(FunctionFacts(

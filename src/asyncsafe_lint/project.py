@@ -1,5 +1,5 @@
 """The project pass: the call graph and the roles over the facts of every module,
-ASF110, and where each async function runs.
+the call chains (`rules.CALL_CHAINS`), and where each async function runs.
 
 An async function that calls a plain `def` of the project runs that function's body on
 the loop, and whatever it calls in turn.  From each blocking call in a sync function
@@ -30,7 +30,7 @@ from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
 from asyncsafe_lint.filesystem import DIRECTORY, FILE, LINKED_DIRECTORY, Snapshot
 from asyncsafe_lint.roles import RoleIndex
-from asyncsafe_lint.rules.asf110_blocking_call_in_helper import BlockingCallInHelper
+from asyncsafe_lint.rules import CALL_CHAINS
 
 #: How many alias hops (`from app.db import fetch` re-exported by `app/__init__.py`) are followed.
 _ALIAS_HOPS = 8
@@ -235,7 +235,7 @@ class CallGraph:
 class ProjectFindings:
     """What the project pass finds in the files it reports in."""
 
-    #: ASF110.
+    #: The call chains found (`rules.CALL_CHAINS`).
     diagnostics: list[Diagnostic]
     #: (file, qualname) -> where, for each async function whose role the whole project
     #: tells and its own module does not: a dependency used by routes elsewhere, say.
@@ -253,7 +253,7 @@ class ProjectFindings:
 def project_findings(
     modules: Sequence[ModuleFacts], max_depth: int, report_in: Collection[str], place_in: Collection[str]
 ) -> ProjectFindings:
-    """ASF110 for every call on the loop, in the files `report_in`, to a sync function
+    """A call-chain finding for every call on the loop, in the files `report_in`, to a sync function
     of the project that reaches a blocking call; and where the async functions of the
     files `place_in` (and `report_in`) run."""
     graph = CallGraph(modules)
@@ -299,7 +299,7 @@ def _diagnostic(
     blocking = chains[target][1]
     steps.append(f"{blocking.call} ({last.module.path}:{blocking.row})")
     helper = graph.nodes[target].short_name.removesuffix(".__init__")
-    message = BlockingCallInHelper.message.format(helper=helper, where=where, chain=" -> ".join(steps))
     assert site.start is not None and site.end is not None
-    rule = BlockingCallInHelper
-    return Diagnostic(module.path, site.start, site.end, rule.code, rule.name, message)
+    return CALL_CHAINS.diagnostic(
+        module.path, site.start, site.end, helper=helper, where=where, chain=" -> ".join(steps)
+    )

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import ClassVar, Protocol
 
 from asyncsafe_lint.contexts import Contexts
-from asyncsafe_lint.diagnostics import Fix, Place
+from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location, Place
 from asyncsafe_lint.source import Located, Source
 from asyncsafe_lint.syntax import Function, argument
 
@@ -141,6 +141,12 @@ class Rule:
 
     def findings(self) -> Iterator[Finding]:
         yield from self._findings
+
+    @classmethod
+    def diagnostic(cls, filename: str, start: Location, end: Location, **fields: object) -> Diagnostic:
+        """A finding of this rule made without a walk (the file could not be read or
+        parsed, or the project pass found it), its message filled in from `fields`."""
+        return Diagnostic(filename, start, end, cls.code, cls.name, cls.message.format(**fields))
 
     # --- hooks ---------------------------------------------------------------------------
     def visit_call(self, call: Call) -> None:

@@ -3,7 +3,7 @@ stops the others, then the project pass over the facts of all of them.
 
 `check_file` is the whole per-file step: its `FileResult` depends only on the file's
 path, its contents and the settings.  So its results can be cached between runs and
-computed in worker processes.  The project pass (ASF110) is cached too, with the
+computed in worker processes.  The project pass (the call chains) is cached too, with the
 content hash of every file whose facts it used and every module it looked up, so that
 editing a callee (or adding a module) changes the findings in its callers.
 """
@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 from asyncsafe_lint.cache import Cache
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
-from asyncsafe_lint.facts import HELPER_CODE, FileResult, ModuleFacts
+from asyncsafe_lint.facts import FileResult, ModuleFacts
 from asyncsafe_lint.files import discover
 from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, try_stamp
 from asyncsafe_lint.project import Layout, ProjectFindings, imported_modules, project_findings
+from asyncsafe_lint.rules import CALL_CHAINS
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -39,7 +40,7 @@ class LintResult:
     files_checked: int = 0
     #: What the run read of the file system (complete only when it used a cache).
     snapshot: Snapshot = field(default_factory=Snapshot)
-    #: What the project pass found: ASF110, and where the functions of the files run.
+    #: What the project pass found: the call chains, and where the functions of the files run.
     project: ProjectFindings = field(default_factory=lambda: ProjectFindings([], {}))
     #: Why the cache was ignored, if it was (see `Cache.notes`).
     cache_notes: list[tuple[str, str]] = field(default_factory=list)
@@ -296,7 +297,7 @@ class _ProjectPass:
 def _project_pass(
     named: dict[str, Path], neighbours: dict[str, Path], roots: list[Path], checker: _Checker, workers: int
 ) -> ProjectFindings:
-    """ASF110 in the named files, following calls into every module of their packages
+    """The call chains in the named files, following calls into every module of their packages
     they reach, named or not, and where their async functions run, from what every
     module of their packages registers: pre-commit names only the files that changed.
     Other packages installed next to them are not the project.
@@ -337,7 +338,7 @@ def _project_pass(
     settings = checker.settings
     report_in = {
         str(path) for path in named.values()
-        if any(rule.code == HELPER_CODE for rule in settings.rules_for(path.absolute()))
+        if any(rule.code == CALL_CHAINS.code for rule in settings.rules_for(path.absolute()))
     }  # fmt: skip
     place_in = {str(path) for path in named.values()}
     findings = project_findings(list(modules.values()), settings.max_depth, report_in, place_in)

@@ -25,3 +25,9 @@ def _discover() -> tuple[type[Rule], ...]:
 ALL_RULES: tuple[type[Rule], ...] = _discover()
 
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+
+# The rules whose findings the core makes itself, known to it by what they are for: a
+# file it cannot read, one that does not parse, and a call chain the project pass follows.
+UNREADABLE = BY_CODE["ASF002"]
+UNPARSABLE = BY_CODE["ASF001"]
+CALL_CHAINS = BY_CODE["ASF110"]
