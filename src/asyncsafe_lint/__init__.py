@@ -10,10 +10,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # `typing` itself would add a third to a replay's time
 if TYPE_CHECKING:
+    from asyncsafe_lint.checker import LintResult, check_file, check_paths
     from asyncsafe_lint.config import ConfigError, Settings, load
     from asyncsafe_lint.diagnostics import Diagnostic, Location
     from asyncsafe_lint.facts import FileResult
-    from asyncsafe_lint.runner import LintResult, check_file, check_paths
 
 from asyncsafe_lint.version import __version__
 
@@ -21,11 +21,11 @@ _MODULES = {
     "ConfigError": "config",
     "Diagnostic": "diagnostics",
     "FileResult": "facts",
-    "LintResult": "runner",
+    "LintResult": "checker",
     "Location": "diagnostics",
     "Settings": "config",
-    "check_file": "runner",
-    "check_paths": "runner",
+    "check_file": "checker",
+    "check_paths": "checker",
     "load": "config",
 }
 __all__ = [

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from asyncsafe_lint import replay
 from asyncsafe_lint.cachedir import ENVIRONMENT, default_directory, tracked
+from asyncsafe_lint.checker import check_paths
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text
 from asyncsafe_lint.filesystem import CACHE_DIRECTORY, Snapshot
@@ -20,7 +21,6 @@ from asyncsafe_lint.output import FORMATS
 from asyncsafe_lint.output.report import Report, display_path
 from asyncsafe_lint.output.summary import fix_summary, statistics, summary
 from asyncsafe_lint.rules import ALL_RULES, BY_CODE
-from asyncsafe_lint.runner import check_paths
 from asyncsafe_lint.source import encoding_of, physical_lines
 from asyncsafe_lint.version import __version__
 

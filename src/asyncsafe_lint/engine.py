@@ -7,12 +7,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from asyncsafe_lint.callgraph import project_findings
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.facts import FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
-from asyncsafe_lint.project import project_findings
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
 from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, UNPARSABLE, UNREADABLE

@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asyncsafe_lint.checker import LintResult, check_paths
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.project import Layout
+from asyncsafe_lint.modules import Layout
 from asyncsafe_lint.rule import Rule
-from asyncsafe_lint.runner import LintResult, check_paths
 from asyncsafe_lint.source import NEWLINE, encoding_of
 
 #: A physical line, with its end if it has one (see `source.NEWLINE`).

@@ -2,7 +2,7 @@
 
 Runs with a cache are compared with runs without one, on copies of `fixtures_app` and
 of a small project whose route reaches a blocking call through two modules (ASF110).
-Which files a run checks again is observed by counting calls to `runner.check_file`.
+Which files a run checks again is observed by counting calls to `checker.check_file`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncsafe_lint import Diagnostic, Settings, check_paths, filesystem, load, runner
+from asyncsafe_lint import Diagnostic, Settings, check_paths, checker, filesystem, load
 from asyncsafe_lint.cache import Cache
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.config import override
@@ -42,13 +42,13 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
     """The (path, facts_only) of every file checked in this process, in order."""
     calls: list[tuple[str, bool]] = []
-    real = runner.check_file
+    real = checker.check_file
 
-    def counting(path: Path, settings: Settings, *, facts_only: bool = False) -> runner.FileResult:
+    def counting(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
         calls.append((str(path), facts_only))
         return real(path, settings, facts_only=facts_only)
 
-    monkeypatch.setattr(runner, "check_file", counting)
+    monkeypatch.setattr(checker, "check_file", counting)
     yield calls
 
 
@@ -194,13 +194,13 @@ def test_an_edited_callee_changes_the_findings_of_its_cached_callers(
 def graphs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """How many modules each call graph built in this process had."""
     sizes: list[int] = []
-    real = runner.project_findings
+    real = checker.project_findings
 
-    def counting(modules: list[runner.ModuleFacts], *args: object) -> runner.ProjectFindings:
+    def counting(modules: list[checker.ModuleFacts], *args: object) -> checker.ProjectFindings:
         sizes.append(len(modules))
         return real(modules, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "project_findings", counting)
+    monkeypatch.setattr(checker, "project_findings", counting)
     yield sizes
 
 
@@ -278,7 +278,7 @@ def test_a_run_served_by_the_cache_checks_nothing(app: Path) -> None:
 
 @pytest.fixture
 def forking() -> None:
-    if runner._context() is None:
+    if checker._context() is None:
         pytest.skip("this process cannot fork workers safely")
 
 
@@ -288,15 +288,15 @@ def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: p
     serial = check_paths(["fixtures_app"], settings, workers=1)
     pids = app / "pids"
     pids.mkdir()
-    real = runner.check_file
+    real = checker.check_file
 
-    def noting_pid(path: Path, settings: Settings, *, facts_only: bool = False) -> runner.FileResult:
+    def noting_pid(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
         if not facts_only:  # the project pass looks modules up here, one at a time
             (pids / str(os.getpid())).touch()
         return real(path, settings, facts_only=facts_only)
 
-    monkeypatch.setattr(runner, "check_file", noting_pid)
-    monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(checker, "check_file", noting_pid)
+    monkeypatch.setattr(checker, "PARALLEL_FROM", 1)
     parallel = check_paths(["fixtures_app"], settings, workers=2)
     checked_in = {int(p.name) for p in pids.iterdir()}
     assert checked_in and os.getpid() not in checked_in  # every file was checked in a worker
@@ -309,21 +309,21 @@ def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: p
 def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The crash is planted with monkeypatch, which the forked workers see too."""
     settings = load()
-    real = runner.check_file
+    real = checker.check_file
     pids = app / "pids"
     pids.mkdir()
 
-    def crashing(path: Path, settings: Settings, *, facts_only: bool = False) -> runner.FileResult:
+    def crashing(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
         if not facts_only:  # the project pass looks the crashed module up again, here
             (pids / str(os.getpid())).touch()
         if path.name == "jobs.py":
             raise RuntimeError("planted")
         return real(path, settings, facts_only=facts_only)
 
-    monkeypatch.setattr(runner, "check_file", crashing)
+    monkeypatch.setattr(checker, "check_file", crashing)
     serial = check_paths(["fixtures_app"], settings, workers=1)
     (pids / str(os.getpid())).unlink()
-    monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(checker, "PARALLEL_FROM", 1)
     parallel = check_paths(["fixtures_app"], settings, cache_dir=app / "cache", workers=2)
     checked_in = {p.name for p in pids.iterdir()}
     assert checked_in and str(os.getpid()) not in checked_in  # every named file was checked in a worker
@@ -332,7 +332,7 @@ def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatc
     assert (parallel.diagnostics, parallel.crashes) == (serial.diagnostics, serial.crashes)
     files = {d.filename for d in parallel.diagnostics}
     assert "fixtures_app/jobs.py" not in files and "fixtures_app/routes/hazards.py" in files
-    monkeypatch.setattr(runner, "check_file", real)
+    monkeypatch.setattr(checker, "check_file", real)
     again = check_paths(["fixtures_app"], settings, cache_dir=app / "cache", workers=1)
     assert again.crashes == {}  # the crash was not cached
     assert "fixtures_app/jobs.py" in {d.filename for d in again.diagnostics}
@@ -340,12 +340,12 @@ def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatc
 
 def test_a_process_with_threads_checks_its_files_itself(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forking it could deadlock a worker; starting workers afresh would re-run its main script."""
-    monkeypatch.setattr(runner, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(checker, "PARALLEL_FROM", 1)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
     try:
-        assert runner._context() is None
+        assert checker._context() is None
         result = check_paths(["fixtures_app"], load(), workers=2)
     finally:
         stop.set()

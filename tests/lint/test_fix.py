@@ -13,6 +13,7 @@ from types import ModuleType
 
 import pytest
 
+from asyncsafe_lint.checker import check_paths
 from asyncsafe_lint.config import ConfigError, Settings, from_table, load
 from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from asyncsafe_lint.edits import fix, remove_argument, replace
@@ -20,7 +21,6 @@ from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
-from asyncsafe_lint.runner import check_paths
 from asyncsafe_lint.source import Source
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,13 +25,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from asyncsafe_lint.checker import LintResult, check_paths
 from asyncsafe_lint.commands import _source_lines
 from asyncsafe_lint.config import Settings, load, override
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.fix import FixResult, fix_paths
 from asyncsafe_lint.output import FORMATS
 from asyncsafe_lint.output.report import Report
-from asyncsafe_lint.runner import LintResult, check_paths
 
 # hypothesmith compiles what it generates: `1()` and the like warn, thousands of times.
 pytestmark = pytest.mark.filterwarnings("ignore::SyntaxWarning")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import asyncsafe_lint
-from asyncsafe_lint import commands, filesystem, replay, runner
+from asyncsafe_lint import checker, commands, filesystem, replay
 from asyncsafe_lint.cli import main
 
 from .test_call_graph import CHAIN_PROJECT, DB, SERVICES, write
@@ -206,10 +206,10 @@ def test_runs_that_are_never_recorded(
 def test_a_run_with_a_crash_is_never_recorded(
     project: Path, capsys: pytest.CaptureFixture[str], ran: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crashing(path: Path, *args: object, **kwargs: object) -> runner.FileResult:
+    def crashing(path: Path, *args: object, **kwargs: object) -> checker.FileResult:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(runner, "check_file", crashing)
+    monkeypatch.setattr(checker, "check_file", crashing)
     assert main(HOOK) == 2
     assert main(HOOK) == 2
     assert ran == [HOOK, HOOK]
@@ -254,14 +254,14 @@ def test_a_module_the_linter_failed_on_is_watched_too(
 ) -> None:
     """A looked-up module the linter fails on is left out of the call graph, silently;
     the run is recorded, and editing that module makes the next one check again."""
-    real = runner.check_file
+    real = checker.check_file
 
-    def failing_on_timeouts(path: Path, *args: object, **kwargs: object) -> runner.FileResult:
+    def failing_on_timeouts(path: Path, *args: object, **kwargs: object) -> checker.FileResult:
         if "timeout=5" in path.read_text():
             raise RuntimeError("boom")
         return real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(runner, "check_file", failing_on_timeouts)
+    monkeypatch.setattr(checker, "check_file", failing_on_timeouts)
     assert lint(capsys, ROUTE_ONLY) == (0, "All checks passed!\n")
     assert lint(capsys, ROUTE_ONLY) == (0, "All checks passed!\n")
     (project / "app/db.py").write_text(DB.replace("timeout=5", "timeout=9"))

@@ -11,7 +11,7 @@ def test_a_run_without_the_fixtures_imports_nothing_heavy(pytester: pytest.Pytes
         import sys
 
         def test_modules():
-            heavy = sorted(m for m in ("httpx", "uvicorn", "fastapi", "asyncsafe_lint.runner") if m in sys.modules)
+            heavy = sorted(m for m in ("httpx", "uvicorn", "fastapi", "asyncsafe_lint.checker") if m in sys.modules)
             assert heavy == []
             # Of the linter, only what escapes the text reports quote, and the package's
             # version (neither imports anything).

@@ -6,7 +6,7 @@ class BlockingCallInHelper(Rule):
     name = "blocking-call-in-helper"
     summary = "Async code calls a sync function of the project that blocks, at any depth, in any module"
     message = "Call to sync helper `{helper}()` {where} reaches a blocking call: {chain}"
-    # Reported by the project pass (`asyncsafe_lint.project`) from every file's facts,
+    # Reported by the project pass (`asyncsafe_lint.callgraph`) from every file's facts,
     # never during the walk of one file.
     triggers = ()
     docs = """

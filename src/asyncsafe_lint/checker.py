@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asyncsafe_lint.cache import Cache
+from asyncsafe_lint.callgraph import ProjectFindings, project_findings
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
+from asyncsafe_lint.discover import discover
 from asyncsafe_lint.facts import FileResult, ModuleFacts
-from asyncsafe_lint.files import discover
 from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, try_stamp
-from asyncsafe_lint.project import Layout, ProjectFindings, imported_modules, project_findings
+from asyncsafe_lint.modules import Layout, imported_modules
 from asyncsafe_lint.rules import CALL_CHAINS
 
 if TYPE_CHECKING:
