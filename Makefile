@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test fuzz test-latest test-lowest lock clean
+.PHONY: demo test fuzz test-latest test-lowest lock clean bytecode
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ $(BIN)/asyncsafe-lint: pyproject.toml uv.lock | $(BIN)/uv
 	$(BIN)/uv sync --locked --quiet
 	touch $@
 
-demo: $(BIN)/asyncsafe-lint
+# The project's own modules, compiled once: every server and pytest process the tests
+# start imports them, and where the environment forbids writing bytecode at import
+# (PYTHONDONTWRITEBYTECODE, as on CI) each would compile them again - 100 s of a
+# fresh clone's `make test`.  Bytecode is checked against its source's mtime and size.
+bytecode: $(BIN)/asyncsafe-lint
+	$(BIN)/python -m compileall -q src fixtures_app demo tests bench
+
+demo: $(BIN)/asyncsafe-lint bytecode
 	@echo '$$ asyncsafe-lint check fixtures_app'
 	@$(BIN)/asyncsafe-lint check fixtures_app || true
 	@echo
@@ -38,7 +45,7 @@ demo: $(BIN)/asyncsafe-lint
 	@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider || true
 
 # Type-check src/ (mypy strict, configured in pyproject.toml), then the suite.
-test: $(BIN)/asyncsafe-lint
+test: $(BIN)/asyncsafe-lint bytecode
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
@@ -51,13 +58,13 @@ fuzz: $(BIN)/asyncsafe-lint
 
 # The suite against the newest release of every package, looked up afresh each time
 # (uv.lock is not read): what a user who installs today gets.
-test-latest: $(BIN)/asyncsafe-lint
+test-latest: $(BIN)/asyncsafe-lint bytecode
 	$(call fresh-venv,$(LATEST),--refresh --resolution highest)
 	$(LATEST)/bin/python -m pytest
 
 # The suite against the lowest release that each declared range allows (their own
 # dependencies as new as those allow).
-test-lowest: $(BIN)/asyncsafe-lint
+test-lowest: $(BIN)/asyncsafe-lint bytecode
 	$(call fresh-venv,$(LOWEST),--resolution lowest-direct)
 	$(LOWEST)/bin/python -m pytest
 
