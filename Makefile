@@ -29,8 +29,9 @@ $(BIN)/asyncsafe-lint: pyproject.toml uv.lock | $(BIN)/uv
 
 # The project's own modules, compiled once: every server and pytest process the tests
 # start imports them, and where the environment forbids writing bytecode at import
-# (PYTHONDONTWRITEBYTECODE, as on CI) each would compile them again - 100 s of a
-# fresh clone's `make test`.  Bytecode is checked against its source's mtime and size.
+# (PYTHONDONTWRITEBYTECODE, as on CI) each would compile them again: the suite took
+# 543 s from a fresh clone without it, 516 s with it.  Bytecode is checked against its
+# source's mtime and size, so an edited file is compiled afresh.
 bytecode: $(BIN)/asyncsafe-lint
 	$(BIN)/python -m compileall -q src fixtures_app demo tests bench
 
