@@ -12,28 +12,32 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 #: A stack as the worker sends it, outermost frame first: (file, line, function) each.
 Places = Sequence[Sequence[Any]]
 
 
 @dataclass(frozen=True, slots=True)
-class WorkerStarted:
-    """The worker imported the app."""
+class _Dated:
+    """What most events carry: the worker's pid and when it happened."""
 
-    kind: ClassVar[str] = "worker-started"
     pid: int
     time: float
 
 
 @dataclass(frozen=True, slots=True)
-class Ready:
+class WorkerStarted(_Dated):
+    """The worker imported the app."""
+
+    kind: ClassVar[str] = "worker-started"
+
+
+@dataclass(frozen=True, slots=True)
+class Ready(_Dated):
     """The app's lifespan startup completed: the worker takes requests from `time` on."""
 
     kind: ClassVar[str] = "ready"
-    pid: int
-    time: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +48,21 @@ class StartupFailed:
 
 
 @dataclass(frozen=True, slots=True)
-class ShutdownStarted:
+class ShutdownStarted(_Dated):
     kind: ClassVar[str] = "shutdown-started"
-    pid: int
-    time: float
 
 
 @dataclass(frozen=True, slots=True)
-class ShutdownComplete:
+class ShutdownComplete(_Dated):
     """The lifespan shutdown completed, leaving `tasks` unfinished."""
 
     kind: ClassVar[str] = "shutdown-complete"
-    pid: int
-    time: float
     tasks: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
-class ShutdownFailed:
+class ShutdownFailed(_Dated):
     kind: ClassVar[str] = "shutdown-failed"
-    pid: int
-    time: float
     message: str
 
 
@@ -133,20 +131,7 @@ Event = (
     | SampleTaken
     | StallOver
 )
-_KINDS: dict[str, type[Event]] = {
-    kind.kind: kind
-    for kind in (
-        WorkerStarted,
-        Ready,
-        StartupFailed,
-        ShutdownStarted,
-        ShutdownComplete,
-        ShutdownFailed,
-        Cancelled,
-        SampleTaken,
-        StallOver,
-    )
-}
+_KINDS: dict[str, type[Event]] = {kind.kind: kind for kind in get_args(Event)}
 
 
 def encode(event: Event) -> bytes:

@@ -244,11 +244,12 @@ class Stall:
     def where(self, root: Path) -> str:
         """Where it blocked, as the reports print it: the line, and whose thread's it
         was when not the loop's."""
-        frame = self.blocking_frame
+        thread, stack = self._culprit
+        frame = _blocking(stack)
         if frame is None:
             return "(no stack: GIL held)"
-        thread = f" (in thread {printable(repr(self.thread))}, holding the GIL)" if self.thread is not None else ""
-        return f"{frame.location(root)}{thread}"
+        holding = f" (in thread {printable(repr(thread))}, holding the GIL)" if thread is not None else ""
+        return f"{frame.location(root)}{holding}"
 
     def to_json(self, root: Path, test: str | None) -> dict[str, Any]:
         frame = self.blocking_frame
