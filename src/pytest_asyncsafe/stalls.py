@@ -316,11 +316,13 @@ def _overlap(spans: Iterable[tuple[float, float]], start: float, end: float) -> 
 
 
 def _running(samples: Sequence[Sample]) -> tuple[dict[str, Any], ...]:
-    """Each request the samples caught running, once, as last seen, in the order first seen."""
+    """Each request the samples caught running, once, as first seen: whether its response
+    had been sent is told by when it blocked, not by a sample that caught the same
+    callback sending the response once the blocking call returned."""
     seen: dict[int, dict[str, Any]] = {}
     for sample in samples:
         if sample.running is not None:
-            seen[sample.running["id"]] = {**sample.running, "running": True}
+            seen.setdefault(sample.running["id"], {**sample.running, "running": True})
     return tuple(seen.values())
 
 

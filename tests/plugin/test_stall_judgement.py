@@ -189,3 +189,12 @@ def test_a_sample_held_off_the_gil_carries_the_other_threads_stacks() -> None:
     beat.__code__ = beat.__code__.replace(co_filename=monitor.__file__)  # a frame of the monitor's code
     assert monitor._held_off(beat())
     assert (monitor._held_off(sys._getframe()), monitor._held_off(None)) == (False, False)
+
+
+def test_a_request_that_blocked_before_its_response_is_not_called_a_background_task() -> None:
+    # The same callback sleeps, then sends the response: a last sample may catch it after
+    # the response started, which says nothing of when it blocked.
+    before = Sample(4242, 100.06, (BLOCKING,), {"id": 1, "method": "GET", "path": "/1", "responded": False}, 1, (), 7)
+    after = Sample(4242, 100.16, (BLOCKING,), {"id": 1, "method": "GET", "path": "/1", "responded": True}, 1, (), 7)
+    [request] = [r for r in stall(before, after).requests if r["running"]]
+    assert (request["path"], request["responded"]) == ("/1", False)
