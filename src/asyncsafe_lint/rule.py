@@ -2,9 +2,10 @@
 
 A rule is a small class that carries everything about itself: its code and
 kebab-case name, the message it reports, its documentation (the sections ruff uses)
-and VALID/INVALID examples that the test suite runs.  In INVALID examples, every
-line the rule must flag ends with `# expect: CODE`, the convention `fixtures_app/`
-uses too.
+and VALID/INVALID examples that the test suite runs.  An INVALID example (`Invalid`)
+states what the rule must report, as Fixit's do: every line the rule must flag ends
+with `# expect: CODE` (the convention `fixtures_app/` uses too), the messages follow
+the source, and `fixed=` gives the source once the rule's fixes are applied.
 """
 
 from __future__ import annotations
@@ -88,6 +89,22 @@ class Call:
         return None if could_carry else "has no timeout"
 
 
+class Invalid:
+    """Code a rule must flag, and exactly what it must report there."""
+
+    __slots__ = ("source", "messages", "fixed")
+
+    def __init__(self, source: str, *messages: str, fixed: str | None = None) -> None:
+        #: The code; each line to flag ends with `# expect: CODE`.
+        self.source = source
+        #: One message per finding, in the order of the lines (a distinctive part of
+        #: the message will do).
+        self.messages = messages
+        #: The source once every fix the rule offers here is applied (unsafe ones
+        #: included); None when it offers none.
+        self.fixed = fixed
+
+
 def is_none(value: ast.expr | None) -> bool:
     return isinstance(value, ast.Constant) and value.value is None
 
@@ -118,7 +135,7 @@ class Rule:
     #: Markdown with the sections of `DOC_SECTIONS`, as `## Section` headings.
     docs: ClassVar[str]
     valid: ClassVar[Sequence[str]] = ()
-    invalid: ClassVar[Sequence[str]] = ()
+    invalid: ClassVar[Sequence[Invalid]] = ()
     #: Whether its findings carry a fix; the test suite holds it to the INVALID examples.
     fix_availability: ClassVar[FixAvailability] = FixAvailability.NONE
     #: Text that must occur in a file for the rule to find anything there; the rule is

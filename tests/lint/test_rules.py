@@ -6,7 +6,8 @@ import pytest
 
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.rule import DOC_SECTIONS, FixAvailability
+from asyncsafe_lint.fix import apply_fixes
+from asyncsafe_lint.rule import DOC_SECTIONS, FixAvailability, Invalid
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
 
@@ -23,13 +24,19 @@ def _examples(kind: str) -> list[object]:
     ]
 
 
-@pytest.mark.parametrize(("rule", "source"), _examples("invalid"))
-def test_invalid_example_is_flagged_exactly_where_annotated(rule, source):
-    diagnostics = check_source(source.encode(), "example.py", SETTINGS, ALL_RULES)
-    wanted = expected(source)
+@pytest.mark.parametrize(("rule", "example"), _examples("invalid"))
+def test_invalid_example_reports_what_it_states(rule, example: Invalid):
+    found = [d for d in check_source(example.source.encode(), "example.py", SETTINGS, ALL_RULES) if d.code == rule.code]
+    wanted = expected(example.source)
     assert wanted, "an INVALID example must annotate at least one line"
     assert {code for _, code in wanted} == {rule.code}
-    assert reported(d for d in diagnostics if d.code == rule.code) == wanted
+    assert reported(found) == wanted
+    in_order = sorted(found, key=lambda d: d.location)
+    assert len(in_order) == len(example.messages), [d.message for d in in_order]
+    for diagnostic, message in zip(in_order, example.messages, strict=True):
+        assert message in diagnostic.message
+    text, applied = apply_fixes(example.source, found, unsafe=True)
+    assert (text if applied else None) == example.fixed
 
 
 @pytest.mark.parametrize(("rule", "source"), _examples("valid"))
@@ -57,13 +64,9 @@ def test_rule_has_examples(rule):
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda rule: rule.code)
 def test_fix_availability_is_what_the_invalid_examples_show(rule):
-    # What `rule --output-format json` says of fixes must be what the rule does.
-    fixed = [
-        d.fix is not None
-        for source in rule.invalid
-        for d in check_source(source.encode(), "example.py", SETTINGS, ALL_RULES)
-        if d.code == rule.code
-    ]
+    # What `rule --output-format json` says of fixes must be what the rule does (which
+    # the examples state, and test_invalid_example_reports_what_it_states checks).
+    fixed = [example.fixed is not None for example in rule.invalid]
     shown = {
         (True,): FixAvailability.ALWAYS,
         (False, True): FixAvailability.SOMETIMES,

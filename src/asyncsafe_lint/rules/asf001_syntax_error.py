@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.rule import Invalid, Rule
 
 
 class SyntaxErrorRule(Rule):
@@ -29,4 +29,4 @@ async def handler():
 ## Fix safety
 There is no fix.
 """
-    invalid = ("async def handler(:  # expect: ASF001\n    pass\n",)
+    invalid = (Invalid("async def handler(:  # expect: ASF001\n    pass\n", "SyntaxError: invalid syntax"),)

@@ -5,7 +5,7 @@ import ast
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import fix, replace
 from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
-from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, RuleSettings
+from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, Invalid, RuleSettings
 
 
 class BlockingSleep(BlockingCallRule):
@@ -95,17 +95,62 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
         "import time\ndef sleep(s):\n    pass\nasync def f():\n    sleep(1)\n",
     )
     invalid = (
-        "import time\nasync def f():\n    time.sleep(1)  # expect: ASF101\n",
-        "import time as t\nasync def f():\n    t.sleep(1)  # expect: ASF101\n",
-        "from time import sleep as nap\nasync def f():\n    nap(1)  # expect: ASF101\n",
-        "async def f():\n    time.sleep(1)  # expect: ASF101\n",
-        "import time\nclass Service:\n    async def run(self):\n        time.sleep(1)  # expect: ASF101\n",
-        "import time\nasync def f():\n    async def inner():\n        time.sleep(1)  # expect: ASF101\n    await inner()\n",
-        "import time\nasync def f():\n    x = '# noqa'; time.sleep(1)  # expect: ASF101\n",
-        "import time\nasync def f():\n    time.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
-        "import time\npause = time.sleep\nasync def f():\n    pause(1)  # expect: ASF101\n",
+        Invalid(
+            "import time\nasync def f():\n    time.sleep(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\nasync def f():\n    await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "import time as t\nasync def f():\n    t.sleep(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time as t\nimport asyncio\nasync def f():\n    await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "from time import sleep as nap\nasync def f():\n    nap(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="from time import sleep as nap\nimport asyncio\nasync def f():\n"
+                "    await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "async def f():\n    time.sleep(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import asyncio\nasync def f():\n    await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "import time\nclass Service:\n    async def run(self):\n        time.sleep(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `Service.run`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\nclass Service:\n    async def run(self):\n"
+                "        await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "import time\nasync def f():\n    async def inner():\n        time.sleep(1)  # expect: ASF101\n    await inner()\n",
+            "Blocking call `time.sleep()` in async function `inner`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\nasync def f():\n    async def inner():\n"
+                "        await asyncio.sleep(1)  # expect: ASF101\n    await inner()\n",
+        ),
+        Invalid(
+            "import time\nasync def f():\n    x = '# noqa'; time.sleep(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\nasync def f():\n"
+                "    x = '# noqa'; await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
+        Invalid(
+            "import time\nasync def f():\n    time.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\nasync def f():\n"
+                "    await asyncio.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
+        ),
+        Invalid(
+            "import time\npause = time.sleep\nasync def f():\n    pause(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+            fixed="import time\nimport asyncio\npause = time.sleep\nasync def f():\n"
+                "    await asyncio.sleep(1)  # expect: ASF101\n",
+        ),
         # Flagged, with no fix: `(await asyncio.sleep)(1)` would await the function.
-        "import time\nasync def f():\n    (time.sleep)(1)  # expect: ASF101\n",
+        Invalid(
+            "import time\nasync def f():\n    (time.sleep)(1)  # expect: ASF101\n",
+            "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
+        ),
     )
 
     def __init__(self, settings: RuleSettings) -> None:

@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _HTTPX = "use `await client.{}()` on an `httpx.AsyncClient`"
 _VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
@@ -108,31 +108,85 @@ There is no automatic fix.
         "async def f(requests):\n    requests.get('u')\n",
     )
     invalid = (
-        "import http.client\nasync def f():\n    conn = http.client.HTTPConnection('h', timeout=5)\n"
-        "    answer = conn.getresponse()  # expect: ASF102\n    return answer.read()  # expect: ASF102\n",
-        "import requests\nasync def f():\n    requests.get('u', timeout=5)  # expect: ASF102\n",
-        "import requests as r\nasync def f():\n    r.post('u', json={}, timeout=5)  # expect: ASF102\n",
-        "from requests import get as fetch\nasync def f():\n    fetch('u', timeout=5)  # expect: ASF102\n",
-        "async def f():\n    requests.request('GET', 'u', timeout=5)  # expect: ASF102\n",
-        "import requests\nasync def f():\n    requests.api.get('u', timeout=5)  # expect: ASF102\n",
-        "import requests\nsession = requests.session()\n"
-        "async def f():\n    session.get('u', timeout=5)  # expect: ASF102\n",
-        "from requests import Session\nasync def f():\n"
-        "    with Session() as s:\n        s.get('u', timeout=5)  # expect: ASF102\n",
-        "import httpx\nasync def f():\n    client = httpx.Client(timeout=5)\n"
-        "    client.get('u')  # expect: ASF102\n",
-        "import httpx\nasync def f(client: httpx.Client | None):\n    client.post('u')  # expect: ASF102\n",
-        "import httpx\nclass Api:\n    def __init__(self):\n        self.client = httpx.Client(timeout=5)\n"
-        "    async def fetch(self):\n        return self.client.get('u')  # expect: ASF102\n",
-        "import httpx\nasync def f():\n    with httpx.stream('GET', 'u', timeout=5) as r:  # expect: ASF102\n"
-        "        pass\n",
-        "import urllib.request\nasync def f():\n"
-        "    urllib.request.urlopen('u', timeout=5).read()  # expect: ASF102\n",
-        "from urllib.request import build_opener, urlretrieve\nasync def f():\n"
-        "    build_opener().open('u', timeout=5)  # expect: ASF102\n    urlretrieve('u', 'out')  # expect: ASF102\n",
-        "import urllib3\nhttp = urllib3.PoolManager()\n"
-        "async def f():\n    http.request('GET', 'u', timeout=5)  # expect: ASF102\n",
-        "import http.client\nasync def f():\n    conn = http.client.HTTPSConnection('h', timeout=5)\n"
-        "    conn.request('GET', '/')  # expect: ASF102\n    conn.getresponse()  # expect: ASF102\n",
-        "import requests\nasync def f():\n    requests.get('u', timeout=5)  # noqa: ASF101  # expect: ASF102\n",
+        Invalid(
+            "import http.client\nasync def f():\n    conn = http.client.HTTPConnection('h', timeout=5)\n"
+            "    answer = conn.getresponse()  # expect: ASF102\n    return answer.read()  # expect: ASF102\n",
+            "Blocking call `http.client.HTTPConnection.getresponse()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+            "Blocking call `http.client.HTTPResponse.read()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+        ),
+        Invalid(
+            "import requests\nasync def f():\n    requests.get('u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import requests as r\nasync def f():\n    r.post('u', json={}, timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.post()` in async function `f`: use `await client.post()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "from requests import get as fetch\nasync def f():\n    fetch('u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "async def f():\n    requests.request('GET', 'u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.request()` in async function `f`: use `await client.request()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import requests\nasync def f():\n    requests.api.get('u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.api.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import requests\nsession = requests.session()\n"
+            "async def f():\n    session.get('u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.Session.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "from requests import Session\nasync def f():\n"
+            "    with Session() as s:\n        s.get('u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.Session.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import httpx\nasync def f():\n    client = httpx.Client(timeout=5)\n"
+            "    client.get('u')  # expect: ASF102\n",
+            "Blocking call `httpx.Client.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import httpx\nasync def f(client: httpx.Client | None):\n    client.post('u')  # expect: ASF102\n",
+            "Blocking call `httpx.Client.post()` in async function `f`: use `await client.post()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import httpx\nclass Api:\n    def __init__(self):\n        self.client = httpx.Client(timeout=5)\n"
+            "    async def fetch(self):\n        return self.client.get('u')  # expect: ASF102\n",
+            "Blocking call `httpx.Client.get()` in async function `Api.fetch`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import httpx\nasync def f():\n    with httpx.stream('GET', 'u', timeout=5) as r:  # expect: ASF102\n"
+            "        pass\n",
+            "Blocking call `httpx.stream()` in async function `f`: use `await client.stream()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import urllib.request\nasync def f():\n"
+            "    urllib.request.urlopen('u', timeout=5).read()  # expect: ASF102\n",
+            "Blocking call `urllib.request.urlopen()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "from urllib.request import build_opener, urlretrieve\nasync def f():\n"
+            "    build_opener().open('u', timeout=5)  # expect: ASF102\n    urlretrieve('u', 'out')  # expect: ASF102\n",
+            "Blocking call `urllib.request.OpenerDirector.open()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            "Blocking call `urllib.request.urlretrieve()` in async function `f`: stream the download with an `httpx.AsyncClient`",
+        ),
+        Invalid(
+            "import urllib3\nhttp = urllib3.PoolManager()\n"
+            "async def f():\n    http.request('GET', 'u', timeout=5)  # expect: ASF102\n",
+            "Blocking call `urllib3.PoolManager.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+        ),
+        Invalid(
+            "import http.client\nasync def f():\n    conn = http.client.HTTPSConnection('h', timeout=5)\n"
+            "    conn.request('GET', '/')  # expect: ASF102\n    conn.getresponse()  # expect: ASF102\n",
+            "Blocking call `http.client.HTTPSConnection.request()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+            "Blocking call `http.client.HTTPSConnection.getresponse()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+        ),
+        Invalid(
+            "import requests\nasync def f():\n    requests.get('u', timeout=5)  # noqa: ASF101  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
 
 _RUN = "use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)"
 _START = "use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)"
@@ -95,17 +95,45 @@ There is no automatic fix.
         "import os\nasync def f():\n    os.system('ls')  # asyncsafe: ignore[ASF103]\n",
     )
     invalid = (
-        "import subprocess\nasync def f():\n    subprocess.run(['ls'], check=True)  # expect: ASF103\n",
-        "from subprocess import check_output as out\nasync def f():\n    out(['ls'])  # expect: ASF103\n",
-        "async def f():\n    os.system('ls')  # expect: ASF103\n",
-        "import subprocess\nasync def f():\n    p = subprocess.Popen(['ls'])  # expect: ASF103\n"
-        "    p.communicate(timeout=5)  # expect: ASF103\n",
-        "import subprocess\nclass Job:\n    def __init__(self):\n        self.proc = subprocess.Popen(['ls'])\n"
-        "    async def stop(self):\n        self.proc.wait()  # expect: ASF103\n",
-        "import os\nasync def f(pid):\n    os.waitpid(pid, 0)  # expect: ASF103\n",
-        "import os\nasync def f():\n    os.spawnlp(os.P_NOWAIT, 'ls', 'ls')  # expect: ASF103\n",
-        "import os\nasync def f():\n    os.popen('ls').read()  # expect: ASF103\n",
-        "import os\nasync def f():\n    os.system('ls')  # noqa: ASF102  # expect: ASF103\n",
+        Invalid(
+            "import subprocess\nasync def f():\n    subprocess.run(['ls'], check=True)  # expect: ASF103\n",
+            "Blocking call `subprocess.run()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+        ),
+        Invalid(
+            "from subprocess import check_output as out\nasync def f():\n    out(['ls'])  # expect: ASF103\n",
+            "Blocking call `subprocess.check_output()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+        ),
+        Invalid(
+            "async def f():\n    os.system('ls')  # expect: ASF103\n",
+            "Blocking call `os.system()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+        ),
+        Invalid(
+            "import subprocess\nasync def f():\n    p = subprocess.Popen(['ls'])  # expect: ASF103\n"
+            "    p.communicate(timeout=5)  # expect: ASF103\n",
+            "Blocking call `subprocess.Popen()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
+            "Blocking call `subprocess.Popen.communicate()` in async function `f`: use `await process.communicate()` on an `asyncio` subprocess",
+        ),
+        Invalid(
+            "import subprocess\nclass Job:\n    def __init__(self):\n        self.proc = subprocess.Popen(['ls'])\n"
+            "    async def stop(self):\n        self.proc.wait()  # expect: ASF103\n",
+            "Blocking call `subprocess.Popen.wait()` in async function `Job.stop`: use `await process.wait()` on a process from `asyncio.create_subprocess_exec()`",
+        ),
+        Invalid(
+            "import os\nasync def f(pid):\n    os.waitpid(pid, 0)  # expect: ASF103\n",
+            "Blocking call `os.waitpid()` in async function `f`: use `await process.wait()` on a process from `asyncio.create_subprocess_exec()`",
+        ),
+        Invalid(
+            "import os\nasync def f():\n    os.spawnlp(os.P_NOWAIT, 'ls', 'ls')  # expect: ASF103\n",
+            "Blocking call `os.spawnlp()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
+        ),
+        Invalid(
+            "import os\nasync def f():\n    os.popen('ls').read()  # expect: ASF103\n",
+            "Blocking call `os.popen()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
+        ),
+        Invalid(
+            "import os\nasync def f():\n    os.system('ls')  # noqa: ASF102  # expect: ASF103\n",
+            "Blocking call `os.system()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+        ),
     )
 
     def instead(self, call: Call) -> str | None:

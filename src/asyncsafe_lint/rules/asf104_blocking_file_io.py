@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _OPEN = "use `await anyio.open_file()` (or `aiofiles.open()`)"
 _FILE = "wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`"
@@ -117,22 +117,67 @@ There is no automatic fix.
         "async def f():\n    with open('x') as f:  # noqa: ASF104\n        f.read()  # noqa\n",
     )
     invalid = (
-        "import os\nasync def f(fd):\n    os.fsync(fd)  # expect: ASF104\n",
-        "async def f():\n    with open('x') as f:  # expect: ASF104\n        return f.read()  # expect: ASF104\n",
-        "import io\nasync def f():\n    io.open('x').close()  # expect: ASF104\n",
-        "import io\nasync def f(f: io.TextIOWrapper):\n    f.write('x')  # expect: ASF104\n",
-        "from typing import IO, Optional\nasync def f(out: Optional[IO[bytes]]):\n"
-        "    out.flush()  # expect: ASF104\n",
-        "class Log:\n    def __init__(self):\n        self.file = open('log', 'a')\n"
-        "    async def write(self, line):\n        self.file.write(line)  # expect: ASF104\n",
-        "from os import path\nasync def f(name):\n    return path.isfile(name)  # expect: ASF104\n",
-        "import os\nasync def f(name):\n    return os.path.getsize(name)  # expect: ASF104\n",
-        "from pathlib import Path\nasync def f():\n    p = Path('data') / 'x.json'\n"
-        "    return p.read_text()  # expect: ASF104\n",
-        "import pathlib\nasync def f(p: pathlib.Path | None):\n    p.mkdir(parents=True)  # expect: ASF104\n",
-        "from pathlib import Path\nasync def f():\n    return Path.home().exists()  # expect: ASF104\n",
-        "import os, shutil\nasync def f():\n    os.listdir('.')  # expect: ASF104\n"
-        "    shutil.rmtree('tmp')  # expect: ASF104\n",
-        "async def f():\n    os.makedirs('x', exist_ok=True)  # expect: ASF104\n",
-        "async def f():\n    open('x')  # noqa: ASF103  # expect: ASF104\n",
+        Invalid(
+            "import os\nasync def f(fd):\n    os.fsync(fd)  # expect: ASF104\n",
+            "Blocking call `os.fsync()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "async def f():\n    with open('x') as f:  # expect: ASF104\n        return f.read()  # expect: ASF104\n",
+            "Blocking call `builtins.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+            "Blocking call `io.TextIOWrapper.read()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import io\nasync def f():\n    io.open('x').close()  # expect: ASF104\n",
+            "Blocking call `io.TextIOWrapper.close()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            "Blocking call `io.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+        ),
+        Invalid(
+            "import io\nasync def f(f: io.TextIOWrapper):\n    f.write('x')  # expect: ASF104\n",
+            "Blocking call `io.TextIOWrapper.write()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from typing import IO, Optional\nasync def f(out: Optional[IO[bytes]]):\n"
+            "    out.flush()  # expect: ASF104\n",
+            "Blocking call `io.TextIOWrapper.flush()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "class Log:\n    def __init__(self):\n        self.file = open('log', 'a')\n"
+            "    async def write(self, line):\n        self.file.write(line)  # expect: ASF104\n",
+            "Blocking call `io.TextIOWrapper.write()` in async function `Log.write`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from os import path\nasync def f(name):\n    return path.isfile(name)  # expect: ASF104\n",
+            "Blocking call `os.path.isfile()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+        ),
+        Invalid(
+            "import os\nasync def f(name):\n    return os.path.getsize(name)  # expect: ASF104\n",
+            "Blocking call `os.path.getsize()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+        ),
+        Invalid(
+            "from pathlib import Path\nasync def f():\n    p = Path('data') / 'x.json'\n"
+            "    return p.read_text()  # expect: ASF104\n",
+            "Blocking call `pathlib.Path.read_text()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+        ),
+        Invalid(
+            "import pathlib\nasync def f(p: pathlib.Path | None):\n    p.mkdir(parents=True)  # expect: ASF104\n",
+            "Blocking call `pathlib.Path.mkdir()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+        ),
+        Invalid(
+            "from pathlib import Path\nasync def f():\n    return Path.home().exists()  # expect: ASF104\n",
+            "Blocking call `pathlib.Path.exists()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+        ),
+        Invalid(
+            "import os, shutil\nasync def f():\n    os.listdir('.')  # expect: ASF104\n"
+            "    shutil.rmtree('tmp')  # expect: ASF104\n",
+            "Blocking call `os.listdir()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `shutil.rmtree()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "async def f():\n    os.makedirs('x', exist_ok=True)  # expect: ASF104\n",
+            "Blocking call `os.makedirs()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "async def f():\n    open('x')  # noqa: ASF103  # expect: ASF104\n",
+            "Blocking call `builtins.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+        ),
     )

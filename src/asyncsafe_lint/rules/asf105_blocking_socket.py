@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _CONNECT = "use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)"
 _RESOLVE = "use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)"
@@ -88,14 +88,37 @@ There is no automatic fix.
         "import socket\nasync def f():\n    socket.gethostbyname('h')  # noqa: ASF105\n",
     )
     invalid = (
-        "import socket\nasync def f():\n    return socket.gethostbyname('h')  # expect: ASF105\n",
-        "from socket import getaddrinfo as resolve\nasync def f():\n    resolve('h', 80)  # expect: ASF105\n",
-        "import socket\nasync def f():\n"
-        "    with socket.create_connection(('h', 80), timeout=5) as s:  # expect: ASF105\n"
-        "        s.sendall(b'x')  # expect: ASF105\n        s.recv(1)  # expect: ASF105\n",
-        "import socket\nasync def f():\n    s = socket.socket()\n    s.connect(('h', 80))  # expect: ASF105\n",
-        "import socket\nclass Conn:\n    sock: socket.socket\n"
-        "    async def read(self):\n        return self.sock.recv(1024)  # expect: ASF105\n",
-        "import socket\nasync def f(listener: socket.socket):\n    listener.accept()  # expect: ASF105\n",
-        "import socket\nasync def f():\n    socket.getfqdn()  # noqa: ASF104  # expect: ASF105\n",
+        Invalid(
+            "import socket\nasync def f():\n    return socket.gethostbyname('h')  # expect: ASF105\n",
+            "Blocking call `socket.gethostbyname()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+        ),
+        Invalid(
+            "from socket import getaddrinfo as resolve\nasync def f():\n    resolve('h', 80)  # expect: ASF105\n",
+            "Blocking call `socket.getaddrinfo()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+        ),
+        Invalid(
+            "import socket\nasync def f():\n"
+            "    with socket.create_connection(('h', 80), timeout=5) as s:  # expect: ASF105\n"
+            "        s.sendall(b'x')  # expect: ASF105\n        s.recv(1)  # expect: ASF105\n",
+            "Blocking call `socket.create_connection()` in async function `f`: use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)",
+            "Blocking call `socket.socket.sendall()` in async function `f`: use an asyncio stream (`asyncio.open_connection()`) or an anyio stream",
+            "Blocking call `socket.socket.recv()` in async function `f`: use an asyncio stream (`asyncio.open_connection()`) or an anyio stream",
+        ),
+        Invalid(
+            "import socket\nasync def f():\n    s = socket.socket()\n    s.connect(('h', 80))  # expect: ASF105\n",
+            "Blocking call `socket.socket.connect()` in async function `f`: use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)",
+        ),
+        Invalid(
+            "import socket\nclass Conn:\n    sock: socket.socket\n"
+            "    async def read(self):\n        return self.sock.recv(1024)  # expect: ASF105\n",
+            "Blocking call `socket.socket.recv()` in async function `Conn.read`: use an asyncio stream (`asyncio.open_connection()`) or an anyio stream",
+        ),
+        Invalid(
+            "import socket\nasync def f(listener: socket.socket):\n    listener.accept()  # expect: ASF105\n",
+            "Blocking call `socket.socket.accept()` in async function `f`: use `await asyncio.start_server()` (or `anyio.create_tcp_listener()`)",
+        ),
+        Invalid(
+            "import socket\nasync def f():\n    socket.getfqdn()  # noqa: ASF104  # expect: ASF105\n",
+            "Blocking call `socket.getfqdn()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+        ),
     )

@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _SQLITE = "use `aiosqlite`"
 _POSTGRES = "use `asyncpg` or psycopg 3's `AsyncConnection`"
@@ -139,27 +139,65 @@ There is no automatic fix.
         "import sqlite3\nasync def f():\n    sqlite3.connect('db')  # noqa: ASF106\n",
     )
     invalid = (
-        "import sqlite3\nasync def f():\n    conn = sqlite3.connect('db')  # expect: ASF106\n"
-        "    cur = conn.cursor()\n    cur.execute('SELECT 1')  # expect: ASF106\n"
-        "    cur.fetchall()  # expect: ASF106\n",
-        "import sqlite3\nfrom typing import Annotated\nfrom fastapi import Depends\n"
-        "async def f(db: Annotated[sqlite3.Connection, Depends(get_db)]):\n"
-        "    db.execute('DELETE FROM t')  # expect: ASF106\n    db.commit()  # expect: ASF106\n",
-        "import psycopg2\nasync def f():\n    conn = psycopg2.connect('dsn')  # expect: ASF106\n"
-        "    with conn.cursor() as cur:\n        cur.execute('SELECT 1')  # expect: ASF106\n",
-        "import psycopg\nasync def f():\n    with psycopg.connect('dsn') as conn:  # expect: ASF106\n"
-        "        conn.execute('SELECT 1')  # expect: ASF106\n",
-        "import pymysql\nasync def f():\n    conn = pymysql.connect(host='h')  # expect: ASF106\n"
-        "    conn.cursor().execute('SELECT 1')  # expect: ASF106\n",
-        "import redis\nclass Cache:\n    def __init__(self):\n        self.redis = redis.StrictRedis()\n"
-        "    async def get(self, key):\n        return self.redis.get(key)  # expect: ASF106\n",
-        "from typing import Optional\nfrom redis import Redis\nasync def f(r: Optional[Redis]):\n"
-        "    pipe = r.pipeline()\n    pipe.incr('hits')\n    pipe.execute()  # expect: ASF106\n",
-        "from pymongo import MongoClient\nclient = MongoClient()\nasync def f():\n"
-        "    client.app.users.find_one({'_id': 1})  # expect: ASF106\n"
-        "    client['app']['users'].insert_one({})  # expect: ASF106\n",
-        "import pymongo\nasync def f(client: pymongo.MongoClient):\n"
-        "    db = client.get_database('app')\n    db.command('ping')  # expect: ASF106\n"
-        "    db.get_collection('users').delete_many({})  # expect: ASF106\n",
-        "import sqlite3\nasync def f():\n    sqlite3.connect('db')  # noqa: ASF105  # expect: ASF106\n",
+        Invalid(
+            "import sqlite3\nasync def f():\n    conn = sqlite3.connect('db')  # expect: ASF106\n"
+            "    cur = conn.cursor()\n    cur.execute('SELECT 1')  # expect: ASF106\n"
+            "    cur.fetchall()  # expect: ASF106\n",
+            "Blocking call `sqlite3.connect()` in async function `f`: use `aiosqlite`",
+            "Blocking call `sqlite3.Cursor.execute()` in async function `f`: use `aiosqlite`",
+            "Blocking call `sqlite3.Cursor.fetchall()` in async function `f`: use `aiosqlite`",
+        ),
+        Invalid(
+            "import sqlite3\nfrom typing import Annotated\nfrom fastapi import Depends\n"
+            "async def f(db: Annotated[sqlite3.Connection, Depends(get_db)]):\n"
+            "    db.execute('DELETE FROM t')  # expect: ASF106\n    db.commit()  # expect: ASF106\n",
+            "Blocking call `sqlite3.Connection.execute()` in async function `f`: use `aiosqlite`",
+            "Blocking call `sqlite3.Connection.commit()` in async function `f`: use `aiosqlite`",
+        ),
+        Invalid(
+            "import psycopg2\nasync def f():\n    conn = psycopg2.connect('dsn')  # expect: ASF106\n"
+            "    with conn.cursor() as cur:\n        cur.execute('SELECT 1')  # expect: ASF106\n",
+            "Blocking call `psycopg2.connect()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
+            "Blocking call `psycopg2.extensions.cursor.execute()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
+        ),
+        Invalid(
+            "import psycopg\nasync def f():\n    with psycopg.connect('dsn') as conn:  # expect: ASF106\n"
+            "        conn.execute('SELECT 1')  # expect: ASF106\n",
+            "Blocking call `psycopg.connect()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
+            "Blocking call `psycopg.Connection.execute()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
+        ),
+        Invalid(
+            "import pymysql\nasync def f():\n    conn = pymysql.connect(host='h')  # expect: ASF106\n"
+            "    conn.cursor().execute('SELECT 1')  # expect: ASF106\n",
+            "Blocking call `pymysql.connect()` in async function `f`: use `aiomysql` (or `asyncmy`)",
+            "Blocking call `pymysql.cursors.Cursor.execute()` in async function `f`: use `aiomysql` (or `asyncmy`)",
+        ),
+        Invalid(
+            "import redis\nclass Cache:\n    def __init__(self):\n        self.redis = redis.StrictRedis()\n"
+            "    async def get(self, key):\n        return self.redis.get(key)  # expect: ASF106\n",
+            "Blocking call `redis.Redis.get()` in async function `Cache.get`: use `redis.asyncio.Redis` and `await` the command",
+        ),
+        Invalid(
+            "from typing import Optional\nfrom redis import Redis\nasync def f(r: Optional[Redis]):\n"
+            "    pipe = r.pipeline()\n    pipe.incr('hits')\n    pipe.execute()  # expect: ASF106\n",
+            "Blocking call `redis.client.Pipeline.execute()` in async function `f`: use `redis.asyncio.Redis` and `await` the command",
+        ),
+        Invalid(
+            "from pymongo import MongoClient\nclient = MongoClient()\nasync def f():\n"
+            "    client.app.users.find_one({'_id': 1})  # expect: ASF106\n"
+            "    client['app']['users'].insert_one({})  # expect: ASF106\n",
+            "Blocking call `pymongo.collection.Collection.find_one()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+            "Blocking call `pymongo.collection.Collection.insert_one()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+        ),
+        Invalid(
+            "import pymongo\nasync def f(client: pymongo.MongoClient):\n"
+            "    db = client.get_database('app')\n    db.command('ping')  # expect: ASF106\n"
+            "    db.get_collection('users').delete_many({})  # expect: ASF106\n",
+            "Blocking call `pymongo.database.Database.command()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+            "Blocking call `pymongo.collection.Collection.delete_many()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+        ),
+        Invalid(
+            "import sqlite3\nasync def f():\n    sqlite3.connect('db')  # noqa: ASF105  # expect: ASF106\n",
+            "Blocking call `sqlite3.connect()` in async function `f`: use `aiosqlite`",
+        ),
     )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import BlockingCallRule, Call
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
 
 _LOCK = "use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it"
 _SEMAPHORE = "use an `asyncio.Semaphore` (or `anyio.Semaphore`) and `async with` it"
@@ -156,25 +156,58 @@ There is no automatic fix.
         "    event.wait()  # asyncsafe: ignore[ASF107]\n",
     )
     invalid = (
-        "import threading\nlock = threading.Lock()\nasync def f():\n"
-        "    with lock:  # expect: ASF107\n        pass\n",
-        "import threading\nclass Cache:\n    def __init__(self):\n        self.lock = threading.RLock()\n"
-        "    async def get(self):\n        self.lock.acquire(timeout=5)  # expect: ASF107\n",
-        "from threading import Condition\ncond = Condition()\nasync def f():\n"
-        "    with cond:  # expect: ASF107\n        cond.wait_for(lambda: True)  # expect: ASF107\n",
-        "import threading\nasync def f(event: threading.Event):\n    event.wait(5)  # expect: ASF107\n",
-        "import threading\nasync def f():\n    t = threading.Thread(target=print)\n    t.start()\n"
-        "    t.join()  # expect: ASF107\n",
-        "import queue\nq = queue.Queue()\nasync def f():\n    q.get()  # expect: ASF107\n"
-        "    q.put(1, True, 5)  # expect: ASF107\n    q.join()  # expect: ASF107\n",
-        "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor()\n"
-        "async def f():\n    future = pool.submit(print)\n    return future.result()  # expect: ASF107\n",
-        "import concurrent.futures\nasync def f(futures):\n"
-        "    concurrent.futures.wait(futures, timeout=5)  # expect: ASF107\n",
-        "from concurrent.futures import ThreadPoolExecutor\nasync def f():\n"
-        "    with ThreadPoolExecutor() as pool:  # expect: ASF107\n        pool.submit(print)\n",
-        "import threading\nasync def f(event: threading.Event):\n"
-        "    event.wait()  # noqa: ASF106  # expect: ASF107\n",
+        Invalid(
+            "import threading\nlock = threading.Lock()\nasync def f():\n"
+            "    with lock:  # expect: ASF107\n        pass\n",
+            "Blocking call `threading.Lock.__enter__()` in async function `f`: use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it",
+        ),
+        Invalid(
+            "import threading\nclass Cache:\n    def __init__(self):\n        self.lock = threading.RLock()\n"
+            "    async def get(self):\n        self.lock.acquire(timeout=5)  # expect: ASF107\n",
+            "Blocking call `threading.RLock.acquire()` in async function `Cache.get`: use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it",
+        ),
+        Invalid(
+            "from threading import Condition\ncond = Condition()\nasync def f():\n"
+            "    with cond:  # expect: ASF107\n        cond.wait_for(lambda: True)  # expect: ASF107\n",
+            "Blocking call `threading.Condition.__enter__()` in async function `f`: use an `asyncio.Condition` (or `anyio.Condition`)",
+            "Blocking call `threading.Condition.wait_for()` in async function `f`: use an `asyncio.Condition` (or `anyio.Condition`)",
+        ),
+        Invalid(
+            "import threading\nasync def f(event: threading.Event):\n    event.wait(5)  # expect: ASF107\n",
+            "Blocking call `threading.Event.wait()` in async function `f`: use an `asyncio.Event` (or `anyio.Event`)",
+        ),
+        Invalid(
+            "import threading\nasync def f():\n    t = threading.Thread(target=print)\n    t.start()\n"
+            "    t.join()  # expect: ASF107\n",
+            "Blocking call `threading.Thread.join()` in async function `f`: await `asyncio.to_thread()` (or `anyio.to_thread.run_sync()`) instead of joining a thread",
+        ),
+        Invalid(
+            "import queue\nq = queue.Queue()\nasync def f():\n    q.get()  # expect: ASF107\n"
+            "    q.put(1, True, 5)  # expect: ASF107\n    q.join()  # expect: ASF107\n",
+            "Blocking call `queue.Queue.get()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
+            "Blocking call `queue.Queue.put()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
+            "Blocking call `queue.Queue.join()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
+        ),
+        Invalid(
+            "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor()\n"
+            "async def f():\n    future = pool.submit(print)\n    return future.result()  # expect: ASF107\n",
+            "Blocking call `concurrent.futures.Future.result()` in async function `f`: use `await asyncio.wrap_future(future)` (or `await loop.run_in_executor()` from the start)",
+        ),
+        Invalid(
+            "import concurrent.futures\nasync def f(futures):\n"
+            "    concurrent.futures.wait(futures, timeout=5)  # expect: ASF107\n",
+            "Blocking call `concurrent.futures.wait()` in async function `f`: use `await asyncio.wait()` on `asyncio.wrap_future()`s",
+        ),
+        Invalid(
+            "from concurrent.futures import ThreadPoolExecutor\nasync def f():\n"
+            "    with ThreadPoolExecutor() as pool:  # expect: ASF107\n        pool.submit(print)\n",
+            "Blocking call `concurrent.futures.ThreadPoolExecutor.__enter__()` in async function `f`: use `await loop.run_in_executor()` and keep the executor open",
+        ),
+        Invalid(
+            "import threading\nasync def f(event: threading.Event):\n"
+            "    event.wait()  # noqa: ASF106  # expect: ASF107\n",
+            "Blocking call `threading.Event.wait()` in async function `f`: use an `asyncio.Event` (or `anyio.Event`)",
+        ),
     )
 
     def instead(self, call: Call) -> str | None:

@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule
+from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _PROMPT = "read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)"
 _STDIN = "read stdin through `loop.connect_read_pipe()`, or in `await anyio.to_thread.run_sync()`"
@@ -55,10 +55,28 @@ There is no automatic fix.
         "async def f():\n    return input('? ')  # noqa\n",
     )
     invalid = (
-        "async def f():\n    return input('? ')  # expect: ASF108\n",
-        "import builtins\nasync def f():\n    return builtins.input()  # expect: ASF108\n",
-        "import sys\nasync def f():\n    return sys.stdin.readline()  # expect: ASF108\n",
-        "from sys import stdin\nasync def f():\n    return stdin.read()  # expect: ASF108\n",
-        "from getpass import getpass\nasync def f():\n    return getpass()  # expect: ASF108\n",
-        "async def f():\n    return input('? ')  # noqa: ASF107  # expect: ASF108\n",
+        Invalid(
+            "async def f():\n    return input('? ')  # expect: ASF108\n",
+            "Blocking call `builtins.input()` in async function `f`: read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)",
+        ),
+        Invalid(
+            "import builtins\nasync def f():\n    return builtins.input()  # expect: ASF108\n",
+            "Blocking call `builtins.input()` in async function `f`: read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)",
+        ),
+        Invalid(
+            "import sys\nasync def f():\n    return sys.stdin.readline()  # expect: ASF108\n",
+            "Blocking call `sys.stdin.readline()` in async function `f`: read stdin through `loop.connect_read_pipe()`, or in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from sys import stdin\nasync def f():\n    return stdin.read()  # expect: ASF108\n",
+            "Blocking call `sys.stdin.read()` in async function `f`: read stdin through `loop.connect_read_pipe()`, or in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from getpass import getpass\nasync def f():\n    return getpass()  # expect: ASF108\n",
+            "Blocking call `getpass.getpass()` in async function `f`: read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)",
+        ),
+        Invalid(
+            "async def f():\n    return input('? ')  # noqa: ASF107  # expect: ASF108\n",
+            "Blocking call `builtins.input()` in async function `f`: read it in `await anyio.to_thread.run_sync()` (or `loop.run_in_executor()`)",
+        ),
     )

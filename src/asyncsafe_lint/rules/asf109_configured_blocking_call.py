@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, RuleSettings
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid, RuleSettings
 
 
 class ConfiguredBlockingCall(BlockingCallRule):
@@ -64,10 +64,22 @@ There is no automatic fix.
         "import mylib\nasync def f():\n    return mylib.fetch('x')  # noqa: ASF109\n",
     )
     invalid = (
-        "import mylib\nasync def f():\n    return mylib.fetch('x')  # expect: ASF109\n",
-        "from mylib import fetch as get\nasync def f():\n    return get('x')  # expect: ASF109\n",
-        "import mylib as m\nclass Service:\n    async def run(self):\n        m.fetch('x')  # expect: ASF109\n",
-        "import mylib\nasync def f():\n    return mylib.fetch('x')  # noqa: ASF108  # expect: ASF109\n",
+        Invalid(
+            "import mylib\nasync def f():\n    return mylib.fetch('x')  # expect: ASF109\n",
+            "Blocking call `mylib.fetch()` in async function `f`: use `mylib.afetch()`",
+        ),
+        Invalid(
+            "from mylib import fetch as get\nasync def f():\n    return get('x')  # expect: ASF109\n",
+            "Blocking call `mylib.fetch()` in async function `f`: use `mylib.afetch()`",
+        ),
+        Invalid(
+            "import mylib as m\nclass Service:\n    async def run(self):\n        m.fetch('x')  # expect: ASF109\n",
+            "Blocking call `mylib.fetch()` in async function `Service.run`: use `mylib.afetch()`",
+        ),
+        Invalid(
+            "import mylib\nasync def f():\n    return mylib.fetch('x')  # noqa: ASF108  # expect: ASF109\n",
+            "Blocking call `mylib.fetch()` in async function `f`: use `mylib.afetch()`",
+        ),
     )
 
     def __init__(self, settings: RuleSettings) -> None:

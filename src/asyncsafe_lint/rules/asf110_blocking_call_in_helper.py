@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.rule import Invalid, Rule
 
 
 class BlockingCallInHelper(Rule):
@@ -86,15 +86,33 @@ There is no automatic fix.
         "    time.sleep(1)\nasync def f():\n    await helper()\n",
     )
     invalid = (
-        "import time\ndef helper():\n    time.sleep(1)\nasync def f():\n    helper()  # expect: ASF110\n",
-        "import requests\ndef fetch(url):\n    return requests.get(url, timeout=5)\ndef load():\n"
-        "    return fetch('http://x')\nasync def f():\n    return load()  # expect: ASF110\n",
-        "import time\nclass Repo:\n    def _wait(self):\n        time.sleep(1)\n    async def get(self):\n"
-        "        self._wait()  # expect: ASF110\n",
-        "import sqlite3\nclass Store:\n    def __init__(self, path):\n        self.db = sqlite3.connect(path)\n"
-        "async def f():\n    store = Store('x.db')  # expect: ASF110\n",
-        "import time\ndef a(n):\n    return b(n) if n else time.sleep(1)\ndef b(n):\n    return a(n - 1)\n"
-        "async def f():\n    a(3)  # expect: ASF110\n",
-        "import functools, time\n@functools.cache\ndef settings():\n    time.sleep(1)\nasync def f():\n"
-        "    settings()  # expect: ASF110\n",
+        Invalid(
+            "import time\ndef helper():\n    time.sleep(1)\nasync def f():\n    helper()  # expect: ASF110\n",
+            "Call to sync helper `example.helper()` in async function `f` reaches a blocking call: f -> example.helper -> time.sleep (example.py:3)",
+        ),
+        Invalid(
+            "import requests\ndef fetch(url):\n    return requests.get(url, timeout=5)\ndef load():\n"
+            "    return fetch('http://x')\nasync def f():\n    return load()  # expect: ASF110\n",
+            "Call to sync helper `example.load()` in async function `f` reaches a blocking call: f -> example.load -> example.fetch -> requests.get (example.py:3)",
+        ),
+        Invalid(
+            "import time\nclass Repo:\n    def _wait(self):\n        time.sleep(1)\n    async def get(self):\n"
+            "        self._wait()  # expect: ASF110\n",
+            "Call to sync helper `example.Repo._wait()` in async function `Repo.get` reaches a blocking call: Repo.get -> example.Repo._wait -> time.sleep (example.py:4)",
+        ),
+        Invalid(
+            "import sqlite3\nclass Store:\n    def __init__(self, path):\n        self.db = sqlite3.connect(path)\n"
+            "async def f():\n    store = Store('x.db')  # expect: ASF110\n",
+            "Call to sync helper `example.Store()` in async function `f` reaches a blocking call: f -> example.Store.__init__ -> sqlite3.connect (example.py:4)",
+        ),
+        Invalid(
+            "import time\ndef a(n):\n    return b(n) if n else time.sleep(1)\ndef b(n):\n    return a(n - 1)\n"
+            "async def f():\n    a(3)  # expect: ASF110\n",
+            "Call to sync helper `example.a()` in async function `f` reaches a blocking call: f -> example.a -> time.sleep (example.py:3)",
+        ),
+        Invalid(
+            "import functools, time\n@functools.cache\ndef settings():\n    time.sleep(1)\nasync def f():\n"
+            "    settings()  # expect: ASF110\n",
+            "Call to sync helper `example.settings()` in async function `f` reaches a blocking call: f -> example.settings -> time.sleep (example.py:4)",
+        ),
     )

@@ -4,7 +4,7 @@ import ast
 
 from asyncsafe_lint.diagnostics import Applicability, Fix
 from asyncsafe_lint.edits import add_argument, fix, replace
-from asyncsafe_lint.rule import Call, FixAvailability, Rule, RuleSettings
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleSettings
 
 #: `requests` functions -> position of `timeout` when it can be passed positionally.
 #: The module functions take it only as a keyword; `Session.request` lists it ninth.
@@ -128,31 +128,115 @@ there is one.
         "import requests\nrequests.get(url='https://example.com', timeout=TIMEOUT)\n",
     )
     invalid = (
-        "import requests\nrequests.get('https://example.com')  # expect: ASF201\n",
-        "import requests\nrequests.get('https://example.com', timeout=None)  # expect: ASF201\n",
-        "import requests as r\nr.post('https://example.com', data=b'x')  # expect: ASF201\n",
-        "from requests import get as fetch\nfetch('https://example.com')  # expect: ASF201\n",
-        "import requests\nrequests.request('GET', 'https://example.com')  # expect: ASF201\n",
+        Invalid(
+            "import requests\nrequests.get('https://example.com')  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nrequests.get('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nrequests.get('https://example.com', timeout=None)  # expect: ASF201\n",
+            "`requests.get()` sets `timeout=None`: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nrequests.get('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests as r\nr.post('https://example.com', data=b'x')  # expect: ASF201\n",
+            "`requests.post()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests as r\nr.post('https://example.com', data=b'x', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "from requests import get as fetch\nfetch('https://example.com')  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="from requests import get as fetch\nfetch('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nrequests.request('GET', 'https://example.com')  # expect: ASF201\n",
+            "`requests.request()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nrequests.request('GET', 'https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
         # `requests.request(method, url, ...)` has no positional timeout: the third argument is params.
-        "import requests\nrequests.request('GET', 'https://example.com', {'q': 1})  # expect: ASF201\n",
-        "import requests\ns = requests.Session()\ns.get('https://example.com')  # expect: ASF201\n",
-        "import requests\ns = requests.session()\ns.put('https://example.com', data=b'x')  # expect: ASF201\n",
-        "import requests\nwith requests.Session() as s:\n    s.delete('https://example.com')  # expect: ASF201\n",
-        "from requests.sessions import Session\ns = Session()\ns.request('GET', 'https://example.com', timeout=None)  # expect: ASF201\n",
-        "import requests\ns = requests.Session()\nprepared = requests.Request('GET', 'https://example.com').prepare()\n"
-        "s.send(prepared)  # expect: ASF201\n",
-        "import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
-        "    def me(self):\n        return self.http.get('https://example.com/me')  # expect: ASF201\n",
-        "import requests\ndef f(s: requests.Session):\n    s.head('https://example.com')  # expect: ASF201\n",
-        "import requests\nasync def f():\n    requests.get('https://example.com')  # expect: ASF201\n",
-        "import requests\nrequests.get('https://example.com')  # noqa: ASF202  # expect: ASF201\n",
+        Invalid(
+            "import requests\nrequests.request('GET', 'https://example.com', {'q': 1})  # expect: ASF201\n",
+            "`requests.request()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\n"
+                "requests.request('GET', 'https://example.com', {'q': 1}, timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\ns = requests.Session()\ns.get('https://example.com')  # expect: ASF201\n",
+            "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\ns = requests.Session()\n"
+                "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\ns = requests.session()\ns.put('https://example.com', data=b'x')  # expect: ASF201\n",
+            "`requests.Session.put()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\ns = requests.session()\n"
+                "s.put('https://example.com', data=b'x', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nwith requests.Session() as s:\n    s.delete('https://example.com')  # expect: ASF201\n",
+            "`requests.Session.delete()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nwith requests.Session() as s:\n"
+                "    s.delete('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "from requests.sessions import Session\ns = Session()\ns.request('GET', 'https://example.com', timeout=None)  # expect: ASF201\n",
+            "`requests.Session.request()` sets `timeout=None`: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="from requests.sessions import Session\ns = Session()\n"
+                "s.request('GET', 'https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\ns = requests.Session()\nprepared = requests.Request('GET', 'https://example.com').prepare()\n"
+            "s.send(prepared)  # expect: ASF201\n",
+            "`requests.Session.send()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\ns = requests.Session()\n"
+                "prepared = requests.Request('GET', 'https://example.com').prepare()\n"
+                "s.send(prepared, timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
+            "    def me(self):\n        return self.http.get('https://example.com/me')  # expect: ASF201\n",
+            "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
+                "    def me(self):\n"
+                "        return self.http.get('https://example.com/me', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\ndef f(s: requests.Session):\n    s.head('https://example.com')  # expect: ASF201\n",
+            "`requests.Session.head()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\ndef f(s: requests.Session):\n"
+                "    s.head('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nasync def f():\n    requests.get('https://example.com')  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nasync def f():\n"
+                "    requests.get('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
+        Invalid(
+            "import requests\nrequests.get('https://example.com')  # noqa: ASF202  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nrequests.get('https://example.com', timeout=10)  # noqa: ASF202  # expect: ASF201\n",
+        ),
         # Flagged, with no fix: a comment stands where `timeout=` would go.
-        "import requests\nrequests.get(  # expect: ASF201\n    'https://example.com'  # the API\n)\n",
+        Invalid(
+            "import requests\nrequests.get(  # expect: ASF201\n    'https://example.com'  # the API\n)\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+        ),
         # A plain HTTPAdapter (retries, pool size) sets no timeout.
-        "import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
-        "s.mount('https://', HTTPAdapter(max_retries=3))\ns.get('https://example.com')  # expect: ASF201\n",
+        Invalid(
+            "import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
+            "s.mount('https://', HTTPAdapter(max_retries=3))\ns.get('https://example.com')  # expect: ASF201\n",
+            "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
+                "s.mount('https://', HTTPAdapter(max_retries=3))\n"
+                "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
+        ),
         # `*args` cannot carry a keyword-only timeout.
-        "import requests\ndef f(*args):\n    return requests.get(*args)  # expect: ASF201\n",
+        Invalid(
+            "import requests\ndef f(*args):\n    return requests.get(*args)  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\ndef f(*args):\n    return requests.get(*args, timeout=10)  # expect: ASF201\n",
+        ),
     )
 
     def __init__(self, settings: RuleSettings) -> None:

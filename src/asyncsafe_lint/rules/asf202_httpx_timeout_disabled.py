@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
 
 _METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")
 
@@ -102,22 +102,64 @@ There is no automatic fix yet.
         "import httpx\nsettings = object()\nsettings.get('x', timeout=None)\n",
     )
     invalid = (
-        "import httpx\nhttpx.get('https://example.com', timeout=None)  # expect: ASF202\n",
-        "import httpx as hx\nhx.post('https://example.com', json={}, timeout=None)  # expect: ASF202\n",
-        "from httpx import stream\nwith stream('GET', 'https://example.com', timeout=None) as r:  # expect: ASF202\n    pass\n",
-        "import httpx\nclient = httpx.Client(timeout=None)  # expect: ASF202\n",
-        "from httpx import AsyncClient as HTTP\nclient = HTTP(base_url='https://example.com', timeout=None)  # expect: ASF202\n",
-        "import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=None)  # expect: ASF202\n",
-        "import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n"
-        "        await client.post('https://example.com', timeout=None)  # expect: ASF202\n",
-        "import httpx\nclient = httpx.Client(timeout=httpx.Timeout(None))  # expect: ASF202\n",
-        "import httpx\nNO_LIMIT = httpx.Timeout(timeout=None)  # expect: ASF202\n",
-        "from httpx import Timeout\nt = Timeout(connect=None, read=None, write=None, pool=None)  # expect: ASF202\n",
-        "import httpx\nclass Api:\n    def __init__(self):\n        self.http = httpx.Client()\n"
-        "    def me(self):\n        return self.http.get('/me', timeout=None)  # expect: ASF202\n",
-        "import httpx\ndef f(client: httpx.AsyncClient):\n    return client.build_request('GET', '/', timeout=None)  # expect: ASF202\n",
-        "import httpx\nhttpx.get('https://example.com', timeout=None)  # noqa: ASF201  # expect: ASF202\n",
-        "import httpx\ndef f(**kw):\n    return httpx.get('https://example.com', timeout=None, **kw)  # expect: ASF202\n",
+        Invalid(
+            "import httpx\nhttpx.get('https://example.com', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx as hx\nhx.post('https://example.com', json={}, timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.post()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "from httpx import stream\nwith stream('GET', 'https://example.com', timeout=None) as r:  # expect: ASF202\n    pass\n",
+            "`timeout=None` in `httpx.stream()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nclient = httpx.Client(timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.Client()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "from httpx import AsyncClient as HTTP\nclient = HTTP(base_url='https://example.com', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.AsyncClient()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.Client.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n"
+            "        await client.post('https://example.com', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.AsyncClient.post()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nclient = httpx.Client(timeout=httpx.Timeout(None))  # expect: ASF202\n",
+            "`httpx.Timeout` with no bound at all turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nNO_LIMIT = httpx.Timeout(timeout=None)  # expect: ASF202\n",
+            "`httpx.Timeout` with no bound at all turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "from httpx import Timeout\nt = Timeout(connect=None, read=None, write=None, pool=None)  # expect: ASF202\n",
+            "`httpx.Timeout` with no bound at all turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nclass Api:\n    def __init__(self):\n        self.http = httpx.Client()\n"
+            "    def me(self):\n        return self.http.get('/me', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.Client.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\ndef f(client: httpx.AsyncClient):\n    return client.build_request('GET', '/', timeout=None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.AsyncClient.build_request()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\nhttpx.get('https://example.com', timeout=None)  # noqa: ASF201  # expect: ASF202\n",
+            "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
+        Invalid(
+            "import httpx\ndef f(**kw):\n    return httpx.get('https://example.com', timeout=None, **kw)  # expect: ASF202\n",
+            "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+        ),
     )
 
     def visit_call(self, call: Call) -> None:

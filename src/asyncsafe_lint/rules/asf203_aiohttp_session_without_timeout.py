@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
 
 #: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
 _SESSIONS = frozenset(
@@ -105,21 +105,54 @@ There is no automatic fix yet.
         "        pass\n",
     )
     invalid = (
-        "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:  # expect: ASF203\n"
-        "        await s.get('https://example.com')\n",
-        "import aiohttp as ah\nsession = ah.ClientSession(timeout=None)  # expect: ASF203\n",
-        "from aiohttp import ClientSession as Session\nasync def f():\n"
-        "    async with Session(base_url='https://example.com') as s:  # expect: ASF203\n        pass\n",
-        "import aiohttp\nasync def f():\n"
-        "    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout()) as s:  # expect: ASF203\n        pass\n",
-        "from aiohttp import ClientTimeout\nNO_TIMEOUT = ClientTimeout(total=None)  # expect: ASF203\n",
-        "import aiohttp\nt = aiohttp.ClientTimeout(total=0, sock_read=None)  # expect: ASF203\n",
-        "import aiohttp\nasync def f(session: aiohttp.ClientSession):\n"
-        "    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=None))  # expect: ASF203\n",
-        "import aiohttp\nclass Api:\n    def __init__(self):\n        self.session = aiohttp.ClientSession()  # expect: ASF203\n",
-        "import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com') as r:  # expect: ASF203\n        pass\n",
-        "import aiohttp\ndef sync_factory():\n    return aiohttp.ClientSession()  # expect: ASF203\n",
-        "import aiohttp\nsession = aiohttp.ClientSession()  # noqa: ASF201  # expect: ASF203\n",
+        Invalid(
+            "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:  # expect: ASF203\n"
+            "        await s.get('https://example.com')\n",
+            "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp as ah\nsession = ah.ClientSession(timeout=None)  # expect: ASF203\n",
+            "`aiohttp.ClientSession(timeout=None)` does not disable the default: aiohttp treats `None` as its 5-minute default; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "from aiohttp import ClientSession as Session\nasync def f():\n"
+            "    async with Session(base_url='https://example.com') as s:  # expect: ASF203\n        pass\n",
+            "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nasync def f():\n"
+            "    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout()) as s:  # expect: ASF203\n        pass\n",
+            "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "from aiohttp import ClientTimeout\nNO_TIMEOUT = ClientTimeout(total=None)  # expect: ASF203\n",
+            "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nt = aiohttp.ClientTimeout(total=0, sock_read=None)  # expect: ASF203\n",
+            "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nasync def f(session: aiohttp.ClientSession):\n"
+            "    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=None))  # expect: ASF203\n",
+            "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nclass Api:\n    def __init__(self):\n        self.session = aiohttp.ClientSession()  # expect: ASF203\n",
+            "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com') as r:  # expect: ASF203\n        pass\n",
+            "`aiohttp.request()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\ndef sync_factory():\n    return aiohttp.ClientSession()  # expect: ASF203\n",
+            "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
+        Invalid(
+            "import aiohttp\nsession = aiohttp.ClientSession()  # noqa: ASF201  # expect: ASF203\n",
+            "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+        ),
     )
 
     def visit_call(self, call: Call) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import SocketTimeoutRule
+from asyncsafe_lint.rule import Invalid, SocketTimeoutRule
 
 #: Callables that open a URL -> position of `timeout` (after `url` and `data`).
 _OPENERS = {
@@ -81,15 +81,42 @@ There is no automatic fix yet.
         "import webbrowser\nwebbrowser.open('https://example.com')\n",
     )
     invalid = (
-        "import urllib.request\nurllib.request.urlopen('https://example.com')  # expect: ASF204\n",
-        "import urllib.request as ur\nur.urlopen('https://example.com', timeout=None)  # expect: ASF204\n",
-        "from urllib.request import urlopen as fetch\nwith fetch('https://example.com') as r:  # expect: ASF204\n    r.read()\n",
+        Invalid(
+            "import urllib.request\nurllib.request.urlopen('https://example.com')  # expect: ASF204\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import urllib.request as ur\nur.urlopen('https://example.com', timeout=None)  # expect: ASF204\n",
+            "`urllib.request.urlopen()` sets `timeout=None`: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from urllib.request import urlopen as fetch\nwith fetch('https://example.com') as r:  # expect: ASF204\n    r.read()\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
         # The second positional argument is `data`, not the timeout.
-        "from urllib.request import urlopen\nurlopen('https://example.com', b'payload')  # expect: ASF204\n",
-        "from urllib.request import urlopen\nurlopen('https://example.com', None, None)  # expect: ASF204\n",
-        "import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com')  # expect: ASF204\n",
-        "import urllib.request\nasync def f():\n    urllib.request.urlopen('https://example.com')  # expect: ASF204\n",
-        "import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(None)\n"
-        "urlopen('https://example.com')  # expect: ASF204\n",
-        "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF205  # expect: ASF204\n",
+        Invalid(
+            "from urllib.request import urlopen\nurlopen('https://example.com', b'payload')  # expect: ASF204\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from urllib.request import urlopen\nurlopen('https://example.com', None, None)  # expect: ASF204\n",
+            "`urllib.request.urlopen()` sets `timeout=None`: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com')  # expect: ASF204\n",
+            "`urllib.request.OpenerDirector.open()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import urllib.request\nasync def f():\n    urllib.request.urlopen('https://example.com')  # expect: ASF204\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(None)\n"
+            "urlopen('https://example.com')  # expect: ASF204\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF205  # expect: ASF204\n",
+            "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+        ),
     )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import SocketTimeoutRule
+from asyncsafe_lint.rule import Invalid, SocketTimeoutRule
 
 
 class CreateConnectionWithoutTimeout(SocketTimeoutRule):
@@ -71,11 +71,32 @@ There is no automatic fix yet.
         "def create_connection(addr):\n    pass\ncreate_connection(('example.com', 80))\n",
     )
     invalid = (
-        "import socket\nsocket.create_connection(('example.com', 80))  # expect: ASF205\n",
-        "import socket as s\ns.create_connection(('example.com', 80), timeout=None)  # expect: ASF205\n",
-        "from socket import create_connection as connect\nconnect(('example.com', 80), None)  # expect: ASF205\n",
-        "import socket\nwith socket.create_connection(('example.com', 80)) as sock:  # expect: ASF205\n    sock.recv(1)\n",
-        "import socket\nasync def f():\n    socket.create_connection(('example.com', 80))  # expect: ASF205\n",
-        "import socket\nsocket.create_connection(('example.com', 80), source_address=('', 0))  # expect: ASF205\n",
-        "import socket\nsocket.create_connection(('example.com', 80))  # noqa: ASF204  # expect: ASF205\n",
+        Invalid(
+            "import socket\nsocket.create_connection(('example.com', 80))  # expect: ASF205\n",
+            "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "import socket as s\ns.create_connection(('example.com', 80), timeout=None)  # expect: ASF205\n",
+            "`socket.create_connection()` sets `timeout=None`: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "from socket import create_connection as connect\nconnect(('example.com', 80), None)  # expect: ASF205\n",
+            "`socket.create_connection()` sets `timeout=None`: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "import socket\nwith socket.create_connection(('example.com', 80)) as sock:  # expect: ASF205\n    sock.recv(1)\n",
+            "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "import socket\nasync def f():\n    socket.create_connection(('example.com', 80))  # expect: ASF205\n",
+            "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "import socket\nsocket.create_connection(('example.com', 80), source_address=('', 0))  # expect: ASF205\n",
+            "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
+        Invalid(
+            "import socket\nsocket.create_connection(('example.com', 80))  # noqa: ASF204  # expect: ASF205\n",
+            "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+        ),
     )

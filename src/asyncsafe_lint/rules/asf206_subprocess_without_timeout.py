@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Rule
+from asyncsafe_lint.rule import Call, Invalid, Rule
 
 #: Calls that wait for a child process -> position of `timeout`, or None when it is
 #: keyword-only (the `subprocess` helpers take the command as `*popenargs`).
@@ -88,23 +88,68 @@ There is no automatic fix yet.
         "import threading\nt = threading.Thread(target=print)\nt.start()\nt.join()\n",
     )
     invalid = (
-        "import subprocess\nsubprocess.run(['ls'])  # expect: ASF206\n",
-        "import subprocess\nsubprocess.run(['ls'], timeout=None)  # expect: ASF206\n",
-        "import subprocess as sp\nsp.check_call(['make'])  # expect: ASF206\n",
-        "from subprocess import check_output as out\nout(['git', 'status'])  # expect: ASF206\n",
-        "from subprocess import call\ncall('ls', shell=True)  # expect: ASF206\n",
+        Invalid(
+            "import subprocess\nsubprocess.run(['ls'])  # expect: ASF206\n",
+            "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\nsubprocess.run(['ls'], timeout=None)  # expect: ASF206\n",
+            "`subprocess.run()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess as sp\nsp.check_call(['make'])  # expect: ASF206\n",
+            "`subprocess.check_call()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from subprocess import check_output as out\nout(['git', 'status'])  # expect: ASF206\n",
+            "`subprocess.check_output()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from subprocess import call\ncall('ls', shell=True)  # expect: ASF206\n",
+            "`subprocess.call()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
         # `*popenargs` cannot carry the keyword-only timeout.
-        "import subprocess\ndef f(*cmd):\n    return subprocess.run(*cmd)  # expect: ASF206\n",
-        "import subprocess\np = subprocess.Popen(['ls'])\np.wait()  # expect: ASF206\n",
-        "import subprocess\np = subprocess.Popen(['ls'])\np.wait(None)  # expect: ASF206\n",
-        "import subprocess\np = subprocess.Popen(['cat'], stdin=subprocess.PIPE)\np.communicate(b'input')  # expect: ASF206\n",
-        "import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.communicate()  # expect: ASF206\n",
-        "import subprocess\nsubprocess.Popen(['ls']).wait()  # expect: ASF206\n",
-        "from subprocess import Popen\nclass Job:\n    def __init__(self):\n        self.proc = Popen(['worker'])\n"
-        "    def stop(self):\n        self.proc.terminate()\n        self.proc.wait()  # expect: ASF206\n",
-        "import subprocess\ndef f(p: subprocess.Popen):\n    p.communicate(timeout=None)  # expect: ASF206\n",
-        "import subprocess\nasync def f():\n    subprocess.run(['ls'])  # expect: ASF206\n",
-        "import subprocess\nsubprocess.run(['ls'])  # noqa: ASF205  # expect: ASF206\n",
+        Invalid(
+            "import subprocess\ndef f(*cmd):\n    return subprocess.run(*cmd)  # expect: ASF206\n",
+            "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\np = subprocess.Popen(['ls'])\np.wait()  # expect: ASF206\n",
+            "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\np = subprocess.Popen(['ls'])\np.wait(None)  # expect: ASF206\n",
+            "`subprocess.Popen.wait()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\np = subprocess.Popen(['cat'], stdin=subprocess.PIPE)\np.communicate(b'input')  # expect: ASF206\n",
+            "`subprocess.Popen.communicate()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.communicate()  # expect: ASF206\n",
+            "`subprocess.Popen.communicate()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\nsubprocess.Popen(['ls']).wait()  # expect: ASF206\n",
+            "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "from subprocess import Popen\nclass Job:\n    def __init__(self):\n        self.proc = Popen(['worker'])\n"
+            "    def stop(self):\n        self.proc.terminate()\n        self.proc.wait()  # expect: ASF206\n",
+            "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\ndef f(p: subprocess.Popen):\n    p.communicate(timeout=None)  # expect: ASF206\n",
+            "`subprocess.Popen.communicate()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\nasync def f():\n    subprocess.run(['ls'])  # expect: ASF206\n",
+            "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
+        Invalid(
+            "import subprocess\nsubprocess.run(['ls'])  # noqa: ASF205  # expect: ASF206\n",
+            "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+        ),
     )
 
     def visit_call(self, call: Call) -> None:

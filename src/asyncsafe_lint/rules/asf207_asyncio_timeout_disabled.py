@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Rule, is_none
+from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
 
 #: Timeout helpers -> (name of the limit parameter, its position).
 _HELPERS: dict[str, tuple[str, int]] = {
@@ -83,16 +83,46 @@ There is no automatic fix yet.
         "def timeout(x):\n    pass\ntimeout(None)\n",
     )
     invalid = (
-        "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # expect: ASF207\n",
-        "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, timeout=None)  # expect: ASF207\n",
-        "import asyncio as aio\nasync def f(aw):\n    return await aio.wait_for(fut=aw, timeout=None)  # expect: ASF207\n",
-        "from asyncio import wait_for as within\nasync def f(aw):\n    return await within(aw, None)  # expect: ASF207\n",
-        "import asyncio\nasync def f(aw):\n    async with asyncio.timeout(None):  # expect: ASF207\n        await aw\n",
-        "from asyncio import timeout_at\nasync def f(aw):\n    async with timeout_at(None):  # expect: ASF207\n        await aw\n",
-        "import async_timeout\nasync def f(aw):\n    async with async_timeout.timeout(None):  # expect: ASF207\n        await aw\n",
-        "import asyncio\nclass Worker:\n    async def run(self, aw):\n        await asyncio.wait_for(aw, None)  # expect: ASF207\n",
-        "import asyncio\ndef sync_helper(loop, aw):\n    return loop.run_until_complete(asyncio.wait_for(aw, None))  # expect: ASF207\n",
-        "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # noqa: ASF206  # expect: ASF207\n",
+        Invalid(
+            "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, timeout=None)  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "import asyncio as aio\nasync def f(aw):\n    return await aio.wait_for(fut=aw, timeout=None)  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "from asyncio import wait_for as within\nasync def f(aw):\n    return await within(aw, None)  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "import asyncio\nasync def f(aw):\n    async with asyncio.timeout(None):  # expect: ASF207\n        await aw\n",
+            "`asyncio.timeout()` with a `None` `delay` never times out: pass a number of seconds",
+        ),
+        Invalid(
+            "from asyncio import timeout_at\nasync def f(aw):\n    async with timeout_at(None):  # expect: ASF207\n        await aw\n",
+            "`asyncio.timeout_at()` with a `None` `when` never times out: pass a number of seconds",
+        ),
+        Invalid(
+            "import async_timeout\nasync def f(aw):\n    async with async_timeout.timeout(None):  # expect: ASF207\n        await aw\n",
+            "`async_timeout.timeout()` with a `None` `delay` never times out: pass a number of seconds",
+        ),
+        Invalid(
+            "import asyncio\nclass Worker:\n    async def run(self, aw):\n        await asyncio.wait_for(aw, None)  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "import asyncio\ndef sync_helper(loop, aw):\n    return loop.run_until_complete(asyncio.wait_for(aw, None))  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
+        Invalid(
+            "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # noqa: ASF206  # expect: ASF207\n",
+            "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+        ),
     )
 
     def visit_call(self, call: Call) -> None:

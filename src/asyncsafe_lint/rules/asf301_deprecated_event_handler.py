@@ -5,7 +5,7 @@ import ast
 from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.frameworks import LIST_METHODS, REGISTRIES, ROUTERS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
-from asyncsafe_lint.rule import Call, FixAvailability, Rule, RuleSettings, is_none
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleSettings, is_none
 
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
 
@@ -175,23 +175,84 @@ through the context manager rather than from FastAPI's loop over the handlers.
         "from fastapi import FastAPI\napp = FastAPI()\n@app.get('/startup')\nasync def startup():\n    return {}\n",
     )
     invalid = (
-        "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
-        "import fastapi\napp = fastapi.FastAPI()\n@app.on_event('shutdown')  # expect: ASF301\ndef stop():\n    pass\n",
-        "from fastapi.applications import FastAPI as App\napp = App()\napp.add_event_handler('startup', print)  # expect: ASF301\n",
-        "from fastapi import FastAPI\napp = FastAPI()\n@app.router.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
-        "from fastapi import FastAPI\napp = FastAPI()\napp.router.add_event_handler(event, print)  # expect: ASF301\n",
-        "from fastapi import FastAPI\napp = FastAPI()\napp.router.on_startup.append(print)  # expect: ASF301\n",
-        "from fastapi import FastAPI\napp = FastAPI(title='x', on_startup=[print])  # expect: ASF301\n",
-        "from fastapi import APIRouter\nrouter = APIRouter(\n    prefix='/x',\n    on_shutdown=[print],  # expect: ASF301\n)\n",
-        "from fastapi.routing import APIRouter\nrouter = APIRouter()\n@router.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
-        "from starlette.applications import Starlette\napp = Starlette(on_startup=[print], on_shutdown=[print])  # expect: ASF301\n",
-        "from starlette.routing import Router\nrouter = Router(on_startup=[print])  # expect: ASF301\n",
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
+            fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
+                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+                "# expect: ASF301\nasync def start():\n    pass\n",
+        ),
+        Invalid(
+            "import fastapi\napp = fastapi.FastAPI()\n@app.on_event('shutdown')  # expect: ASF301\ndef stop():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
+            fixed="import fastapi\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
+                "async def lifespan(_app):\n    try:\n        yield\n    finally:\n        stop()\n\n\n"
+                "app = fastapi.FastAPI(lifespan=lifespan)\n# expect: ASF301\ndef stop():\n    pass\n",
+        ),
+        Invalid(
+            "from fastapi.applications import FastAPI as App\napp = App()\napp.add_event_handler('startup', print)  # expect: ASF301\n",
+            "`add_event_handler()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: `print` is not a plain function of this module)",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI()\n@app.router.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
+            fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
+                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+                "# expect: ASF301\nasync def start():\n    pass\n",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI()\napp.router.add_event_handler(event, print)  # expect: ASF301\n",
+            "`add_event_handler()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the event is not written as a string)",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI()\napp.router.on_startup.append(print)  # expect: ASF301\n",
+            "adding to `on_startup` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: a handler is added to the handler list directly)",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(title='x', on_startup=[print])  # expect: ASF301\n",
+            "`on_startup=` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: `print` is not a plain function of this module)",
+        ),
+        Invalid(
+            "from fastapi import APIRouter\nrouter = APIRouter(\n    prefix='/x',\n    on_shutdown=[print],  # expect: ASF301\n)\n",
+            "`on_shutdown=` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the fix moves the handlers of an app, not of a router)",
+        ),
+        Invalid(
+            "from fastapi.routing import APIRouter\nrouter = APIRouter()\n@router.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the fix moves the handlers of an app, not of a router)",
+        ),
+        Invalid(
+            "from starlette.applications import Starlette\napp = Starlette(on_startup=[print], on_shutdown=[print])  # expect: ASF301\n",
+            "`on_startup=` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: `print` is not a plain function of this module)",
+            "`on_shutdown=` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: `print` is not a plain function of this module)",
+        ),
+        Invalid(
+            "from starlette.routing import Router\nrouter = Router(on_startup=[print])  # expect: ASF301\n",
+            "`on_startup=` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the fix moves the handlers of an app, not of a router)",
+        ),
         # Types the linter cannot see: the literal event gives the call away.
-        "from myproject.main import app\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
-        "def register(app):\n    app.add_event_handler('shutdown', print)  # expect: ASF301\n",
-        'from myproject import create_app\napp = create_app()\n@app.on_event("shutdown")  # expect: ASF301\ndef stop():\n    pass\n',
-        "from fastapi import FastAPI\ndef f(app: FastAPI):\n    app.add_event_handler(kind, print)  # expect: ASF301\n",
-        "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
+        Invalid(
+            "from myproject.main import app\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the app is not built at module level in this module)",
+        ),
+        Invalid(
+            "def register(app):\n    app.add_event_handler('shutdown', print)  # expect: ASF301\n",
+            "`add_event_handler()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the app is not built at module level in this module)",
+        ),
+        Invalid(
+            'from myproject import create_app\napp = create_app()\n@app.on_event("shutdown")  # expect: ASF301\ndef stop():\n    pass\n',
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the app is not built at module level in this module)",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\ndef f(app: FastAPI):\n    app.add_event_handler(kind, print)  # expect: ASF301\n",
+            "`add_event_handler()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager (no automatic fix: the app is not built at module level in this module)",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
+            "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
+            fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
+                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+                "# noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
+        ),
     )
 
     def __init__(self, settings: RuleSettings) -> None:

@@ -4,7 +4,7 @@ import ast
 
 from asyncsafe_lint.frameworks import FASTAPI_APPS, LIST_METHODS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
-from asyncsafe_lint.rule import Call, Rule, RuleSettings, is_none
+from asyncsafe_lint.rule import Call, Invalid, Rule, RuleSettings, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
 
 #: A scope is a function body (its node's id) or the module (None).
@@ -114,25 +114,55 @@ There is no automatic fix yet.
         "    app.add_event_handler('startup', print)\n    return app\nlifespan = None\n",
     )
     invalid = (
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
-        "@app.on_event('startup')  # expect: ASF302\nasync def start():\n    pass\n",
-        "import fastapi\napp = fastapi.FastAPI(title='api', lifespan=lifespan)\n"
-        "@app.on_event('shutdown')  # expect: ASF302\ndef stop():\n    pass\n",
-        "from fastapi.applications import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
-        "app.add_event_handler('startup', print)  # expect: ASF302\n",
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
-        "app.router.add_event_handler('shutdown', print)  # expect: ASF302\n",
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\napp.router.on_startup.append(print)  # expect: ASF302\n",
-        "from fastapi import FastAPI\napp = FastAPI(\n    lifespan=lifespan,\n    on_startup=[print],  # expect: ASF302\n)\n",
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan, on_shutdown=[print])  # expect: ASF302\n",
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
+            "@app.on_event('startup')  # expect: ASF302\nasync def start():\n    pass\n",
+            "`on_event()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "import fastapi\napp = fastapi.FastAPI(title='api', lifespan=lifespan)\n"
+            "@app.on_event('shutdown')  # expect: ASF302\ndef stop():\n    pass\n",
+            "`on_event()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi.applications import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
+            "app.add_event_handler('startup', print)  # expect: ASF302\n",
+            "`add_event_handler()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
+            "app.router.add_event_handler('shutdown', print)  # expect: ASF302\n",
+            "`add_event_handler()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\napp.router.on_startup.append(print)  # expect: ASF302\n",
+            "adding to `on_startup` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(\n    lifespan=lifespan,\n    on_startup=[print],  # expect: ASF302\n)\n",
+            "`on_startup=` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan, on_shutdown=[print])  # expect: ASF302\n",
+            "`on_shutdown=` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
         # The app factory pattern: the app and its handler live in one function.
-        "from fastapi import FastAPI\ndef create_app():\n    app = FastAPI(lifespan=lifespan)\n"
-        "    @app.on_event('startup')  # expect: ASF302\n    async def start():\n        pass\n    return app\n",
+        Invalid(
+            "from fastapi import FastAPI\ndef create_app():\n    app = FastAPI(lifespan=lifespan)\n"
+            "    @app.on_event('startup')  # expect: ASF302\n    async def start():\n        pass\n    return app\n",
+            "`on_event()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
         # A function of the module registering on the module's app.
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\ndef install():\n"
-        "    app.add_event_handler('startup', print)  # expect: ASF302\n",
-        "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
-        "@app.on_event('startup')  # noqa: ASF301  # expect: ASF302\nasync def start():\n    pass\n",
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\ndef install():\n"
+            "    app.add_event_handler('startup', print)  # expect: ASF302\n",
+            "`add_event_handler()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
+        Invalid(
+            "from fastapi import FastAPI\napp = FastAPI(lifespan=lifespan)\n"
+            "@app.on_event('startup')  # noqa: ASF301  # expect: ASF302\nasync def start():\n    pass\n",
+            "`on_event()` on a FastAPI app created with `lifespan=` never runs: FastAPI ignores event handlers once a lifespan is given; move this code into the lifespan",
+        ),
     )
 
     def __init__(self, settings: RuleSettings) -> None:
