@@ -50,10 +50,13 @@ class Place:
     """Where a finding's code runs, as its message says it: the async function it is in
     (its qualified name in the module) and that function's role (`in async route GET
     /items`).  A file on its own shows only the roles it registers itself; the project
-    pass corrects the rest (see `Diagnostic.placed`)."""
+    pass tells the rest (see `Diagnostic.placed`)."""
 
     function: str
     where: str
+    #: The message is `before + where + after`.
+    before: str
+    after: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,8 @@ class Diagnostic:
         """The same finding in a function whose role is `where`."""
         if self.place is None or self.place.where == where:
             return self
-        message = self.message.replace(self.place.where, where, 1)
-        return replace(self, message=message, place=Place(self.place.function, where))
+        place = replace(self.place, where=where)
+        return replace(self, message=place.before + where + place.after, place=place)
 
     def fixable(self, unsafe: bool) -> bool:
         """True when the finding has a fix that applies (see `Fix.applies`)."""

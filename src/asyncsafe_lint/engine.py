@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from asyncsafe_lint.callgraph import project_findings
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.enclosing import Enclosing
 from asyncsafe_lint.facts import FactsCollector, FileResult
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.roles import Roles
-from asyncsafe_lint.rule import BlockingCallRule, Call, Rule
+from asyncsafe_lint.rule import BlockingCallRule, Call, Rule, RuleContext
 from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, UNPARSABLE, UNREADABLE
 from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
@@ -48,28 +49,29 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
         return FileResult([_syntax_error(filename, error)])
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
     # Only functions and imports (re-exports) make facts worth gathering.
-    collector = _collector(settings, filename, module) if "def" in text or "import" in text else None
-    if not active and collector is None:
+    gathers_facts = "def" in text or "import" in text
+    if not active and not (gathers_facts and _facts_wanted(settings)):
         return FileResult([])
-    text_source = Source(text)
-    instances = [rule(settings) for rule in active]
-    for rule in instances:
-        rule.tree, rule.source = tree, text_source
-    walker = _Walker(instances, collector)
-    walker.module(tree)
+    names = Names()
+    context = RuleContext(settings, tree, Source(text), Roles(names))
+    instances = [rule(context) for rule in active]
+    collector = _collector(context, filename, module) if gathers_facts and _facts_wanted(settings) else None
+    _Walker(names, context.roles, instances, collector).module(tree)
     for rule in instances:
         rule.leave_module()
-    facts = collector.facts(text_source, walker.contexts) if collector is not None else None
-    return FileResult(_diagnostics(filename, text_source, instances), facts)
+    facts = collector.facts(context.source, context.roles) if collector is not None else None
+    return FileResult(_diagnostics(filename, context.source, instances), facts)
 
 
-def _collector(settings: Settings, filename: str, module: str) -> FactsCollector | None:
-    """What gathers the file's facts, when the project pass will use them: for the call chains,
-    and for the messages of the blocking-call rules, which say where the code runs."""
-    if not any(rule.code == CALL_CHAINS.code or issubclass(rule, BlockingCallRule) for rule in settings.rules):
-        return None
+def _facts_wanted(settings: Settings) -> bool:
+    """Whether the project pass will use the files' facts: for the call chains, and for
+    the messages of the blocking-call rules, which say where the code runs."""
+    return any(rule.code == CALL_CHAINS.code or issubclass(rule, BlockingCallRule) for rule in settings.rules)
+
+
+def _collector(context: RuleContext, filename: str, module: str) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
-    probes = [rule(settings) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
+    probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
     return FactsCollector(module, filename, Path(filename).stem == "__init__", probes)
 
 
@@ -98,18 +100,17 @@ def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagn
 
 
 class _Walker:
-    """The single walk: keeps names and contexts up to date and hands every call to the
+    """The single walk: keeps names, roles and what encloses the code up to date and hands every call to the
     rules and to the facts collector.  Statements and expressions that bind names or
     open scopes have a method of their own (`_FunctionDef`...); everything else is
     walked through, child by child, in source order."""
 
-    def __init__(self, rules: Sequence[Rule], collector: FactsCollector | None = None) -> None:
+    def __init__(self, names: Names, roles: Roles, rules: Sequence[Rule], collector: FactsCollector | None) -> None:
+        self.names = names
+        self.roles = roles
         self.rules = rules
         self.collector = collector
-        self.names = Names()
-        self.contexts = Contexts(Roles(self.names))
-        for rule in rules:
-            rule.contexts = self.contexts
+        self.enclosing = Enclosing()
         self._handlers: dict[type[ast.AST], Callable[[Any], None]] = {}
 
     # --- module: bind what every function body can see before walking any of them ---------
@@ -173,25 +174,29 @@ class _Walker:
         symbol = self.names.resolve(node.value)
         for target in node.targets:
             self._class_attribute(target, symbol)
-        if self.contexts.function is None and self.contexts.class_name is None and len(node.targets) == 1:
-            self.contexts.roles.assign(node.targets[0], node.value, symbol)
-        self._bind_statement(node)
-        self._generic(node)
-        self.contexts.roles.owner = None
+        with self._assignment(node.targets[0] if len(node.targets) == 1 else None, node.value, symbol):
+            self._bind_statement(node)
+            self._generic(node)
 
     def _AnnAssign(self, node: ast.AnnAssign) -> None:
-        symbol = self.names.annotation(node.annotation)
-        self._class_attribute(node.target, symbol)
-        if self.contexts.function is None and self.contexts.class_name is None and node.value is not None:
-            self.contexts.roles.assign(node.target, node.value, self.names.resolve(node.value))
-        self._bind_statement(node)
-        self._generic(node)
-        self.contexts.roles.owner = None
+        self._class_attribute(node.target, self.names.annotation(node.annotation))
+        value = node.value
+        with self._assignment(node.target, value, self.names.resolve(value) if value is not None else None):
+            self._bind_statement(node)
+            self._generic(node)
+
+    def _assignment(
+        self, target: ast.expr | None, value: ast.expr | None, symbol: Symbol | None
+    ) -> AbstractContextManager[None]:
+        at_module_level = self.enclosing.function is None and self.enclosing.class_name is None
+        if target is None or value is None or not at_module_level:
+            return nullcontext()
+        return self.roles.assignment(target, value, symbol)
 
     def _class_attribute(self, target: ast.expr, symbol: Symbol | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
         # `self.lock` and `self.client` in its methods.
-        class_key = self.contexts.class_key
+        class_key = self.enclosing.class_key
         if class_key is not None and isinstance(target, ast.Name):
             self.names.class_attributes.setdefault(class_key, {})[target.id] = symbol
 
@@ -217,51 +222,50 @@ class _Walker:
     def _FunctionDef(self, node: FunctionNode) -> None:
         function = self._function(node)
         self.names.bind(node.name, Symbol(function.key))
-        self.contexts.roles.signature(function, node)
         if self.collector is not None:
             decorators = [self.names.resolve(d) for d in node.decorator_list]
             self.collector.function(function, [d.qualname if d is not None else None for d in decorators])
-        self._children(node.decorator_list)
-        self.visit(node.args)
-        if node.returns is not None:
-            self.visit(node.returns)
-        self.contexts.roles.owner = None
-        self.contexts.enter_function(function)
+        with self.roles.header(function, node):
+            self._children(node.decorator_list)
+            self.visit(node.args)
+            if node.returns is not None:
+                self.visit(node.returns)
+        self.enclosing.enter_function(function)
         self.names.push()
         self._bind_parameters(node.args, function.class_key, node)
         self._children(node.body)
         self.names.pop()
-        self.contexts.leave()
+        self.enclosing.leave()
 
     _AsyncFunctionDef = _FunctionDef
 
     def _function(self, node: FunctionNode) -> Function:
         is_async = isinstance(node, ast.AsyncFunctionDef)
-        return Function(node.name, is_async, node, self.contexts.class_name, self.contexts.qualname(node.name))
+        return Function(node.name, is_async, node, self.enclosing.class_name, self.enclosing.qualname(node.name))
 
     def _Lambda(self, node: ast.Lambda) -> None:
         self.visit(node.args)
-        self.contexts.enter_function(Function("<lambda>", False, node))
+        self.enclosing.enter_function(Function("<lambda>", False, node))
         self.names.push()
         self._bind_parameters(node.args, None, node)
         self.visit(node.body)
         self.names.pop()
-        self.contexts.leave()
+        self.enclosing.leave()
 
     def _ClassDef(self, node: ast.ClassDef) -> None:
-        class_key = LOCAL + self.contexts.qualname(node.name)
+        class_key = LOCAL + self.enclosing.qualname(node.name)
         self.names.bind(node.name, Symbol(class_key))
-        self.contexts.roles.base_classes(class_key, node.bases)
+        self.roles.base_classes(class_key, node.bases)
         if self.collector is not None:
-            self.collector.class_(self.contexts.qualname(node.name))
+            self.collector.class_(self.enclosing.qualname(node.name))
         self._children(node.decorator_list)
         self._children(node.bases)
         self._children(node.keywords)
-        self.contexts.enter_class(node.name)
+        self.enclosing.enter_class(node.name)
         self.names.push(is_class=True)
         self._children(node.body)
         self.names.pop()
-        self.contexts.leave()
+        self.enclosing.leave()
 
     def _bind_parameters(self, arguments: ast.arguments, class_key: str | None, node: ast.AST) -> None:
         every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
@@ -284,12 +288,12 @@ class _Walker:
     def _Call(self, node: ast.Call) -> None:
         callee = self.names.resolve(node.func)
         name = None if callee is None or callee.instance else callee.qualname
-        self.contexts.roles.call(node, name)
+        self.roles.call(node, name)
         self._dispatch(node, name)
         self._generic(node)
 
     def _dispatch(self, node: ast.Call | ast.withitem, name: str | None) -> None:
-        call = Call(node, name, self.contexts.function, self.contexts.on_loop)
+        call = Call(node, name, self.enclosing.function, self.enclosing.on_loop)
         for rule in self.rules:
             rule.visit_call(call)
         if self.collector is not None:

@@ -11,10 +11,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.names import LOCAL
-from asyncsafe_lint.roles import RoleFacts
+from asyncsafe_lint.roles import RoleFacts, Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call
 from asyncsafe_lint.rules import CALL_CHAINS
 from asyncsafe_lint.source import Source
@@ -150,7 +149,7 @@ class FactsCollector:
     def _qualify(self, name: str) -> str:
         return qualify(name, self.module, self.is_package)
 
-    def facts(self, source: Source, contexts: Contexts) -> ModuleFacts:
+    def facts(self, source: Source, roles: Roles) -> ModuleFacts:
         functions = []
         for gathered in self._functions.values():
             function = gathered.function
@@ -164,7 +163,7 @@ class FactsCollector:
                 calls.append(site)
             functions.append(FunctionFacts(
                 function.qualname, function.display_name, function.is_async, gathered.offloaded,
-                contexts.where(function) if function.is_async else None, blocking, tuple(calls),
+                roles.where(function) if function.is_async else None, blocking, tuple(calls),
             ))  # fmt: skip
         return ModuleFacts(
             self.module,
@@ -172,5 +171,5 @@ class FactsCollector:
             tuple(functions),
             tuple(self._classes),
             tuple(sorted(self._aliases.items())),
-            contexts.roles.facts(self._qualify),
+            roles.facts(self._qualify),
         )

@@ -19,7 +19,8 @@ A function can be registered after it is defined (`add_api_route`, a later route
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from asyncsafe_lint.frameworks import REGISTRIES, ROUTERS
@@ -91,28 +92,43 @@ class Roles:
         self._tables = _Tables()
         self._prefixes: dict[str, str] = {}
         #: The function whose decorators and signature are being walked, or the
-        #: module-level name being assigned.
-        self.owner: str | None = None
+        #: module-level name being assigned (see `header` and `assignment`).
+        self._owner: str | None = None
         #: The module's own roles, read once the walk is over.
         self._index: RoleIndex | None = None
 
     # --- gathering -------------------------------------------------------------------------
-    def assign(self, target: ast.expr, value: ast.expr, symbol: Symbol | None) -> None:
-        """A module-level `target = value`: a router's prefix, an alias that may hold `Depends`."""
+    @contextmanager
+    def assignment(self, target: ast.expr, value: ast.expr, symbol: Symbol | None) -> Iterator[None]:
+        """A module-level `target = value`, walked inside: a router's prefix, an alias
+        that may hold `Depends`."""
         if not isinstance(target, ast.Name):
+            yield
             return
-        self.owner = "=" + target.id
         if symbol is not None and symbol.instance and symbol.qualname in ROUTERS and isinstance(value, ast.Call):
             prefix = _string(argument(value, "prefix", None))
             if prefix:
                 self._prefixes[target.id] = prefix
+        with self._owned_by("=" + target.id):
+            yield
 
-    def signature(self, function: Function, node: FunctionNode) -> None:
-        """A function's header is about to be walked: its decorators and parameters."""
-        self.owner = function.key
+    @contextmanager
+    def header(self, function: Function, node: FunctionNode) -> Iterator[None]:
+        """A function's header, walked inside: its decorators and parameters."""
         for param in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
             if isinstance(param.annotation, ast.Name):
                 self._tables.use(function.key, "=" + param.annotation.id)
+        with self._owned_by(function.key):
+            yield
+
+    @contextmanager
+    def _owned_by(self, owner: str) -> Iterator[None]:
+        # The calls walked meanwhile (a decorator, a `Depends` default) belong to `owner`.
+        self._owner = owner
+        try:
+            yield
+        finally:
+            self._owner = None
 
     def call(self, node: ast.Call, name: str | None) -> None:
         """Every call in the module, with what it resolves to."""
@@ -143,7 +159,7 @@ class Roles:
                 self._tables.middleware_classes.add(class_key)
 
     def _registry_call(self, node: ast.Call, method: str) -> None:
-        decorated = self.owner if self.owner is not None and not self.owner.startswith("=") else None
+        decorated = self._owner if self._owner is not None and not self._owner.startswith("=") else None
         receiver = node.func.value.id if isinstance(node.func, ast.Attribute) and isinstance(
             node.func.value, ast.Name) else None  # fmt: skip
         if method in (*_HTTP_METHODS, "api_route", "websocket") and decorated is not None:
@@ -208,8 +224,8 @@ class Roles:
         key = self._dependency(node)
         if key is not None:
             self._tables.dependencies.add(key)
-            if self.owner is not None:
-                self._tables.use(self.owner, key)
+            if self._owner is not None:
+                self._tables.use(self._owner, key)
 
     def _dependency(self, depends: ast.Call) -> str | None:
         """The function a `Depends(...)` call names."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Protocol
 
-from asyncsafe_lint.contexts import Contexts
 from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location, Place
+from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.source import Located, Source
 from asyncsafe_lint.syntax import Function, argument
 
@@ -31,6 +31,19 @@ class RuleSettings(Protocol):
 
     @property
     def default_timeout(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What the engine gives each rule for the file it checks."""
+
+    settings: RuleSettings
+    tree: ast.Module
+    #: The file's text, and where its nodes start and end.
+    source: Source
+    #: What the framework makes of the module's functions; complete once the walk is
+    #: over (a route registered with `add_api_route` further down, say).
+    roles: Roles
 
 
 DOCS_URL = "https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md"
@@ -92,7 +105,7 @@ class Call:
 class Invalid:
     """Code a rule must flag, and exactly what it must report there."""
 
-    __slots__ = ("source", "messages", "fixed")
+    __slots__ = ("fixed", "messages", "source")
 
     def __init__(self, source: str, *messages: str, fixed: str | None = None) -> None:
         #: The code; each line to flag ends with `# expect: CODE`.
@@ -141,19 +154,22 @@ class Rule:
     #: Text that must occur in a file for the rule to find anything there; the rule is
     #: not run on a file that holds none of its triggers.
     triggers: ClassVar[Sequence[str]] = ()
-    #: Where the code of the file being walked runs; the engine sets it before the walk.
-    contexts: Contexts
-    #: The file being walked, and its text; the engine sets them before the walk.
-    tree: ast.Module
-    source: Source
 
-    def __init__(self, settings: RuleSettings) -> None:
-        self.settings = settings
+    def __init__(self, context: RuleContext) -> None:
+        self.settings = context.settings
+        self.tree = context.tree
+        self.source = context.source
+        self.roles = context.roles
         self._findings: list[Finding] = []
 
-    def report(self, node: Located, *, fix: Fix | None = None, place: Place | None = None, **fields: object) -> None:
-        """Reports `node` with the message filled in from `fields`; `place` when the
-        message says where the code runs (its `{where}` field)."""
+    def report(self, node: Located, *, fix: Fix | None = None, function: str | None = None, **fields: object) -> None:
+        """Reports `node` with the message filled in from `fields`.  When the message
+        says where the code runs (its `{where}` field), `function` is the qualified name
+        of the function the code is in, so that the project pass can say it better."""
+        place = None
+        if function is not None:
+            before, after = self.message.split("{where}")
+            place = Place(function, str(fields["where"]), before.format(**fields), after.format(**fields))
         self._findings.append(Finding(node, self.message.format(**fields), fix, place))
 
     def findings(self) -> Iterator[Finding]:
@@ -198,8 +214,8 @@ class BlockingCallRule(Rule):
             return self.any_method_of[owner]
         return None
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         self._blocking: list[tuple[Call, str]] = []
 
     def visit_call(self, call: Call) -> None:
@@ -214,9 +230,9 @@ class BlockingCallRule(Rule):
         # the framework (a route registered with `add_api_route` further down, say).
         for call, instead in self._blocking:
             assert call.function is not None
-            where = self.contexts.where(call.function)
-            place = Place(call.function.qualname, where)
-            self.report(call.node, fix=self.fix(call), place=place, call=call.name, where=where, instead=instead)
+            where = self.roles.where(call.function)
+            function = call.function.qualname
+            self.report(call.node, fix=self.fix(call), function=function, call=call.name, where=where, instead=instead)
 
     def fix(self, call: Call) -> Fix | None:
         """The fix for a blocking call, for the rules that have one."""
@@ -230,8 +246,8 @@ class SocketTimeoutRule(Rule):
     #: Qualified name of each call -> the position its `timeout` may be passed in.
     timeout_positions: ClassVar[dict[str, int]] = {}
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         self._pending: list[tuple[Call, str]] = []
         self._default_timeout = False
 

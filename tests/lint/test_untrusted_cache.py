@@ -246,7 +246,7 @@ def test_a_key_others_can_read_is_not_trusted(project: Project) -> None:
 
 
 def test_plain_data_round_trips_and_rejects_every_other_shape() -> None:
-    place = Place("get_items", "a route")
+    place = Place("get_items", "in async route GET /items", "Blocking call `time.sleep()` ", ": use `asyncio.sleep()`")
     fix = Fix(
         "Use `await asyncio.sleep`",
         (Edit(Location(3, 4), Location(3, 14), "await asyncio.sleep"),),

@@ -5,7 +5,7 @@ import ast
 from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
 from asyncsafe_lint.edits import fix, replace
 from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
-from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, Invalid, RuleSettings
+from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, Invalid, RuleContext
 
 
 class BlockingSleep(BlockingCallRule):
@@ -153,8 +153,8 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
         ),
     )
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         #: Per `async def` (by id), its calls that are statements of their own.
         self._statements: dict[int, set[int]] = {}
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid, RuleSettings
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid, RuleContext
 
 
 class ConfiguredBlockingCall(BlockingCallRule):
@@ -82,9 +82,9 @@ There is no automatic fix.
         ),
     )
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
-        self._configured = dict(settings.blocking_calls)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        self._configured = dict(context.settings.blocking_calls)
 
     def instead(self, call: Call) -> str | None:
         assert call.name is not None

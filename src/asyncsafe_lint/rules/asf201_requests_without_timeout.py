@@ -4,7 +4,7 @@ import ast
 
 from asyncsafe_lint.diagnostics import Applicability, Fix
 from asyncsafe_lint.edits import add_argument, fix, replace
-from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleSettings
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleContext
 
 #: `requests` functions -> position of `timeout` when it can be passed positionally.
 #: The module functions take it only as a keyword; `Session.request` lists it ninth.
@@ -239,8 +239,8 @@ there is one.
         ),
     )
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         self._session_calls: list[tuple[Call, str]] = []
         self._custom_adapter = False
         #: Nodes passed to `Session.mount()`, and what each adapter call resolved to.

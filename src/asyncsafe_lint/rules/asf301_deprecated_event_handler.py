@@ -5,7 +5,7 @@ import ast
 from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.frameworks import LIST_METHODS, REGISTRIES, ROUTERS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
-from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleSettings, is_none
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleContext, is_none
 
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
 
@@ -255,8 +255,8 @@ through the context manager rather than from FastAPI's loop over the handlers.
         ),
     )
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         self._apps: list[ast.Call] = []
         self._routers: list[ast.Call] = []
         #: `on_startup=` / `on_shutdown=` arguments, with what to call them and their constructor.

@@ -4,7 +4,7 @@ import ast
 
 from asyncsafe_lint.frameworks import FASTAPI_APPS, LIST_METHODS, is_one_of
 from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
-from asyncsafe_lint.rule import Call, Invalid, Rule, RuleSettings, is_none
+from asyncsafe_lint.rule import Call, Invalid, Rule, RuleContext, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
 
 #: A scope is a function body (its node's id) or the module (None).
@@ -165,8 +165,8 @@ There is no automatic fix yet.
         ),
     )
 
-    def __init__(self, settings: RuleSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
         #: Per scope, whether each FastAPI app built there was given a lifespan (None: unknown).
         self._apps: dict[_Scope, list[bool | None]] = {}
         self._handlers: list[tuple[_Scope, Call, str]] = []

@@ -1,4 +1,4 @@
-"""Where a piece of code runs: on the event loop, or somewhere else, and in which role.
+"""What encloses the code being walked, and so whether it runs on the event loop.
 
 Only the body of an `async def` runs on the loop.  A nested `def` or `lambda` is a
 new function that runs wherever it is eventually called - often a thread handed it
@@ -6,23 +6,20 @@ through `run_in_threadpool`, `asyncio.to_thread` or `BackgroundTasks.add_task` -
 its body is not loop code, and neither is any plain `def`.
 
 In which role an async function runs (route, dependency, middleware...) is for
-`roles` to say; `Contexts` hands it the functions the rules ask about.
+`roles` to say.
 """
 
 from __future__ import annotations
 
 from asyncsafe_lint.names import LOCAL
-from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.syntax import Function
 
 
-class Contexts:
-    """The stack of functions and classes around the node being walked, and the roles
-    the framework gives the module's functions."""
+class Enclosing:
+    """The stack of functions and classes around the node being walked."""
 
-    def __init__(self, roles: Roles) -> None:
+    def __init__(self) -> None:
         self._stack: list[Function | str] = []
-        self.roles = roles
 
     def enter_function(self, function: Function) -> None:
         self._stack.append(function)
@@ -62,8 +59,3 @@ class Contexts:
     def on_loop(self) -> bool:
         function = self.function
         return function is not None and function.is_async
-
-    def where(self, function: Function) -> str:
-        """Where an async function runs, as far as this module tells, for messages:
-        `in async route GET /items`."""
-        return self.roles.where(function)
