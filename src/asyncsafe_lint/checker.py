@@ -338,9 +338,10 @@ def _project_pass(
             modules.setdefault(facts.module, facts)
     settings = checker.settings
     report_in = {
-        str(path) for path in named.values()
+        str(path)
+        for path in named.values()
         if any(rule.code == CALL_CHAINS.code for rule in settings.rules_for(path.absolute()))
-    }  # fmt: skip
+    }
     place_in = {str(path) for path in named.values()}
     findings = project_findings(list(modules.values()), settings.max_depth, report_in, place_in)
     known = all(digest is not None for _, _, digest in named_files) and all(

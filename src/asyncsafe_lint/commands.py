@@ -45,44 +45,106 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asyncsafe-lint {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="check files and directories", description="Check Python files "
-        "for blocking calls in async code (ASF1xx), missing timeouts (ASF2xx) and lifecycle hazards (ASF3xx).")  # fmt: skip
-    check.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH",
-                       help="files or directories to check (default: .)")  # fmt: skip
-    check.add_argument("--select", type=_selectors, action="extend", metavar="CODES",
-                       help="comma-separated rule codes or prefixes to enable (e.g. ASF1,ASF201), or ALL; "
-                       "replaces `select` from the configuration")  # fmt: skip
-    check.add_argument("--extend-select", type=_selectors, action="extend", default=[], metavar="CODES",
-                       help="rule codes or prefixes to enable on top of the selection")  # fmt: skip
-    check.add_argument("--ignore", type=_selectors, action="extend", default=[], metavar="CODES",
-                       help="rule codes or prefixes to disable")  # fmt: skip
-    check.add_argument("--output-format", choices=list(FORMATS), default="concise",
-                       help="how to print findings (default: concise)")  # fmt: skip
+    check = commands.add_parser(
+        "check",
+        help="check files and directories",
+        description="Check Python files "
+        "for blocking calls in async code (ASF1xx), missing timeouts (ASF2xx) and lifecycle hazards (ASF3xx).",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        default=[Path(".")],
+        metavar="PATH",
+        help="files or directories to check (default: .)",
+    )
+    check.add_argument(
+        "--select",
+        type=_selectors,
+        action="extend",
+        metavar="CODES",
+        help="comma-separated rule codes or prefixes to enable (e.g. ASF1,ASF201), or ALL; "
+        "replaces `select` from the configuration",
+    )
+    check.add_argument(
+        "--extend-select",
+        type=_selectors,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="rule codes or prefixes to enable on top of the selection",
+    )
+    check.add_argument(
+        "--ignore",
+        type=_selectors,
+        action="extend",
+        default=[],
+        metavar="CODES",
+        help="rule codes or prefixes to disable",
+    )
+    check.add_argument(
+        "--output-format", choices=list(FORMATS), default="concise", help="how to print findings (default: concise)"
+    )
     check.add_argument("--statistics", action="store_true", help="print the number of findings per rule instead")
     check.add_argument("--exit-zero", action="store_true", help="exit with 0 even when there are findings")
-    check.add_argument("--fix", action=argparse.BooleanOptionalAction,
-                       help="apply fixes (unsafe ones too with --unsafe-fixes), then report what remains")  # fmt: skip
-    check.add_argument("--unsafe-fixes", action=argparse.BooleanOptionalAction,
-                       help="count fixes that may change behaviour as fixes")  # fmt: skip
-    check.add_argument("--diff", action="store_true",
-                       help="print a diff of what the fixes would change and write nothing; exit 1 if they would")  # fmt: skip
-    check.add_argument("--fix-only", action=argparse.BooleanOptionalAction, default=False,
-                       help="apply fixes and report nothing else; exit 0 whatever remains")  # fmt: skip
-    check.add_argument("--exit-non-zero-on-fix", action="store_true",
-                       help="exit with 1 when a fix was applied, even if nothing remains")  # fmt: skip
-    check.add_argument("--config", type=Path, metavar="FILE",
-                       help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)")  # fmt: skip
-    check.add_argument("--max-depth", type=int, metavar="N",
-                       help="follow calls from async code through at most N sync functions (ASF110; default 8)")  # fmt: skip
-    check.add_argument("--no-cache", action="store_true",
-                       help="neither read nor write the cache of results, nor replay an earlier run")  # fmt: skip
-    check.add_argument("--cache-dir", type=Path, metavar="DIR",
-                       help=f"where to keep the cache (default: ${ENVIRONMENT}, else {CACHE_DIRECTORY} in the project root)")  # fmt: skip
-    check.add_argument("-v", "--verbose", action="store_true",
-                       help="say on stderr why a cache file or a recorded run was ignored (one not written on "
-                       "this machine: forged, copied or committed)")  # fmt: skip
-    check.add_argument("--force-exclude", action="store_true",
-                       help="apply `exclude` to paths named on the command line too (for pre-commit)")  # fmt: skip
+    check.add_argument(
+        "--fix",
+        action=argparse.BooleanOptionalAction,
+        help="apply fixes (unsafe ones too with --unsafe-fixes), then report what remains",
+    )
+    check.add_argument(
+        "--unsafe-fixes", action=argparse.BooleanOptionalAction, help="count fixes that may change behaviour as fixes"
+    )
+    check.add_argument(
+        "--diff",
+        action="store_true",
+        help="print a diff of what the fixes would change and write nothing; exit 1 if they would",
+    )
+    check.add_argument(
+        "--fix-only",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="apply fixes and report nothing else; exit 0 whatever remains",
+    )
+    check.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="exit with 1 when a fix was applied, even if nothing remains",
+    )
+    check.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="a pyproject.toml to read [tool.asyncsafe] from (default: the nearest one)",
+    )
+    check.add_argument(
+        "--max-depth",
+        type=int,
+        metavar="N",
+        help="follow calls from async code through at most N sync functions (ASF110; default 8)",
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the cache of results, nor replay an earlier run"
+    )
+    check.add_argument(
+        "--cache-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"where to keep the cache (default: ${ENVIRONMENT}, else {CACHE_DIRECTORY} in the project root)",
+    )
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say on stderr why a cache file or a recorded run was ignored (one not written on "
+        "this machine: forged, copied or committed)",
+    )
+    check.add_argument(
+        "--force-exclude",
+        action="store_true",
+        help="apply `exclude` to paths named on the command line too (for pre-commit)",
+    )
 
     rule = commands.add_parser("rule", help="explain a rule", description="Print a rule's documentation.")
     which = rule.add_mutually_exclusive_group(required=True)
@@ -148,8 +210,11 @@ def _check(args: argparse.Namespace, arguments: Sequence[str], notes: Sequence[t
     cache_dir = None if args.no_cache else args.cache_dir or Path(default_directory(settings.root))
     if cache_dir is not None and tracked(os.fspath(cache_dir)):
         shown = display_path(os.fspath(cache_dir), Path.cwd())
-        print(f"asyncsafe-lint: warning: git tracks files in the cache directory {shown}, so it is not used: "
-              f"`git rm -r --cached {shown}` untracks them", file=sys.stderr)  # fmt: skip
+        print(
+            f"asyncsafe-lint: warning: git tracks files in the cache directory {shown}, so it is not used: "
+            f"`git rm -r --cached {shown}` untracks them",
+            file=sys.stderr,
+        )
         cache_dir = None
     if outcome is None:
         result = check_paths(args.paths, settings, cache_dir=cache_dir, snapshot=snapshot)
@@ -161,8 +226,9 @@ def _check(args: argparse.Namespace, arguments: Sequence[str], notes: Sequence[t
         if file.error is not None:
             print(f"asyncsafe-lint: error: {file.path}: {file.error} (please report it)", file=sys.stderr)
     for path, trace in result.crashes.items():
-        print(f"asyncsafe-lint: error: internal error while checking {path} (please report it):\n{trace}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"asyncsafe-lint: error: internal error while checking {path} (please report it):\n{trace}", file=sys.stderr
+        )
     if outcome is not None and (args.diff or args.fix_only):
         return _fixes_only(args, outcome, unsafe is True)
     diagnostics = result.diagnostics

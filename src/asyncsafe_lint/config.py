@@ -15,10 +15,30 @@ from asyncsafe_lint.rules import ALL_RULES
 
 #: Directories never walked into, whatever `exclude` says.
 DEFAULT_EXCLUDE = (
-    ".bzr", ".direnv", ".eggs", ".git", ".hg", ".mypy_cache", ".nox", ".pants.d", ".pytest_cache",
-    ".ruff_cache", ".svn", ".tox", ".venv", "venv", "__pypackages__", "__pycache__", "_build",
-    "buck-out", "build", "dist", "node_modules", "site-packages", ".asyncsafe_cache",
-)  # fmt: skip
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".hg",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    "venv",
+    "__pypackages__",
+    "__pycache__",
+    "_build",
+    "buck-out",
+    "build",
+    "dist",
+    "node_modules",
+    "site-packages",
+    ".asyncsafe_cache",
+)
 
 KEYS = (
     "select",

@@ -44,10 +44,7 @@ def _anchor(rule: type[Rule]) -> str:
 
 
 def rule_table() -> str:
-    rows = [
-        f"| [{rule.code}](docs/rules.md#{_anchor(rule)}) | `{rule.name}` | {rule.summary} |"
-        for rule in ALL_RULES
-    ]
+    rows = [f"| [{rule.code}](docs/rules.md#{_anchor(rule)}) | `{rule.name}` | {rule.summary} |" for rule in ALL_RULES]
     return "\n".join(["| Code | Name | What it flags |", "| --- | --- | --- |", *rows])
 
 

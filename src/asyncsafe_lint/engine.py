@@ -92,9 +92,9 @@ def _diagnostics(filename: str, source: Source, rules: list[Rule]) -> list[Diagn
             start = source.start(finding.node)
             if not is_suppressed(source.line(start.row), rule.code):
                 end = source.end(finding.node)
-                diagnostics.append(Diagnostic(
-                    filename, start, end, rule.code, rule.name, finding.message, finding.fix, finding.place
-                ))  # fmt: skip
+                diagnostics.append(
+                    Diagnostic(filename, start, end, rule.code, rule.name, finding.message, finding.fix, finding.place)
+                )
     # Deduplicated in the order found, so that findings at one position keep a stable order.
     return sorted(dict.fromkeys(diagnostics), key=lambda d: d.sort_key)
 
@@ -301,7 +301,15 @@ class _Walker:
 
 
 #: Nodes that never hold a call or a binding: names' contexts and operators.
-_LEAVES = frozenset({
-    ast.Load, ast.Store, ast.Del, ast.Constant, ast.Pass, ast.Break, ast.Continue,
-    *(sub for base in (ast.operator, ast.boolop, ast.cmpop, ast.unaryop) for sub in base.__subclasses__()),
-})  # fmt: skip
+_LEAVES = frozenset(
+    {
+        ast.Load,
+        ast.Store,
+        ast.Del,
+        ast.Constant,
+        ast.Pass,
+        ast.Break,
+        ast.Continue,
+        *(sub for base in (ast.operator, ast.boolop, ast.cmpop, ast.unaryop) for sub in base.__subclasses__()),
+    }
+)

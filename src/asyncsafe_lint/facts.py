@@ -161,10 +161,17 @@ class FactsCollector:
                     suppressed = is_suppressed(source.line(start.row), CALL_CHAINS.code)
                     site = CallSite(site.callee, True, start, source.end(node), suppressed)
                 calls.append(site)
-            functions.append(FunctionFacts(
-                function.qualname, function.display_name, function.is_async, gathered.offloaded,
-                roles.where(function) if function.is_async else None, blocking, tuple(calls),
-            ))  # fmt: skip
+            functions.append(
+                FunctionFacts(
+                    function.qualname,
+                    function.display_name,
+                    function.is_async,
+                    gathered.offloaded,
+                    roles.where(function) if function.is_async else None,
+                    blocking,
+                    tuple(calls),
+                )
+            )
         return ModuleFacts(
             self.module,
             self.path,

@@ -36,6 +36,8 @@ MAX_PASSES = 10
 @dataclass
 class FixedFile:
     path: Path
+    #: What the file decodes with, and the fixed text is written in.
+    encoding: str
     original: str
     text: str
     #: How many findings of each rule the fixes resolved.
@@ -136,10 +138,10 @@ def fix_text(
         if not _compiles(changed, filename):
             codes = ", ".join(sorted(applied))
             error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
-            return FixedFile(Path(filename), original, original, Counter(), first, error)
+            return FixedFile(Path(filename), encoding, original, original, Counter(), first, error)
         text, fixed = changed, fixed + applied
         diagnostics = check_source(text.encode(encoding), filename, settings, rules, module)
-    return FixedFile(Path(filename), original, text, fixed, diagnostics)
+    return FixedFile(Path(filename), encoding, original, text, fixed, diagnostics)
 
 
 def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, write: bool) -> FixResult:
@@ -156,8 +158,7 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
     changed = [file for file in result.files if file.changed]
     if write and changed:
         for file in changed:
-            encoding = encoding_of(file.path.read_bytes())
-            file.path.write_bytes(file.text.encode(encoding))
+            file.path.write_bytes(file.text.encode(file.encoding))
         after = check_paths(paths, settings)
         after.crashes.update(result.remaining.crashes)
         result.remaining = after

@@ -5,6 +5,11 @@ Only bindings a reader sees in the scope itself count (imports, assignments, `de
 `class`, loop and `with` targets, parameters), including those in `if`/`try` blocks;
 the bodies of nested functions and classes are other scopes.  A name with any binding
 other than the import a fix wants is left alone.
+
+This is a different question from the one `names.Scope` answers during the walk (what
+a name is bound to at this point of the code, to resolve a call): a fix must know every
+binding of a name anywhere in the scope, the ones further down included, since the
+name it adds must mean the same everywhere.
 """
 
 from __future__ import annotations

@@ -265,9 +265,10 @@ class LifespanPlan:
         # The handler lists go, and so does a `lifespan=None` (any other lifespan blocks
         # the fix): the first of them becomes `lifespan=`, which must not be passed twice.
         replaced = [
-            arg for arg in app.call.keywords
+            arg
+            for arg in app.call.keywords
             if arg.arg == "lifespan" or (arg.arg in HANDLER_KEYWORDS and not is_none(arg.value))
-        ]  # fmt: skip
+        ]
         if not replaced:
             added = add_argument(self.source, app.call, f"lifespan={name}")
             return None if added is None else [added]
@@ -296,10 +297,11 @@ class LifespanPlan:
 
 def _alone(body: list[ast.stmt]) -> list[ast.stmt]:
     return [
-        statement for index, statement in enumerate(body)
+        statement
+        for index, statement in enumerate(body)
         if (index == 0 or (body[index - 1].end_lineno or 0) < first_row(statement))
         and (index + 1 == len(body) or (statement.end_lineno or 0) < first_row(body[index + 1]))
-    ]  # fmt: skip
+    ]
 
 
 def _on_event(node: ast.expr) -> ast.Call | None:

@@ -78,15 +78,32 @@ MEMBER_TYPES: dict[str, str] = {
 
 #: The methods of the types in MEMBER_TYPES: attributes that are not members (`db.command`).
 MEMBER_TYPE_METHODS: dict[str, frozenset[str]] = {
-    "pymongo.MongoClient": frozenset({
-        "close", "drop_database", "get_database", "get_default_database", "list_database_names",
-        "list_databases", "server_info", "start_session", "watch",
-    }),
-    "pymongo.database.Database": frozenset({
-        "command", "create_collection", "drop_collection", "get_collection", "list_collection_names",
-        "list_collections", "validate_collection", "watch",
-    }),
-}  # fmt: skip
+    "pymongo.MongoClient": frozenset(
+        {
+            "close",
+            "drop_database",
+            "get_database",
+            "get_default_database",
+            "list_database_names",
+            "list_databases",
+            "server_info",
+            "start_session",
+            "watch",
+        }
+    ),
+    "pymongo.database.Database": frozenset(
+        {
+            "command",
+            "create_collection",
+            "drop_collection",
+            "get_collection",
+            "list_collection_names",
+            "list_collections",
+            "validate_collection",
+            "watch",
+        }
+    ),
+}
 
 #: Attributes of these types that hold instances of another known type.
 ATTRIBUTE_TYPES: dict[str, str] = {

@@ -28,15 +28,21 @@ from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.syntax import Function, FunctionNode, argument
 
 _HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options", "trace")
-_DEPENDS = frozenset({
-    f"fastapi.{module}{function}"
-    for module in ("", "params.", "param_functions.")
-    for function in ("Depends", "Security")
-})  # fmt: skip
-_BACKGROUND = frozenset({
-    "fastapi.BackgroundTasks.add_task", "fastapi.background.BackgroundTasks.add_task",
-    "starlette.background.BackgroundTasks.add_task", "starlette.background.BackgroundTask",
-})  # fmt: skip
+_DEPENDS = frozenset(
+    {
+        f"fastapi.{module}{function}"
+        for module in ("", "params.", "param_functions.")
+        for function in ("Depends", "Security")
+    }
+)
+_BACKGROUND = frozenset(
+    {
+        "fastapi.BackgroundTasks.add_task",
+        "fastapi.background.BackgroundTasks.add_task",
+        "starlette.background.BackgroundTasks.add_task",
+        "starlette.background.BackgroundTask",
+    }
+)
 _MIDDLEWARE_WRAPPERS = frozenset({"starlette.middleware.Middleware", "fastapi.middleware.Middleware"})
 _BASE_HTTP_MIDDLEWARE = "starlette.middleware.base.BaseHTTPMiddleware"
 _STARLETTE_ROUTES = {"starlette.routing.Route": "route", "starlette.routing.WebSocketRoute": "websocket"}
@@ -160,8 +166,11 @@ class Roles:
 
     def _registry_call(self, node: ast.Call, method: str) -> None:
         decorated = self._owner if self._owner is not None and not self._owner.startswith("=") else None
-        receiver = node.func.value.id if isinstance(node.func, ast.Attribute) and isinstance(
-            node.func.value, ast.Name) else None  # fmt: skip
+        receiver = (
+            node.func.value.id
+            if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            else None
+        )
         if method in (*_HTTP_METHODS, "api_route", "websocket") and decorated is not None:
             kind = "websocket" if method == "websocket" else "route"
             self._add_route(decorated, node, kind, method, receiver)

@@ -88,34 +88,65 @@ def add_options(parser: pytest.Parser) -> None:
         ("drain-path", "string", "asyncsafe::shutdown keeps requests to this path in flight (default: none)", None),
         ("drain-in-flight", "string", "how many requests asyncsafe::shutdown keeps in flight (default: 10)", "10"),
     ]
-    group.addoption("--asyncsafe", action="store_true", default=None,
-                    help="fail tests during which an event loop stalled, and lint the app (ini: asyncsafe)")  # fmt: skip
+    group.addoption(
+        "--asyncsafe",
+        action="store_true",
+        default=None,
+        help="fail tests during which an event loop stalled, and lint the app (ini: asyncsafe)",
+    )
     parser.addini("asyncsafe", "turn the asyncsafe checks on (like --asyncsafe)", type="bool", default=False)
     for name, kind, text, default in options:
         key = name.replace("-", "_")
-        metavar = {"app": "IMPORT:ATTRIBUTE", "workers": "N", "json": "PATH", "drain-path": "PATH",
-                   "drain-in-flight": "N"}.get(name, "DURATION")  # fmt: skip
+        metavar = {
+            "app": "IMPORT:ATTRIBUTE",
+            "workers": "N",
+            "json": "PATH",
+            "drain-path": "PATH",
+            "drain-in-flight": "N",
+        }.get(name, "DURATION")
         if name in ("loop", "http"):
             metavar = "|".join(LOOPS if name == "loop" else HTTPS)
         group.addoption(f"--asyncsafe-{name}", dest=f"asyncsafe_{key}", metavar=metavar, default=None, help=text)
         parser.addini(f"asyncsafe_{key}", text, type=kind, default=default)  # type: ignore[arg-type]
     parser.addini("asyncsafe_env", "KEY=VALUE lines: environment variables for the server", type="linelist", default=[])
-    parser.addini("asyncsafe_uvicorn_args", "extra Uvicorn options, e.g. --limit-concurrency 100", type="string",
-                  default="")  # fmt: skip
-    parser.addini("asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool",
-                  default=True)  # fmt: skip
-    parser.addini("asyncsafe_shutdown", "with --asyncsafe, end the run by checking the server's SIGTERM drain "
-                  "(default: true)", type="bool", default=True)  # fmt: skip
+    parser.addini(
+        "asyncsafe_uvicorn_args", "extra Uvicorn options, e.g. --limit-concurrency 100", type="string", default=""
+    )
+    parser.addini(
+        "asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool", default=True
+    )
+    parser.addini(
+        "asyncsafe_shutdown",
+        "with --asyncsafe, end the run by checking the server's SIGTERM drain (default: true)",
+        type="bool",
+        default=True,
+    )
     # Baselines: what a session asks for, no ini keys.
-    group.addoption("--asyncsafe-save", dest="asyncsafe_save", metavar="NAME", default=None,
-                    help="save every load run's metrics as .asyncsafe/NAME.json in the rootdir")  # fmt: skip
-    group.addoption("--asyncsafe-compare", dest="asyncsafe_compare", metavar="NAME", nargs="?", const="",
-                    default=None,
-                    help="compare every load run to the saved run NAME (default: the latest save)")  # fmt: skip
-    group.addoption("--asyncsafe-compare-fail", dest="asyncsafe_compare_fail", metavar="METRIC:PERCENT",
-                    action="append", default=[],
-                    help="with --asyncsafe-compare, fail the session when METRIC (p50, p90, p95, p99, max, mean, "
-                         "rps, error_rate) got worse by more than PERCENT, e.g. p95:10%%; repeatable")  # fmt: skip
+    group.addoption(
+        "--asyncsafe-save",
+        dest="asyncsafe_save",
+        metavar="NAME",
+        default=None,
+        help="save every load run's metrics as .asyncsafe/NAME.json in the rootdir",
+    )
+    group.addoption(
+        "--asyncsafe-compare",
+        dest="asyncsafe_compare",
+        metavar="NAME",
+        nargs="?",
+        const="",
+        default=None,
+        help="compare every load run to the saved run NAME (default: the latest save)",
+    )
+    group.addoption(
+        "--asyncsafe-compare-fail",
+        dest="asyncsafe_compare_fail",
+        metavar="METRIC:PERCENT",
+        action="append",
+        default=[],
+        help="with --asyncsafe-compare, fail the session when METRIC (p50, p90, p95, p99, max, mean, "
+        "rps, error_rate) got worse by more than PERCENT, e.g. p95:10%%; repeatable",
+    )
 
 
 def from_config(config: pytest.Config) -> Settings:
@@ -156,9 +187,17 @@ def from_config(config: pytest.Config) -> Settings:
     if in_flight < 1:
         raise pytest.UsageError(f"asyncsafe: --asyncsafe-drain-in-flight: must be at least 1, got {in_flight}")
     return Settings(
-        bool(enabled), server, lint, json, save=save, compare=compare, compare_fail=limits,
-        shutdown=config.getini("asyncsafe_shutdown"), drain_path=value("drain_path") or None, drain_in_flight=in_flight,
-    )  # fmt: skip
+        bool(enabled),
+        server,
+        lint,
+        json,
+        save=save,
+        compare=compare,
+        compare_fail=limits,
+        shutdown=config.getini("asyncsafe_shutdown"),
+        drain_path=value("drain_path") or None,
+        drain_in_flight=in_flight,
+    )
 
 
 def _baselines(config: pytest.Config) -> tuple[str | None, str | None, tuple[Limit, ...]]:

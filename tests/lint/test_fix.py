@@ -633,5 +633,5 @@ def test_bad_fix_settings_are_named(table, error):
 
 def test_a_diff_splits_lines_where_python_does():
     # A form feed inside a line (here in a comment) does not end it.
-    fixed = FixedFile(Path("app.py"), "x = 1  # a\x0c b\ny = 2\n", "x = 1  # a\x0c b\ny = 3\n", Counter(), [])
+    fixed = FixedFile(Path("app.py"), "utf-8", "x = 1  # a\x0c b\ny = 2\n", "x = 1  # a\x0c b\ny = 3\n", Counter(), [])
     assert fixed.diff("app.py") == "--- app.py\n+++ app.py\n@@ -1,2 +1,2 @@\n x = 1  # a\x0c b\n-y = 2\n+y = 3\n"

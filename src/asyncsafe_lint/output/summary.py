@@ -25,7 +25,11 @@ def summary(diagnostics: Sequence[Diagnostic], fixed: int, unsafe_fixes: bool | 
     applicable, hidden = _fixables(diagnostics, unsafe_fixes is True)
     if unsafe_fixes is None and hidden:
         hint = f"{_count(hidden, 'hidden fix', 'hidden fixes')} can be enabled with the `--unsafe-fixes` option"
-        lines.append(f"[*] {applicable} fixable with the `--fix` option ({hint})." if applicable else f"No fixes available ({hint}).")
+        lines.append(
+            f"[*] {applicable} fixable with the `--fix` option ({hint})."
+            if applicable
+            else f"No fixes available ({hint})."
+        )
     elif applicable:
         lines.append(f"[*] {applicable} fixable with the `--fix` option.")
     return "\n".join(lines)

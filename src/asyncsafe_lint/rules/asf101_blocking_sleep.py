@@ -109,7 +109,7 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             "from time import sleep as nap\nasync def f():\n    nap(1)  # expect: ASF101\n",
             "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="from time import sleep as nap\nimport asyncio\nasync def f():\n"
-                "    await asyncio.sleep(1)  # expect: ASF101\n",
+            "    await asyncio.sleep(1)  # expect: ASF101\n",
         ),
         Invalid(
             "async def f():\n    time.sleep(1)  # expect: ASF101\n",
@@ -120,31 +120,31 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             "import time\nclass Service:\n    async def run(self):\n        time.sleep(1)  # expect: ASF101\n",
             "Blocking call `time.sleep()` in async function `Service.run`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="import time\nimport asyncio\nclass Service:\n    async def run(self):\n"
-                "        await asyncio.sleep(1)  # expect: ASF101\n",
+            "        await asyncio.sleep(1)  # expect: ASF101\n",
         ),
         Invalid(
             "import time\nasync def f():\n    async def inner():\n        time.sleep(1)  # expect: ASF101\n    await inner()\n",
             "Blocking call `time.sleep()` in async function `inner`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="import time\nimport asyncio\nasync def f():\n    async def inner():\n"
-                "        await asyncio.sleep(1)  # expect: ASF101\n    await inner()\n",
+            "        await asyncio.sleep(1)  # expect: ASF101\n    await inner()\n",
         ),
         Invalid(
             "import time\nasync def f():\n    x = '# noqa'; time.sleep(1)  # expect: ASF101\n",
             "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="import time\nimport asyncio\nasync def f():\n"
-                "    x = '# noqa'; await asyncio.sleep(1)  # expect: ASF101\n",
+            "    x = '# noqa'; await asyncio.sleep(1)  # expect: ASF101\n",
         ),
         Invalid(
             "import time\nasync def f():\n    time.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
             "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="import time\nimport asyncio\nasync def f():\n"
-                "    await asyncio.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
+            "    await asyncio.sleep(1)  # noqa: ASF102  # expect: ASF101\n",
         ),
         Invalid(
             "import time\npause = time.sleep\nasync def f():\n    pause(1)  # expect: ASF101\n",
             "Blocking call `time.sleep()` in async function `f`: use `await asyncio.sleep()` (or `await anyio.sleep()`)",
             fixed="import time\nimport asyncio\npause = time.sleep\nasync def f():\n"
-                "    await asyncio.sleep(1)  # expect: ASF101\n",
+            "    await asyncio.sleep(1)  # expect: ASF101\n",
         ),
         # Flagged, with no fix: `(await asyncio.sleep)(1)` would await the function.
         Invalid(

@@ -30,8 +30,16 @@ class BlockingSubprocess(BlockingCallRule):
         **{
             f"os.{function}": _START
             for function in (
-                "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe",
-                "posix_spawn", "posix_spawnp",
+                "spawnl",
+                "spawnle",
+                "spawnlp",
+                "spawnlpe",
+                "spawnv",
+                "spawnve",
+                "spawnvp",
+                "spawnvpe",
+                "posix_spawn",
+                "posix_spawnp",
             )
         },  # fmt: skip
         **{f"os.{function}": _WAIT for function in ("wait", "wait3", "wait4", "waitid", "waitpid")},

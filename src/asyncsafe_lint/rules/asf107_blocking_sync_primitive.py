@@ -48,20 +48,13 @@ class BlockingSyncPrimitive(BlockingCallRule):
     name = "blocking-sync-primitive"
     summary = "A `threading` lock, event, queue or `concurrent.futures` wait in async code"
     calls = {
-        **{
-            f"threading.{lock}.{method}": _LOCK
-            for lock in ("Lock", "RLock")
-            for method in ("acquire", "__enter__")
-        },
+        **{f"threading.{lock}.{method}": _LOCK for lock in ("Lock", "RLock") for method in ("acquire", "__enter__")},
         **{
             f"threading.{semaphore}.{method}": _SEMAPHORE
             for semaphore in ("Semaphore", "BoundedSemaphore")
             for method in ("acquire", "__enter__")
         },
-        **{
-            f"threading.Condition.{method}": _CONDITION
-            for method in ("acquire", "__enter__", "wait", "wait_for")
-        },
+        **{f"threading.Condition.{method}": _CONDITION for method in ("acquire", "__enter__", "wait", "wait_for")},
         "threading.Event.wait": "use an `asyncio.Event` (or `anyio.Event`)",
         "threading.Barrier.wait": "use an `asyncio.Barrier` (Python 3.11+)",
         "threading.Thread.join": _THREAD,
@@ -152,8 +145,7 @@ There is no automatic fix.
         "import asyncio\nfrom concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor()\n"
         "async def f():\n    await asyncio.wrap_future(pool.submit(print))\n",
         "import threading\nlock = threading.Lock()\nasync def f(*args):\n    lock.acquire(*args)\n",
-        "import threading\nasync def f(event: threading.Event):\n"
-        "    event.wait()  # asyncsafe: ignore[ASF107]\n",
+        "import threading\nasync def f(event: threading.Event):\n    event.wait()  # asyncsafe: ignore[ASF107]\n",
     )
     invalid = (
         Invalid(

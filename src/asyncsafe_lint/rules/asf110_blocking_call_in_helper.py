@@ -73,8 +73,7 @@ There is no automatic fix.
 """
     valid = (
         "import time\ndef helper():\n    time.sleep(1)\ndef route():\n    helper()\n",
-        "import asyncio, time\ndef helper():\n    time.sleep(1)\nasync def f():\n"
-        "    await asyncio.to_thread(helper)\n",
+        "import asyncio, time\ndef helper():\n    time.sleep(1)\nasync def f():\n    await asyncio.to_thread(helper)\n",
         "import time\nfrom starlette.concurrency import run_in_threadpool\ndef helper():\n    time.sleep(1)\n"
         "async def f():\n    await run_in_threadpool(helper)\n",
         "import asyncio, time\ndef helper():\n    time.sleep(1)\nasync def f():\n"

@@ -158,59 +158,59 @@ there is one.
             "import requests\nrequests.request('GET', 'https://example.com', {'q': 1})  # expect: ASF201\n",
             "`requests.request()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\n"
-                "requests.request('GET', 'https://example.com', {'q': 1}, timeout=10)  # expect: ASF201\n",
+            "requests.request('GET', 'https://example.com', {'q': 1}, timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\ns = requests.Session()\ns.get('https://example.com')  # expect: ASF201\n",
             "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\ns = requests.Session()\n"
-                "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
+            "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\ns = requests.session()\ns.put('https://example.com', data=b'x')  # expect: ASF201\n",
             "`requests.Session.put()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\ns = requests.session()\n"
-                "s.put('https://example.com', data=b'x', timeout=10)  # expect: ASF201\n",
+            "s.put('https://example.com', data=b'x', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\nwith requests.Session() as s:\n    s.delete('https://example.com')  # expect: ASF201\n",
             "`requests.Session.delete()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nwith requests.Session() as s:\n"
-                "    s.delete('https://example.com', timeout=10)  # expect: ASF201\n",
+            "    s.delete('https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "from requests.sessions import Session\ns = Session()\ns.request('GET', 'https://example.com', timeout=None)  # expect: ASF201\n",
             "`requests.Session.request()` sets `timeout=None`: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="from requests.sessions import Session\ns = Session()\n"
-                "s.request('GET', 'https://example.com', timeout=10)  # expect: ASF201\n",
+            "s.request('GET', 'https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\ns = requests.Session()\nprepared = requests.Request('GET', 'https://example.com').prepare()\n"
             "s.send(prepared)  # expect: ASF201\n",
             "`requests.Session.send()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\ns = requests.Session()\n"
-                "prepared = requests.Request('GET', 'https://example.com').prepare()\n"
-                "s.send(prepared, timeout=10)  # expect: ASF201\n",
+            "prepared = requests.Request('GET', 'https://example.com').prepare()\n"
+            "s.send(prepared, timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
             "    def me(self):\n        return self.http.get('https://example.com/me')  # expect: ASF201\n",
             "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nclass Client:\n    def __init__(self):\n        self.http = requests.Session()\n"
-                "    def me(self):\n"
-                "        return self.http.get('https://example.com/me', timeout=10)  # expect: ASF201\n",
+            "    def me(self):\n"
+            "        return self.http.get('https://example.com/me', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\ndef f(s: requests.Session):\n    s.head('https://example.com')  # expect: ASF201\n",
             "`requests.Session.head()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\ndef f(s: requests.Session):\n"
-                "    s.head('https://example.com', timeout=10)  # expect: ASF201\n",
+            "    s.head('https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\nasync def f():\n    requests.get('https://example.com')  # expect: ASF201\n",
             "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nasync def f():\n"
-                "    requests.get('https://example.com', timeout=10)  # expect: ASF201\n",
+            "    requests.get('https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         Invalid(
             "import requests\nrequests.get('https://example.com')  # noqa: ASF202  # expect: ASF201\n",
@@ -228,8 +228,8 @@ there is one.
             "s.mount('https://', HTTPAdapter(max_retries=3))\ns.get('https://example.com')  # expect: ASF201\n",
             "`requests.Session.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nfrom requests.adapters import HTTPAdapter\ns = requests.Session()\n"
-                "s.mount('https://', HTTPAdapter(max_retries=3))\n"
-                "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
+            "s.mount('https://', HTTPAdapter(max_retries=3))\n"
+            "s.get('https://example.com', timeout=10)  # expect: ASF201\n",
         ),
         # `*args` cannot carry a keyword-only timeout.
         Invalid(

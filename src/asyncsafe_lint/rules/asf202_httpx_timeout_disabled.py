@@ -12,7 +12,11 @@ _TAKES_TIMEOUT = frozenset(
         *(f"httpx.{function}" for function in _METHODS),
         "httpx.Client",
         "httpx.AsyncClient",
-        *(f"httpx.{client}.{method}" for client in ("Client", "AsyncClient") for method in (*_METHODS, "build_request")),
+        *(
+            f"httpx.{client}.{method}"
+            for client in ("Client", "AsyncClient")
+            for method in (*_METHODS, "build_request")
+        ),
     }
 )
 _TIMEOUT_CLASSES = frozenset({"httpx.Timeout", "httpx._config.Timeout"})

@@ -179,15 +179,15 @@ through the context manager rather than from FastAPI's loop over the handlers.
             "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
             "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
             fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
-                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
-                "# expect: ASF301\nasync def start():\n    pass\n",
+            "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+            "# expect: ASF301\nasync def start():\n    pass\n",
         ),
         Invalid(
             "import fastapi\napp = fastapi.FastAPI()\n@app.on_event('shutdown')  # expect: ASF301\ndef stop():\n    pass\n",
             "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
             fixed="import fastapi\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
-                "async def lifespan(_app):\n    try:\n        yield\n    finally:\n        stop()\n\n\n"
-                "app = fastapi.FastAPI(lifespan=lifespan)\n# expect: ASF301\ndef stop():\n    pass\n",
+            "async def lifespan(_app):\n    try:\n        yield\n    finally:\n        stop()\n\n\n"
+            "app = fastapi.FastAPI(lifespan=lifespan)\n# expect: ASF301\ndef stop():\n    pass\n",
         ),
         Invalid(
             "from fastapi.applications import FastAPI as App\napp = App()\napp.add_event_handler('startup', print)  # expect: ASF301\n",
@@ -197,8 +197,8 @@ through the context manager rather than from FastAPI's loop over the handlers.
             "from fastapi import FastAPI\napp = FastAPI()\n@app.router.on_event('startup')  # expect: ASF301\nasync def start():\n    pass\n",
             "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
             fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
-                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
-                "# expect: ASF301\nasync def start():\n    pass\n",
+            "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+            "# expect: ASF301\nasync def start():\n    pass\n",
         ),
         Invalid(
             "from fastapi import FastAPI\napp = FastAPI()\napp.router.add_event_handler(event, print)  # expect: ASF301\n",
@@ -250,8 +250,8 @@ through the context manager rather than from FastAPI's loop over the handlers.
             "from fastapi import FastAPI\napp = FastAPI()\n@app.on_event('startup')  # noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
             "`on_event()` is deprecated (Starlette 1.0 removed it): move the startup/shutdown code into a `lifespan` context manager",
             fixed="from fastapi import FastAPI\nfrom contextlib import asynccontextmanager\n\n\n@asynccontextmanager\n"
-                "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
-                "# noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
+            "async def lifespan(_app):\n    await start()\n    yield\n\n\napp = FastAPI(lifespan=lifespan)\n"
+            "# noqa: ASF302  # expect: ASF301\nasync def start():\n    pass\n",
         ),
     )
 
