@@ -1,5 +1,6 @@
-"""Every rule, one per module named after its code; the registry the engine, the CLI
-and the docs read.  A new rule only needs its module here."""
+"""Every rule, one per module named after its code (a rule with a fix of its own is a
+package: the rule in its `__init__`, the fix in `fix.py`); the registry the engine, the
+CLI and the docs read.  A new rule only needs its module here."""
 
 import importlib
 import pkgutil

@@ -3,9 +3,9 @@ from __future__ import annotations
 import ast
 
 from asyncsafe_lint.frameworks import FASTAPI_APPS, LIST_METHODS, is_one_of
-from asyncsafe_lint.lifespan import HANDLER_KEYWORDS
 from asyncsafe_lint.rule import Call, Invalid, Rule, RuleContext, is_none
 from asyncsafe_lint.rules.asf301_deprecated_event_handler import registration
+from asyncsafe_lint.rules.asf301_deprecated_event_handler.fix import HANDLER_KEYWORDS
 
 #: A scope is a function body (its node's id) or the module (None).
 _Scope = int | None

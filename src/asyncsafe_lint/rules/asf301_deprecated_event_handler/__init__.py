@@ -4,8 +4,14 @@ import ast
 
 from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.frameworks import LIST_METHODS, REGISTRIES, ROUTERS, is_one_of
-from asyncsafe_lint.lifespan import HANDLER_KEYWORDS, LifespanPlan, Registration, event_of, receiver_name
 from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleContext, is_none
+from asyncsafe_lint.rules.asf301_deprecated_event_handler.fix import (
+    HANDLER_KEYWORDS,
+    LifespanPlan,
+    Registration,
+    event_of,
+    receiver_name,
+)
 
 REGISTRATION_METHODS = frozenset({"on_event", "add_event_handler"})
 
