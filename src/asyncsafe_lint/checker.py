@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asyncsafe_lint.cache import Cache
+from asyncsafe_lint.cache.results import Cache
 from asyncsafe_lint.callgraph import ProjectFindings, project_findings
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
@@ -71,7 +71,7 @@ def check_paths(
 ) -> LintResult:
     """Every finding in the files under `paths`, sorted by file and position.
 
-    `cache_dir`: where results are kept between runs (see `cache`); None for no cache.
+    `cache_dir`: where results are kept between runs (see `cache.results`); None for no cache.
     `workers`: how many processes may check files (default: one per CPU); fewer than
     `PARALLEL_FROM` files to check, or a process that cannot fork safely, check them
     in this process.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asyncsafe_lint import replay
-from asyncsafe_lint.cachedir import ENVIRONMENT, default_directory, tracked
+from asyncsafe_lint.cache.directory import ENVIRONMENT, default_directory, tracked
 from asyncsafe_lint.checker import check_paths
 from asyncsafe_lint.config import ConfigError, Settings, load, override
 from asyncsafe_lint.docs import rule_json, rule_text

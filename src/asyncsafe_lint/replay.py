@@ -9,7 +9,7 @@ current directory, the Python and linter that ran, and what it read of the file
 system (the settings files, the linter's own files, every file it checked or looked
 into, every directory it listed and every path it asked `isfile` of).  The same
 command replays that output once all of it still holds, importing nothing of the
-linter's analysis (only this module, `filesystem` and `cachedir`).
+linter's analysis (only this module, `filesystem`, `cache.directory` and `cache.signing`).
 
 Recorded runs live in the cache directory, one file per command line and directory,
 the `KEEP` most recent.  Each is signed with this machine's key (see `signing`): one
@@ -24,7 +24,8 @@ import os
 import sys
 import zlib
 
-from asyncsafe_lint import cachedir, signing
+from asyncsafe_lint.cache import signing
+from asyncsafe_lint.cache.directory import linter_files, nearest, tracked, write
 from asyncsafe_lint.filesystem import Snapshot, try_stamp
 from asyncsafe_lint.version import __version__
 
@@ -45,8 +46,8 @@ def replay(arguments: Sequence[str]) -> tuple[int | None, tuple[str, str] | None
     status, when nothing that output depends on has changed; else None, printing
     nothing.  With it, what a `--verbose` run says of a record it ignored, if it did:
     the file and why (see `Cache.notes`)."""
-    directory = cachedir.nearest(os.getcwd())
-    if directory is None or cachedir.tracked(directory):
+    directory = nearest(os.getcwd())
+    if directory is None or tracked(directory):
         return None, None
     key = _key(arguments)
     file = _file(directory, key)
@@ -68,7 +69,7 @@ def start(settings_file: str | None) -> Snapshot:
     """The snapshot a check that may be recorded starts with: the settings files it
     will read, and the linter's own files, stamped before the check reads them."""
     snapshot = Snapshot()
-    for path in (*_settings_candidates(), *([settings_file] if settings_file else []), *cachedir.linter_files()):
+    for path in (*_settings_candidates(), *([settings_file] if settings_file else []), *linter_files()):
         if snapshot.is_file(path):
             snapshot.read(try_stamp(path))
     return snapshot
@@ -78,7 +79,7 @@ def record(arguments: Sequence[str], cache: str, snapshot: Snapshot, output: str
     """Records a check's output and exit status, with the snapshot of what it read,
     in the cache directory `cache`.  Nothing is recorded where `replay` would not look,
     nor when the check read a file it could not stamp."""
-    looked_in = cachedir.nearest(os.getcwd())
+    looked_in = nearest(os.getcwd())
     if not snapshot.complete or looked_in is None or os.path.abspath(looked_in) != os.path.abspath(cache):
         return
     key = _key(arguments)
@@ -87,7 +88,7 @@ def record(arguments: Sequence[str], cache: str, snapshot: Snapshot, output: str
         signed = signing.sign(marshal.dumps((key, snapshot.dump(), output, status)), PURPOSE)
     except signing.Untrusted:
         return  # the check said why
-    cachedir.write(file, signed, cache=cache)
+    write(file, signed, cache=cache)
     _forget_oldest(os.path.dirname(file))
 
 

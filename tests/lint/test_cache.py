@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint import Diagnostic, Settings, check_paths, checker, filesystem, load
-from asyncsafe_lint.cache import Cache
+from asyncsafe_lint.cache.results import Cache
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.config import override
 

@@ -93,8 +93,8 @@ def test_a_replay_imports_nothing_of_the_analysis(project: Path) -> None:
     replayed = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "'asyncsafe_lint.engine'" in checked.stderr
     assert replayed.stderr == (
-        "['asyncsafe_lint', 'asyncsafe_lint.cachedir', 'asyncsafe_lint.cli', 'asyncsafe_lint.filesystem', "
-        "'asyncsafe_lint.replay', 'asyncsafe_lint.signing', 'asyncsafe_lint.version'] 1\n"
+        "['asyncsafe_lint', 'asyncsafe_lint.cache', 'asyncsafe_lint.cache.directory', 'asyncsafe_lint.cache.signing', "
+        "'asyncsafe_lint.cli', 'asyncsafe_lint.filesystem', 'asyncsafe_lint.replay', 'asyncsafe_lint.version'] 1\n"
     )
     assert replayed.stdout == checked.stdout
     assert "ASF110" in replayed.stdout

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from asyncsafe_lint import plain, replay, signing
-from asyncsafe_lint.cache import PURPOSE
+from asyncsafe_lint import replay
+from asyncsafe_lint.cache import plain, signing
+from asyncsafe_lint.cache.results import PURPOSE
 from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Place
 from asyncsafe_lint.facts import ModuleFacts
 

@@ -1,7 +1,7 @@
 """The cache directory: where it is, how files are written into it, and which files
 make the build of the linter its contents belong to.
 
-It holds the per-file results (`cache`) and the recorded runs (`replay`), under a
+It holds the per-file results (`results`) and the recorded runs (`replay`), under a
 directory per linter version, and ignores itself for git, like `.ruff_cache`.  One that
 git tracks anyway is never read nor written (`tracked`).
 """
@@ -40,7 +40,7 @@ def nearest(start: str) -> str | None:
 def linter_files() -> list[str]:
     """The linter's own modules, in a stable order: what was cached or recorded by one
     build must not serve another (an editable install keeps its version when edited)."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # asyncsafe_lint/
     return sorted(
         os.path.join(directory, name)
         for directory, _, names in os.walk(package)

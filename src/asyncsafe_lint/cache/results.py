@@ -24,7 +24,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from asyncsafe_lint import cachedir, plain, signing
+from asyncsafe_lint.cache import plain, signing
+from asyncsafe_lint.cache.directory import linter_files, write
 from asyncsafe_lint.filesystem import Stamp, current
 from asyncsafe_lint.version import __version__
 
@@ -127,7 +128,7 @@ class Cache:
             key: (old, blob) for key, (old, blob) in self._entries.items() if old is None or old.path not in gone
         }
         entries = {key: (None if old is None else old.fields(), blob) for key, (old, blob) in self._entries.items()}
-        cachedir.write(self.file, signing.sign(plain.dumps(entries), PURPOSE), cache=self.directory)
+        write(self.file, signing.sign(plain.dumps(entries), PURPOSE), cache=self.directory)
         self._changed = False
 
 
@@ -136,7 +137,7 @@ def _key(settings: Settings) -> str:
     told by its own files' sizes and times, so that editing the linter (an editable
     install keeps its version) never serves findings of the code before the edit."""
     fingerprint = hashlib.blake2b(repr(settings).encode(), digest_size=16)
-    for source in cachedir.linter_files():
+    for source in linter_files():
         stat = os.stat(source)
         fingerprint.update(f"{source}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return fingerprint.hexdigest()
