@@ -116,6 +116,7 @@ class Server:
         settings = self.settings
         worker = {
             "app": settings.app,
+            "factory": settings.factory,
             "fd": fd,
             "lifeline": lifeline,
             "workers": settings.workers,

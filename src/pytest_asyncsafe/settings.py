@@ -23,6 +23,9 @@ class ServerSettings:
     """Everything one Uvicorn server is started with."""
 
     app: str | None
+    #: `asyncsafe_factory`: `app` names a function that builds the app, called once in
+    #: every worker process, as `uvicorn --factory` does.
+    factory: bool = False
     workers: int = 1
     loop: str = "auto"
     http: str = "auto"
@@ -95,6 +98,9 @@ def add_options(parser: pytest.Parser) -> None:
         help="fail tests during which an event loop stalled, and lint the app (ini: asyncsafe)",
     )
     parser.addini("asyncsafe", "turn the asyncsafe checks on (like --asyncsafe)", type="bool", default=False)
+    factory = "the app is a factory: call it, once in every worker, to build the app (as `uvicorn --factory`)"
+    group.addoption("--asyncsafe-factory", action="store_true", default=None, help=f"{factory} (ini: asyncsafe_factory)")
+    parser.addini("asyncsafe_factory", factory, type="bool", default=False)
     for name, kind, text, default in options:
         key = name.replace("-", "_")
         metavar = {
@@ -159,6 +165,7 @@ def from_config(config: pytest.Config) -> Settings:
         server = check(
             ServerSettings(
                 app=value("app") or None,
+                factory=bool(config.getoption("asyncsafe_factory") or config.getini("asyncsafe_factory")),
                 workers=_integer(value("workers"), "--asyncsafe-workers"),
                 loop=value("loop") or "auto",
                 http=value("http") or "auto",

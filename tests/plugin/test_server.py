@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from .support import PRINT_PIDS, outcomes, printed_pids, run, survivors, write_ini
+from .support import PRINT_PIDS, app_line, outcomes, printed_pids, run, stall_report, survivors, write_ini
 
 NEEDS_SERVER = """
 def test_client(asyncsafe_client):
@@ -32,22 +32,44 @@ def test_no_server():
 
 
 @pytest.mark.parametrize(
-    ("app", "header", "cause"),
+    ("app", "factory", "header", "cause"),
     [
         pytest.param(
+            "fixtures_app.factory:create_app_without_settings",
+            True,
+            (
+                "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status 1"
+                " before it was ready. Its output:"
+            ),
+            "fixtures_app.factory.MissingSetting: fixtures_app.factory: ORDERS_DATABASE_URL is not set",
+            id="factory-raises",
+        ),
+        pytest.param(
+            "fixtures_app.main:app",
+            True,
+            "asyncsafe: the server for fixtures_app.main:app exited with status 1 before it was ready. Its output:",
+            "pytest_asyncsafe.worker.app.FactoryFailed: the app factory fixtures_app.main:app raised TypeError:"
+            " FastAPI.__call__() missing 3 required positional arguments: 'scope', 'receive', and 'send' (if"
+            " fixtures_app.main:app is the app itself, not a factory, leave asyncsafe_factory unset)",
+            id="app-is-not-a-factory",
+        ),
+        pytest.param(
             "fixtures_app.nope:app",
+            False,
             "asyncsafe: the server for fixtures_app.nope:app exited with status 1 before it was ready. Its output:",
             "ModuleNotFoundError: No module named 'fixtures_app.nope'",
             id="missing-module",
         ),
         pytest.param(
             "fixtures_app.broken:app",
+            False,
             "asyncsafe: the server for fixtures_app.broken:app exited with status 1 before it was ready. Its output:",
             "ImportError: cannot import name 'DATABASE_URL' from 'fixtures_app.config' (*fixtures_app/config.py)",
             id="import-error",
         ),
         pytest.param(
             "fixtures_app.variants:failing_startup",
+            False,
             "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status 3 before it was ready."
             " Its output:",
             "fixtures_app.variants.DatabaseUnreachable: fixtures_app.variants: cannot reach the orders database at"
@@ -57,10 +79,10 @@ def test_no_server():
     ],
 )
 def test_a_server_that_fails_to_start_errors_every_test_that_needs_it(
-    project: pytest.Pytester, app: str, header: str, cause: str
+    project: pytest.Pytester, app: str, factory: bool, header: str, cause: str
 ) -> None:
     project.makepyfile(test_needs=NEEDS_SERVER)
-    result = run(project, "--asyncsafe", "--asyncsafe-app", app)
+    result = run(project, "--asyncsafe", "--asyncsafe-app", app, *(["--asyncsafe-factory"] if factory else []))
 
     result.assert_outcomes(passed=1, errors=2)
     assert outcomes(result, "ERROR") == {"test_needs.py::test_client", "test_needs.py::test_server"}
@@ -68,6 +90,33 @@ def test_a_server_that_fails_to_start_errors_every_test_that_needs_it(
         result.stdout.fnmatch_lines([f"*_ ERROR at setup of {test} _*", header, "*", cause])
     # Once per test, not chained to itself ("During handling of the above exception...").
     assert result.outlines.count(header) == 2
+
+
+FACTORY = f"""
+def test_built_in_each_worker(asyncsafe_server, asyncsafe_client):
+    for _ in range(4):
+        built = asyncsafe_client.get("/built", headers={{"Connection": "close"}}).json()
+        assert built["built_in"] == built["served_by"]
+        assert built["served_by"] in asyncsafe_server.worker_pids
+
+def test_blocking(asyncsafe_client):
+    assert asyncsafe_client.get("/hazards/sleep").status_code == 200
+"""
+
+
+def test_a_factory_is_called_in_every_worker_and_its_app_watched(project: pytest.Pytester) -> None:
+    write_ini(project, app="fixtures_app.factory:create_app", extra="asyncsafe_factory = true")
+    project.makepyfile(test_factory=FACTORY)
+
+    result = run(project, "--asyncsafe", "--asyncsafe-workers", "2")
+
+    result.assert_outcomes(passed=1, failed=1)
+    assert outcomes(result, "FAILED") == {"test_factory.py::test_blocking"}
+    line, _, code = app_line("routes/hazards.py", "time.sleep(0.3)  # expect: ASF101")
+    where = f"fixtures_app/routes/hazards.py:{line}"
+    result.stdout.fnmatch_lines(
+        ["*_ test_blocking _*", *stall_report(request="GET /hazards/sleep", where=where, function="blocking_sleep", code=code)]
+    )
 
 
 def test_a_server_that_never_gets_ready_errors_within_the_startup_timeout(project: pytest.Pytester) -> None:

@@ -56,9 +56,31 @@ def create() -> ASGIApp:
         die_with_parent()
     channel = WorkerChannel(Path(settings["channel"]), os.getpid())
     track_origins(True)
-    app = import_from_string(settings["app"])
+    app = load(settings["app"], settings["factory"])
     channel.emit(WorkerStarted(channel.pid, time.monotonic()))
     return Watched(app, channel, settings["threshold"], settings["task_origins"])
+
+
+class FactoryFailed(Exception):
+    """The app factory raised `TypeError`: Uvicorn would print the message alone."""
+
+
+def load(spec: str, factory: bool) -> ASGIApp:
+    """The app `spec` names, loaded as `uvicorn spec` (with `--factory` when `factory`)
+    loads it.  Uvicorn calls what it imports with no arguments: what it returns is the
+    app, unless the call raises `TypeError` (an app wants three arguments), in which case
+    what was imported is the app - for a factory, that is a failure.  Any other
+    exception a factory raises fails the worker's start with its traceback."""
+    imported = import_from_string(spec)
+    try:
+        return imported()  # type: ignore[no-any-return]
+    except TypeError as error:
+        if factory:
+            raise FactoryFailed(
+                f"the app factory {spec} raised TypeError: {error} (if {spec} is the app itself, not a factory,"
+                " leave asyncsafe_factory unset)"
+            ) from error
+        return imported  # type: ignore[no-any-return]
 
 
 class Watched:
