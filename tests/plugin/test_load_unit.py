@@ -30,13 +30,13 @@ from pytest_asyncsafe.load import (
     LoadRunner,
     LoadShape,
     LoadUsageError,
-    _grace,
-    _Tally,
     parse_shape,
 )
+from pytest_asyncsafe.load.engine import _grace
+from pytest_asyncsafe.load.tally import _Tally
+from pytest_asyncsafe.load.transport import LeanTransport
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.settings import ServerSettings
-from pytest_asyncsafe.transport import LeanTransport
 from pytest_asyncsafe.units import describe_unfinished
 
 from .support import REPO_ROOT
