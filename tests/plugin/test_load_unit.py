@@ -32,8 +32,8 @@ from pytest_asyncsafe.load import (
     LoadUsageError,
     parse_shape,
 )
-from pytest_asyncsafe.load.engine import _grace
-from pytest_asyncsafe.load.tally import _Tally
+from pytest_asyncsafe.load.engine import grace_for
+from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.load.transport import LeanTransport
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.settings import ServerSettings
@@ -474,15 +474,15 @@ def test_a_slow_routes_last_requests_get_twice_the_runs_p99_to_finish(load: Load
 
 
 def test_the_grace_is_twice_the_p99_at_least_a_second_and_at_most_two_timeouts() -> None:
-    tally = _Tally()
-    assert _grace(tally, timeout=10.0) == ANSWER_GRACE == 1.0  # nothing answered yet
+    tally = Tally()
+    assert grace_for(tally, timeout=10.0) == ANSWER_GRACE == 1.0  # nothing answered yet
     for ms in range(1, 101):
         tally.latencies.add(ms / 100)  # 0.01 .. 1 s: p99 0.99 s
-    assert _grace(tally, timeout=10.0) == 1.98
-    assert _grace(tally, timeout=0.25) == 0.5
-    fast = _Tally()
+    assert grace_for(tally, timeout=10.0) == 1.98
+    assert grace_for(tally, timeout=0.25) == 0.5
+    fast = Tally()
     fast.latencies.add(0.2)
-    assert _grace(fast, timeout=10.0) == 1.0
+    assert grace_for(fast, timeout=10.0) == 1.0
 
 
 @contextmanager

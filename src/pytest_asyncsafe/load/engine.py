@@ -3,7 +3,7 @@ counted part under the self-checks' watch (`health`).  Each phase is driven by
 closed-loop workers (each sends one request after another) or by the open loop's
 scheduler (`openloop`), and ends in `_settle`: once its time is up, the requests in
 flight get a grace to finish, and those still unanswered are tallied unfinished.
-`_run` returns what the run measured, a `LoadResult`."""
+`run_load` returns what the run measured, a `LoadResult`."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import time
 from array import array
 from collections.abc import Callable, Mapping
 
-from pytest_asyncsafe.load.health import _p99, _verdict, _watch_loop
-from pytest_asyncsafe.load.openloop import _OpenLoop
+from pytest_asyncsafe.load.health import generator_verdict, p99_of, watch_loop
+from pytest_asyncsafe.load.openloop import OpenLoop
 from pytest_asyncsafe.load.result import LoadResult
-from pytest_asyncsafe.load.shape import MAX_DURATION, MAX_REQUESTS, LoadShape, _scheduled
-from pytest_asyncsafe.load.tally import _Tally
-from pytest_asyncsafe.load.workload import Unit, _Load
+from pytest_asyncsafe.load.shape import MAX_DURATION, MAX_REQUESTS, LoadShape, scheduled_count
+from pytest_asyncsafe.load.tally import Tally
+from pytest_asyncsafe.load.workload import Load, Unit
 from pytest_asyncsafe.saturation import LoopReading, between
 
 #: Once a run's time is up, the requests in flight get twice the run's p99 to finish, at
@@ -34,17 +34,17 @@ ANSWER_GRACE = 1.0
 Readings = Callable[[], Mapping[int, LoopReading]]
 
 
-async def _run(load: _Load, shape: LoadShape, target: str, readings: Readings) -> LoadResult:
+async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings) -> LoadResult:
     try:
         await load.open(shape.timeout)
         if shape.warmup:
-            await _phase(load, shape, _warmup_amount(shape), _Tally())
-        tally = _Tally()
+            await _phase(load, shape, _warmup_amount(shape), Tally())
+        tally = Tally()
         lags = array("d")
         # Out of the collector's sight: everything that exists now (the pytest process's
         # whole heap) is not walked again by a full collection in the middle of the run.
         gc.freeze()
-        watching = asyncio.create_task(_watch_loop(lags))
+        watching = asyncio.create_task(watch_loop(lags))
         cpu = time.thread_time()
         before = readings()
         try:
@@ -64,7 +64,7 @@ async def _run(load: _Load, shape: LoadShape, target: str, readings: Readings) -
         available = shape.concurrency * tally.dispatching
         health["connections_busy"] = 1 - tally.idle / available if available > 0 else 0.0
         health["dropped"] = float(tally.dropped)
-    health.update({name: _p99(values) for name, values in samples.items() if values})
+    health.update({name: p99_of(values) for name, values in samples.items() if values})
     return LoadResult(
         target=target,
         shape=shape,
@@ -74,7 +74,7 @@ async def _run(load: _Load, shape: LoadShape, target: str, readings: Readings) -
         elapsed=elapsed,
         started=started,
         finished=finished,
-        invalid=_verdict(shape, tally, lags, health),
+        invalid=generator_verdict(shape, tally, lags, health),
         health=health,
         rejected_latencies=tally.rejected_latencies,
         saturation=saturation,
@@ -87,21 +87,21 @@ def _warmup_amount(shape: LoadShape) -> tuple[int, float]:
     if isinstance(shape.warmup, int):
         return shape.warmup, MAX_DURATION
     if shape.rate is not None:
-        return _scheduled(shape.rate, shape.warmup), MAX_DURATION
+        return scheduled_count(shape.rate, shape.warmup), MAX_DURATION
     return MAX_REQUESTS, shape.warmup
 
 
 def _counted_amount(shape: LoadShape) -> tuple[int, float]:
     if shape.rate is not None:
         assert shape.duration is not None
-        return _scheduled(shape.rate, shape.duration), MAX_DURATION
+        return scheduled_count(shape.rate, shape.duration), MAX_DURATION
     if shape.requests is not None:
         return shape.requests, MAX_DURATION  # a server too slow for them still ends the run
     assert shape.duration is not None
     return MAX_REQUESTS, shape.duration
 
 
-async def _phase(load: _Load, shape: LoadShape, amount: tuple[int, float], tally: _Tally) -> tuple[float, float]:
+async def _phase(load: Load, shape: LoadShape, amount: tuple[int, float], tally: Tally) -> tuple[float, float]:
     """Run `amount` (at most so many requests, for at most so long) of load; returns
     `time.monotonic()` at its start and its end."""
     requests, seconds = amount
@@ -112,7 +112,7 @@ async def _phase(load: _Load, shape: LoadShape, amount: tuple[int, float], tally
     time_up: asyncio.Future[None] = loop.create_future()
     rate = shape.rate
     if rate is not None:
-        open_loop = _OpenLoop(units, rate, requests, tally)
+        open_loop = OpenLoop(units, rate, requests, tally)
 
         async def schedule() -> None:
             await asyncio.gather(open_loop.run(), asyncio.sleep(requests / rate))
@@ -143,11 +143,9 @@ async def _closed_worker(unit: Unit, left: list[int], time_up: asyncio.Future[No
         await unit(None)
 
 
-async def _settle(
-    tasks: list[asyncio.Task[None]], time_up: asyncio.Future[None], tally: _Tally, timeout: float
-) -> None:
+async def _settle(tasks: list[asyncio.Task[None]], time_up: asyncio.Future[None], tally: Tally, timeout: float) -> None:
     """Wait for `tasks`.  Once `time_up`, the requests in flight get a grace to finish
-    (`_grace`); then the phase is cut off: the requests still unanswered are tallied
+    (`grace_for`); then the phase is cut off: the requests still unanswered are tallied
     unfinished, and the tasks cancelled.  Every kind of run ends here: a `requests=` run
     whose requests are all answered (or failed) before its hard limit has none.  The
     first task to fail cancels the others, and its exception is raised."""
@@ -155,9 +153,9 @@ async def _settle(
     async def cut_off() -> None:
         await time_up
         since = time.perf_counter()
-        # A run is usually over by then: only one still waiting sorts its latencies for `_grace`.
+        # A run is usually over by then: only one still waiting sorts its latencies for `grace_for`.
         await asyncio.sleep(min(ANSWER_GRACE, 2 * timeout))
-        await asyncio.sleep(max(0.0, since + _grace(tally, timeout) - time.perf_counter()))
+        await asyncio.sleep(max(0.0, since + grace_for(tally, timeout) - time.perf_counter()))
         tally.cut_off()
         for task in tasks:
             task.cancel()
@@ -178,7 +176,7 @@ async def _settle(
             raise failure
 
 
-def _grace(tally: _Tally, timeout: float) -> float:
+def grace_for(tally: Tally, timeout: float) -> float:
     """How long after its time is up a phase waits for its requests in flight: see
     `ANSWER_GRACE`."""
     p99 = tally.latencies.percentile(99)

@@ -1,7 +1,7 @@
 """The generator's self-checks: was it, not the server, the bottleneck?  Its loop's lag
-(sampled through the run by `_watch_loop`), an open loop's lateness and waits for a
+(sampled through the run by `watch_loop`), an open loop's lateness and waits for a
 connection, its CPU share and how busy its connections were, each held to a limit
-measured on a noisy 2-core machine; `_verdict` says why a run is invalid, if it is."""
+measured on a noisy 2-core machine; `generator_verdict` says why a run is invalid, if it is."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from array import array
 
 from pytest_asyncsafe.load.shape import LoadShape
-from pytest_asyncsafe.load.tally import _Tally
+from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.units import format_ms
 
@@ -29,7 +29,7 @@ LOOP_LAG_SHARE = 0.1
 #: ms healthy (the loop's timers are whole milliseconds), 2-3 ms when struggling, ~100 ms
 #: when saturated, and then most requests are late (p50 ~50 ms).  Judged at p90: a host
 #: that stops the generator for 60 ms delays a burst of requests, not one in ten, and
-#: their latencies do not count that delay (see `openloop._OpenLoop`).
+#: their latencies do not count that delay (see `openloop.OpenLoop`).
 SCHEDULE_LAG_LIMIT = 0.005
 #: How long an open-loop request, once due, waits for an idle connection...
 CONNECTION_WAIT_LIMIT = 0.005
@@ -49,7 +49,7 @@ MIN_OVER = 3
 LAG_INTERVAL = 0.005
 
 
-async def _watch_loop(lags: array[float]) -> None:
+async def watch_loop(lags: array[float]) -> None:
     """How late the loop wakes a sleeper: what a response waits before it is read."""
     while True:
         slept = time.perf_counter()
@@ -57,11 +57,13 @@ async def _watch_loop(lags: array[float]) -> None:
         lags.append(max(0.0, time.perf_counter() - slept - LAG_INTERVAL))
 
 
-def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: dict[str, float]) -> str | None:
+def generator_verdict(shape: LoadShape, tally: Tally, loop_lags: array[float], health: dict[str, float]) -> str | None:
     """Why the run describes the generator rather than the server, if it does."""
     lag_limit = max(LOOP_LAG_LIMIT, LOOP_LAG_SHARE * tally.latencies.percentile(50))
     if _over(loop_lags, lag_limit):
-        return f"the generator's own event loop lagged: p99 {format_ms(_p99(loop_lags))} (limit {format_ms(lag_limit)})"
+        return (
+            f"the generator's own event loop lagged: p99 {format_ms(p99_of(loop_lags))} (limit {format_ms(lag_limit)})"
+        )
     if not shape.open_loop:
         return None
     waits, lags = tally.connection_waits, tally.schedule_lags
@@ -71,7 +73,7 @@ def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: d
     # The checks' arrays are never empty here: the first request is always sent.
     unsent = f"{tally.dropped} of {tally.scheduled} scheduled requests were never sent; " if tally.dropped else ""
     late = (
-        f"p99 lag {format_ms(_p99(lags))}, p99 wait for a connection {format_ms(_p99(waits))} "
+        f"p99 lag {format_ms(p99_of(lags))}, p99 wait for a connection {format_ms(p99_of(waits))} "
         f"(limit {format_ms(SCHEDULE_LAG_LIMIT)})"
     )
     cpu, busy = health["cpu_share"], health["connections_busy"]
@@ -83,7 +85,7 @@ def _verdict(shape: LoadShape, tally: _Tally, loop_lags: array[float], health: d
         share = _count_over(waits, CONNECTION_WAIT_LIMIT) / len(waits)
         return (
             f"ran out of connections: {unsent}with concurrency={shape.concurrency}, none was idle {busy:.0%} of "
-            f"the run, and {share:.0%} of requests waited for one (p99 {format_ms(_p99(waits))}, limit "
+            f"the run, and {share:.0%} of requests waited for one (p99 {format_ms(p99_of(waits))}, limit "
             f"{format_ms(CONNECTION_WAIT_LIMIT)}): the server answered too slowly for rate={shape.rate:g}/s over "
             f"concurrency={shape.concurrency}; raise concurrency= if it can take more at once, or lower rate="
         )
@@ -106,7 +108,7 @@ def _count_over(samples: array[float], limit: float) -> int:
     return sum(1 for value in samples if value > limit)
 
 
-def _p99(samples: array[float]) -> float:
+def p99_of(samples: array[float]) -> float:
     return _percentile(samples, 99)
 
 

@@ -1,4 +1,4 @@
-"""The open loop's scheduler (`_OpenLoop`): it starts request i at `start + i / rate` on
+"""The open loop's scheduler (`OpenLoop`): it starts request i at `start + i / rate` on
 an idle connection, and the request's latency counts from then, so that a server that
 stalls cannot hide it by holding the generator back; it tallies its own lateness and
 its waits for a connection apart, for the self-checks (`health`)."""
@@ -9,7 +9,7 @@ import asyncio
 import math
 import time
 
-from pytest_asyncsafe.load.tally import _Tally
+from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.load.workload import Unit
 
 #: An open-loop request may leave this much before its time: the loop's timers round to
@@ -21,12 +21,12 @@ EARLY = 0.0005
 END_GRACE = 1.0
 
 
-class _OpenLoop:
+class OpenLoop:
     """Starts request i at `start + i / rate` on an idle connection: each connection has
     a worker, and the scheduler hands a due request to the one idle the latest (so that
     a slow rate keeps to a few warm connections)."""
 
-    def __init__(self, units: list[Unit], rate: float, requests: int, tally: _Tally) -> None:
+    def __init__(self, units: list[Unit], rate: float, requests: int, tally: Tally) -> None:
         self._rate = rate
         self._requests = requests
         self._tally = tally

@@ -14,11 +14,11 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from pytest_asyncsafe.load.engine import Readings, _run
+from pytest_asyncsafe.load.engine import Readings, run_load
 from pytest_asyncsafe.load.result import InvalidLoadRun, LoadResult
 from pytest_asyncsafe.load.shape import LoadUsageError, parse_shape
 from pytest_asyncsafe.load.transport import LeanTransport
-from pytest_asyncsafe.load.workload import _Replay, _Scenario
+from pytest_asyncsafe.load.workload import Replay, Scenario
 from pytest_asyncsafe.saturation import LoopReading
 
 #: Where the generator sends load: this machine only, whatever base URL it is given.
@@ -84,8 +84,8 @@ class LoadRunner:
         if (url.scheme, url.host, url.port) != (self._url.scheme, self._url.host, self._url.port):
             raise LoadUsageError(f"asyncsafe_load: {path!r} is not on the server under load ({self.base_url})")
         target = f"{request.method} {request.url.raw_path.decode('ascii')}"
-        replay = _Replay(request, self._url, shape.concurrency)
-        return self._deliver(_run_on_own_loop(lambda: _run(replay, shape, target, self._readings)))
+        replay = Replay(request, self._url, shape.concurrency)
+        return self._deliver(_run_on_own_loop(lambda: run_load(replay, shape, target, self._readings)))
 
     def scenario(self, scenario: Callable[[httpx.AsyncClient], Awaitable[object]], **keywords: Any) -> LoadResult:
         """Run `await scenario(client)` under the load `keywords` describe: each call is
@@ -103,8 +103,8 @@ class LoadRunner:
                 "to the requests in the scenario"
             )
         target = f"scenario {getattr(scenario, '__qualname__', repr(scenario))}"
-        flow = _Scenario(scenario, self._url, shape)
-        return self._deliver(_run_on_own_loop(lambda: _run(flow, shape, target, self._readings)))
+        flow = Scenario(scenario, self._url, shape)
+        return self._deliver(_run_on_own_loop(lambda: run_load(flow, shape, target, self._readings)))
 
     def _deliver(self, result: LoadResult) -> LoadResult:
         __tracebackhide__ = True

@@ -86,9 +86,9 @@ def parse_shape(**keywords: Any) -> tuple[LoadShape, dict[str, Any]]:
             )
         if duration is None:
             raise LoadUsageError("asyncsafe_load: rate= needs duration= (how long to keep the rate up, e.g. '2s')")
-        if _scheduled(rate, duration) > MAX_REQUESTS:
+        if scheduled_count(rate, duration) > MAX_REQUESTS:
             raise LoadUsageError(
-                f"asyncsafe_load: rate= x duration= is {_scheduled(rate, duration)} requests, "
+                f"asyncsafe_load: rate= x duration= is {scheduled_count(rate, duration)} requests, "
                 f"over the limit of {MAX_REQUESTS}"
             )
     elif requests is None and duration is None:
@@ -145,5 +145,5 @@ def _warmup(value: object) -> int | float:
     return _duration(value, "warmup")
 
 
-def _scheduled(rate: float, seconds: float) -> int:
+def scheduled_count(rate: float, seconds: float) -> int:
     return max(1, round(rate * seconds))

@@ -16,7 +16,7 @@ from pytest_asyncsafe.load.shape import LoadUsageError
 from pytest_asyncsafe.stats import Latencies
 
 
-class _Tally:
+class Tally:
     """What the workers of one phase (the warm-up, or the counted part) measured."""
 
     def __init__(self) -> None:

@@ -1,6 +1,6 @@
 """What the workers send, as units: a `Unit` sends one request or runs one iteration, and
-tallies what it measures.  A replay (`_Replay`) sends one prebuilt request again and
-again; a scenario (`_Scenario`) calls a coroutine function of an `httpx.AsyncClient`
+tallies what it measures.  A replay (`Replay`) sends one prebuilt request again and
+again; a scenario (`Scenario`) calls a coroutine function of an `httpx.AsyncClient`
 whose transport tallies each request it sends (`_TimedTransport`).  Each connection is
 a `LeanTransport` of its own, and all are opened at once, before the clock starts."""
 
@@ -13,16 +13,16 @@ from typing import Protocol
 import httpx
 
 from pytest_asyncsafe.load.shape import LoadShape
-from pytest_asyncsafe.load.tally import _Tally
+from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.load.transport import LeanTransport
 
 #: Sends one request (a replay) or runs one iteration (a scenario), tallying what it
 #: measures; the argument is when it was due in an open loop (see
-#: `openloop._OpenLoop._work`), else None.
+#: `openloop.OpenLoop._work`), else None.
 Unit = Callable[[float | None], Awaitable[None]]
 
 
-class _Replay:
+class Replay:
     """One prebuilt request, sent again and again, over one transport per connection."""
 
     def __init__(self, request: httpx.Request, origin: httpx.URL, concurrency: int) -> None:
@@ -30,7 +30,7 @@ class _Replay:
         self.concurrency = concurrency
         self.transports = [LeanTransport(origin) for _ in range(concurrency)]
 
-    def unit(self, connection: int, tally: _Tally) -> Unit:
+    def unit(self, connection: int, tally: Tally) -> Unit:
         transport, request = self.transports[connection], self.request
 
         async def send(due: float | None) -> None:
@@ -68,7 +68,7 @@ class _TimedTransport(httpx.AsyncBaseTransport):
     def __init__(self, inner: LeanTransport, connection: int) -> None:
         self.inner = inner
         self.connection = connection
-        self.tally = _Tally()  # each phase gives its own
+        self.tally = Tally()  # each phase gives its own
         #: The scheduled start of the iteration (open loop): its first request counts from it.
         self.due: float | None = None
 
@@ -88,7 +88,7 @@ class _TimedTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class _Scenario:
+class Scenario:
     """A coroutine function of a client, called again and again, one client per connection."""
 
     def __init__(
@@ -102,7 +102,7 @@ class _Scenario:
             client = httpx.AsyncClient(base_url=origin, transport=transport, timeout=shape.timeout)
             self.clients.append((client, transport))
 
-    def unit(self, connection: int, tally: _Tally) -> Unit:
+    def unit(self, connection: int, tally: Tally) -> Unit:
         client, transport = self.clients[connection]
         transport.tally = tally
         scenario = self.scenario
@@ -125,10 +125,10 @@ class _Scenario:
             await client.aclose()
 
 
-class _Load(Protocol):
+class Load(Protocol):
     concurrency: int
 
-    def unit(self, connection: int, tally: _Tally) -> Unit: ...
+    def unit(self, connection: int, tally: Tally) -> Unit: ...
 
     async def open(self, timeout: float) -> None: ...
 
