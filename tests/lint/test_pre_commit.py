@@ -106,7 +106,7 @@ def _status(lines: list[str]) -> str:
     return status.rstrip(".").rsplit(".", 1)[-1]
 
 
-def test_try_repo_fails_on_a_hazard_and_passes_once_it_is_fixed(tmp_path, env, hook_repo):
+def test_try_repo_fails_on_a_hazard(tmp_path, env, hook_repo):
     target = project(tmp_path / "target", env, {"hazard.py": HAZARD})
 
     code, lines = pre_commit(target, env, "try-repo", str(hook_repo), "asyncsafe-lint", "--all-files")
@@ -116,10 +116,8 @@ def test_try_repo_fails_on_a_hazard_and_passes_once_it_is_fixed(tmp_path, env, h
     assert FINDING in lines, output
     assert "Found 1 error." in lines, output
     assert "[*] 1 fixable with the `--fix` option." in lines, output
-
-    write(target, env, {"hazard.py": CLEAN})
-    code, lines = pre_commit(target, env, "try-repo", str(hook_repo), "asyncsafe-lint", "--all-files")
-    assert (code, _status(lines)) == (0, "Passed"), "\n".join(lines)
+    # That the hook passes once the hazard is fixed is test_configured_hook_respects_the_projects_exclude's
+    # second half: a second try-repo would install the hook's environment again (~10 s).
 
 
 def test_configured_hook_respects_the_projects_exclude(tmp_path, env, hook_repo):
