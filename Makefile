@@ -45,10 +45,20 @@ demo: $(BIN)/asyncsafe-lint bytecode
 	@echo '$$ pytest demo --asyncsafe   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
 	@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider || true
 
+# The suite in two runs: the tests that only compute (the linter's, the import graph's)
+# on both cores with pytest-xdist, then the others - real servers, stall thresholds,
+# load and drain timings - one at a time, as their verdicts need the machine to
+# themselves.  Together they are the whole of `tests/`.
+CPU_TESTS := tests/lint tests/test_architecture.py
+define suite
+	$(1)/python -m pytest -n 2 $(CPU_TESTS)
+	$(1)/python -m pytest $(foreach path,$(CPU_TESTS),--ignore=$(path))
+endef
+
 # Type-check src/ (mypy strict, configured in pyproject.toml), then the suite.
 test: $(BIN)/asyncsafe-lint bytecode
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(call suite,$(BIN))
 
 # The linter on generated programs (tests/lint/test_fuzz.py), FUZZ_EXAMPLES of each kind
 # with a fresh seed: `make test` runs the same few every time.  A failure prints the
@@ -61,13 +71,13 @@ fuzz: $(BIN)/asyncsafe-lint
 # (uv.lock is not read): what a user who installs today gets.
 test-latest: $(BIN)/asyncsafe-lint bytecode
 	$(call fresh-venv,$(LATEST),--refresh --resolution highest)
-	$(LATEST)/bin/python -m pytest
+	$(call suite,$(LATEST)/bin)
 
 # The suite against the lowest release that each declared range allows (their own
 # dependencies as new as those allow).
 test-lowest: $(BIN)/asyncsafe-lint bytecode
 	$(call fresh-venv,$(LOWEST),--resolution lowest-direct)
-	$(LOWEST)/bin/python -m pytest
+	$(call suite,$(LOWEST)/bin)
 
 # A new virtualenv $(1) with the package, its extras and the dev group, resolved by uv with $(2).
 define fresh-venv

@@ -1,6 +1,8 @@
 """Blocked, not saturated: under hundreds of concurrent requests a clean app passes and is
 reported at capacity, while a 150 ms block hit once during that load is still caught, at
-its line, with its own request named first; asyncio and uvloop, one worker and two."""
+its line, with its own request named first; asyncio on one worker and uvloop on two
+(each loop and each worker count once: the four pairs took ~55 s of a suite that must
+stay under 10 minutes, and no verdict here depends on the pair rather than its parts)."""
 
 from __future__ import annotations
 
@@ -71,8 +73,8 @@ def test_hazard_under_load(asyncsafe_server, asyncsafe_load, hazard):
 
 @pytest.mark.parametrize(
     ("loop", "workers"),
-    [("asyncio", 1), ("uvloop", 1), ("asyncio", 2), ("uvloop", 2)],
-    ids=["asyncio-1-worker", "uvloop-1-worker", "asyncio-2-workers", "uvloop-2-workers"],
+    [("asyncio", 1), ("uvloop", 2)],
+    ids=["asyncio-1-worker", "uvloop-2-workers"],
 )
 def test_a_clean_app_at_capacity_passes_and_a_block_amid_the_load_is_caught(
     pytester: pytest.Pytester, loop: str, workers: int
