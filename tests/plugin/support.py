@@ -39,7 +39,11 @@ def write_ini(
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=RUN_TIMEOUT)
+    # Hypothesis's plugin costs every pytest process a third of a second to import, and
+    # no inner session uses it: over the suite's ~60 sessions, some 20 s.
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args, timeout=RUN_TIMEOUT
+    )
 
 
 def app_line(relative: str, fragment: str) -> tuple[int, int, str]:
