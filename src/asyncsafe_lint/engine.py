@@ -49,13 +49,13 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
         return FileResult([_syntax_error(filename, error)])
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
     # Only functions and imports (re-exports) make facts worth gathering.
-    gathers_facts = "def" in text or "import" in text
-    if not active and not (gathers_facts and _facts_wanted(settings)):
+    gathers_facts = ("def" in text or "import" in text) and _facts_wanted(settings)
+    if not active and not gathers_facts:
         return FileResult([])
     names = Names()
     context = RuleContext(settings, tree, Source(text), Roles(names))
     instances = [rule(context) for rule in active]
-    collector = _collector(context, filename, module) if gathers_facts and _facts_wanted(settings) else None
+    collector = _collector(context, filename, module) if gathers_facts else None
     _Walker(names, context.roles, instances, collector).module(tree)
     for rule in instances:
         rule.leave_module()
