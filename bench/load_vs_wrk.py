@@ -554,7 +554,7 @@ def main() -> int:
     version = subprocess.run([wrk_path, "-v"], capture_output=True, text=True, timeout=10, check=False)
     wrk_version = (version.stdout + version.stderr).split("\n", 1)[0].strip()
     settings = ServerSettings(app=args.app, workers=1, loop=args.loop, http=args.http,
-                              uvicorn_args=args.uvicorn_args, rootdir=ROOT)  # fmt: skip
+                              server_args=args.uvicorn_args, rootdir=ROOT)  # fmt: skip
     print(f"server: {args.app}, 1 Uvicorn worker (pytest_asyncsafe.server.Server), loop {args.loop}, http "
           f"{args.http}" + (f", uvicorn args {args.uvicorn_args!r}" if args.uvicorn_args else ""))  # fmt: skip
     print(f"wrk: {wrk_path} ({wrk_version}), 1 thread; ours: pytest_asyncsafe.load.LoadRunner in this process")

@@ -162,7 +162,7 @@ class MonitoredServer:
 
     def __init__(self, args: argparse.Namespace) -> None:
         settings = ServerSettings(app=args.app, workers=1, loop=args.loop, http=args.http,
-                                  uvicorn_args=args.uvicorn_args, block_threshold=args.threshold,
+                                  server_args=args.uvicorn_args, block_threshold=args.threshold,
                                   rootdir=ROOT)  # fmt: skip
         self.server = Server(settings)
         self.stalls = 0

@@ -20,6 +20,7 @@ PROJECT = PYPROJECT["project"]
 DEV_TOOLS = {
     "flake8": "bench/lint_speed.py runs it beside asyncsafe-lint",
     "flake8-async": "bench/lint_speed.py runs it beside asyncsafe-lint",
+    "gunicorn": "the tests serve with `asyncsafe_server = gunicorn` (the `gunicorn` extra)",
     "httptools": "the tests serve with `--asyncsafe-http httptools`",
     "mypy": "`make test` type-checks src/ with it (strict)",
     "pre-commit": "tests/lint/test_pre_commit.py runs the hook through it",

@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 
 from asyncsafe_lint.untrusted import printable
-from pytest_asyncsafe.channel import pid_alive
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.events import Cancelled, Event, SampleTaken, ShutdownComplete, ShutdownFailed, ShutdownStarted
 from pytest_asyncsafe.server import Server
@@ -46,7 +45,11 @@ _SAMPLE_WAIT = 2.0
 _RESAMPLE_EVERY = 0.1
 #: How a worker's lifespan shutdown ended.
 COMPLETED, RAISED, UNFINISHED, NEVER_STARTED = "completed", "raised", "unfinished", "never started"
-_ERROR_LINE = re.compile(r"^(ERROR|CRITICAL):|Traceback \(most recent call last\)")
+#: An error in the server's output: Uvicorn's log lines (`ERROR: ...`), Gunicorn's
+#: (`[time] [pid] [ERROR] ...`), a traceback.
+_ERROR_LINE = re.compile(
+    r"^(ERROR|CRITICAL):|^\[[^]]*\] \[\d+\] \[(ERROR|CRITICAL)\] |Traceback \(most recent call last\)"
+)
 _TRACEBACK_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>\S+)')
 
 
@@ -80,6 +83,8 @@ class DrainReport:
     workers: int
     graceful_timeout: float
     root: Path
+    #: `asyncsafe_server`: uvicorn or gunicorn.
+    server: str = "uvicorn"
     completed: list[Outcome] = field(default_factory=list)
     #: (request, reason) for each in-flight request that did not complete.
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -159,6 +164,14 @@ class DrainReport:
         for pid, (end, raised) in self.lifespan.items():
             if end == RAISED:
                 problems.append(f"lifespan shutdown raised in worker pid {pid}: {printable(raised)}")
+            elif end != COMPLETED and self.server == "gunicorn" and not self.killed:
+                # The tree exited in time: the arbiter killed the worker at the graceful timeout.
+                ran = "did not complete" if end == UNFINISHED else "never ran"
+                problems.append(
+                    f"worker pid {pid} was still serving when the graceful timeout "
+                    f"({format_duration(self.graceful_timeout)}) passed: Gunicorn's arbiter killed it, and its "
+                    f"lifespan shutdown {ran}"
+                )
             elif end == UNFINISHED:
                 where = f": {self.stuck[pid]}" if pid in self.stuck else ""
                 problems.append(f"lifespan shutdown did not complete in worker pid {pid}{where}")
@@ -172,6 +185,8 @@ class DrainReport:
 
     @property
     def exit_rule(self) -> str:
+        if self.server == "gunicorn":
+            return "Gunicorn's arbiter exits normally once its workers are gone"
         if self.workers == 1:
             return "with 1 worker Uvicorn re-raises SIGTERM once it has shut down"
         return "Uvicorn's supervisor of several workers returns normally"
@@ -226,8 +241,8 @@ def drain(
     settings = server.settings
     report = DrainReport(
         settings.app or "", f"{method} {path}", in_flight if path else 0, settings.workers,
-        settings.graceful_timeout, settings.rootdir,
-        expected_exit_code=-signal.SIGTERM if settings.workers == 1 else 0,
+        settings.graceful_timeout, settings.rootdir, settings.server,
+        expected_exit_code=-signal.SIGTERM if settings.workers == 1 and settings.server == "uvicorn" else 0,
     )  # fmt: skip
     events: list[Event] = []
     timeout = settings.graceful_timeout + EXIT_MARGIN + 5
@@ -238,6 +253,8 @@ def drain(
         futures = [pool.submit(_send, client, method, path or "", request_kw) for _ in range(report.in_flight)]
         report.seen_in_flight = _wait_in_flight(server, report.in_flight, futures)
         log_offset = len(server.logs) if log_from_signal else 0
+        # A worker that died earlier (and was replaced) has no shutdown to judge.
+        workers = server.live_workers()
         signalled = time.monotonic()
         server.terminate()
         report.refused_after_signal, report.refusal = _probe(server.port, signalled)
@@ -251,7 +268,7 @@ def drain(
         for future in futures:
             _judge(report, future.result())
     events += server.poll()
-    _worker_reports(report, server, events)
+    _worker_reports(report, server, workers, events)
     # Quoted by the verdict, and a test may print it: the values of `asyncsafe_env` hidden.
     report.log = settings.hide_env(server.logs[log_offset:])
     report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
@@ -347,7 +364,7 @@ def _wait_exit(server: Server, deadline: float, events: list[Event]) -> tuple[in
 
 def _where_stuck(server: Server, events: list[Event]) -> dict[int, str]:
     """Ask every live worker for its stack and tasks: where each was stuck."""
-    alive = [pid for pid in server.worker_pids if pid_alive(pid)]
+    alive = server.live_workers()
     deadline = time.monotonic() + _SAMPLE_WAIT
     samples: dict[int, Sample] = {}
     # Asked again until each sample tells something: one that lands while an idle loop
@@ -387,10 +404,10 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _worker_reports(report: DrainReport, server: Server, events: list[Event]) -> None:
-    """What the workers reported of their shutdown: the requests Uvicorn cancelled, and
+def _worker_reports(report: DrainReport, server: Server, workers: list[int], events: list[Event]) -> None:
+    """What the `workers` reported of their shutdown: the requests Uvicorn cancelled, and
     how each one's lifespan shutdown ended."""
-    by_pid: dict[int, dict[type[Event], Event]] = {pid: {} for pid in server.worker_pids}
+    by_pid: dict[int, dict[type[Event], Event]] = {pid: {} for pid in workers}
     for event in events:
         if event.pid in by_pid:
             by_pid[event.pid][type(event)] = event

@@ -114,6 +114,16 @@ class StallOver:
     requests: list[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class TimedOut(_Dated):
+    """Gunicorn's arbiter sent the worker SIGABRT, as it does to one that has not told it
+    it is alive within its `--timeout`; the worker exits next."""
+
+    kind: ClassVar[str] = "timed-out"
+    #: Gunicorn's `--timeout`, in seconds.
+    timeout: float
+
+
 def phase(ready_at: float | None, at: float) -> str:
     """A worker's phase at `at`: "startup" until its app was ready (`Ready.time`), then
     "serving".  The worker dates a stall by it, the pytest process one still going on."""
@@ -130,6 +140,7 @@ Event = (
     | Cancelled
     | SampleTaken
     | StallOver
+    | TimedOut
 )
 _KINDS: dict[str, type[Event]] = {kind.kind: kind for kind in get_args(Event)}
 

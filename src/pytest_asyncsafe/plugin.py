@@ -268,7 +268,9 @@ async def asyncsafe_async_client(asyncsafe_server: Server) -> AsyncIterator[http
 @pytest.fixture
 def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[..., Server]]:
     """Start a differently configured server inside one test, e.g.
-    `asyncsafe_server_factory(workers=4, loop="uvloop")`; stopped at the test's end."""
+    `asyncsafe_server_factory(workers=4, loop="uvloop")` or
+    `asyncsafe_server_factory(server="gunicorn", server_args="--timeout 30")` (the ini
+    keys' names, without `asyncsafe_`); stopped at the test's end."""
     session = pytestconfig.stash[SESSION]
     started: list[Server] = []
 
@@ -286,8 +288,8 @@ def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[.
 def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
     """Check a SIGTERM drain on a server of its own:
     `asyncsafe_drain("/slow", in_flight=10, workers=2, graceful_timeout="5s").assert_clean()`.
-    Keywords `app`, `workers`, `graceful_timeout` configure that server; others
-    (`params=`, `json=`, `headers=`...) go to every request."""
+    Keywords `app`, `server`, `server_args`, `workers`, `graceful_timeout` configure that
+    server; others (`params=`, `json=`, `headers=`...) go to every request."""
     session = pytestconfig.stash[SESSION]
 
     def run(
@@ -298,20 +300,28 @@ def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
         workers: int | None = None,
         graceful_timeout: str | float | None = None,
         app: str | None = None,
+        server: str | None = None,
+        server_args: str | None = None,
         **request_kw: Any,
     ) -> DrainReport:
         __tracebackhide__ = True
-        changes: dict[str, object] = {"task_origins": True, "workers": workers, "app": app}
+        changes: dict[str, object] = {
+            "task_origins": True,
+            "workers": workers,
+            "app": app,
+            "server": server,
+            "server_args": server_args,
+        }
         if graceful_timeout is not None:
             try:
                 changes["graceful_timeout"] = parse_duration(graceful_timeout, "asyncsafe_drain(graceful_timeout=)")
             except ValueError as error:
                 raise pytest.UsageError(str(error)) from None
-        server = _start(session, {k: v for k, v in changes.items() if v is not None}, "asyncsafe_drain")
+        drained = _start(session, {k: v for k, v in changes.items() if v is not None}, "asyncsafe_drain")
         try:
-            return session.drain(server, path, in_flight, method=method, **request_kw)
+            return session.drain(drained, path, in_flight, method=method, **request_kw)
         finally:
-            session.stop(server)
+            session.stop(drained)
 
     return run
 

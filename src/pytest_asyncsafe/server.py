@@ -1,5 +1,6 @@
-"""One real Uvicorn server: owns its listening socket, spawns it, waits until every
-worker is ready, and stops it - leaving no process behind."""
+"""One real server (Uvicorn, or Gunicorn's arbiter with Uvicorn's worker): owns its
+listening socket, spawns it, waits until every worker is ready, tells which workers died
+and how, and stops it - leaving no process behind."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from pathlib import Path
 
 from asyncsafe_lint.untrusted import printable, printable_lines
 from pytest_asyncsafe.channel import MAX_SAMPLES, SAMPLE_SIGNAL, ServerChannel, WorkerState, pid_alive, stalled_since
+from pytest_asyncsafe.deaths import Death
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.events import Event, Ready, SampleTaken, StallOver, phase
+from pytest_asyncsafe.events import Event, Ready, SampleTaken, ShutdownStarted, StallOver, TimedOut, phase
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
@@ -33,7 +35,7 @@ class ServerError(Exception):
 
 
 class Server:
-    """A Uvicorn server on 127.0.0.1, serving `settings.app` in `settings.workers` processes."""
+    """A server on 127.0.0.1, serving `settings.app` in `settings.workers` processes."""
 
     def __init__(self, settings: ServerSettings) -> None:
         if settings.app is None:
@@ -51,7 +53,17 @@ class Server:
         #: Stack samples not yet matched with the stall they were taken in, by worker.
         self._samples: dict[int, deque[Sample]] = defaultdict(lambda: deque(maxlen=MAX_SAMPLES * 4))
         self._ready_at: dict[int, float] = {}
+        #: Workers told to stop (their lifespan shutdown began): Gunicorn restarts one
+        #: after `--max-requests`, and a drain stops them all.
+        self._stopping: set[int] = set()
+        #: Workers Gunicorn's arbiter killed for exceeding its `--timeout`.
+        self._timed_out: dict[int, TimedOut] = {}
         self._lifeline = -1
+
+    @property
+    def name(self) -> str:
+        """The server's name, as reports print it."""
+        return self.settings.server.capitalize()
 
     @property
     def app(self) -> str:
@@ -122,7 +134,8 @@ class Server:
             "workers": settings.workers,
             "loop": settings.loop,
             "http": settings.http,
-            "uvicorn_args": settings.uvicorn_args,
+            "server": settings.server,
+            "server_args": settings.server_args,
             "graceful_timeout": settings.graceful_timeout,
             "threshold": self.recording_threshold,
             "task_origins": settings.task_origins,
@@ -164,7 +177,11 @@ class Server:
             elif isinstance(event, Ready):
                 self._ready_at[event.pid] = event.time
                 if self.worker_pids and event.pid not in self.worker_pids:
-                    self.worker_pids.append(event.pid)  # Uvicorn replaced a worker
+                    self.worker_pids.append(event.pid)  # the server replaced a worker
+            elif isinstance(event, ShutdownStarted):
+                self._stopping.add(event.pid)
+            elif isinstance(event, TimedOut):
+                self._timed_out[event.pid] = event
         return events
 
     def ongoing(self, now: float) -> list[Stall]:
@@ -186,8 +203,24 @@ class Server:
                 )
         return stalled
 
+    def live_workers(self) -> list[int]:
+        return [pid for pid in self.worker_pids if pid_alive(pid)]
+
     def dead_workers(self) -> list[int]:
-        return [pid for pid in self.worker_pids if not pid_alive(pid)]
+        """The workers that died without being told to stop."""
+        return [pid for pid in self.worker_pids if pid not in self._stopping and not pid_alive(pid)]
+
+    def death(self, pid: int) -> Death:
+        """How worker `pid`, dead, died: the stall it was in (from its last beat and the
+        monitor's samples), and whether Gunicorn's arbiter killed it for its timeout."""
+        timed_out = self._timed_out.get(pid)
+        died = timed_out.time if timed_out is not None else time.monotonic()
+        state = self.channel.states().get(pid)
+        since = stalled_since(state, self.recording_threshold, died) if state is not None else None
+        if since is None:
+            return Death(pid, self.name, timed_out.timeout if timed_out else None, None, 0.0)
+        stall = Stall.going_on(pid, since, phase(self._ready_at.get(pid), since), self._samples[pid], 0.0)
+        return Death(pid, self.name, timed_out.timeout if timed_out else None, stall, died - since)
 
     def settle(self, timeout: float) -> float:
         """Wait until no request is in flight and every worker's loop has beaten since
@@ -219,7 +252,7 @@ class Server:
 
     def in_flight(self) -> int:
         """How many requests the workers have in flight now, as they count them in the app."""
-        return sum(state.in_flight for state in self.channel.states().values() if state.pid in self.worker_pids)
+        return sum(state.in_flight for state in self._live_states())
 
     def ask_sample(self, pid: int) -> None:
         """Ask worker `pid` for its stack and tasks (a `SampleTaken` event follows)."""

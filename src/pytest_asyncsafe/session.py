@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_asyncsafe.budget import Budget
+from pytest_asyncsafe.deaths import describe as describe_death
 from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
@@ -148,18 +149,17 @@ class AsyncsafeSession:
         return found
 
     def deaths(self) -> list[str]:
-        """A message for each worker that died since the last call, with its last output."""
+        """A message for each worker that died since the last call: how, and where its
+        loop was stuck if it was."""
         messages = []
         for server in self.servers:
             if server.process is None:
                 continue
-            dead = [pid for pid in server.dead_workers() if pid not in self._dead]
-            for pid in dead:
-                self._dead.add(pid)
-                messages.append(
-                    f"asyncsafe: Uvicorn worker pid {pid} of {server.app} died during this test. "
-                    f"The server's last output:\n{server.log_tail()}"
-                )
+            for pid in server.dead_workers():
+                if pid not in self._dead:
+                    self._dead.add(pid)
+                    root = server.settings.rootdir
+                    messages.append(describe_death(server.death(pid), server.app, root, server.log_tail()))
         return messages
 
     def judge(self, test: str, start: float, threshold: float, allowed: bool) -> str | None:

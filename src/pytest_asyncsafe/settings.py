@@ -12,6 +12,7 @@ import pytest
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.storage import Limit, check_name
 
+SERVERS = ("uvicorn", "gunicorn")
 LOOPS = ("auto", "asyncio", "uvloop")
 HTTPS = ("auto", "h11", "httptools")
 #: What reports print for the value of an `asyncsafe_env` variable.
@@ -20,9 +21,11 @@ HIDDEN = "<hidden>"
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """Everything one Uvicorn server is started with."""
+    """Everything one server is started with."""
 
     app: str | None
+    #: `asyncsafe_server`: Uvicorn alone, or Gunicorn's arbiter with Uvicorn's worker.
+    server: str = "uvicorn"
     #: `asyncsafe_factory`: `app` names a function that builds the app, called once in
     #: every worker process, as `uvicorn --factory` does.
     factory: bool = False
@@ -32,7 +35,8 @@ class ServerSettings:
     #: `asyncsafe_env`: the values may be secrets, so no repr shows them (a settings
     #: object can end up in a message, or in the locals `pytest -l` prints).
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    uvicorn_args: str = ""
+    #: `asyncsafe_server_args`: the server's own command-line options, validated by its parser.
+    server_args: str = ""
     block_threshold: float = 0.1
     startup_timeout: float = 30.0
     graceful_timeout: float = 10.0
@@ -81,12 +85,13 @@ def add_options(parser: pytest.Parser) -> None:
     options: list[tuple[str, str, str, str | None]] = [
         # name, ini type, help, default
         ("app", "string", "the ASGI app to serve, as IMPORT:ATTRIBUTE (e.g. myapp.main:app)", None),
-        ("workers", "string", "number of Uvicorn worker processes (default: 1)", "1"),
+        ("server", "string", "the server: uvicorn, or gunicorn with Uvicorn's worker (default: uvicorn)", "uvicorn"),
+        ("workers", "string", "number of worker processes (default: 1)", "1"),
         ("loop", "string", "event loop: auto, asyncio or uvloop (default: auto)", "auto"),
         ("http", "string", "HTTP implementation: auto, h11 or httptools (default: auto)", "auto"),
         ("block-threshold", "string", "a loop stall at least this long fails the test (default: 100ms)", "100ms"),
         ("startup-timeout", "string", "how long the server may take to start (default: 30s)", "30s"),
-        ("graceful-timeout", "string", "Uvicorn's graceful shutdown timeout (default: 10s)", "10s"),
+        ("graceful-timeout", "string", "the server's graceful shutdown timeout (default: 10s)", "10s"),
         ("json", "string", "write every stall, with its stack and test id, to this JSON file", None),
         ("drain-path", "string", "asyncsafe::shutdown keeps requests to this path in flight (default: none)", None),
         ("drain-in-flight", "string", "how many requests asyncsafe::shutdown keeps in flight (default: 10)", "10"),
@@ -99,7 +104,9 @@ def add_options(parser: pytest.Parser) -> None:
     )
     parser.addini("asyncsafe", "turn the asyncsafe checks on (like --asyncsafe)", type="bool", default=False)
     factory = "the app is a factory: call it, once in every worker, to build the app (as `uvicorn --factory`)"
-    group.addoption("--asyncsafe-factory", action="store_true", default=None, help=f"{factory} (ini: asyncsafe_factory)")
+    group.addoption(
+        "--asyncsafe-factory", action="store_true", default=None, help=f"{factory} (ini: asyncsafe_factory)"
+    )
     parser.addini("asyncsafe_factory", factory, type="bool", default=False)
     for name, kind, text, default in options:
         key = name.replace("-", "_")
@@ -110,13 +117,22 @@ def add_options(parser: pytest.Parser) -> None:
             "drain-path": "PATH",
             "drain-in-flight": "N",
         }.get(name, "DURATION")
-        if name in ("loop", "http"):
-            metavar = "|".join(LOOPS if name == "loop" else HTTPS)
+        if name in ("server", "loop", "http"):
+            metavar = "|".join({"server": SERVERS, "loop": LOOPS, "http": HTTPS}[name])
         group.addoption(f"--asyncsafe-{name}", dest=f"asyncsafe_{key}", metavar=metavar, default=None, help=text)
         parser.addini(f"asyncsafe_{key}", text, type=kind, default=default)  # type: ignore[arg-type]
     parser.addini("asyncsafe_env", "KEY=VALUE lines: environment variables for the server", type="linelist", default=[])
     parser.addini(
-        "asyncsafe_uvicorn_args", "extra Uvicorn options, e.g. --limit-concurrency 100", type="string", default=""
+        "asyncsafe_server_args",
+        "the server's own options, e.g. --timeout 30 for gunicorn, --limit-concurrency 100 for uvicorn",
+        type="string",
+        default="",
+    )
+    parser.addini(
+        "asyncsafe_uvicorn_args",
+        "Uvicorn's options, e.g. --limit-concurrency 100 (uvicorn only)",
+        type="string",
+        default="",
     )
     parser.addini(
         "asyncsafe_lint", "with --asyncsafe, also lint the app's package (default: true)", type="bool", default=True
@@ -165,12 +181,13 @@ def from_config(config: pytest.Config) -> Settings:
         server = check(
             ServerSettings(
                 app=value("app") or None,
+                server=value("server") or "uvicorn",
                 factory=bool(config.getoption("asyncsafe_factory") or config.getini("asyncsafe_factory")),
                 workers=_integer(value("workers"), "--asyncsafe-workers"),
                 loop=value("loop") or "auto",
                 http=value("http") or "auto",
                 env=tuple(_environment(config.getini("asyncsafe_env"))),
-                uvicorn_args=config.getini("asyncsafe_uvicorn_args"),
+                server_args=_server_args(config, value("server") or "uvicorn"),
                 block_threshold=parse_duration(value("block_threshold") or "", "--asyncsafe-block-threshold"),
                 startup_timeout=parse_duration(value("startup_timeout") or "", "--asyncsafe-startup-timeout"),
                 graceful_timeout=parse_duration(value("graceful_timeout") or "", "--asyncsafe-graceful-timeout"),
@@ -221,7 +238,22 @@ def _baselines(config: pytest.Config) -> tuple[str | None, str | None, tuple[Lim
     return save, compare, limits
 
 
+def _server_args(config: pytest.Config, server: str) -> str:
+    """`asyncsafe_server_args`, or its Uvicorn spelling."""
+    given: str = config.getini("asyncsafe_server_args")
+    uvicorn: str = config.getini("asyncsafe_uvicorn_args")
+    if uvicorn and given:
+        raise ValueError("asyncsafe_uvicorn_args and asyncsafe_server_args are both set: keep one")
+    if uvicorn and server != "uvicorn":
+        raise ValueError(
+            f"asyncsafe_uvicorn_args: Uvicorn's options, but the server is {server}: use asyncsafe_server_args"
+        )
+    return given or uvicorn
+
+
 def check(server: ServerSettings) -> ServerSettings:
+    if server.server not in SERVERS:
+        raise ValueError(f"--asyncsafe-server: expected one of {', '.join(SERVERS)}, got {server.server!r}")
     if server.app is not None and ":" not in server.app:
         raise ValueError(f"--asyncsafe-app: expected IMPORT:ATTRIBUTE (e.g. myapp.main:app), got {server.app!r}")
     if server.workers < 1:
@@ -230,11 +262,22 @@ def check(server: ServerSettings) -> ServerSettings:
         raise ValueError(f"--asyncsafe-loop: expected one of {', '.join(LOOPS)}, got {server.loop!r}")
     if server.http not in HTTPS:
         raise ValueError(f"--asyncsafe-http: expected one of {', '.join(HTTPS)}, got {server.http!r}")
-    if server.uvicorn_args:
+    if server.server == "gunicorn" and not server.graceful_timeout.is_integer():
+        raise ValueError(
+            f"--asyncsafe-graceful-timeout: Gunicorn's --graceful-timeout is whole seconds, got "
+            f"{server.graceful_timeout:g}s"
+        )
+    if server.server == "gunicorn":
+        # Checked by Gunicorn's own parser; only a Gunicorn run imports Gunicorn (an
+        # optional extra: importing it without says what to install).
+        from pytest_asyncsafe.worker.gunicorn_internals import command_line_options
+
+        command_line_options(server.server_args)
+    elif server.server_args:
         # Checked by Uvicorn's own command line, so only a run that sets them imports it.
         from pytest_asyncsafe.worker.launch import uvicorn_options
 
-        uvicorn_options(server.uvicorn_args)
+        uvicorn_options(server.server_args)
     return server
 
 

@@ -385,7 +385,12 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
         lines.append(
             f"  (and {format_duration(stall.collected)} more in the garbage collector: the interpreter's pause)"
         )
-    lines.extend(_serving(stall))
+    return "\n".join([*lines, *whose(stall, root)])
+
+
+def whose(stall: Stall, root: Path) -> list[str]:
+    """The lines of a report that say whose code blocked, and where."""
+    lines = _serving(stall)
     frame = stall.blocking_frame
     if frame is None:
         lines.append(
@@ -396,4 +401,4 @@ def describe(stall: Stall, length: float, threshold: float, root: Path) -> str:
         lines.append(f"  {stall.where(root)}")
         if frame.code:
             lines.append(f"      {frame.code}")
-    return "\n".join(lines)
+    return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,15 +28,14 @@ def write_ini(
 ) -> None:
     # The lint and shutdown items are off unless a test is about them: they would add
     # an item to every run's outcome.
-    pytester.makeini(
-        f"""
-        [pytest]
-        asyncsafe_app = {app}
-        asyncsafe_lint = {str(lint).lower()}
-        asyncsafe_shutdown = {str(shutdown).lower()}
-        {extra}
-        """
-    )
+    lines = [
+        "[pytest]",
+        f"asyncsafe_app = {app}",
+        f"asyncsafe_lint = {str(lint).lower()}",
+        f"asyncsafe_shutdown = {str(shutdown).lower()}",
+        textwrap.dedent(extra).strip(),
+    ]
+    pytester.makeini("\n".join(lines) + "\n")
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

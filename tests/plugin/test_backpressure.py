@@ -140,7 +140,7 @@ def warmed(server):
 
 
 def test_limited(asyncsafe_load, asyncsafe_server_factory):
-    server = warmed(asyncsafe_server_factory(uvicorn_args="--limit-concurrency 10"))
+    server = warmed(asyncsafe_server_factory(server_args="--limit-concurrency 10"))
     result = asyncsafe_load.on(server).get("/slow", params={"seconds": 0.2}, concurrency=20, requests=400)
     print("ASYNCSAFE-VERDICT", result.rejected_fast(p99="50ms"), flush=True)
     assert result.rejected_fast(p99="50ms")

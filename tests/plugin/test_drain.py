@@ -21,9 +21,20 @@ def where(relative: str, fragment: str, function: str) -> str:
     return f"fixtures_app/{relative}:{line} in {function}: {code}"
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, workers):
-    report = asyncsafe_drain("/slow", in_flight=10, workers=workers, graceful_timeout="5s", params={"seconds": 1})
+@pytest.mark.parametrize(
+    ("server", "workers", "exit_code"),
+    [
+        # Uvicorn re-raises SIGTERM after a one-worker shutdown; its supervisor returns 0,
+        # and so does Gunicorn's arbiter.
+        pytest.param("uvicorn", 1, -signal.SIGTERM, id="uvicorn-1"),
+        pytest.param("uvicorn", 2, 0, id="uvicorn-2"),
+        pytest.param("gunicorn", 2, 0, id="gunicorn-2"),
+    ],
+)
+def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, server, workers, exit_code):
+    report = asyncsafe_drain(
+        "/slow", in_flight=10, server=server, workers=workers, graceful_timeout="5s", params={"seconds": 1}
+    )
 
     assert report.problems == []
     assert report.clean
@@ -32,9 +43,9 @@ def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, wor
     assert report.failed == []
     assert report.refused_after_signal, report.refusal
     assert report.lifespan_ok and report.lifespan_problems == []
+    assert len(report.lifespan) == workers
     assert report.leaked_tasks == []
-    # Uvicorn re-raises SIGTERM after a one-worker shutdown; its supervisor returns 0.
-    assert report.exit_code == (-signal.SIGTERM if workers == 1 else 0)
+    assert report.exit_code == exit_code
     # The requests had a second to go: the drain waited for them, and not for the deadline.
     assert 0.5 < report.shutdown_seconds < 5 + EXIT_MARGIN
     assert report.log_errors == []
@@ -42,8 +53,17 @@ def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, wor
     report.assert_clean()
 
 
-def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain):
-    report = asyncsafe_drain(app="fixtures_app.shutdown:raising_shutdown", in_flight=2, params={"seconds": 0.5})
+@pytest.mark.parametrize(
+    ("server", "error_line", "exit_code"),
+    [
+        pytest.param("uvicorn", "ERROR:    Application shutdown failed. Exiting.", -signal.SIGTERM, id="uvicorn"),
+        pytest.param("gunicorn", "] [ERROR] Application shutdown failed. Exiting.", 0, id="gunicorn"),
+    ],
+)
+def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain, server, error_line, exit_code):
+    report = asyncsafe_drain(
+        app="fixtures_app.shutdown:raising_shutdown", server=server, in_flight=2, params={"seconds": 0.5}
+    )
 
     assert not report.clean
     assert not report.lifespan_ok
@@ -55,8 +75,8 @@ def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain):
         f" (at fixtures_app/shutdown.py:{line} in flush_metrics)"
     )
     assert problem.startswith("lifespan shutdown raised in worker pid ")
-    assert "ERROR:    Application shutdown failed. Exiting." in report.log_errors
-    assert report.exit_code == -signal.SIGTERM
+    assert any(line.endswith(error_line) for line in report.log_errors)
+    assert report.exit_code == exit_code
 
 
 def test_a_lifespan_shutdown_that_hangs_is_killed_and_shown_where_it_waits(asyncsafe_drain):
@@ -103,6 +123,25 @@ def test_requests_longer_than_the_graceful_timeout_are_reported_by_path(asyncsaf
     assert any("Cancel 3 running task(s), timeout graceful shutdown exceeded" in line for line in report.log_errors)
     # Cancelling is how Uvicorn ends a drain that overran: the lifespan shutdown still ran.
     assert report.lifespan_ok and not report.killed
+
+
+def test_under_gunicorn_requests_longer_than_the_graceful_timeout_die_with_their_worker(asyncsafe_drain):
+    report = asyncsafe_drain(
+        "/slow", in_flight=2, server="gunicorn", workers=1, graceful_timeout="1s", params={"seconds": 5}
+    )
+
+    # Gunicorn's arbiter SIGKILLs what still runs at its graceful timeout: no cancellation,
+    # no lifespan shutdown, and it exits normally itself.
+    assert report.completed == [] and report.cancelled == []
+    assert [request for request, _ in report.failed] == ["GET /slow"] * 2
+    assert all(reason.startswith("the connection closed before the full response") for _, reason in report.failed)
+    [pid] = report.lifespan
+    assert report.lifespan_problems == [
+        f"worker pid {pid} was still serving when the graceful timeout (1000 ms) passed: Gunicorn's arbiter killed "
+        "it, and its lifespan shutdown never ran"
+    ]
+    assert not report.killed and report.exit_code == 0
+    assert 1 <= report.shutdown_seconds < 1 + EXIT_MARGIN
 
 
 def test_a_streaming_response_that_outlasts_the_graceful_timeout_is_named(asyncsafe_drain):

@@ -32,11 +32,11 @@ def test_no_server():
 
 
 @pytest.mark.parametrize(
-    ("app", "factory", "header", "cause"),
+    ("app", "options", "header", "cause"),
     [
         pytest.param(
             "fixtures_app.factory:create_app_without_settings",
-            True,
+            ("--asyncsafe-factory",),
             (
                 "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status 1"
                 " before it was ready. Its output:"
@@ -46,7 +46,7 @@ def test_no_server():
         ),
         pytest.param(
             "fixtures_app.main:app",
-            True,
+            ("--asyncsafe-factory",),
             "asyncsafe: the server for fixtures_app.main:app exited with status 1 before it was ready. Its output:",
             "pytest_asyncsafe.worker.app.FactoryFailed: the app factory fixtures_app.main:app raised TypeError:"
             " FastAPI.__call__() missing 3 required positional arguments: 'scope', 'receive', and 'send' (if"
@@ -55,34 +55,54 @@ def test_no_server():
         ),
         pytest.param(
             "fixtures_app.nope:app",
-            False,
+            (),
             "asyncsafe: the server for fixtures_app.nope:app exited with status 1 before it was ready. Its output:",
             "ModuleNotFoundError: No module named 'fixtures_app.nope'",
             id="missing-module",
         ),
         pytest.param(
             "fixtures_app.broken:app",
-            False,
+            (),
             "asyncsafe: the server for fixtures_app.broken:app exited with status 1 before it was ready. Its output:",
             "ImportError: cannot import name 'DATABASE_URL' from 'fixtures_app.config' (*fixtures_app/config.py)",
             id="import-error",
         ),
         pytest.param(
             "fixtures_app.variants:failing_startup",
-            False,
+            (),
             "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status 3 before it was ready."
             " Its output:",
             "fixtures_app.variants.DatabaseUnreachable: fixtures_app.variants: cannot reach the orders database at"
             " 127.0.0.1:1",
             id="lifespan-raises",
         ),
+        # Under Gunicorn a worker that fails to boot stops the arbiter with status 3.
+        pytest.param(
+            "fixtures_app.factory:create_app_without_settings",
+            ("--asyncsafe-factory", "--asyncsafe-server", "gunicorn"),
+            (
+                "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status 3"
+                " before it was ready. Its output:"
+            ),
+            "fixtures_app.factory.MissingSetting: fixtures_app.factory: ORDERS_DATABASE_URL is not set",
+            id="gunicorn-factory-raises",
+        ),
+        pytest.param(
+            "fixtures_app.variants:failing_startup",
+            ("--asyncsafe-server", "gunicorn"),
+            "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status 3 before it was ready."
+            " Its output:",
+            "*fixtures_app.variants.DatabaseUnreachable: fixtures_app.variants: cannot reach the orders database at"
+            " 127.0.0.1:1",
+            id="gunicorn-lifespan-raises",
+        ),
     ],
 )
 def test_a_server_that_fails_to_start_errors_every_test_that_needs_it(
-    project: pytest.Pytester, app: str, factory: bool, header: str, cause: str
+    project: pytest.Pytester, app: str, options: tuple[str, ...], header: str, cause: str
 ) -> None:
     project.makepyfile(test_needs=NEEDS_SERVER)
-    result = run(project, "--asyncsafe", "--asyncsafe-app", app, *(["--asyncsafe-factory"] if factory else []))
+    result = run(project, "--asyncsafe", "--asyncsafe-app", app, *options)
 
     result.assert_outcomes(passed=1, errors=2)
     assert outcomes(result, "ERROR") == {"test_needs.py::test_client", "test_needs.py::test_server"}
@@ -92,10 +112,10 @@ def test_a_server_that_fails_to_start_errors_every_test_that_needs_it(
     assert result.outlines.count(header) == 2
 
 
-FACTORY = f"""
+FACTORY = """
 def test_built_in_each_worker(asyncsafe_server, asyncsafe_client):
     for _ in range(4):
-        built = asyncsafe_client.get("/built", headers={{"Connection": "close"}}).json()
+        built = asyncsafe_client.get("/built", headers={"Connection": "close"}).json()
         assert built["built_in"] == built["served_by"]
         assert built["served_by"] in asyncsafe_server.worker_pids
 
@@ -104,18 +124,22 @@ def test_blocking(asyncsafe_client):
 """
 
 
-def test_a_factory_is_called_in_every_worker_and_its_app_watched(project: pytest.Pytester) -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_a_factory_is_called_in_every_worker_and_its_app_watched(project: pytest.Pytester, server: str) -> None:
     write_ini(project, app="fixtures_app.factory:create_app", extra="asyncsafe_factory = true")
     project.makepyfile(test_factory=FACTORY)
 
-    result = run(project, "--asyncsafe", "--asyncsafe-workers", "2")
+    result = run(project, "--asyncsafe", "--asyncsafe-workers", "2", "--asyncsafe-server", server)
 
     result.assert_outcomes(passed=1, failed=1)
     assert outcomes(result, "FAILED") == {"test_factory.py::test_blocking"}
     line, _, code = app_line("routes/hazards.py", "time.sleep(0.3)  # expect: ASF101")
     where = f"fixtures_app/routes/hazards.py:{line}"
     result.stdout.fnmatch_lines(
-        ["*_ test_blocking _*", *stall_report(request="GET /hazards/sleep", where=where, function="blocking_sleep", code=code)]
+        [
+            "*_ test_blocking _*",
+            *stall_report(request="GET /hazards/sleep", where=where, function="blocking_sleep", code=code),
+        ]
     )
 
 
@@ -200,7 +224,8 @@ def test_hold(asyncsafe_server):
 """
 
 
-def test_no_server_process_survives_pytest_being_killed(project: pytest.Pytester) -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_no_server_process_survives_pytest_being_killed(project: pytest.Pytester, server: str) -> None:
     project.makepyfile(test_hold=HOLD)
     command = [
         sys.executable,
@@ -212,6 +237,8 @@ def test_no_server_process_survives_pytest_being_killed(project: pytest.Pytester
         "--asyncsafe",
         "--asyncsafe-workers",
         "2",
+        "--asyncsafe-server",
+        server,
     ]
     pytest_process = subprocess.Popen(command, cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     lines: queue.Queue[str] = queue.Queue()
@@ -231,7 +258,7 @@ def test_no_server_process_survives_pytest_being_killed(project: pytest.Pytester
             if "ASYNCSAFE-PIDS" in seen[-1]:
                 pids = printed_pids(seen[-1:])
         assert pids, "the inner test never printed its pids:\n" + "".join(seen)
-        assert len(pids) == 3  # the supervisor and two workers
+        assert len(pids) == 3  # the supervisor (Gunicorn's arbiter) and two workers
 
         pytest_process.send_signal(signal.SIGKILL)
         pytest_process.wait(10)
@@ -331,20 +358,71 @@ def test_asyncsafe_env_and_uvicorn_args_reach_the_server(project: pytest.Pyteste
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("ini", "message"),
     [
-        ("--bogus", "*asyncsafe: invalid asyncsafe_uvicorn_args '--bogus': No such option*--bogus*"),
-        ("--port 8000", "*asyncsafe: asyncsafe_uvicorn_args may not set port: use the asyncsafe options"),
         (
-            "--header nocolon",
-            "*asyncsafe: invalid asyncsafe_uvicorn_args '--header nocolon': Invalid value for '--header': "
+            "asyncsafe_uvicorn_args = --bogus",
+            "*asyncsafe: invalid Uvicorn options '--bogus': No such option*--bogus*",
+        ),
+        (
+            "asyncsafe_uvicorn_args = --port 8000",
+            "*asyncsafe: Uvicorn options may not set --port: the plugin binds 127.0.0.1 itself",
+        ),
+        (
+            "asyncsafe_server_args = --timeout-graceful-shutdown 3",
+            "*asyncsafe: Uvicorn options may not set --timeout-graceful-shutdown: use asyncsafe_graceful_timeout",
+        ),
+        (
+            "asyncsafe_uvicorn_args = --header nocolon",
+            "*asyncsafe: invalid Uvicorn options '--header nocolon': Invalid value for '--header': "
             "Expected 'Name:Value' format, got 'nocolon'.",
         ),
+        (
+            "asyncsafe_uvicorn_args = --backlog 10\nasyncsafe_server_args = --backlog 20",
+            "*asyncsafe: asyncsafe_uvicorn_args and asyncsafe_server_args are both set: keep one",
+        ),
+        (
+            "asyncsafe_server = gunicorn\nasyncsafe_uvicorn_args = --backlog 10",
+            "*asyncsafe: asyncsafe_uvicorn_args: Uvicorn's options, but the server is gunicorn: use "
+            "asyncsafe_server_args",
+        ),
+        (
+            "asyncsafe_server = gunicorn\nasyncsafe_server_args = --bogus",
+            "*asyncsafe: invalid Gunicorn options: unrecognized arguments: --bogus",
+        ),
+        (
+            "asyncsafe_server = gunicorn\nasyncsafe_server_args = --timeout 30 --workers 3",
+            "*asyncsafe: Gunicorn options may not set --workers: use asyncsafe_workers",
+        ),
+        (
+            "asyncsafe_server = gunicorn\nasyncsafe_server_args = --max-requests many",
+            "*asyncsafe: invalid Gunicorn options: argument --max-requests: invalid int value: 'many'",
+        ),
+        (
+            "asyncsafe_server = gunicorn\nasyncsafe_server_args = --forwarded-allow-ips '*' app:app",
+            "*asyncsafe: Gunicorn options may not name the app (app:app): use asyncsafe_app",
+        ),
+        (
+            "asyncsafe_server = hypercorn",
+            "*asyncsafe: --asyncsafe-server: expected one of uvicorn, gunicorn, got 'hypercorn'",
+        ),
     ],
-    ids=["unknown-option", "owned-option", "header-without-colon"],
+    ids=[
+        "unknown-option",
+        "owned-option",
+        "owned-graceful-timeout",
+        "header-without-colon",
+        "both-keys",
+        "uvicorn-args-under-gunicorn",
+        "gunicorn-unknown-option",
+        "gunicorn-owned-option",
+        "gunicorn-bad-value",
+        "gunicorn-app-argument",
+        "unknown-server",
+    ],
 )
-def test_bad_uvicorn_args_give_a_clear_error(project: pytest.Pytester, args: str, message: str) -> None:
-    write_ini(project, app="fixtures_app.variants:blocking_startup", extra=f"asyncsafe_uvicorn_args = {args}")
+def test_bad_server_args_give_a_clear_error(project: pytest.Pytester, ini: str, message: str) -> None:
+    write_ini(project, app="fixtures_app.variants:blocking_startup", extra=ini)
     project.makepyfile(test_needs=NEEDS_SERVER)
     result = run(project, "--asyncsafe")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

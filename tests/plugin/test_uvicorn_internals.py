@@ -20,13 +20,14 @@ import click
 import httpx
 import pytest
 import uvicorn
+import uvicorn_worker
 
 from pytest_asyncsafe.worker.tasks import leftover_tasks
 from pytest_asyncsafe.worker.uvicorn_internals import (
     STARTUP_FAILURE,
     command_line_options,
     import_from_string,
-    is_uvicorns,
+    is_servers,
     response_flag,
     started,
 )
@@ -225,9 +226,10 @@ def test_import_from_string_resolves_module_colon_attribute() -> None:
     assert import_from_string(f"{HERE}:plain_app") is plain_app
 
 
-def test_uvicorns_own_tasks_are_told_from_the_apps() -> None:
-    assert is_uvicorns(uvicorn.server.__file__)
-    assert not is_uvicorns(__file__)
+def test_the_servers_own_tasks_are_told_from_the_apps() -> None:
+    assert is_servers(uvicorn.server.__file__)
+    assert is_servers(uvicorn_worker.__file__)
+    assert not is_servers(__file__)
     # While a request is served, Uvicorn runs its server, its lifespan and the request's
     # own task: only the task the app started itself is left over.
     with serving(tasks_app) as (_, _, url):

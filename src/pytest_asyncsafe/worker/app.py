@@ -2,8 +2,9 @@
 process needs to know - when the worker is ready, which requests are in flight, how
 lifespan went - and to run the loop monitor.
 
-Uvicorn imports `create` in every worker (`--factory`), so each worker process gets its
-own wrapper, channel and monitor.
+Uvicorn imports `create` in every worker (`--factory`), and Gunicorn's worker
+(`worker/gunicorn_internals.Worker`) calls `watch` once it has loaded the app, so each
+worker process gets its own wrapper, channel and monitor.
 """
 
 from __future__ import annotations
@@ -49,16 +50,26 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+def settings() -> dict[str, Any]:
+    """What the pytest process asked for (see `server.Server`), as this process's environment holds it."""
+    return json.loads(os.environ[ENVIRONMENT_KEY])  # type: ignore[no-any-return]
+
+
 def create() -> ASGIApp:
-    settings = json.loads(os.environ[ENVIRONMENT_KEY])
-    if settings["workers"] > 1:
+    """Uvicorn's factory: the user's app, loaded and watched in this worker."""
+    given = settings()
+    if given["workers"] > 1:
         # A worker of a multi-process server must not outlive the supervisor.
         die_with_parent()
-    channel = WorkerChannel(Path(settings["channel"]), os.getpid())
     track_origins(True)
-    app = load(settings["app"], settings["factory"])
+    return watch(load(given["app"], given["factory"]), given)
+
+
+def watch(app: ASGIApp, given: dict[str, Any]) -> Watched:
+    """`app`, reporting to the pytest process from this worker."""
+    channel = WorkerChannel(Path(given["channel"]), os.getpid())
     channel.emit(WorkerStarted(channel.pid, time.monotonic()))
-    return Watched(app, channel, settings["threshold"], settings["task_origins"])
+    return Watched(app, channel, given["threshold"], given["task_origins"])
 
 
 class FactoryFailed(Exception):

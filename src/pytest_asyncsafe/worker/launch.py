@@ -1,6 +1,7 @@
 """`python -m pytest_asyncsafe.worker.launch`: the server process the plugin spawns.
 
-It starts Uvicorn on the listening socket the pytest process bound and handed over,
+With `asyncsafe_server = "gunicorn"` it runs Gunicorn's arbiter (see
+`worker/gunicorn_internals`).  Otherwise it starts Uvicorn on the listening socket the pytest process bound and handed over,
 serving `pytest_asyncsafe.worker.app:create` in every worker, with the user's extra
 Uvicorn options parsed by Uvicorn's own command line (so they are validated and spelled
 exactly as in `uvicorn --help`).
@@ -14,8 +15,6 @@ the kernel refuses new connections instead of queueing them for nobody - as with
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sys
 from typing import Any
@@ -23,12 +22,25 @@ from typing import Any
 import click
 import uvicorn
 
-from pytest_asyncsafe.worker.app import ENVIRONMENT_KEY
+from pytest_asyncsafe.worker.app import settings
 from pytest_asyncsafe.worker.orphans import watch_lifeline
 from pytest_asyncsafe.worker.uvicorn_internals import STARTUP_FAILURE, command_line_options, started, supervise
 
-#: Options the plugin sets itself; a user's value for them would break the wiring.
-OWNED = {"app", "factory", "host", "port", "uds", "fd", "workers", "loop", "http", "reload"}
+#: Uvicorn's options the plugin sets itself (a user's value would break the wiring), and
+#: what to use instead of each.
+OWNED = {
+    "app": "use asyncsafe_app",
+    "factory": "use asyncsafe_factory",
+    "host": "the plugin binds 127.0.0.1 itself",
+    "port": "the plugin binds 127.0.0.1 itself",
+    "uds": "the plugin binds 127.0.0.1 itself",
+    "fd": "the plugin binds 127.0.0.1 itself",
+    "workers": "use asyncsafe_workers",
+    "loop": "use asyncsafe_loop",
+    "http": "use asyncsafe_http",
+    "timeout_graceful_shutdown": "use asyncsafe_graceful_timeout",
+    "reload": "not while testing",
+}
 
 
 def uvicorn_options(extra: str) -> dict[str, Any]:
@@ -37,26 +49,32 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
     try:
         given = command_line_options(extra)
     except click.ClickException as error:
-        raise ValueError(f"invalid asyncsafe_uvicorn_args {extra!r}: {error.format_message()}") from None
-    clashes = sorted(set(given) & OWNED)
-    if clashes:
-        raise ValueError(f"asyncsafe_uvicorn_args may not set {', '.join(clashes)}: use the asyncsafe options")
+        raise ValueError(f"invalid Uvicorn options {extra!r}: {error.format_message()}") from None
+    for name in sorted(given):
+        if name in OWNED:
+            raise ValueError(f"Uvicorn options may not set --{name.replace('_', '-')}: {OWNED[name]}")
     return given
 
 
 def main() -> None:
-    settings = json.loads(os.environ[ENVIRONMENT_KEY])
-    watch_lifeline(settings["lifeline"], settings["graceful_timeout"] + 5)
+    given = settings()
+    watch_lifeline(given["lifeline"], given["graceful_timeout"] + 5)
+    if given["server"] == "gunicorn":
+        # Only a Gunicorn run imports Gunicorn: it is an optional extra.
+        from pytest_asyncsafe.worker import gunicorn_internals
+
+        gunicorn_internals.serve(given)
+        return
     config = uvicorn.Config(
         "pytest_asyncsafe.worker.app:create",
         factory=True,
-        workers=settings["workers"],
-        loop=settings["loop"],
-        http=settings["http"],
-        timeout_graceful_shutdown=settings["graceful_timeout"],
-        **uvicorn_options(settings["uvicorn_args"]),
+        workers=given["workers"],
+        loop=given["loop"],
+        http=given["http"],
+        timeout_graceful_shutdown=given["graceful_timeout"],
+        **uvicorn_options(given["server_args"]),
     )
-    listener = socket.socket(fileno=settings["fd"])
+    listener = socket.socket(fileno=given["fd"])
     if config.workers > 1:
         supervise(config, listener)
         return

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-from pytest_asyncsafe.worker.uvicorn_internals import is_uvicorns
+from pytest_asyncsafe.worker.uvicorn_internals import is_servers
 
 #: Frames kept in `cr_origin`: enough to climb out of asyncio's and anyio's helpers.
 ORIGIN_DEPTH = 8
@@ -38,7 +38,7 @@ def leftover_tasks() -> list[dict[str, Any]]:
     return [
         describe(task)
         for task in asyncio.all_tasks()
-        if task is not current and not task.done() and not task.cancelling() and not _uvicorns(task)
+        if task is not current and not task.done() and not task.cancelling() and not _servers(task)
     ]
 
 
@@ -56,10 +56,10 @@ def describe(task: asyncio.Task[Any]) -> dict[str, Any]:
     }
 
 
-def _uvicorns(task: asyncio.Task[Any]) -> bool:
-    """Uvicorn's own tasks (its server, its lifespan) are not the app's to stop."""
+def _servers(task: asyncio.Task[Any]) -> bool:
+    """The server's own tasks (its main task, its lifespan) are not the app's to stop."""
     code = getattr(task.get_coro(), "cr_code", None)
-    return code is not None and is_uvicorns(code.co_filename)
+    return code is not None and is_servers(code.co_filename)
 
 
 def _origin(coro: object) -> Place | None:

@@ -16,14 +16,16 @@ by any release, so it is kept here, short, and each item is covered by
   method the app is given as `send`;
 - `uvicorn.importer.import_from_string`, which resolves `module:attribute` as `uvicorn
   module:app` does, with the same errors;
-- where Uvicorn's own code lives, to tell its tasks from the app's.
+- where Uvicorn's own code lives (and uvicorn-worker's, its worker for Gunicorn), to
+  tell the server's tasks from the app's.
 
 Only the server process and its workers import this module (and the pytest process when
-it validates `asyncsafe_uvicorn_args`).
+it validates `asyncsafe_server_args` for Uvicorn).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 import shlex
@@ -41,7 +43,7 @@ __all__ = [
     "STARTUP_FAILURE",
     "command_line_options",
     "import_from_string",
-    "is_uvicorns",
+    "is_servers",
     "response_flag",
     "started",
     "supervise",
@@ -50,8 +52,13 @@ __all__ = [
 #: What `uvicorn` exits with when its startup fails, and so what the launcher exits with.
 STARTUP_FAILURE = 3
 
-#: Uvicorn's own source files, whatever the installation.
-_PACKAGE = os.path.dirname(uvicorn.__file__) + os.sep
+#: The server's own source files, whatever the installation: Uvicorn's, and those of
+#: uvicorn-worker (which runs Uvicorn in a Gunicorn worker) where it is installed.
+_SERVER_PACKAGES = tuple(
+    os.path.dirname(spec.origin) + os.sep
+    for spec in (importlib.util.find_spec("uvicorn"), importlib.util.find_spec("uvicorn_worker"))
+    if spec is not None and spec.origin is not None
+)
 
 
 def command_line_options(arguments: str) -> dict[str, Any]:
@@ -114,6 +121,6 @@ def response_flag(
     return bool(getattr(getattr(send, "__self__", None), flag, False))
 
 
-def is_uvicorns(filename: str) -> bool:
-    """Whether code from `filename` is Uvicorn's own (its server, its lifespan)."""
-    return filename.startswith(_PACKAGE)
+def is_servers(filename: str) -> bool:
+    """Whether code from `filename` is the server's own (its main task, its lifespan)."""
+    return filename.startswith(_SERVER_PACKAGES)
