@@ -79,7 +79,7 @@ def test_under_gunicorn_each_stall_fails_its_own_test_and_a_budget_miss_its_own(
             "E   *BudgetMiss: latency budget missed (p95): GET /slow?seconds=0.05, 4 concurrent, 24 requests (24 counted, *s)",
             "E         metric |     budget | measured | verdict",
             "E         -------+------------+----------+--------",
-            "E         p95    | <= 20.0 ms |  * ms | FAIL",
+            "E         p95    | <= 20.0 ms | * ms | FAIL",
         ]
     )
     cpu_lines = [

@@ -1,10 +1,10 @@
 """`python -m pytest_asyncsafe.worker.launch`: the server process the plugin spawns.
 
 With `asyncsafe_server = "gunicorn"` it runs Gunicorn's arbiter (see
-`worker/gunicorn_internals`).  Otherwise it starts Uvicorn on the listening socket the pytest process bound and handed over,
-serving `pytest_asyncsafe.worker.app:create` in every worker, with the user's extra
-Uvicorn options parsed by Uvicorn's own command line (so they are validated and spelled
-exactly as in `uvicorn --help`).
+`worker/gunicorn_internals`).  Otherwise it starts Uvicorn on the listening socket the
+pytest process bound and handed over, serving `pytest_asyncsafe.worker.app:create` in
+every worker, with the user's extra Uvicorn options parsed by Uvicorn's own command line
+(so they are validated and spelled exactly as in `uvicorn --help`).
 
 It does what `uvicorn.run` does, with one difference that matters on SIGTERM: the
 handed-over socket is passed as a socket object, never duplicated (Uvicorn's `--fd`
