@@ -44,6 +44,10 @@ demo: $(BIN)/asyncsafe-lint bytecode
 	@echo
 	@echo '$$ pytest demo --asyncsafe   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
 	@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider || true
+	@echo
+	@echo '$$ pytest demo --asyncsafe --asyncsafe-server gunicorn --asyncsafe-workers 2 -k "not load and not ledger and not ping and not drain"'
+	@echo '# the stall tests again, under Gunicorn with two Uvicorn workers, as production runs the app'
+	@$(BIN)/python -m pytest demo --asyncsafe --asyncsafe-server gunicorn --asyncsafe-workers 2 -k "not load and not ledger and not ping and not drain" -o asyncsafe_lint=false -p no:cacheprovider || true
 
 # The suite in two runs: the tests that only compute (the linter's, the import graph's)
 # on both cores with pytest-xdist, then the others - real servers, stall thresholds,

@@ -81,7 +81,9 @@ class Settings:
 
 
 def add_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup("asyncsafe", "asyncsafe: run the app under real Uvicorn and watch its event loops")
+    group = parser.getgroup(
+        "asyncsafe", "asyncsafe: run the app under real Uvicorn (or Gunicorn) and watch its event loops"
+    )
     options: list[tuple[str, str, str, str | None]] = [
         # name, ini type, help, default
         ("app", "string", "the ASGI app to serve, as IMPORT:ATTRIBUTE (e.g. myapp.main:app)", None),

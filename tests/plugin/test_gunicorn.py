@@ -138,3 +138,19 @@ def test_a_worker_killed_for_exceeding_gunicorns_timeout_fails_its_test_showing_
     [line] = re.findall(r"fixtures_app/routes/hazards.py:(\d+) in cpu_bound", result.stdout.str())
     assert int(line) in function_lines("routes/hazards.py", "cpu_bound")
     assert "WORKER TIMEOUT" in result.stdout.str()
+
+
+def test_choosing_gunicorn_without_the_extra_says_what_to_install(project: pytest.Pytester) -> None:
+    write_ini(project, extra=GUNICORN)
+    # As if the `gunicorn` extra were not installed: importing it fails.
+    project.makeconftest("import sys\n\nsys.modules['gunicorn'] = None\n")
+    project.makepyfile(test_nothing="def test_nothing():\n    pass\n")
+
+    result = run(project, "--asyncsafe")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.errlines == [
+        "ERROR: asyncsafe: asyncsafe_server = gunicorn needs Gunicorn and uvicorn-worker, and gunicorn is not "
+        "installed: pip install 'pytest-asyncsafe[gunicorn]'",
+        "",
+    ]

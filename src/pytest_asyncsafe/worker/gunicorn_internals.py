@@ -29,8 +29,9 @@ try:
     from gunicorn.config import Config
     from uvicorn_worker import UvicornWorker
 except ImportError as missing:
+    package = (missing.name or "").partition(".")[0]
     raise ValueError(
-        f"asyncsafe_server = gunicorn needs Gunicorn and uvicorn-worker, and {missing.name} is not installed: "
+        f"asyncsafe_server = gunicorn needs Gunicorn and uvicorn-worker, and {package} is not installed: "
         "pip install 'pytest-asyncsafe[gunicorn]'"
     ) from None
 
