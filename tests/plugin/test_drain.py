@@ -54,27 +54,32 @@ def test_a_clean_app_drains_cleanly_with_requests_in_flight(asyncsafe_drain, ser
 
 
 @pytest.mark.parametrize(
-    ("server", "error_line", "exit_code"),
+    ("server", "workers", "error_line", "exit_code"),
     [
-        pytest.param("uvicorn", "ERROR:    Application shutdown failed. Exiting.", -signal.SIGTERM, id="uvicorn"),
-        pytest.param("gunicorn", "] [ERROR] Application shutdown failed. Exiting.", 0, id="gunicorn"),
+        pytest.param("uvicorn", 1, "ERROR:    Application shutdown failed. Exiting.", -signal.SIGTERM, id="uvicorn-1"),
+        pytest.param("gunicorn", 2, "] [ERROR] Application shutdown failed. Exiting.", 0, id="gunicorn-2"),
     ],
 )
-def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain, server, error_line, exit_code):
+def test_a_lifespan_shutdown_that_raises_is_named(asyncsafe_drain, server, workers, error_line, exit_code):
     report = asyncsafe_drain(
-        app="fixtures_app.shutdown:raising_shutdown", server=server, in_flight=2, params={"seconds": 0.5}
+        app="fixtures_app.shutdown:raising_shutdown",
+        server=server,
+        workers=workers,
+        in_flight=2,
+        params={"seconds": 0.5},
     )
 
     assert not report.clean
     assert not report.lifespan_ok
     assert len(report.completed) == 2 and report.refused_after_signal
     line, _, _ = app_line("shutdown.py", "raise MetricsUnreachable(")
-    [problem] = report.lifespan_problems
-    assert problem.endswith(
-        ": fixtures_app.shutdown.MetricsUnreachable: fixtures_app.shutdown: cannot flush metrics to 127.0.0.1:1"
+    assert report.lifespan_problems == [
+        f"lifespan shutdown raised in worker pid {pid}: fixtures_app.shutdown.MetricsUnreachable: "
+        "fixtures_app.shutdown: cannot flush metrics to 127.0.0.1:1"
         f" (at fixtures_app/shutdown.py:{line} in flush_metrics)"
-    )
-    assert problem.startswith("lifespan shutdown raised in worker pid ")
+        for pid in report.lifespan
+    ]
+    assert len(report.lifespan) == workers
     assert any(line.endswith(error_line) for line in report.log_errors)
     assert report.exit_code == exit_code
 

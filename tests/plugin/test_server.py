@@ -79,7 +79,7 @@ def test_no_server():
         # Under Gunicorn a worker that fails to boot stops the arbiter with status 3.
         pytest.param(
             "fixtures_app.factory:create_app_without_settings",
-            ("--asyncsafe-factory", "--asyncsafe-server", "gunicorn"),
+            ("--asyncsafe-factory", "--asyncsafe-server", "gunicorn", "--asyncsafe-workers", "2"),
             (
                 "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status 3"
                 " before it was ready. Its output:"
@@ -89,7 +89,7 @@ def test_no_server():
         ),
         pytest.param(
             "fixtures_app.variants:failing_startup",
-            ("--asyncsafe-server", "gunicorn"),
+            ("--asyncsafe-server", "gunicorn", "--asyncsafe-workers", "2"),
             "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status 3 before it was ready."
             " Its output:",
             "*fixtures_app.variants.DatabaseUnreachable: fixtures_app.variants: cannot reach the orders database at"
