@@ -13,7 +13,7 @@ from pytest_asyncsafe.stalls import Stall, whose
 @dataclass(frozen=True)
 class Death:
     pid: int
-    #: "Uvicorn" or "Gunicorn".
+    #: `asyncsafe_server`: "uvicorn" or "gunicorn".
     server: str
     #: Gunicorn's `--timeout`, when its arbiter killed the worker for exceeding it.
     timeout: float | None
@@ -26,14 +26,14 @@ def describe(death: Death, app: str, root: Path, log_tail: str) -> str:
     """Why the test during which `death` happened fails."""
     worker = f"worker pid {death.pid} of {app}"
     # Gunicorn's arbiter keeps its number of workers: the run goes on with a new one.
-    replaced = ", and the arbiter starts another in its place" if death.server == "Gunicorn" else ""
+    replaced = ", and the arbiter starts another in its place" if death.server == "gunicorn" else ""
     if death.timeout is not None:
         head = (
             f"asyncsafe: Gunicorn's arbiter killed {worker} during this test: it had not reported alive within "
             f"--timeout {death.timeout:g} (WORKER TIMEOUT){replaced}"
         )
     else:
-        head = f"asyncsafe: {death.server} {worker} died during this test{replaced}"
+        head = f"asyncsafe: {death.server.capitalize()} {worker} died during this test{replaced}"
     if death.stall is None:
         return f"{head}. The server's last output:\n{log_tail}"
     blocked = f"  its event loop had been blocked for {format_duration(death.stalled_for)} when it died"

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pytest_asyncsafe.drain import DrainReport
     from pytest_asyncsafe.load import LoadResult, LoadRunner
     from pytest_asyncsafe.server import Server
+    from pytest_asyncsafe.tune.sweep import TuneReport
 
 STARTED = pytest.StashKey[float]()
 #: The test's own threshold, from its `asyncsafe_block_threshold` marker.
@@ -282,6 +283,60 @@ def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[.
     yield start
     for server in started:
         session.stop(server)
+
+
+@pytest.fixture
+def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
+    """Measure the session's app for each worker count and size it, as `asyncsafe-tune`
+    does: `asyncsafe_tune(path="/items", workers=[1, 2], p99="150ms")` returns a
+    `TuneReport` (`.point(2).capacity_rps`, `.recommendation.workers`).  Keywords: `path`
+    (a path or a list of them), `method`, `workers`, `p99` or `p95`, `error_rate`,
+    `cpus`, `memory` (bytes or `1GiB`), `max_seconds`; the server's settings (`app`,
+    `server`, `loop`...) as `asyncsafe_server_factory` takes them."""
+    from pytest_asyncsafe.tune.capacity import Goal
+    from pytest_asyncsafe.tune.cli import parse_size
+    from pytest_asyncsafe.tune.limits import detect
+    from pytest_asyncsafe.tune.sweep import Sweep, TuneError, default_workers, run
+
+    session = pytestconfig.stash[SESSION]
+
+    def tune(
+        path: str | list[str] = "/",
+        *,
+        method: str = "GET",
+        workers: list[int] | None = None,
+        p99: str | float | None = None,
+        p95: str | float | None = None,
+        error_rate: float = 0.0,
+        cpus: float | None = None,
+        memory: int | str | None = None,
+        max_seconds: float = 600.0,
+        **server: object,
+    ) -> TuneReport:
+        __tracebackhide__ = True
+        try:
+            settings = session.settings.server.replace(**server)
+            what = "asyncsafe_tune(p95=)" if p95 is not None else "asyncsafe_tune(p99=)"
+            budget = Goal(parse_duration(p95 or p99 or "100ms", what), 95 if p95 else 99, error_rate)
+            paths = [path] if isinstance(path, str) else list(path)
+            sweep = Sweep(
+                settings,
+                workers or default_workers(cpus if cpus is not None else detect().cpus),
+                budget,
+                requests=[(method, each) for each in paths],
+                cpus=cpus,
+                memory_bytes=parse_size(memory) if isinstance(memory, str) else memory,
+                cpus_named="cpus=",
+                memory_named="memory=",
+                max_seconds=max_seconds,
+            )
+            return run(sweep, lambda line: None)
+        except (TypeError, ValueError) as error:
+            raise pytest.UsageError(f"asyncsafe_tune: {error}") from None
+        except TuneError as error:
+            raise _failure(f"asyncsafe_tune: {error}") from None
+
+    return tune
 
 
 @pytest.fixture

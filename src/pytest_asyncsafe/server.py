@@ -61,11 +61,6 @@ class Server:
         self._lifeline = -1
 
     @property
-    def name(self) -> str:
-        """The server's name, as reports print it."""
-        return self.settings.server.capitalize()
-
-    @property
     def app(self) -> str:
         """The app it serves, as reports print it: the ini file's text."""
         return printable(self.settings.app or "")
@@ -139,6 +134,7 @@ class Server:
             "graceful_timeout": settings.graceful_timeout,
             "threshold": self.recording_threshold,
             "task_origins": settings.task_origins,
+            "cpus": list(settings.cpus),
             "channel": str(self.directory),
         }
         path = os.pathsep.join(filter(None, [str(settings.rootdir), os.environ.get("PYTHONPATH")]))
@@ -214,13 +210,14 @@ class Server:
         """How worker `pid`, dead, died: the stall it was in (from its last beat and the
         monitor's samples), and whether Gunicorn's arbiter killed it for its timeout."""
         timed_out = self._timed_out.get(pid)
+        timeout = timed_out.timeout if timed_out is not None else None
         died = timed_out.time if timed_out is not None else time.monotonic()
         state = self.channel.states().get(pid)
         since = stalled_since(state, self.recording_threshold, died) if state is not None else None
         if since is None:
-            return Death(pid, self.name, timed_out.timeout if timed_out else None, None, 0.0)
+            return Death(pid, self.settings.server, timeout, None, 0.0)
         stall = Stall.going_on(pid, since, phase(self._ready_at.get(pid), since), self._samples[pid], 0.0)
-        return Death(pid, self.name, timed_out.timeout if timed_out else None, stall, died - since)
+        return Death(pid, self.settings.server, timeout, stall, died - since)
 
     def settle(self, timeout: float) -> float:
         """Wait until no request is in flight and every worker's loop has beaten since

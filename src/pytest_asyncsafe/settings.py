@@ -45,6 +45,9 @@ class ServerSettings:
     #: Record where every coroutine is created, also after startup (a drain check's
     #: server, which reports leaked tasks with their origin).
     task_origins: bool = False
+    #: The CPUs the server's processes may run on (none: every CPU this process may use):
+    #: `asyncsafe-tune --cpus N` measures what a container limited to N CPUs gets.
+    cpus: tuple[int, ...] = ()
 
     def hide_env(self, text: str) -> str:
         """`text` with the value of every `asyncsafe_env` variable replaced by `HIDDEN`:
@@ -188,7 +191,7 @@ def from_config(config: pytest.Config) -> Settings:
                 workers=_integer(value("workers"), "--asyncsafe-workers"),
                 loop=value("loop") or "auto",
                 http=value("http") or "auto",
-                env=tuple(_environment(config.getini("asyncsafe_env"))),
+                env=tuple(environment(config.getini("asyncsafe_env"))),
                 server_args=_server_args(config, value("server") or "uvicorn"),
                 block_threshold=parse_duration(value("block_threshold") or "", "--asyncsafe-block-threshold"),
                 startup_timeout=parse_duration(value("startup_timeout") or "", "--asyncsafe-startup-timeout"),
@@ -290,12 +293,13 @@ def _integer(text: str | None, what: str) -> int:
         raise ValueError(f"{what}: expected a whole number, got {text!r}") from None
 
 
-def _environment(lines: list[str]) -> list[tuple[str, str]]:
+def environment(lines: list[str], what: str = "asyncsafe_env") -> list[tuple[str, str]]:
+    """(key, value) of each `KEY=VALUE` line; ValueError names `what` and the line's number."""
     pairs = []
     for number, line in enumerate(lines, start=1):
         key, equals, value = line.partition("=")
         if not equals or not key.strip():
             # By its number only: a line such as `TOKEN secret` holds a value.
-            raise ValueError(f"asyncsafe_env: line {number} is not KEY=VALUE")
+            raise ValueError(f"{what}: line {number} is not KEY=VALUE")
         pairs.append((key.strip(), value.strip()))
     return pairs

@@ -1,5 +1,5 @@
-"""How values read in every report: milliseconds, rates, requests a second, a budget
-metric's value, the unfinished requests of a run, and aligned tables of them."""
+"""How values read in every report: milliseconds, rates, requests a second, sizes, a
+budget metric's value, the unfinished requests of a run, and aligned tables of them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ def format_rate(fraction: float) -> str:
 
 def format_rps(rps: float) -> str:
     return f"{rps:.1f}"
+
+
+def format_bytes(size: float) -> str:
+    """`1.3 GiB`, `512.0 MiB`: binary units, as container limits are written."""
+    if math.isnan(size):
+        return "-"
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size:.0f} B"
 
 
 def describe_unfinished(waits: Sequence[float]) -> str:

@@ -47,6 +47,10 @@ CPU_LIMIT = 0.9
 #: over its limit: one hiccup of the host in a short run is no verdict.
 MIN_OVER = 3
 LAG_INTERVAL = 0.005
+#: How a run whose open loop waited for busy connections begins its verdict: the server
+#: answered too slowly for the rate, which a search for the server's capacity reads as
+#: a rate the server does not sustain (every other invalid run is the generator's).
+OUT_OF_CONNECTIONS = "ran out of connections"
 
 
 async def watch_loop(lags: array[float]) -> None:
@@ -84,7 +88,7 @@ def generator_verdict(shape: LoadShape, tally: Tally, loop_lags: array[float], h
     if (waited or tally.cut_off_waiting) and busy > CONNECTIONS_BUSY_LIMIT:
         share = _count_over(waits, CONNECTION_WAIT_LIMIT) / len(waits)
         return (
-            f"ran out of connections: {unsent}with concurrency={shape.concurrency}, none was idle {busy:.0%} of "
+            f"{OUT_OF_CONNECTIONS}: {unsent}with concurrency={shape.concurrency}, none was idle {busy:.0%} of "
             f"the run, and {share:.0%} of requests waited for one (p99 {format_ms(p99_of(waits))}, limit "
             f"{format_ms(CONNECTION_WAIT_LIMIT)}): the server answered too slowly for rate={shape.rate:g}/s over "
             f"concurrency={shape.concurrency}; raise concurrency= if it can take more at once, or lower rate="

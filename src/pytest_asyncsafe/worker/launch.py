@@ -15,6 +15,7 @@ the kernel refuses new connections instead of queueing them for nobody - as with
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from typing import Any
@@ -58,6 +59,9 @@ def uvicorn_options(extra: str) -> dict[str, Any]:
 
 def main() -> None:
     given = settings()
+    if given["cpus"]:
+        # Before any worker starts: they inherit it.
+        os.sched_setaffinity(0, given["cpus"])
     watch_lifeline(given["lifeline"], given["graceful_timeout"] + 5)
     if given["server"] == "gunicorn":
         # Only a Gunicorn run imports Gunicorn: it is an optional extra.

@@ -1,0 +1,1 @@
+"""`asyncsafe-tune`: how many workers, measured, for the container the app runs in."""

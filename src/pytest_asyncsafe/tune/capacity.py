@@ -1,0 +1,187 @@
+"""One point of a sweep: the highest open-loop rate a server with N workers answers within
+the latency budget, found by a search over rates, and what the workers cost at it.
+
+The search starts from what a closed loop of many connections gets through (an upper
+estimate: a closed loop runs the server flat out), then halves the interval between the
+highest rate that met the budget and the lowest that missed, a few times.  Each step is a
+short open-loop run, bounded in time and requests; a step the generator itself could not
+keep up with marks the point as generator-bound rather than giving the server's figure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pytest_asyncsafe.load import InvalidLoadRun, LoadResult, LoadRunner
+from pytest_asyncsafe.load.health import OUT_OF_CONNECTIONS
+from pytest_asyncsafe.server import Server
+from pytest_asyncsafe.tune.memory import Memory, measure
+
+#: How long each step of the search loads the server, and the warm-up before the search.
+STEP_SECONDS = 0.8
+WARMUP_SECONDS = 0.5
+#: The closed loop that estimates the ceiling, and the open loop's connections.
+CEILING_CONCURRENCY = 32
+#: Halvings of the interval between a rate that met the budget and one that did not.
+STEPS = 4
+#: The generator's own ceiling on this kind of machine: a rate it cannot send is no measure.
+MAX_RATE = 20_000.0
+#: A rate the server keeps up with is answered at that rate.  Past its capacity a queue
+#: builds, slowly: at 7% over, a step of 0.8 s ends some 60 ms behind, within a 100 ms
+#: p99, while 30 s at that rate end two seconds behind (bench/tune_accuracy.py).  The
+#: answers falling behind the schedule shows it at once: a step counts only if they came
+#: at this share of the rate or more.
+KEEPS_UP = 0.97
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What a rate must meet to count: `percentile` latency (99 or 95) and error rate."""
+
+    latency: float
+    percentile: int = 99
+    error_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Point:
+    workers: int
+    #: The highest open-loop rate measured that met the budget (0: none did).
+    capacity_rps: float
+    p50: float
+    p95: float
+    p99: float
+    error_rate: float
+    #: CPU seconds each worker used per second at capacity (1.0: a whole core), every
+    #: thread of it counted.
+    cpu_per_worker: float
+    #: Memory per worker at capacity (the mean over the workers).
+    memory: Memory
+    #: The share of the run each worker's loop was busy at capacity (the mean).
+    loop_busy: float
+    #: CPU seconds per request at the lowest rate measured, and the p50 latency there:
+    #: a request mostly computing (CPU-bound) against one mostly waiting (I/O-bound).
+    cpu_per_request: float
+    unloaded_p50: float
+    #: Whether a step could not be measured because the generator fell behind.
+    generator_bound: bool
+
+
+Send = Callable[[LoadRunner, dict[str, object]], LoadResult]
+
+
+def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[str], None]) -> Point:
+    """The capacity of `server` for the load `send` sends, and its cost there."""
+    delivered: list[LoadResult] = []
+    runner = LoadRunner(server.base_url, delivered.append).on(server)
+
+    def step(shape: dict[str, object]) -> LoadResult:
+        try:
+            return send(runner, shape)
+        except InvalidLoadRun:
+            return delivered[-1]  # an invalid run is a verdict here, not an error
+
+    ceiling = step({"concurrency": CEILING_CONCURRENCY, "duration": WARMUP_SECONDS, "warmup": 0.3})
+    estimate = min(max(ceiling.count / max(ceiling.elapsed, 1e-9), 10.0), MAX_RATE)
+    high = min(estimate * 1.2, MAX_RATE)
+    low = 0.0
+    best: tuple[LoadResult, float, dict[int, float]] | None = None
+    lowest: tuple[LoadResult, float, float] | None = None
+    generator_bound = False
+    rate = high / 2
+    for _ in range(STEPS + 1):
+        cpu_before = {pid: _cpu_seconds(pid) for pid in server.live_workers()}
+        started = time.monotonic()
+        result = step({"rate": rate, "duration": STEP_SECONDS, "warmup": 0.1})
+        # CPU seconds per second of the same wall time, the warm-up included.
+        wall = time.monotonic() - started
+        cpu = {pid: (_cpu_seconds(pid) - start) / wall for pid, start in cpu_before.items()}
+        progress(f"  {server.settings.workers} worker(s): {rate:,.0f} req/s -> {_verdict(result, rate, budget)}")
+        if lowest is None or rate < lowest[1]:
+            lowest = (result, rate, sum(cpu.values()) / rate)
+        if result.invalid is not None and not result.invalid.startswith(OUT_OF_CONNECTIONS):
+            generator_bound = True
+            high = rate
+        elif _meets(result, rate, budget):
+            low, best = rate, (result, rate, cpu)
+            if rate >= 0.9 * high:
+                # The estimate was low (a closed loop of few connections to a server that
+                # mostly waits): the top is further up.
+                high = min(2 * high, MAX_RATE)
+        elif rate <= estimate / 4 and result.latencies.percentile(50) > budget.latency:
+            break  # even a lightly loaded server's median misses: no rate will meet it
+        else:
+            high = rate
+        rate = (low + high) / 2 if low > 0 else rate / 2
+    memory = [m for m in (measure(pid) for pid in server.live_workers()) if m is not None]
+    assert lowest is not None
+    if best is None:
+        return Point(
+            server.settings.workers, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan,
+            _mean_memory(memory), math.nan, lowest[2], lowest[0].latencies.percentile(50), generator_bound,
+        )  # fmt: skip
+    result, rate, cpu = best
+    busy = [s.busy for s in result.saturation if math.isfinite(s.busy)]
+    return Point(
+        workers=server.settings.workers,
+        capacity_rps=rate,
+        p50=result.latencies.percentile(50),
+        p95=result.latencies.percentile(95),
+        p99=result.latencies.percentile(99),
+        error_rate=result.error_rate,
+        cpu_per_worker=sum(cpu.values()) / len(cpu) if cpu else math.nan,
+        memory=_mean_memory(memory),
+        loop_busy=sum(busy) / len(busy) if busy else math.nan,
+        cpu_per_request=lowest[2],
+        unloaded_p50=lowest[0].latencies.percentile(50),
+        generator_bound=generator_bound,
+    )
+
+
+def _meets(result: LoadResult, rate: float, budget: Goal) -> bool:
+    return (
+        result.invalid is None
+        and result.count > 0
+        and _answered(result) >= KEEPS_UP * rate
+        and result.latencies.percentile(budget.percentile) <= budget.latency
+        and result.error_rate <= budget.error_rate
+    )
+
+
+def _answered(result: LoadResult) -> float:
+    """Requests answered a second over the counted part of the run."""
+    return result.count / result.elapsed if result.elapsed > 0 else 0.0
+
+
+def _verdict(result: LoadResult, rate: float, budget: Goal) -> str:
+    if result.invalid is not None and not result.invalid.startswith(OUT_OF_CONNECTIONS):
+        return "generator could not keep up"
+    latency = result.latencies.percentile(budget.percentile) if result.count else math.nan
+    shown = f"answered {_answered(result):,.0f}/s, p{budget.percentile} {latency * 1000:.1f} ms, errors {result.error_rate:.1%}"
+    return f"{shown}: {'meets' if _meets(result, rate, budget) else 'misses'} the budget"
+
+
+def _mean_memory(memory: list[Memory]) -> Memory:
+    if not memory:
+        return Memory(0, 0, 0)
+    count = len(memory)
+    return Memory(
+        sum(m.rss_bytes for m in memory) // count,
+        sum(m.pss_bytes for m in memory) // count,
+        sum(m.uss_bytes for m in memory) // count,
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds process `pid` has used so far, every thread (its thread pool too)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rpartition(b")")[2].split()
+    except OSError:
+        return 0.0
+    # utime and stime: fields 14 and 15 of the line, 12 and 13 after the command's ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
