@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pytest_asyncsafe.load import InvalidLoadRun, LoadResult, LoadRunner
 from pytest_asyncsafe.load.health import OUT_OF_CONNECTIONS
 from pytest_asyncsafe.server import Server
+from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.tune.memory import Memory, measure
 
 #: How long each step of the search loads the server, and the warm-up before the search.
@@ -31,11 +32,14 @@ STEPS = 4
 #: The generator's own ceiling on this kind of machine: a rate it cannot send is no measure.
 MAX_RATE = 20_000.0
 #: A rate the server keeps up with is answered at that rate.  Past its capacity a queue
-#: builds, slowly: at 7% over, a step of 0.8 s ends some 60 ms behind, within a 100 ms
+#: builds, slowly: at 7% over, a step of 0.8 s ended some 60 ms behind, within a 100 ms
 #: p99, while 30 s at that rate end two seconds behind (bench/tune_accuracy.py).  The
 #: answers falling behind the schedule shows it at once: a step counts only if they came
 #: at this share of the rate or more.
 KEEPS_UP = 0.97
+#: ... and only if its queue did not grow: the median latency of its last third of
+#: requests at most this share of the budget over that of its first third.
+GROWTH_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[
 
     ceiling = step({"concurrency": CEILING_CONCURRENCY, "duration": WARMUP_SECONDS, "warmup": 0.3})
     estimate = min(max(ceiling.count / max(ceiling.elapsed, 1e-9), 10.0), MAX_RATE)
+    if ceiling.count and ceiling.latencies.percentile(0) > budget.latency:
+        # Not one request was that fast: no rate will meet the budget.
+        return _unmeasured(server, ceiling, math.nan)
     high = min(estimate * 1.2, MAX_RATE)
     low = 0.0
     best: tuple[LoadResult, float, dict[int, float]] | None = None
@@ -117,13 +124,10 @@ def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[
         else:
             high = rate
         rate = (low + high) / 2 if low > 0 else rate / 2
-    memory = [m for m in (measure(pid) for pid in server.live_workers()) if m is not None]
     assert lowest is not None
     if best is None:
-        return Point(
-            server.settings.workers, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan,
-            _mean_memory(memory), math.nan, lowest[2], lowest[0].latencies.percentile(50), generator_bound,
-        )  # fmt: skip
+        return _unmeasured(server, lowest[0], lowest[2], generator_bound)
+    memory = _memory(server)
     result, rate, cpu = best
     busy = [s.busy for s in result.saturation if math.isfinite(s.busy)]
     return Point(
@@ -134,7 +138,7 @@ def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[
         p99=result.latencies.percentile(99),
         error_rate=result.error_rate,
         cpu_per_worker=sum(cpu.values()) / len(cpu) if cpu else math.nan,
-        memory=_mean_memory(memory),
+        memory=memory,
         loop_busy=sum(busy) / len(busy) if busy else math.nan,
         cpu_per_request=lowest[2],
         unloaded_p50=lowest[0].latencies.percentile(50),
@@ -147,9 +151,20 @@ def _meets(result: LoadResult, rate: float, budget: Goal) -> bool:
         result.invalid is None
         and result.count > 0
         and _answered(result) >= KEEPS_UP * rate
+        and _growth(result) <= GROWTH_SHARE * budget.latency
         and result.latencies.percentile(budget.percentile) <= budget.latency
         and result.error_rate <= budget.error_rate
     )
+
+
+def _growth(result: LoadResult) -> float:
+    """How much later the last third of the requests were answered than the first third
+    (medians, in the order they were answered): a queue building up."""
+    latencies = list(result.latencies)
+    third = len(latencies) // 3
+    if third < 10:
+        return 0.0
+    return Latencies(latencies[-third:]).percentile(50) - Latencies(latencies[:third]).percentile(50)
 
 
 def _answered(result: LoadResult) -> float:
@@ -165,7 +180,17 @@ def _verdict(result: LoadResult, rate: float, budget: Goal) -> str:
     return f"{shown}: {'meets' if _meets(result, rate, budget) else 'misses'} the budget"
 
 
-def _mean_memory(memory: list[Memory]) -> Memory:
+def _unmeasured(server: Server, slowest: LoadResult, cpu_per_request: float, generator_bound: bool = False) -> Point:
+    """A point where no rate met the budget: its cost, and its slowest step's latency."""
+    return Point(
+        server.settings.workers, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, _memory(server), math.nan,
+        cpu_per_request, slowest.latencies.percentile(50), generator_bound,
+    )  # fmt: skip
+
+
+def _memory(server: Server) -> Memory:
+    """Each live worker's memory, the mean over them."""
+    memory = [m for m in (measure(pid) for pid in server.live_workers()) if m is not None]
     if not memory:
         return Memory(0, 0, 0)
     count = len(memory)
