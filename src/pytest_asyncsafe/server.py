@@ -211,13 +211,19 @@ class Server:
         monitor's samples), and whether Gunicorn's arbiter killed it for its timeout."""
         timed_out = self._timed_out.get(pid)
         timeout = timed_out.timeout if timed_out is not None else None
-        died = timed_out.time if timed_out is not None else time.monotonic()
         state = self.channel.states().get(pid)
-        since = stalled_since(state, self.recording_threshold, died) if state is not None else None
+        now = time.monotonic()
+        since = stalled_since(state, self.recording_threshold, now) if state is not None else None
         if since is None:
             return Death(pid, self.settings.server, timeout, None, 0.0)
         stall = Stall.going_on(pid, since, phase(self._ready_at.get(pid), since), self._samples[pid], 0.0)
-        return Death(pid, self.settings.server, timeout, stall, died - since)
+        if timed_out is not None:
+            return Death(pid, self.settings.server, timeout, stall, timed_out.time - since)
+        # A dead worker's beats are overdue whatever killed it: its loop was stalled only
+        # if the monitor sampled it stalled, until then.
+        if not stall.samples:
+            return Death(pid, self.settings.server, timeout, None, 0.0)
+        return Death(pid, self.settings.server, timeout, stall, stall.samples[-1].time - since)
 
     def settle(self, timeout: float) -> float:
         """Wait until no request is in flight and every worker's loop has beaten since
