@@ -3,6 +3,7 @@ the fixtures with and without `--asyncsafe`, and what the ini file passes to Uvi
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import queue
 import re
@@ -76,12 +77,14 @@ def test_no_server():
             " 127.0.0.1:1",
             id="lifespan-raises",
         ),
-        # Under Gunicorn a worker that fails to boot stops the arbiter with status 3.
+        # Under Gunicorn a worker that fails to boot stops the arbiter with status 3; when
+        # both fail, the arbiter may meet the second one's failure while it stops, and
+        # Gunicorn (27.0.1) lets that HaltServer escape: status 1, its traceback printed.
         pytest.param(
             "fixtures_app.factory:create_app_without_settings",
             ("--asyncsafe-factory", "--asyncsafe-server", "gunicorn", "--asyncsafe-workers", "2"),
             (
-                "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status 3"
+                "asyncsafe: the server for fixtures_app.factory:create_app_without_settings exited with status [13]"
                 " before it was ready. Its output:"
             ),
             "fixtures_app.factory.MissingSetting: fixtures_app.factory: ORDERS_DATABASE_URL is not set",
@@ -90,8 +93,8 @@ def test_no_server():
         pytest.param(
             "fixtures_app.variants:failing_startup",
             ("--asyncsafe-server", "gunicorn", "--asyncsafe-workers", "2"),
-            "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status 3 before it was ready."
-            " Its output:",
+            "asyncsafe: the server for fixtures_app.variants:failing_startup exited with status [13] before it was"
+            " ready. Its output:",
             "*fixtures_app.variants.DatabaseUnreachable: fixtures_app.variants: cannot reach the orders database at"
             " 127.0.0.1:1",
             id="gunicorn-lifespan-raises",
@@ -109,7 +112,7 @@ def test_a_server_that_fails_to_start_errors_every_test_that_needs_it(
     for test in ("test_client", "test_server"):
         result.stdout.fnmatch_lines([f"*_ ERROR at setup of {test} _*", header, "*", cause])
     # Once per test, not chained to itself ("During handling of the above exception...").
-    assert result.outlines.count(header) == 2
+    assert len(fnmatch.filter(result.outlines, header)) == 2
 
 
 FACTORY = """
