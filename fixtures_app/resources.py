@@ -2,12 +2,16 @@
 
 Everything in this module is synchronous and slow on purpose (it writes megabytes to
 disk and seeds a database), which is why the lifespan runs it in a worker thread
-rather than on the event loop.
+rather than on the event loop.  The seed files are generated once per version of this
+module and copied into each workspace: generating them took 3 s of every worker's
+startup, and the tests start hundreds of workers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -71,11 +75,31 @@ def prepare_workspace(config: AppConfig) -> Workspace:
         flags=root / "flags.json",
         owned=owned,
     )
-    _write_catalog(workspace.catalog)
-    _seed_database(workspace.database)
+    seed = _seed_files()
+    shutil.copyfile(seed / workspace.catalog.name, workspace.catalog)
+    shutil.copyfile(seed / workspace.database.name, workspace.database)
     workspace.flags.write_text(json.dumps({"new_checkout": True, "dark_mode": False}), encoding="utf-8")
     workspace.audit_log.touch()
     return workspace
+
+
+def _seed_files() -> Path:
+    """The directory of the generated catalog and database, made on first use.  Named for
+    this user and this module's source, so that an edit to the seeding makes new files;
+    made under another name and renamed into place, so that workers starting together
+    never read a half-written one."""
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    seed = Path(tempfile.gettempdir()) / f"fixtures-app-seed-{os.getuid()}-{digest}"
+    if seed.is_dir() and seed.stat().st_uid == os.getuid():
+        return seed
+    building = Path(tempfile.mkdtemp(prefix="fixtures-app-seeding-"))
+    _write_catalog(building / "catalog.jsonl")
+    _seed_database(building / "shop.sqlite3")
+    try:
+        building.rename(seed)
+    except OSError:  # another worker's is in place already
+        shutil.rmtree(building, ignore_errors=True)
+    return seed
 
 
 def _write_catalog(path: Path) -> None:
