@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_asyncsafe.load import InvalidLoadRun, LoadResult, LoadRunner  # noqa: E402
+from pytest_asyncsafe.load import LoadResult  # noqa: E402
 from pytest_asyncsafe.server import Server  # noqa: E402
 from pytest_asyncsafe.settings import ServerSettings  # noqa: E402
 from pytest_asyncsafe.tune.capacity import Goal, measure_point  # noqa: E402
-from pytest_asyncsafe.tune.sweep import FRESH_CONNECTION  # noqa: E402
+from pytest_asyncsafe.tune.generators import Generators, Workload  # noqa: E402
 
 
 def main() -> None:
@@ -37,16 +37,13 @@ def main() -> None:
     budget = Goal(args.p99)
     print(f"{args.app} {args.path}, budget p99 <= {args.p99 * 1000:g} ms, long runs of {args.seconds:g} s")
     print(f"{'workers':>7}  {'capacity':>9}  {'long run':>9}  {'long p99':>9}  {'ratio':>6}  verdict")
+    workload = Workload(requests=(("GET", args.path),))
     for workers in (int(word) for word in args.workers.split(",")):
         server = Server(ServerSettings(app=args.app, workers=workers, rootdir=ROOT)).start()
         try:
-            point = measure_point(
-                server,
-                lambda runner, shape: runner.get(args.path, headers=FRESH_CONNECTION, **shape),
-                budget,
-                lambda line: None,
-            )
-            long = _steady(server, args.path, point.capacity_rps, args.seconds)
+            with Generators(workload) as generators:
+                point = measure_point(server, generators, budget, lambda line: None)
+            long = _steady(server, workload, point.capacity_rps, args.seconds)
         finally:
             server.close()
         achieved = long.count / long.elapsed
@@ -59,13 +56,8 @@ def main() -> None:
         )
 
 
-def _steady(server: Server, path: str, rate: float, seconds: float) -> LoadResult:
-    delivered: list[LoadResult] = []
-    runner = LoadRunner(server.base_url, delivered.append).on(server)
-    try:
-        return runner.get(path, headers=FRESH_CONNECTION, rate=rate, duration=seconds, warmup=1.0)
-    except InvalidLoadRun:
-        return delivered[-1]
+def _steady(server: Server, workload: Workload, rate: float, seconds: float) -> LoadResult:
+    return workload.send(server.base_url, {"rate": rate, "duration": seconds, "warmup": 1.0}, server)
 
 
 if __name__ == "__main__":

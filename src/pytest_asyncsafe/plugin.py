@@ -290,11 +290,13 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
     """Measure the session's app for each worker count and size it, as `asyncsafe-tune`
     does: `asyncsafe_tune(path="/items", workers=[1, 2], p99="150ms")` returns a
     `TuneReport` (`.point(2).capacity_rps`, `.recommendation.workers`).  Keywords: `path`
-    (a path or a list of them), `method`, `workers`, `p99` or `p95`, `error_rate`,
+    (a path or a list of them) or `scenario` (`"module:async_function"`, as `asyncsafe_load.scenario`
+    takes the function), `method`, `workers`, `p99` or `p95`, `error_rate`,
     `cpus`, `memory` (bytes or `1GiB`), `max_seconds`; the server's settings (`app`,
     `server`, `loop`...) as `asyncsafe_server_factory` takes them."""
     from pytest_asyncsafe.tune.capacity import Goal
     from pytest_asyncsafe.tune.cli import parse_size
+    from pytest_asyncsafe.tune.generators import Workload
     from pytest_asyncsafe.tune.limits import detect
     from pytest_asyncsafe.tune.sweep import Sweep, TuneError, default_workers, run
 
@@ -303,6 +305,7 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
     def tune(
         path: str | list[str] = "/",
         *,
+        scenario: str | None = None,
         method: str = "GET",
         workers: list[int] | None = None,
         p99: str | float | None = None,
@@ -323,7 +326,7 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
                 settings,
                 workers or default_workers(cpus if cpus is not None else detect().cpus),
                 budget,
-                requests=[(method, each) for each in paths],
+                Workload(() if scenario else tuple((method, each) for each in paths), scenario),
                 cpus=cpus,
                 memory_bytes=parse_size(memory) if isinstance(memory, str) else memory,
                 cpus_named="cpus=",

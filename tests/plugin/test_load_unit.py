@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from array import array
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,7 @@ from pytest_asyncsafe.load import (
     LoadRunner,
     LoadShape,
     LoadUsageError,
+    combined,
     parse_shape,
 )
 from pytest_asyncsafe.load.engine import grace_for
@@ -39,6 +41,7 @@ from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.load.transport import LeanTransport
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.settings import ServerSettings
+from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.units import describe_unfinished
 
 from .support import REPO_ROOT
@@ -687,3 +690,29 @@ def test_the_transport_sends_one_request_at_a_time(server: Server) -> None:
 
     with pytest.raises(RuntimeError, match="one request at a time"):
         asyncio.run(both())
+
+
+def test_runs_sent_side_by_side_from_several_processes_combine_into_one() -> None:
+    def part(latencies: list[float], statuses: dict[int, int], **fields: Any) -> LoadResult:
+        return LoadResult(
+            "GET /x", LoadShape(concurrency=32, duration=0.8, rate=100.0), Latencies(latencies), Counter(statuses),
+            **fields,
+        )  # fmt: skip
+
+    mine = part(
+        [0.001, 0.002, 0.003, 0.004], {200: 4}, elapsed=0.8, started=10.0, finished=10.8, health={"cpu_share": 0.5}
+    )
+    theirs = part(
+        [0.010, 0.020], {200: 1}, errors=Counter(timeout=1), elapsed=0.81, started=10.01, finished=10.82,
+        health={"cpu_share": 0.9, "loop_lag_p99": 0.02}, invalid="the generator fell behind", unfinished=[0.3],
+    )  # fmt: skip
+
+    whole = combined([mine, theirs])
+
+    assert whole.shape == LoadShape(concurrency=64, duration=0.8, rate=200.0)
+    # In the order each part answered them, the parts side by side.
+    assert list(whole.latencies) == [0.001, 0.010, 0.002, 0.003, 0.020, 0.004]
+    assert (whole.status_counts, whole.errors, whole.unfinished) == (Counter({200: 5}), Counter(timeout=1), [0.3])
+    assert (whole.count, whole.elapsed, whole.started, whole.finished) == (7, 0.81, 10.0, 10.82)
+    assert whole.health == {"cpu_share": 0.9, "loop_lag_p99": 0.02}
+    assert whole.invalid == "the generator fell behind (generator process 2 of 2)"

@@ -55,6 +55,7 @@ def _recommended(report: dict[str, Any], up_to: int) -> int:
             0.0,
             1.0,
             p["generator_bound"],
+            p["generators"],
         )  # fmt: skip
         for p in report["points"]
         if p["workers"] <= up_to
@@ -102,6 +103,47 @@ def test_confined_to_one_cpu_it_recommends_one_worker(tmp_path: Path) -> None:
     assert (report["recommendation"]["workers"], report["recommendation"]["bound"]) == (1, "cpu")
 
 
+def test_a_step_the_generator_cannot_send_is_sent_from_more_processes_and_the_point_marked(tmp_path: Path) -> None:
+    # Each iteration of the scenario costs the generator ~4 ms of CPU: one worker awaiting
+    # 20 ms answers far more than the generator's processes can send.
+    done, report = tune(
+        tmp_path,
+        *"fixtures_app.sizing:app --scenario fixtures_app.sizing:signed_requests --workers 1 --p99 100ms".split(),
+    )
+
+    assert done.returncode == 0, done.stderr
+    [point] = report["points"]
+    assert (point["generator_bound"], point["generators"]) == (True, len(os.sched_getaffinity(0)))
+    assert point["capacity_rps"] > 0
+    assert f"): again from {point['generators']} processes" in done.stderr
+    assert "generator could not keep up" in done.stderr
+    assert f"1 worker(s): {point['capacity_rps']:,.0f} req/s at p99 " in done.stderr
+    assert "ms (generator-bound: the capacity is a lower bound)" in done.stderr
+    assert done.stdout.splitlines()[4].endswith("  recommended, generator-bound")
+    assert report["recommendation"]["reason"].endswith(
+        "; the capacity of 1 worker(s) is a lower bound: the load generator could not send more, even from as "
+        "many processes as CPUs"
+    )
+
+
+def test_a_factory_under_gunicorn_with_its_environment(tmp_path: Path) -> None:
+    # The stub upstream /safe/http awaits answers after the delay the environment sets.
+    done, report = tune(
+        tmp_path,
+        *"fixtures_app.factory:create_app --factory --server gunicorn --env FIXTURES_UPSTREAM_DELAY=0.05".split(),
+        *"--path /safe/http --workers 2 --p99 500ms".split(),
+    )
+
+    assert done.returncode == 0, done.stderr
+    [point] = report["points"]
+    assert point["workers"] == 2 and point["capacity_rps"] > 0
+    assert 0.05 <= point["p50"] < 0.5
+    # Both workers measured: each holds the app (and its catalog) in memory.
+    assert point["pss_bytes_per_worker"] > 10 * 2**20
+    assert report["recommendation"]["cpu_bound"] is False
+    assert "I/O-bound (" in report["recommendation"]["reason"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -126,6 +168,11 @@ def test_confined_to_one_cpu_it_recommends_one_worker(tmp_path: Path) -> None:
             ("fixtures_app.sizing:app", "--workers", "1"),
             "asyncsafe-tune: give --path (or --scenario): what to load",
             id="nothing-to-load",
+        ),
+        pytest.param(
+            ("fixtures_app.sizing:app", "--workers", "1", "--scenario", "fixtures_app.sizing:nope"),
+            "asyncsafe-tune: --scenario fixtures_app.sizing:nope: module 'fixtures_app.sizing' has no attribute 'nope'",
+            id="scenario-not-found",
         ),
     ],
 )

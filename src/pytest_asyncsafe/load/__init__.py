@@ -34,7 +34,7 @@ bottleneck?).  The public names are here.
 from __future__ import annotations
 
 from pytest_asyncsafe.load.engine import ANSWER_GRACE
-from pytest_asyncsafe.load.result import InvalidLoadRun, LoadResult, Rejections
+from pytest_asyncsafe.load.result import InvalidLoadRun, LoadResult, Rejections, combined
 from pytest_asyncsafe.load.runner import LoadRunner, LoadTarget
 from pytest_asyncsafe.load.shape import (
     MAX_CONCURRENCY,
@@ -59,5 +59,6 @@ __all__ = [
     "LoadTarget",
     "LoadUsageError",
     "Rejections",
+    "combined",
     "parse_shape",
 ]

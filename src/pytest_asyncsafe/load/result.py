@@ -170,6 +170,41 @@ class LoadResult:
         )
 
 
+def combined(parts: Sequence[LoadResult]) -> LoadResult:
+    """One run sent from several generator processes at once, each a share of its rate
+    (or its connections), as one result: the counts added up, the latencies of all,
+    interleaved by their place in each part's run (each part's are in the order they
+    were answered, and the parts ran side by side), and a part's invalidity the whole's."""
+    first = parts[0]
+    rates = [part.shape.rate for part in parts]
+    shape = dataclasses.replace(
+        first.shape,
+        concurrency=sum(part.shape.concurrency for part in parts),
+        rate=sum(rate for rate in rates if rate is not None) if first.shape.open_loop else None,
+    )
+    placed = sorted((i / len(part.latencies), value) for part in parts for i, value in enumerate(part.latencies))
+    invalid = [
+        f"{part.invalid} (generator process {n} of {len(parts)})" for n, part in enumerate(parts, 1) if part.invalid
+    ]
+    keys = {key for part in parts for key in part.health}
+    return LoadResult(
+        target=first.target,
+        shape=shape,
+        latencies=Latencies(value for _, value in placed),
+        status_counts=sum((part.status_counts for part in parts), Counter()),
+        errors=sum((part.errors for part in parts), Counter()),
+        # Each part's own clock of its counted part: they ran side by side, not end to end.
+        elapsed=max(part.elapsed for part in parts),
+        started=min(part.started for part in parts),
+        finished=max(part.finished for part in parts),
+        invalid=invalid[0] if invalid else None,
+        health={key: max(part.health.get(key, 0.0) for part in parts) for key in keys},
+        rejected_latencies=Latencies(value for part in parts for value in part.rejected_latencies),
+        saturation=next((part.saturation for part in parts if part.saturation), ()),
+        unfinished=sorted((wait for part in parts for wait in part.unfinished), reverse=True),
+    )
+
+
 #: The status Uvicorn answers with, at once, over its `--limit-concurrency`.
 REJECTED = 503
 

@@ -4,8 +4,10 @@ the latency budget, found by a search over rates, and what the workers cost at i
 The search starts from what a closed loop of many connections gets through (an upper
 estimate: a closed loop runs the server flat out), then halves the interval between the
 highest rate that met the budget and the lowest that missed, a few times.  Each step is a
-short open-loop run, bounded in time and requests; a step the generator itself could not
-keep up with marks the point as generator-bound rather than giving the server's figure.
+short open-loop run, bounded in time and requests.  A step the generator itself could not
+keep up with is sent again from twice the processes (`generators`), as many as there are
+CPUs; one that even they could not send marks the point generator-bound: its capacity is
+then what the generator could send, a lower bound of the server's.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_asyncsafe.load import InvalidLoadRun, LoadResult, LoadRunner
+from pytest_asyncsafe.load import LoadResult
 from pytest_asyncsafe.load.health import OUT_OF_CONNECTIONS
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.stats import Latencies
+from pytest_asyncsafe.tune.generators import Generators, most_processes
 from pytest_asyncsafe.tune.memory import Memory, measure
 
 #: How long each step of the search loads the server, and the warm-up before the search.
@@ -71,33 +74,35 @@ class Point:
     #: a request mostly computing (CPU-bound) against one mostly waiting (I/O-bound).
     cpu_per_request: float
     unloaded_p50: float
-    #: Whether a step could not be measured because the generator fell behind.
+    #: Whether even the most generator processes fell behind at a rate the server might
+    #: have met: the capacity is then a lower bound.
     generator_bound: bool
+    #: The generator processes that sent the last steps.
+    generators: int
 
 
-Send = Callable[[LoadRunner, dict[str, object]], LoadResult]
-
-
-def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[str], None]) -> Point:
-    """The capacity of `server` for the load `send` sends, and its cost there."""
-    delivered: list[LoadResult] = []
-    runner = LoadRunner(server.base_url, delivered.append).on(server)
+def measure_point(server: Server, generators: Generators, budget: Goal, progress: Callable[[str], None]) -> Point:
+    """The capacity of `server` for the load `generators` send, and its cost there."""
+    processes, most = 1, most_processes()
 
     def step(shape: dict[str, object]) -> LoadResult:
-        try:
-            return send(runner, shape)
-        except InvalidLoadRun:
-            return delivered[-1]  # an invalid run is a verdict here, not an error
+        nonlocal processes
+        result = generators.send(server, shape, processes)
+        while _held_back(result) and processes < most:
+            processes = min(2 * processes, most)
+            progress(f"  the generator fell behind ({result.invalid}): again from {processes} processes")
+            result = generators.send(server, shape, processes)
+        return result
 
     ceiling = step({"concurrency": CEILING_CONCURRENCY, "duration": WARMUP_SECONDS, "warmup": 0.3})
     estimate = min(max(ceiling.count / max(ceiling.elapsed, 1e-9), 10.0), MAX_RATE)
     if ceiling.count and ceiling.latencies.percentile(0) > budget.latency:
         # Not one request was that fast: no rate will meet the budget.
-        return _unmeasured(server, ceiling, math.nan)
+        return _unmeasured(server, ceiling, math.nan, processes)
     high = min(estimate * 1.2, MAX_RATE)
     low = 0.0
-    best: tuple[LoadResult, float, dict[int, float]] | None = None
-    lowest: tuple[LoadResult, float, float] | None = None
+    best: _Step | None = None
+    lowest: _Step | None = None
     generator_bound = False
     rate = high / 2
     for _ in range(STEPS + 1):
@@ -106,15 +111,15 @@ def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[
         result = step({"rate": rate, "duration": STEP_SECONDS, "warmup": 0.1})
         # CPU seconds per second of the same wall time, the warm-up included.
         wall = time.monotonic() - started
-        cpu = {pid: (_cpu_seconds(pid) - start) / wall for pid, start in cpu_before.items()}
+        this = _Step(rate, result, {pid: (_cpu_seconds(pid) - start) / wall for pid, start in cpu_before.items()})
         progress(f"  {server.settings.workers} worker(s): {rate:,.0f} req/s -> {_verdict(result, rate, budget)}")
-        if lowest is None or rate < lowest[1]:
-            lowest = (result, rate, sum(cpu.values()) / rate)
-        if result.invalid is not None and not result.invalid.startswith(OUT_OF_CONNECTIONS):
+        if lowest is None or rate < lowest.rate:
+            lowest = this
+        if _held_back(result):
             generator_bound = True
             high = rate
         elif _meets(result, rate, budget):
-            low, best = rate, (result, rate, cpu)
+            low, best = rate, this
             if rate >= 0.9 * high:
                 # The estimate was low (a closed loop of few connections to a server that
                 # mostly waits): the top is further up.
@@ -125,25 +130,41 @@ def measure_point(server: Server, send: Send, budget: Goal, progress: Callable[[
             high = rate
         rate = (low + high) / 2 if low > 0 else rate / 2
     assert lowest is not None
+    cpu_per_request = sum(lowest.cpu.values()) / lowest.rate
     if best is None:
-        return _unmeasured(server, lowest[0], lowest[2], generator_bound)
-    memory = _memory(server)
-    result, rate, cpu = best
-    busy = [s.busy for s in result.saturation if math.isfinite(s.busy)]
+        return _unmeasured(server, lowest.result, cpu_per_request, processes, generator_bound)
+    busy = [s.busy for s in best.result.saturation if math.isfinite(s.busy)]
     return Point(
         workers=server.settings.workers,
-        capacity_rps=rate,
-        p50=result.latencies.percentile(50),
-        p95=result.latencies.percentile(95),
-        p99=result.latencies.percentile(99),
-        error_rate=result.error_rate,
-        cpu_per_worker=sum(cpu.values()) / len(cpu) if cpu else math.nan,
-        memory=memory,
+        capacity_rps=best.rate,
+        p50=best.result.latencies.percentile(50),
+        p95=best.result.latencies.percentile(95),
+        p99=best.result.latencies.percentile(99),
+        error_rate=best.result.error_rate,
+        cpu_per_worker=sum(best.cpu.values()) / len(best.cpu) if best.cpu else math.nan,
+        memory=_memory(server),
         loop_busy=sum(busy) / len(busy) if busy else math.nan,
-        cpu_per_request=lowest[2],
-        unloaded_p50=lowest[0].latencies.percentile(50),
+        cpu_per_request=cpu_per_request,
+        unloaded_p50=lowest.result.latencies.percentile(50),
         generator_bound=generator_bound,
+        generators=processes,
     )
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One step of the search: its rate, what it measured, and the CPU seconds each
+    worker (by pid) used a second during it."""
+
+    rate: float
+    result: LoadResult
+    cpu: dict[int, float]
+
+
+def _held_back(result: LoadResult) -> bool:
+    """Did the generator, not the server, fall behind?  (A server too slow for the rate
+    holds every connection: that is the server's verdict.)"""
+    return result.invalid is not None and not result.invalid.startswith(OUT_OF_CONNECTIONS)
 
 
 def _meets(result: LoadResult, rate: float, budget: Goal) -> bool:
@@ -173,18 +194,20 @@ def _answered(result: LoadResult) -> float:
 
 
 def _verdict(result: LoadResult, rate: float, budget: Goal) -> str:
-    if result.invalid is not None and not result.invalid.startswith(OUT_OF_CONNECTIONS):
+    if _held_back(result):
         return "generator could not keep up"
     latency = result.latencies.percentile(budget.percentile) if result.count else math.nan
     shown = f"answered {_answered(result):,.0f}/s, p{budget.percentile} {latency * 1000:.1f} ms, errors {result.error_rate:.1%}"
     return f"{shown}: {'meets' if _meets(result, rate, budget) else 'misses'} the budget"
 
 
-def _unmeasured(server: Server, slowest: LoadResult, cpu_per_request: float, generator_bound: bool = False) -> Point:
-    """A point where no rate met the budget: its cost, and its slowest step's latency."""
+def _unmeasured(
+    server: Server, lowest: LoadResult, cpu_per_request: float, generators: int, generator_bound: bool = False
+) -> Point:
+    """A point where no rate met the budget: its cost, and the latency at the lowest rate tried."""
     return Point(
         server.settings.workers, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, _memory(server), math.nan,
-        cpu_per_request, slowest.latencies.percentile(50), generator_bound,
+        cpu_per_request, lowest.latencies.percentile(50), generator_bound, generators,
     )  # fmt: skip
 
 

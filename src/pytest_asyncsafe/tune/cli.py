@@ -13,6 +13,7 @@ from pathlib import Path
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.settings import HTTPS, LOOPS, SERVERS, ServerSettings, check, environment
 from pytest_asyncsafe.tune.capacity import Goal
+from pytest_asyncsafe.tune.generators import Workload
 from pytest_asyncsafe.tune.limits import detect
 from pytest_asyncsafe.tune.output import render, to_json
 from pytest_asyncsafe.tune.sweep import Sweep, TuneError, default_workers, run
@@ -50,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    # A --scenario module is found where the command runs, as Uvicorn finds the app.
+    sys.path.insert(0, str(Path.cwd()))
     try:
         sweep = _sweep(arguments)
         report = run(sweep, lambda line: print(line, file=sys.stderr, flush=True))
@@ -91,8 +94,7 @@ def _sweep(arguments: argparse.Namespace) -> Sweep:
         server,
         _workers(arguments.workers) if arguments.workers else default_workers(cpus),
         budget,
-        requests=[(arguments.method.upper(), path) for path in arguments.path],
-        scenario=arguments.scenario,
+        Workload(tuple((arguments.method.upper(), path) for path in arguments.path), arguments.scenario),
         cpus=arguments.cpus,
         memory_bytes=parse_size(arguments.memory) if arguments.memory else None,
         max_seconds=arguments.max_seconds,

@@ -78,6 +78,7 @@ def to_json(report: TuneReport) -> dict[str, Any]:
                 "uss_bytes_per_worker": point.memory.uss_bytes,
                 "loop_busy": number(point.loop_busy),
                 "generator_bound": point.generator_bound,
+                "generators": point.generators,
             }
             for point in report.points
         ],

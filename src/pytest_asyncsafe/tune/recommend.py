@@ -50,7 +50,7 @@ def recommend(points: list[Point], limits: Limits) -> Recommendation:
             smallest.workers,
             "memory",
             f"even {_count(smallest.workers)} would need {format_bytes(needed(smallest))} of "
-            f"{format_bytes(limits.memory_bytes)} ({limits.memory_source}); {kind}",
+            f"{format_bytes(limits.memory_bytes)} ({limits.memory_source}); {kind}{_lower_bounds(measured)}",
             cpu_bound,
         )
     best = max(p.capacity_rps for p in fitting)
@@ -62,7 +62,7 @@ def recommend(points: list[Point], limits: Limits) -> Recommendation:
         over = too_big[0]
         reason = (
             f"{head}; {_count(over.workers)} would serve more but need {format_bytes(needed(over))} of "
-            f"{format_bytes(limits.memory_bytes)} ({limits.memory_source}); {kind}"
+            f"{format_bytes(limits.memory_bytes)} ({limits.memory_source}); {kind}{_lower_bounds(measured)}"
         )
         return Recommendation(choice.workers, "memory", reason, cpu_bound)
     if larger:
@@ -70,7 +70,18 @@ def recommend(points: list[Point], limits: Limits) -> Recommendation:
         more = f"more workers add {gain:+.0%} (CPU limit {limits.cpus:g}, {limits.cpus_source})"
     else:
         more = f"no larger count was measured (CPU limit {limits.cpus:g}, {limits.cpus_source})"
-    return Recommendation(choice.workers, "cpu", f"{head}; {more}; {kind}", cpu_bound)
+    return Recommendation(choice.workers, "cpu", f"{head}; {more}; {kind}{_lower_bounds(measured)}", cpu_bound)
+
+
+def _lower_bounds(points: list[Point]) -> str:
+    """What a reader must know of points the generator could not load to their capacity."""
+    bound = [str(p.workers) for p in points if p.generator_bound]
+    if not bound:
+        return ""
+    return (
+        f"; the capacity of {', '.join(bound)} worker(s) is a lower bound: the load generator could not send "
+        "more, even from as many processes as CPUs"
+    )
 
 
 def needed(point: Point) -> float:

@@ -5,27 +5,19 @@ container's CPUs when `--cpus` says how many), find its capacity and cost
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-
-import httpx
 
 from pytest_asyncsafe.load import InvalidLoadRun, LoadUsageError
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, check
-from pytest_asyncsafe.tune.capacity import Goal, Point, Send, measure_point
+from pytest_asyncsafe.tune.capacity import Goal, Point, measure_point
+from pytest_asyncsafe.tune.generators import Generators, Workload, WorkloadError, import_scenario
 from pytest_asyncsafe.tune.limits import Limits, detect
 from pytest_asyncsafe.tune.recommend import Recommendation, recommend
-
-#: Each request on a connection of its own.  A worker that wakes first to a burst of new
-#: connections accepts them all, and kept alive they stay with it: a sweep over kept-alive
-#: connections measured one busy worker and idle others whatever the count (2 workers:
-#: 288 req/s of a CPU-bound route against 269 for 1; on fresh connections, 482).
-FRESH_CONNECTION = {"Connection": "close"}
 
 
 class TuneError(Exception):
@@ -39,10 +31,8 @@ class Sweep:
     server: ServerSettings
     workers: Sequence[int]
     budget: Goal
-    #: The requests of one iteration: `(method, path)` each...
-    requests: Sequence[tuple[str, str]] = ()
-    #: ... or a scenario, `module:async_function` of an `httpx.AsyncClient`.
-    scenario: str | None = None
+    #: What each step sends.
+    workload: Workload
     #: Size for these limits instead of the ones detected (`--cpus` also confines the server).
     cpus: float | None = None
     memory_bytes: int | None = None
@@ -79,7 +69,25 @@ def default_workers(cpus: float) -> list[int]:
 
 def run(sweep: Sweep, progress: Callable[[str], None]) -> TuneReport:
     limits = _limits(sweep)
-    send = _sender(sweep)
+    if sweep.workload.scenario is not None:
+        try:
+            import_scenario(sweep.workload.scenario)
+        except WorkloadError as error:
+            raise TuneError(str(error)) from None
+    with Generators(sweep.workload) as generators:
+        points, skipped = _measure(sweep, generators, progress)
+    if skipped:
+        progress(f"not measured within --max-seconds {sweep.max_seconds:g}: {', '.join(map(str, skipped))} workers")
+    if not any(point.capacity_rps > 0 for point in points):
+        raise TuneError(
+            f"no worker count met the budget (p{sweep.budget.percentile} <= {sweep.budget.latency * 1000:g} ms, "
+            f"errors <= {sweep.budget.error_rate:.1%}) at any rate: the budget is out of reach of this app here"
+        )
+    return TuneReport(limits, points, recommend(points, limits), skipped)
+
+
+def _measure(sweep: Sweep, generators: Generators, progress: Callable[[str], None]) -> tuple[list[Point], list[int]]:
+    """Each worker count's point, and the counts left out to keep within `max_seconds`."""
     server_settings = sweep.server
     if sweep.cpus is not None:
         server_settings = dataclasses.replace(server_settings, cpus=_confined(sweep.cpus))
@@ -94,7 +102,7 @@ def run(sweep: Sweep, progress: Callable[[str], None]) -> TuneReport:
         server = Server(check(dataclasses.replace(server_settings, workers=workers)))
         try:
             server.start()
-            point = measure_point(server, send, sweep.budget, progress)
+            point = measure_point(server, generators, sweep.budget, progress)
         except ServerError as error:
             # Its first line says what happened, its output's last line why.
             lines = [line for line in str(error).splitlines() if line.strip()]
@@ -105,14 +113,7 @@ def run(sweep: Sweep, progress: Callable[[str], None]) -> TuneReport:
             server.close()
         points.append(point)
         progress(f"{workers} worker(s): {_summary(point)}")
-    if skipped:
-        progress(f"not measured within --max-seconds {sweep.max_seconds:g}: {', '.join(map(str, skipped))} workers")
-    if not any(point.capacity_rps > 0 for point in points):
-        raise TuneError(
-            f"no worker count met the budget (p{sweep.budget.percentile} <= {sweep.budget.latency * 1000:g} ms, "
-            f"errors <= {sweep.budget.error_rate:.1%}) at any rate: the budget is out of reach of this app here"
-        )
-    return TuneReport(limits, points, recommend(points, limits), skipped)
+    return points, skipped
 
 
 def _limits(sweep: Sweep) -> Limits:
@@ -132,33 +133,6 @@ def _confined(cpus: float) -> tuple[int, ...]:
     if wanted > len(available):
         raise TuneError(f"--cpus {cpus:g}: this machine lets it use {len(available)} CPUs")
     return tuple(available[:wanted])
-
-
-def _sender(sweep: Sweep) -> Send:
-    if sweep.scenario is not None:
-        flow = _import_scenario(sweep.scenario)
-        return lambda runner, shape: runner.scenario(flow, **shape)
-    if len(sweep.requests) == 1:
-        [(method, path)] = sweep.requests
-        return lambda runner, shape: runner.request(method, path, headers=FRESH_CONNECTION, **shape)
-    requests = list(sweep.requests)
-
-    async def each_path(client: httpx.AsyncClient) -> None:
-        for method, path in requests:
-            await client.request(method, path, headers=FRESH_CONNECTION)
-
-    return lambda runner, shape: runner.scenario(each_path, **shape)
-
-
-def _import_scenario(spec: str) -> Callable[[httpx.AsyncClient], Awaitable[object]]:
-    module, colon, name = spec.partition(":")
-    if not colon:
-        raise TuneError(f"--scenario: expected module:async_function, got {spec!r}")
-    try:
-        found: Callable[[httpx.AsyncClient], Awaitable[object]] = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as error:
-        raise TuneError(f"--scenario {spec}: {error}") from None
-    return found
 
 
 def _summary(point: Point) -> str:
