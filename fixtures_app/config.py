@@ -15,6 +15,8 @@ class AppConfig(BaseModel):
     upstream: str | None = None
     upstream_delay: float = Field(default=0.2, ge=0.0, le=10.0)
     workdir: Path | None = None
+    #: The size of each worker's thread pool (AnyIO's default limiter); None keeps its 40.
+    thread_tokens: int | None = Field(default=None, ge=1)
 
     @field_validator("upstream")
     @classmethod
@@ -29,4 +31,5 @@ class AppConfig(BaseModel):
             upstream=os.environ.get("FIXTURES_UPSTREAM") or None,
             upstream_delay=os.environ.get("FIXTURES_UPSTREAM_DELAY", "0.2"),
             workdir=os.environ.get("FIXTURES_WORKDIR") or None,
+            thread_tokens=os.environ.get("FIXTURES_THREAD_TOKENS") or None,
         )

@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from fixtures_app.config import AppConfig
 from fixtures_app.models import Family, Health
 from fixtures_app.resources import Resources, prepare_workspace, remove_workspace
-from fixtures_app.routes import hazards, items, lifecycle, outbound, safe
+from fixtures_app.routes import hazards, items, lifecycle, outbound, reports, safe
 from fixtures_app.upstream import StubUpstream
 from fixtures_app.warmup import warm_up
 
@@ -47,6 +47,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     coroutine on the event loop like any other.
     """
     config = AppConfig.from_env()
+    if config.thread_tokens is not None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.thread_tokens
     workspace = await anyio.to_thread.run_sync(prepare_workspace, config)
     stub: StubUpstream | None = None
     if config.upstream is None:
@@ -72,6 +74,7 @@ app.include_router(safe.router)
 app.include_router(outbound.router)
 app.include_router(hazards.router)
 app.include_router(lifecycle.router)
+app.include_router(reports.router)
 
 
 @app.get("/health", tags=["ops"])

@@ -15,8 +15,9 @@ from pytest_asyncsafe.units import format_metric, table
 from pytest_asyncsafe.verdicts import Verdict, of_rows
 
 #: Budget keywords in the order their rows are shown.  Latencies are upper bounds in
-#: seconds, `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
-DURATION_KEYS = ("p50", "p90", "p95", "p99", "max")
+#: seconds (`threadpool_wait`: the longest any task waited for a thread of a worker's
+#: pool), `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
+DURATION_KEYS = ("p50", "p90", "p95", "p99", "max", "threadpool_wait")
 KEYS = (*DURATION_KEYS, "error_rate", "min_rps")
 #: The `LoadResult.metric` each keyword bounds.
 MEASURES = {key: key for key in DURATION_KEYS} | {"error_rate": "error_rate", "min_rps": "rps"}

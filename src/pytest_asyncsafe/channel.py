@@ -5,8 +5,9 @@ Each Uvicorn worker owns two files in the server's channel directory:
 - `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, sample...).
 - `<pid>.state`: numbers the worker overwrites in place through `mmap`, cheap enough
   to update on every heartbeat and every request: when the loop last beat (and how
-  long its thread had waited for a CPU by then), how many requests are in flight, and its beats so far counted by lateness (a histogram, see
-  `saturation`).
+  long its thread had waited for a CPU by then), how many requests are in flight, its
+  beats so far counted by lateness (a histogram, see `saturation`), and its thread
+  limiter's counts (see `threadpool`).
 
 A stalled worker samples its own stack (a kernel timer, see `worker.monitor`), and the
 pytest process may ask for a sample at any time with `SAMPLE_SIGNAL`; either comes back
@@ -33,6 +34,8 @@ from pathlib import Path
 
 from pytest_asyncsafe.events import Event, decode, encode
 from pytest_asyncsafe.saturation import LAG_BUCKETS
+from pytest_asyncsafe.threadpool import SIZE as THREADPOOL_SIZE
+from pytest_asyncsafe.threadpool import ThreadPoolReading
 
 #: A signal whose default action is to be ignored - so one that arrives before the
 #: handler is set, or after the interpreter dropped it on the way out, does no harm -
@@ -44,7 +47,8 @@ _BEAT = struct.Struct("=dd")
 #: Last beat, run-queue wait by then, requests in flight (native order: the views' own).
 _STATE = struct.Struct("=ddq")
 _LAGS = struct.Struct(f"={LAG_BUCKETS}q")  # beats by lag bucket, after the state
-_SIZE = _STATE.size + _LAGS.size
+_THREADPOOL = struct.Struct(f"={THREADPOOL_SIZE}q")  # the thread limiter's counts, after the lags
+_SIZE = _STATE.size + _LAGS.size + _THREADPOOL.size
 #: How often the pytest process looks for the state files of new workers.
 _LIST_EVERY = 0.05
 
@@ -103,7 +107,9 @@ class WorkerChannel:
         #: `in_flight[0] = count`: the number of requests in flight.
         self.in_flight = view[_BEAT.size : _STATE.size].cast("q")
         #: `lags[lag_bucket(lag)] += 1`: one more beat that came `lag` late.
-        self.lags = view[_STATE.size : _SIZE].cast("q")
+        self.lags = view[_STATE.size : _STATE.size + _LAGS.size].cast("q")
+        #: The thread limiter's counts, laid out as `threadpool.ThreadPoolReading.unpack` reads them.
+        self.threadpool = view[_STATE.size + _LAGS.size : _SIZE].cast("q")
 
     def emit(self, event: Event) -> None:
         os.write(self._events, encode(event))
@@ -163,6 +169,14 @@ class ServerChannel:
         with self._lock:
             state = self._maps.get(pid)
             return _LAGS.unpack_from(state, _STATE.size) if state is not None else (0,) * LAG_BUCKETS
+
+    def threadpool(self, pid: int) -> ThreadPoolReading | None:
+        """The worker's thread limiter, as counted so far (None for a worker not mapped yet)."""
+        with self._lock:
+            state = self._maps.get(pid)
+            if state is None:
+                return None
+            return ThreadPoolReading.unpack(_THREADPOOL.unpack_from(state, _STATE.size + _LAGS.size))
 
     def close(self) -> None:
         with self._lock:

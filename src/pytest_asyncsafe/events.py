@@ -124,6 +124,19 @@ class TimedOut(_Dated):
     timeout: float
 
 
+@dataclass(frozen=True, slots=True)
+class PoolExhausted(_Dated):
+    """Every thread of the worker's pool was taken, and a task began to wait for one: the
+    first such wait since the pool last had a thread free."""
+
+    kind: ClassVar[str] = "pool-exhausted"
+    #: The pool's size.
+    total: int
+    #: The requests that held its threads then: [method, path, threads held], most first
+    #: (threads taken by code serving no request are not listed).
+    holders: list[list[Any]]
+
+
 def phase(ready_at: float | None, at: float) -> str:
     """A worker's phase at `at`: "startup" until its app was ready (`Ready.time`), then
     "serving".  The worker dates a stall by it, the pytest process one still going on."""
@@ -141,6 +154,7 @@ Event = (
     | SampleTaken
     | StallOver
     | TimedOut
+    | PoolExhausted
 )
 _KINDS: dict[str, type[Event]] = {kind.kind: kind for kind in get_args(Event)}
 

@@ -230,7 +230,7 @@ def asyncsafe_load(request: pytest.FixtureRequest, asyncsafe_server: Server) -> 
     from pytest_asyncsafe.load import LoadRunner
 
     recorder = _recorder(request.node, request.config.stash[SESSION])
-    return LoadRunner(asyncsafe_server.base_url, on_result=recorder, readings=asyncsafe_server.loop_readings)
+    return LoadRunner(asyncsafe_server.base_url, on_result=recorder, readings=asyncsafe_server.worker_readings)
 
 
 def _recorder(item: pytest.Item, session: AsyncsafeSession) -> Callable[[LoadResult], None]:

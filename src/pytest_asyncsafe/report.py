@@ -19,7 +19,7 @@ from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged
 from pytest_asyncsafe.stalls import Stall, request_line
-from pytest_asyncsafe.units import format_ms, format_rate, format_rps, table
+from pytest_asyncsafe.units import format_ms, format_rate, format_rps, json_number, table
 
 
 def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
@@ -33,6 +33,10 @@ def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
 
 
 def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -> None:
+    if session.dry_pools:
+        terminal.section("asyncsafe: thread pools run dry", yellow=True)
+        for line in dry_pool_lines(session):
+            terminal.write_line(line, yellow=True)
     startup = _startup_stalls(session)
     if not session.charged and not startup:
         return
@@ -57,6 +61,19 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
             f"{len(stalls)} stall(s) during startup (not charged to a test), worst "
             f"{format_duration(max(stall.duration() for stall in stalls))}: {place}  [worker pid {pids}]"
         )
+
+
+def dry_pool_lines(session: AsyncsafeSession) -> list[str]:
+    """A line for each test during which a worker's thread pool ran dry: the requests
+    holding its threads then."""
+    lines = []
+    for dry in session.dry_pools:
+        held = ", ".join(f"{printable(f'{method} {path}')} ({n})" for method, path, n in dry.event.holders)
+        lines.append(
+            f"{printable(dry.test)}: worker pid {dry.event.pid}: all {dry.event.total} threads of its pool in use and "
+            f"a task waiting for one; held by {held or 'no request (code outside any request)'}"
+        )
+    return lines
 
 
 #: Stalls listed at most under a budget miss.
@@ -87,10 +104,11 @@ def budget_miss(run: LoadRun, session: AsyncsafeSession) -> str:
 
 # --- load runs ---------------------------------------------------------------------------------
 def load_table(runs: list[LoadRun]) -> list[str]:
-    """test | target | shape | requests | rps | p50 | p95 | p99 | errors | busy | loop lag | verdict:
-    busy and loop lag (p50/p99/max) for each worker, in pid order."""
+    """test | target | shape | requests | rps | p50 | p95 | p99 | errors | busy | loop lag | threads | verdict:
+    busy, loop lag (p50/p99/max) and threads (most in use / the pool's size) for each
+    worker, in pid order."""
     header = ("test", "target", "shape", "requests", "rps", "p50", "p95", "p99", "errors", "busy",
-              "loop lag p50/p99/max", "verdict")  # fmt: skip
+              "loop lag p50/p99/max", "threads", "verdict")  # fmt: skip
     rows = []
     for run in runs:
         result = run.result
@@ -101,9 +119,10 @@ def load_table(runs: list[LoadRun]) -> list[str]:
             (printable(run.test), printable(run.numbered), run.shape, str(result.count),
              format_rps(result.rps), format_ms(result.p50), format_ms(result.p95), format_ms(result.p99), errors,
              " ".join(_busy(worker) for worker in result.saturation) or "-",
-             ", ".join(_lags(worker) for worker in result.saturation) or "-", run.verdict)
+             ", ".join(_lags(worker) for worker in result.saturation) or "-",
+             " ".join(f"{pool.peak_in_use}/{pool.total}" for pool in result.threadpool) or "-", run.verdict)
         )  # fmt: skip
-    return table(header, rows, right=(3, 4, 5, 6, 7, 8, 9, 10), pipes=False)
+    return table(header, rows, right=(3, 4, 5, 6, 7, 8, 9, 10, 11), pipes=False)
 
 
 def _busy(worker: Saturation) -> str:
@@ -116,11 +135,14 @@ def _lags(worker: Saturation) -> str:
     return "/".join(f"{lag * 1000:.0f}" for lag in (worker.lag_p50, worker.lag_p99, worker.lag_max)) + " ms"
 
 
-def saturation_lines(runs: list[LoadRun]) -> list[str]:
-    """One line for each worker a run took to its capacity."""
-    return [
-        f"{run.label}: {worker.describe()}" for run in runs for worker in run.result.saturation if worker.at_capacity
-    ]
+def worker_lines(runs: list[LoadRun]) -> list[str]:
+    """One line for each worker a run took to its capacity, and for each whose thread
+    pool it ran dry."""
+    lines = []
+    for run in runs:
+        lines += [f"{run.label}: {worker.describe()}" for worker in run.result.saturation if worker.at_capacity]
+        lines += [f"{run.label}: {pool.describe()}" for pool in run.result.threadpool if pool.exhausted]
+    return lines
 
 
 def compare_table(session: AsyncsafeSession) -> list[str]:
@@ -147,7 +169,7 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
         terminal.section("asyncsafe: load runs")
         for line in load_table(session.loads):
             terminal.write_line(line)
-        for line in saturation_lines(session.loads):
+        for line in worker_lines(session.loads):
             terminal.write_line(line, yellow=True)
         if any(run.budget is not None and not run.enforced and not run.result.invalid for run in session.loads):
             terminal.write_line("(verdict -: latency budgets are held against the runs under --asyncsafe only)")
@@ -182,10 +204,6 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
             terminal.write_line(f"asyncsafe: nothing saved as {session.settings.save!r}: no load run happened")
 
 
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 def load_json(run: LoadRun) -> dict[str, Any]:
     result = run.result
     return {
@@ -201,14 +219,15 @@ def load_json(run: LoadRun) -> dict[str, Any]:
         "error_rate": result.error_rate,
         "elapsed": result.elapsed,
         "rps": result.rps,
-        **{name: _number(result.metric(name)) for name in ("p50", "p90", "p95", "p99", "max", "mean")},
+        **{name: json_number(result.metric(name)) for name in ("p50", "p90", "p95", "p99", "max", "mean")},
         "histogram": [[bound, count] for bound, count in result.histogram],
-        "health": {name: _number(value) for name, value in result.health.items()},
+        "health": {name: json_number(value) for name, value in result.health.items()},
         "saturation": [worker.to_json() for worker in result.saturation],
+        "threadpool": [pool.to_json() for pool in result.threadpool],
         "invalid": result.invalid,
         "budget": run.budget.to_json() if run.budget is not None else None,
         "budget_rows": [
-            {"metric": row.metric, "budget": row.budget, "measured": _number(row.measured), "passed": row.passed}
+            {"metric": row.metric, "budget": row.budget, "measured": json_number(row.measured), "passed": row.passed}
             for row in run.rows
         ],
         "verdict": run.verdict,
@@ -228,5 +247,15 @@ def write_json(session: AsyncsafeSession, path: Path) -> None:
     startup = [stall.to_json(server.settings.rootdir, None) for server, stall in _startup_stalls(session)]
     path.parent.mkdir(parents=True, exist_ok=True)
     loads = [load_json(run) for run in session.loads]
-    data = {"stalls": charged, "startup_stalls": startup, "load_runs": loads}
+    dry = [
+        {
+            "test": d.test,
+            "pid": d.event.pid,
+            "time": d.event.time,
+            "total": d.event.total,
+            "holders": [{"method": method, "path": path, "threads": n} for method, path, n in d.event.holders],
+        }
+        for d in session.dry_pools
+    ]
+    data = {"stalls": charged, "startup_stalls": startup, "dry_pools": dry, "load_runs": loads}
     path.write_text(json.dumps(data, indent=2) + "\n")

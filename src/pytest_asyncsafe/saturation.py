@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.units import json_number
 
 #: Lag buckets: the first holds beats under `LAG_FLOOR` late; each next one is 10% wider
 #: than the one before, so a lag read back (its bucket's upper bound) is at most 10% over
@@ -87,15 +88,12 @@ class Saturation:
         return line
 
     def to_json(self) -> dict[str, float | int | bool | None]:
-        def number(value: float) -> float | None:
-            return value if math.isfinite(value) else None
-
         return {
             "pid": self.pid,
-            "busy": number(self.busy),
-            "lag_p50": number(self.lag_p50),
-            "lag_p99": number(self.lag_p99),
-            "lag_max": number(self.lag_max),
+            "busy": json_number(self.busy),
+            "lag_p50": json_number(self.lag_p50),
+            "lag_p99": json_number(self.lag_p99),
+            "lag_max": json_number(self.lag_max),
             "at_capacity": self.at_capacity,
         }
 
@@ -108,7 +106,7 @@ def between(before: Mapping[int, LoopReading], after: Mapping[int, LoopReading])
         start = before.get(pid)
         elapsed = end.time - start.time if start is not None else math.nan
         busy = (end.busy - start.busy) / elapsed if start is not None and elapsed > 0 else math.nan
-        counts = [n - (start.lags[i] if start is not None else 0) for i, n in enumerate(end.lags)]
+        counts = since(start.lags if start is not None else None, end.lags)
         saturations.append(
             Saturation(
                 pid,
@@ -123,11 +121,23 @@ def between(before: Mapping[int, LoopReading], after: Mapping[int, LoopReading])
 
 def _percentile(counts: Sequence[int], q: float) -> float:
     """The q-th percentile (nearest rank) of the beats `counts` holds, as its bucket's bound."""
+    bucket = bucket_percentile(counts, q)
+    return math.nan if bucket is None else bucket_bound(bucket)
+
+
+def bucket_percentile(counts: Sequence[int], q: float) -> int | None:
+    """The bucket the q-th percentile (nearest rank) of what `counts` holds falls in;
+    None when it holds nothing."""
     total = sum(counts)
     if not total:
-        return math.nan
+        return None
     rank = max(1, math.ceil(q / 100 * total))
-    return bucket_bound(bisect.bisect_left(list(itertools.accumulate(counts)), rank))
+    return bisect.bisect_left(list(itertools.accumulate(counts)), rank)
+
+
+def since(start: Sequence[int] | None, end: Sequence[int]) -> list[int]:
+    """Counts from `start` to `end`, bucket by bucket (from zero without a start)."""
+    return [n - (start[i] if start is not None else 0) for i, n in enumerate(end)]
 
 
 def busy_seconds(pid: int) -> float:

@@ -19,7 +19,17 @@ from asyncsafe_lint.untrusted import printable, printable_lines
 from pytest_asyncsafe.channel import MAX_SAMPLES, SAMPLE_SIGNAL, ServerChannel, WorkerState, pid_alive, stalled_since
 from pytest_asyncsafe.deaths import Death
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.events import Event, Ready, SampleTaken, ShutdownStarted, StallOver, TimedOut, phase
+from pytest_asyncsafe.events import (
+    Event,
+    PoolExhausted,
+    Ready,
+    SampleTaken,
+    ShutdownStarted,
+    StallOver,
+    TimedOut,
+    phase,
+)
+from pytest_asyncsafe.readings import WorkerReading
 from pytest_asyncsafe.saturation import LoopReading, busy_seconds, run_queue_seconds
 from pytest_asyncsafe.settings import ServerSettings
 from pytest_asyncsafe.stalls import Sample, Stall
@@ -50,6 +60,8 @@ class Server:
         self.worker_pids: list[int] = []
         #: Every stall the workers recorded (from `RECORDING_FLOOR` up), over or going on.
         self.stalls: list[Stall] = []
+        #: Each time a worker's thread pool ran dry (once a second at most per worker).
+        self.dry_pools: list[PoolExhausted] = []
         #: Stack samples not yet matched with the stall they were taken in, by worker.
         self._samples: dict[int, deque[Sample]] = defaultdict(lambda: deque(maxlen=MAX_SAMPLES * 4))
         self._ready_at: dict[int, float] = {}
@@ -178,6 +190,8 @@ class Server:
                 self._stopping.add(event.pid)
             elif isinstance(event, TimedOut):
                 self._timed_out[event.pid] = event
+            elif isinstance(event, PoolExhausted):
+                self.dry_pools.append(event)
         return events
 
     def ongoing(self, now: float) -> list[Stall]:
@@ -245,11 +259,14 @@ class Server:
         self.poll()
         return settled
 
-    def loop_readings(self) -> dict[int, LoopReading]:
-        """Where each live worker's loop stands now: what a load run's saturation is
-        measured between."""
+    def worker_readings(self) -> dict[int, WorkerReading]:
+        """Where each live worker's loop and thread pool stand now: what a load run's
+        saturation and thread-pool use are measured between."""
         return {
-            state.pid: LoopReading(state.pid, time.monotonic(), busy_seconds(state.pid), self.channel.lags(state.pid))
+            state.pid: WorkerReading(
+                LoopReading(state.pid, time.monotonic(), busy_seconds(state.pid), self.channel.lags(state.pid)),
+                self.channel.threadpool(state.pid),
+            )
             for state in self._live_states()
         }
 

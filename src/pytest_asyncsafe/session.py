@@ -10,6 +10,7 @@ import pytest
 
 from pytest_asyncsafe.budget import Budget
 from pytest_asyncsafe.deaths import describe as describe_death
+from pytest_asyncsafe.events import PoolExhausted
 from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
@@ -39,11 +40,23 @@ class Charged:
     duration: float
 
 
+@dataclass(frozen=True)
+class DryPool:
+    """A worker's thread pool that ran dry during a test: every thread taken, a task
+    waiting for one."""
+
+    test: str
+    server: Server
+    event: PoolExhausted
+
+
 @dataclass
 class AsyncsafeSession:
     settings: Settings
     servers: list[Server] = field(default_factory=list)
     charged: list[Charged] = field(default_factory=list)
+    #: The first time each worker's thread pool ran dry in each test.
+    dry_pools: list[DryPool] = field(default_factory=list)
     _session_server: Server | None = None
     _session_error: ServerError | None = None
     #: Workers already reported dead, so each death fails one test only.
@@ -132,7 +145,8 @@ class AsyncsafeSession:
     # --- verdicts -------------------------------------------------------------------------------
     def stalls_during(self, test: str, start: float, threshold: float, allowed: bool) -> list[Charged]:
         """Stalls at least `threshold` long that began since `start` (and since the last
-        check: the call and the teardown of a test are checked in turn)."""
+        check: the call and the teardown of a test are checked in turn).  The thread pools
+        that ran dry in the same time are noted too (`dry_pools`)."""
         running = [server for server in self.servers if server.process is not None and server.process.poll() is None]
         if not running:
             return []
@@ -145,6 +159,11 @@ class AsyncsafeSession:
                 # Startup stalls (imports, lifespan startup) are the server's, not the test's.
                 if length >= threshold and stall.phase != "startup":
                     found.append(Charged(test, stall, server, threshold, allowed, length))
+            noted = {(dry.test, dry.event.pid) for dry in self.dry_pools}
+            for event in server.dry_pools:
+                if since <= event.time < settled and (test, event.pid) not in noted:
+                    noted.add((test, event.pid))
+                    self.dry_pools.append(DryPool(test, server, event))
         self.charged.extend(found)
         return found
 

@@ -69,3 +69,8 @@ def table(
         "-+-".join("-" * width for width in widths) if pipes else "-" * sum(widths) + "-" * len(sep) * (len(widths) - 1)
     )
     return [line(header), rule, *(line(row) for row in body)]
+
+
+def json_number(value: float) -> float | None:
+    """`value` for a JSON document: NaN and infinities (no value) as null."""
+    return value if math.isfinite(value) else None

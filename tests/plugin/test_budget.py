@@ -15,12 +15,13 @@ import pytest
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
 from pytest_asyncsafe.load import LoadResult, LoadShape
 from pytest_asyncsafe.plugin import BUDGET, _recorder
-from pytest_asyncsafe.report import load_json, load_table, saturation_lines
+from pytest_asyncsafe.report import load_json, load_table, worker_lines
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.session import AsyncsafeSession
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Frame, Sample, Stall
 from pytest_asyncsafe.stats import Latencies
+from pytest_asyncsafe.threadpool import ThreadPool
 from pytest_asyncsafe.units import describe_unfinished
 
 from .support import APP_DIR, run, write_ini
@@ -38,6 +39,7 @@ def make_result(
     invalid: str | None = None,
     shape: LoadShape | None = None,
     saturation: tuple[Saturation, ...] = (),
+    threadpool: tuple[ThreadPool, ...] = (),
     unfinished: list[float] | None = None,
 ) -> LoadResult:
     """A run whose answered requests took `milliseconds`, and whose `unfinished` ones had
@@ -54,12 +56,14 @@ def make_result(
         finished=100.0 + elapsed,
         invalid=invalid,
         saturation=saturation,
+        threadpool=threadpool,
         unfinished=sorted(waits, reverse=True),
     )
 
 
 #: Two workers: one at capacity, one with room to spare.
 SATURATION = (Saturation(4242, 0.97, 0.012, 0.31, 0.48), Saturation(4243, 0.5, 0.001, 0.004, 0.02))
+THREADPOOL = (ThreadPool(4242, 40, 40, 12, 0.08, 0.1), ThreadPool(4243, 3, 40, 0, 0.0, 0.0))
 
 #: 1..100 ms: p50 50 ms, p90 90 ms, p95 95 ms, p99 99 ms, max 100 ms.
 HUNDRED = [float(ms) for ms in range(1, 101)]
@@ -93,7 +97,7 @@ def test_parse_reads_durations_fractions_and_rates_in_a_fixed_order() -> None:
     [
         (
             {"p59": "1s"},
-            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, threadpool_wait=, error_rate=, min_rps=)",
         ),
         ({"p95": "fast"}, "latency_budget: p95: invalid duration 'fast' (use e.g. 250ms, 2s or 1.5)"),
         ({"p95": "-5ms"}, "latency_budget: p95: invalid duration '-5ms' (use e.g. 250ms, 2s or 1.5)"),
@@ -116,7 +120,7 @@ def test_parse_reads_durations_fractions_and_rates_in_a_fixed_order() -> None:
         ({"min_rps": "lots"}, "latency_budget: min_rps: expected a number of requests a second, got 'lots'"),
         (
             {},
-            "latency_budget: no budget given (use some of p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+            "latency_budget: no budget given (use some of p50=, p90=, p95=, p99=, max=, threadpool_wait=, error_rate=, min_rps=)",
         ),
     ],
     ids=[
@@ -367,27 +371,30 @@ def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
     state = session()
     budget = Budget.parse({"p95": "90ms"}, "latency_budget")
     state.record_load(TEST, make_result(HUNDRED, statuses={200: 98, 500: 2}), budget, enforce=True)
-    state.record_load(TEST, make_result(HUNDRED, saturation=SATURATION), budget, enforce=True)
+    state.record_load(TEST, make_result(HUNDRED, saturation=SATURATION, threadpool=THREADPOOL), budget, enforce=True)
     state.record_load("tests/test_api.py::test_health", make_result([2.0] * 10, target="GET /health"), None,
                       enforce=True)  # fmt: skip
     state.record_load(TEST, make_result(HUNDRED, invalid="lagged"), budget, enforce=True)
     assert load_table(state.loads) == [
         "test                            target         shape                        requests    rps      p50      p95"
-        "      p99     errors     busy      loop lag p50/p99/max  verdict",
-        "-" * 173,
+        "      p99     errors     busy      loop lag p50/p99/max     threads  verdict",
+        "-" * 185,
         "tests/test_api.py::test_items   GET /items     10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms  2 (2.00%)        -                         -  FAIL",
+        "  99.0 ms  2 (2.00%)        -                         -           -  FAIL",
         "tests/test_api.py::test_items   GET /items #2  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms          0  97% 50%  12/310/480 ms, 1/4/20 ms  FAIL",
+        "  99.0 ms          0  97% 50%  12/310/480 ms, 1/4/20 ms  40/40 3/40  FAIL",
         "tests/test_api.py::test_health  GET /health    10 concurrent, 10 requests         10   20.0   2.0 ms   2.0 ms"
-        "   2.0 ms          0        -                         -  -",
+        "   2.0 ms          0        -                         -           -  -",
         "tests/test_api.py::test_items   GET /items #3  10 concurrent, 100 requests       100  200.0  50.0 ms  95.0 ms"
-        "  99.0 ms          0        -                         -  INVALID",
+        "  99.0 ms          0        -                         -           -  INVALID",
     ]
-    # A line for the worker at capacity, none for the one with room to spare.
-    assert saturation_lines(state.loads) == [
+    # A line for the worker at capacity and for the pool that ran dry, none for the others.
+    assert worker_lines(state.loads) == [
         "tests/test_api.py::test_items GET /items #2: worker 4242 busy 97% of the run, loop lag p99 310 ms: "
-        "this worker is at capacity; see more workers or a faster handler"
+        "this worker is at capacity; see more workers or a faster handler",
+        "tests/test_api.py::test_items GET /items #2: worker 4242 thread pool: 40 of 40 threads in use at most, 12 "
+        "tasks waiting for one at most, wait p99 80 ms, max 100 ms: the pool ran dry; every sync route (def routes, "
+        "sync dependencies, run_in_threadpool) queued behind the ones holding it",
     ]
 
 
@@ -397,7 +404,7 @@ def test_the_summary_table_and_the_json_count_unfinished_requests() -> None:
     run_ = state.record_load(TEST, result, Budget.parse({"max": "1s"}, "latency_budget"), enforce=True)
     assert load_table([run_])[2] == (
         "tests/test_api.py::test_items  GET /items  10 concurrent, 27 requests        30  60.0  15.0 ms  1300.0 ms"
-        "  1500.0 ms  4 (13.33%, 3 unfinished)     -                     -  FAIL"
+        "  1500.0 ms  4 (13.33%, 3 unfinished)     -                     -        -  FAIL"
     )
     data = load_json(run_)
     assert (data["count"], data["ok"], data["errors"], data["unfinished"]) == (30, 26, {}, [1.5, 1.3, 1.2])
@@ -442,6 +449,7 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
         "mean": pytest.approx(0.004 / 3),
         "health": {"loop_lag_p99": 0.001},
         "saturation": [],
+        "threadpool": [],
         "invalid": None,
         "budget": {"p99": 0.001, "error_rate": 0.5},
         "budget_rows": [
@@ -490,7 +498,7 @@ def test_a_bad_latency_budget_marker_errors_its_test_at_setup(project: pytest.Py
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at setup of test_typo _*",
-            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=)",
+            "latency_budget: unknown keyword 'p59' (a budget takes p50=, p90=, p95=, p99=, max=, threadpool_wait=, error_rate=, min_rps=)",
             "*_ ERROR at setup of test_positional _*",
             "latency_budget: takes keywords only, e.g. latency_budget(p95=\"200ms\"), got ('200ms',)",
             "*_ ERROR at setup of TestClass.test_bad_duration _*",
@@ -560,14 +568,14 @@ def test_a_budget_miss_fails_the_test_and_every_run_is_in_the_summary(pytester: 
             "E         p95    | <= 10.0 ms |  12.5 ms | FAIL",
             "*= asyncsafe: load runs =*",
             "test                     target        shape                       requests     rps      p50      p95      "
-            "p99  errors  busy  loop lag p50/p99/max  verdict",
+            "p99  errors  busy  loop lag p50/p99/max  threads  verdict",
             "-*",
             "test_load.py::test_slow  GET /slow     4 concurrent, 100 requests       100  1000.0  12.5 ms  12.5 ms  "
-            "12.5 ms       0     -                     -  FAIL",
+            "12.5 ms       0     -                     -        -  FAIL",
             "test_load.py::test_fast  GET /fast     4 concurrent, 100 requests       100  1000.0   2.0 ms   2.0 ms   "
-            "2.0 ms       0     -                     -  pass",
+            "2.0 ms       0     -                     -        -  pass",
             "test_load.py::test_fast  GET /fast #2  4 concurrent, 100 requests       100  1000.0   3.0 ms   3.0 ms   "
-            "3.0 ms       0     -                     -  pass",
+            "3.0 ms       0     -                     -        -  pass",
         ]
     )
 

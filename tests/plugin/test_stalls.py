@@ -173,7 +173,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
 
     # --asyncsafe-json: every charged stall, its test id and its stack.
     written = json.loads((project.path / "stalls.json").read_text())
-    assert set(written) == {"stalls", "startup_stalls", "load_runs"}
+    assert set(written) == {"stalls", "startup_stalls", "dry_pools", "load_runs"}
     assert written["load_runs"] == []
     by_test = {stall["test"]: stall for stall in written["stalls"]}
     assert set(by_test) == {f"test_mixed.py::{name}" for name in BLOCKING}

@@ -52,6 +52,9 @@ def _recommended(report: dict[str, Any], up_to: int) -> int:
             p["cpu_per_worker"],
             Memory(p["rss_bytes_per_worker"], p["pss_bytes_per_worker"], p["uss_bytes_per_worker"]),
             p["loop_busy"],
+            p["loop_lag_p99"],
+            p["threads_in_use"],
+            p["threads_total"],
             0.0,
             1.0,
             p["generator_bound"],
@@ -86,7 +89,7 @@ def test_a_cpu_bound_route_scales_to_two_cpus_and_no_further(tmp_path: Path) -> 
     # The table, and a progress line per step on stderr.
     assert done.stdout.splitlines()[2].split() == [
         "workers", "capacity", "req/s", "p50", "p99", "CPU/worker", "PSS/worker", "RSS/worker", "memory", "needed",
-        "loop", "busy", "verdict",
+        "loop", "busy", "threads", "verdict",
     ]  # fmt: skip
     assert f"recommendation: {report['recommendation']['reason']} (bound: cpu)" in done.stdout
     assert "4 worker(s): starting the server" in done.stderr

@@ -113,10 +113,17 @@ def test_the_default_counts_go_up_to_twice_the_cpus() -> None:
     assert default_workers(0.5) == [1]
 
 
-def point(workers: int, capacity: float, pss_mib: float = 50, cpu_ms: float = 3.0, p50_ms: float = 3.2) -> Point:
+def point(
+    workers: int,
+    capacity: float,
+    pss_mib: float = 50,
+    cpu_ms: float = 3.0,
+    p50_ms: float = 3.2,
+    generator_bound: bool = False,
+) -> Point:
     return Point(
-        workers, capacity, 0.004, 0.008, 0.010, 0.0, 0.9, Memory(0, int(pss_mib * 2**20), 0), 0.8,
-        cpu_ms / 1000, p50_ms / 1000, False,
+        workers, capacity, 0.004, 0.008, 0.010, 0.0, 0.9, Memory(0, int(pss_mib * 2**20), 0), 0.8, 0.002, 3, 40,
+        cpu_ms / 1000, p50_ms / 1000, generator_bound, 1,
     )  # fmt: skip
 
 
@@ -129,6 +136,15 @@ def test_the_smallest_count_near_the_best_is_recommended_and_the_cpu_named() -> 
     assert recommendation.reason == (
         "2 workers: 580 req/s at p99 10 ms; more workers add +3% (CPU limit 2, cgroup v2 cpu.max); "
         "CPU-bound (3.0 ms of CPU per request of 3.2 ms): about one worker per CPU"
+    )
+
+
+def test_a_capacity_the_generator_could_not_reach_is_called_a_lower_bound() -> None:
+    recommendation = recommend([point(1, 300), point(2, 580, generator_bound=True)], LIMITS)
+    assert recommendation.workers == 2
+    assert recommendation.reason.endswith(
+        "about one worker per CPU; the capacity of 2 worker(s) is a lower bound: the load generator could not send "
+        "more, even from as many processes as CPUs"
     )
 
 

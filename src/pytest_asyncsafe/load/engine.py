@@ -20,7 +20,7 @@ from pytest_asyncsafe.load.result import LoadResult
 from pytest_asyncsafe.load.shape import MAX_DURATION, MAX_REQUESTS, LoadShape, scheduled_count
 from pytest_asyncsafe.load.tally import Tally
 from pytest_asyncsafe.load.workload import Load, Unit
-from pytest_asyncsafe.saturation import LoopReading, between
+from pytest_asyncsafe.readings import WorkerReading, between
 
 #: Once a run's time is up, the requests in flight get twice the run's p99 to finish, at
 #: least this long, and at most twice the request timeout (connecting, then reading: a
@@ -30,8 +30,8 @@ from pytest_asyncsafe.saturation import LoopReading, between
 ANSWER_GRACE = 1.0
 
 
-#: Where each worker's loop of the server under load stands now (see `saturation`).
-Readings = Callable[[], Mapping[int, LoopReading]]
+#: Where each worker of the server under load stands now (see `readings`).
+Readings = Callable[[], Mapping[int, WorkerReading]]
 
 
 async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings) -> LoadResult:
@@ -52,7 +52,7 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
         finally:
             watching.cancel()
             gc.unfreeze()
-        saturation = between(before, readings())
+        saturation, threadpool = between(before, readings())
         cpu = time.thread_time() - cpu
     finally:
         await load.aclose()
@@ -78,6 +78,7 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
         health=health,
         rejected_latencies=tally.rejected_latencies,
         saturation=saturation,
+        threadpool=threadpool,
         unfinished=tally.unfinished,
     )
 

@@ -6,6 +6,7 @@ table a miss reads as), the verdict of `LoadResult.rejected_fast` (`Rejections`)
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.load.shape import LoadShape
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.stats import Latencies
+from pytest_asyncsafe.threadpool import ThreadPool
 from pytest_asyncsafe.units import describe_unfinished, format_ms
 
 
@@ -50,6 +52,9 @@ class LoadResult:
     #: How busy each worker's loop was, and how late it ran (one entry a worker, by pid;
     #: none when the runner cannot read the server's loops).
     saturation: tuple[Saturation, ...] = ()
+    #: Each worker's thread pool (AnyIO's default thread limiter) over the run, by pid:
+    #: how many threads were in use at most, and how long tasks waited for one.
+    threadpool: tuple[ThreadPool, ...] = ()
     #: Requests still unanswered when the run ended (see `engine._settle`): how long each had
     #: waited, in seconds, longest first.  Each counts as a request that failed, and its
     #: wait is in `latencies` too: a lower bound of its latency, so that the percentiles
@@ -103,11 +108,19 @@ class LoadResult:
         return self.latencies.mean
 
     @property
+    def threadpool_wait(self) -> float:
+        """The longest any task waited for a thread of a worker's pool, in seconds: 0 when
+        none did (or none asked for one), NaN when the pools were not read."""
+        if not self.threadpool:
+            return math.nan
+        return max((pool.wait_max for pool in self.threadpool if not math.isnan(pool.wait_max)), default=0.0)
+
+    @property
     def histogram(self) -> list[tuple[float, int]]:
         return self.latencies.histogram()
 
     def metric(self, name: str) -> float:
-        """A metric by its budget name: p50, p90, p95, p99, max, mean, error_rate, rps."""
+        """A metric by its budget name: p50, p90, p95, p99, max, mean, error_rate, rps, threadpool_wait."""
         value = getattr(self, name)
         return float(value) if not isinstance(value, float) else value
 
@@ -201,6 +214,7 @@ def combined(parts: Sequence[LoadResult]) -> LoadResult:
         health={key: max(part.health.get(key, 0.0) for part in parts) for key in keys},
         rejected_latencies=Latencies(value for part in parts for value in part.rejected_latencies),
         saturation=next((part.saturation for part in parts if part.saturation), ()),
+        threadpool=next((part.threadpool for part in parts if part.threadpool), ()),
         unfinished=sorted((wait for part in parts for wait in part.unfinished), reverse=True),
     )
 

@@ -19,7 +19,7 @@ from pytest_asyncsafe.load.result import InvalidLoadRun, LoadResult
 from pytest_asyncsafe.load.shape import LoadUsageError, parse_shape
 from pytest_asyncsafe.load.transport import LeanTransport
 from pytest_asyncsafe.load.workload import Replay, Scenario
-from pytest_asyncsafe.saturation import LoopReading
+from pytest_asyncsafe.readings import WorkerReading
 
 #: Where the generator sends load: this machine only, whatever base URL it is given.
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -31,7 +31,7 @@ class LoadTarget(Protocol):
     @property
     def base_url(self) -> str: ...
 
-    def loop_readings(self) -> Mapping[int, LoopReading]: ...
+    def worker_readings(self) -> Mapping[int, WorkerReading]: ...
 
 
 class LoadRunner:
@@ -60,7 +60,7 @@ class LoadRunner:
 
     def on(self, server: LoadTarget) -> LoadRunner:
         """The same runner, loading `server` instead."""
-        return LoadRunner(server.base_url, self._on_result, server.loop_readings)
+        return LoadRunner(server.base_url, self._on_result, server.worker_readings)
 
     def get(self, path: str, **keywords: Any) -> LoadResult:
         __tracebackhide__ = True  # a usage error or a missed budget points at the test

@@ -68,8 +68,14 @@ class Point:
     cpu_per_worker: float
     #: Memory per worker at capacity (the mean over the workers).
     memory: Memory
-    #: The share of the run each worker's loop was busy at capacity (the mean).
+    #: The share of the run each worker's loop was busy at capacity (the mean), and how
+    #: late its beats ran (the p99, the worst worker's).
     loop_busy: float
+    loop_lag_p99: float
+    #: The most threads of a worker's pool in use at once at capacity (the busiest
+    #: worker's), and the pool's size: a pool that ran dry caps the capacity of sync routes.
+    threads_in_use: int
+    threads_total: int
     #: CPU seconds per request at the lowest rate measured, and the p50 latency there:
     #: a request mostly computing (CPU-bound) against one mostly waiting (I/O-bound).
     cpu_per_request: float
@@ -134,6 +140,8 @@ def measure_point(server: Server, generators: Generators, budget: Goal, progress
     if best is None:
         return _unmeasured(server, lowest.result, cpu_per_request, processes, generator_bound)
     busy = [s.busy for s in best.result.saturation if math.isfinite(s.busy)]
+    lags = [s.lag_p99 for s in best.result.saturation if math.isfinite(s.lag_p99)]
+    pools = best.result.threadpool
     return Point(
         workers=server.settings.workers,
         capacity_rps=best.rate,
@@ -144,6 +152,9 @@ def measure_point(server: Server, generators: Generators, budget: Goal, progress
         cpu_per_worker=sum(best.cpu.values()) / len(best.cpu) if best.cpu else math.nan,
         memory=_memory(server),
         loop_busy=sum(busy) / len(busy) if busy else math.nan,
+        loop_lag_p99=max(lags, default=math.nan),
+        threads_in_use=max((pool.peak_in_use for pool in pools), default=0),
+        threads_total=max((pool.total for pool in pools), default=0),
         cpu_per_request=cpu_per_request,
         unloaded_p50=lowest.result.latencies.percentile(50),
         generator_bound=generator_bound,
@@ -207,7 +218,7 @@ def _unmeasured(
     """A point where no rate met the budget: its cost, and the latency at the lowest rate tried."""
     return Point(
         server.settings.workers, 0.0, math.nan, math.nan, math.nan, math.nan, math.nan, _memory(server), math.nan,
-        cpu_per_request, lowest.latencies.percentile(50), generator_bound, generators,
+        math.nan, 0, 0, cpu_per_request, lowest.latencies.percentile(50), generator_bound, generators,
     )  # fmt: skip
 
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from pytest_asyncsafe.tune.recommend import needed
 from pytest_asyncsafe.tune.sweep import TuneReport
-from pytest_asyncsafe.units import format_bytes, format_ms, table
+from pytest_asyncsafe.units import format_bytes, format_ms, json_number, table
 
 HEADER = (
     "workers", "capacity req/s", "p50", "p99", "CPU/worker", "PSS/worker", "RSS/worker", "memory needed", "loop busy",
-    "verdict",
+    "threads", "verdict",
 )  # fmt: skip
 
 
@@ -42,10 +42,11 @@ def render(report: TuneReport) -> list[str]:
                 format_bytes(point.memory.rss_bytes),
                 format_bytes(needed(point)),
                 "-" if math.isnan(point.loop_busy) else f"{point.loop_busy:.0%}",
+                f"{point.threads_in_use}/{point.threads_total}" if point.threads_total else "-",
                 verdict,
             )
         )
-    lines += table(HEADER, rows, right=range(1, 9), pipes=False)
+    lines += table(HEADER, rows, right=range(1, 10), pipes=False)
     lines += ["", f"recommendation: {report.recommendation.reason} (bound: {report.recommendation.bound})"]
     if report.skipped:
         lines.append(f"not measured within --max-seconds: {', '.join(map(str, report.skipped))} workers")
@@ -53,9 +54,6 @@ def render(report: TuneReport) -> list[str]:
 
 
 def to_json(report: TuneReport) -> dict[str, Any]:
-    def number(value: float) -> float | None:
-        return value if math.isfinite(value) else None
-
     limits = report.limits
     return {
         "limits": {
@@ -68,15 +66,18 @@ def to_json(report: TuneReport) -> dict[str, Any]:
             {
                 "workers": point.workers,
                 "capacity_rps": point.capacity_rps,
-                "p50": number(point.p50),
-                "p95": number(point.p95),
-                "p99": number(point.p99),
-                "error_rate": number(point.error_rate),
-                "cpu_per_worker": number(point.cpu_per_worker),
+                "p50": json_number(point.p50),
+                "p95": json_number(point.p95),
+                "p99": json_number(point.p99),
+                "error_rate": json_number(point.error_rate),
+                "cpu_per_worker": json_number(point.cpu_per_worker),
                 "rss_bytes_per_worker": point.memory.rss_bytes,
                 "pss_bytes_per_worker": point.memory.pss_bytes,
                 "uss_bytes_per_worker": point.memory.uss_bytes,
-                "loop_busy": number(point.loop_busy),
+                "loop_busy": json_number(point.loop_busy),
+                "loop_lag_p99": json_number(point.loop_lag_p99),
+                "threads_in_use": point.threads_in_use,
+                "threads_total": point.threads_total,
                 "generator_bound": point.generator_bound,
                 "generators": point.generators,
             }

@@ -22,6 +22,7 @@ from typing import Any
 from pytest_asyncsafe.channel import WorkerChannel
 from pytest_asyncsafe.events import (
     Cancelled,
+    PoolExhausted,
     Ready,
     ShutdownComplete,
     ShutdownFailed,
@@ -30,6 +31,7 @@ from pytest_asyncsafe.events import (
     WorkerStarted,
     phase,
 )
+from pytest_asyncsafe.worker import threadpool
 from pytest_asyncsafe.worker.monitor import LoopMonitor
 from pytest_asyncsafe.worker.orphans import die_with_parent
 from pytest_asyncsafe.worker.tasks import leftover_tasks, track_origins
@@ -139,6 +141,14 @@ class Watched:
             return {"id": key, "method": finished[0][0], "path": finished[0][1], "responded": True}
         return None
 
+    def _serving(self) -> tuple[str, str] | None:
+        """The request whose code runs now, as (method, path): one lookup."""
+        request = self._requests.get(SERVING.get())
+        return (request[0].get("method", "WS"), request[0].get("path", "")) if request is not None else None
+
+    def _pool_exhausted(self, total: int, holders: list[list[object]]) -> None:
+        self.channel.emit(PoolExhausted(self.channel.pid, time.monotonic(), total, holders))
+
     @staticmethod
     def _describe(key: int, scope: Scope, send: Send) -> dict[str, Any]:
         return {
@@ -152,6 +162,8 @@ class Watched:
         if self.monitor is None:
             self.monitor = LoopMonitor(asyncio.get_running_loop(), self.channel, self.threshold, self)
             self.monitor.start()
+            # Before the app's own lifespan runs, which may raise the limiter's size.
+            threadpool.install(self.channel.threadpool, self._serving, self._pool_exhausted)
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
