@@ -134,9 +134,23 @@ def test_the_smallest_count_near_the_best_is_recommended_and_the_cpu_named() -> 
     recommendation = recommend([point(1, 300), point(2, 580), point(4, 600)], LIMITS)
     assert (recommendation.workers, recommendation.bound, recommendation.cpu_bound) == (2, "cpu", True)
     assert recommendation.reason == (
-        "2 workers: 580 req/s at p99 10 ms; more workers add +3% (CPU limit 2, cgroup v2 cpu.max); "
-        "CPU-bound (3.0 ms of CPU per request of 3.2 ms): about one worker per CPU"
+        "2 workers: 580 req/s at p99 10 ms; more workers add +3% (CPU limit 2, cgroup v2 cpu.max); over 2 workers "
+        "they share the same CPUs; CPU-bound (3.0 ms of CPU per request of 3.2 ms): about one worker per CPU"
     )
+
+
+def test_past_one_worker_per_cpu_a_cpu_bound_app_gets_no_more_and_an_io_bound_one_two_per_cpu() -> None:
+    # 4 workers on 2 CPUs measured 15% over 2: the host's slack, not the container's.
+    cpu_bound = recommend([point(1, 300), point(2, 500), point(4, 575)], LIMITS)
+    assert (cpu_bound.workers, cpu_bound.bound) == (2, "cpu")
+    assert "; more workers add +15% (CPU limit 2, cgroup v2 cpu.max); over 2 workers they share" in cpu_bound.reason
+    waiting = [
+        point(1, 300, cpu_ms=0.5, p50_ms=20),
+        point(2, 500, cpu_ms=0.5, p50_ms=20),
+        point(4, 575, cpu_ms=0.5, p50_ms=20),
+    ]
+    io_bound = recommend(waiting, LIMITS)
+    assert (io_bound.workers, io_bound.bound, io_bound.cpu_bound) == (4, "cpu", False)
 
 
 def test_a_capacity_the_generator_could_not_reach_is_called_a_lower_bound() -> None:
