@@ -6,20 +6,32 @@ and a `threadpool_wait` budget fails on the waits."""
 from __future__ import annotations
 
 import json
+import re
+from importlib.metadata import version
 
 import pytest
 
 from .support import run, write_ini
 
+#: See `POOL`.
+EXACT = tuple(int(part) for part in version("anyio").split(".")[:2]) >= (4, 10)
+
 POOL = """
+from importlib.metadata import version
+
 import pytest
+
+# AnyIO before 4.10 hands a freed thread to a woken waiter and to a newcomer both: under
+# contention its pool runs more threads than its size (48 of 40, measured with 4.0).
+EXACT = tuple(int(part) for part in version("anyio").split(".")[:2]) >= (4, 10)
 
 
 def test_eighty_at_once_run_the_pool_dry(asyncsafe_load):
     result = asyncsafe_load.get("/reports/daily", concurrency=80, requests=240)
     assert result.status_counts == {200: 240}
     [pool] = result.threadpool
-    assert (pool.peak_in_use, pool.total, pool.exhausted) == (40, 40, True)
+    assert (pool.total, pool.exhausted) == (40, True)
+    assert pool.peak_in_use == 40 if EXACT else pool.peak_in_use >= 40
     # 80 connections, 40 threads: the others wait, about one report (100 ms) each.
     assert pool.peak_waiting >= 10
     assert 0.05 <= pool.wait_p99 <= pool.wait_max == result.threadpool_wait
@@ -59,8 +71,8 @@ def test_the_workers_pool_is_measured_and_a_wait_budget_held(project: pytest.Pyt
             "E         threadpool_wait | <= 50.0 ms | * ms | FAIL",
             "*= asyncsafe: load runs =*",
             "test * busy * loop lag p50/p99/max * threads * verdict",
-            "test_pool.py::test_eighty_at_once_run_the_pool_dry * 40/40  -",
-            "test_pool.py::test_eighty_at_once_run_the_pool_dry GET /reports/daily: worker * thread pool: 40 of 40 "
+            "test_pool.py::test_eighty_at_once_run_the_pool_dry * 4?/40  -",
+            "test_pool.py::test_eighty_at_once_run_the_pool_dry GET /reports/daily: worker * thread pool: 4? of 40 "
             "threads in use at most, * tasks waiting for one at most, wait p99 *, max *: the pool ran dry; every sync "
             "route (def routes, sync dependencies, run_in_threadpool) queued behind the ones holding it",
         ]
@@ -71,8 +83,10 @@ def test_the_workers_pool_is_measured_and_a_wait_budget_held(project: pytest.Pyt
         "test_pool.py::test_eighty_at_once_run_the_pool_dry",
         "test_pool.py::test_a_threadpool_wait_budget",
     ]
-    held = ": all 40 threads of its pool in use and a task waiting for one; held by GET /reports/daily (40)"
-    assert all(line.endswith(held) for line in dry)
+    held = [re.search(r"; held by GET /reports/daily \((\d+)\)$", line) for line in dry]
+    assert [int(match[1]) if match else None for match in held] == [40, 40] if EXACT else all(held)
     report = json.loads((project.path / "report.json").read_text())
-    [dry] = [run_ for run_ in report["load_runs"] if run_["test"].endswith("run_the_pool_dry")]
-    assert [(pool["peak_in_use"], pool["total"], pool["exhausted"]) for pool in dry["threadpool"]] == [(40, 40, True)]
+    [dry_run] = [run_ for run_ in report["load_runs"] if run_["test"].endswith("run_the_pool_dry")]
+    [pool] = dry_run["threadpool"]
+    assert (pool["total"], pool["exhausted"]) == (40, True)
+    assert pool["peak_in_use"] == 40 if EXACT else pool["peak_in_use"] >= 40
