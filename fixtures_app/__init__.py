@@ -23,12 +23,15 @@ Nothing here talks to the network beyond 127.0.0.1.  Environment variables:
 ``FIXTURES_WORKDIR``
     Directory for the scratch files (catalog dump, SQLite database).  Default: a fresh
     temporary directory, removed at shutdown.
+``FIXTURES_PAYMENTS_URL``
+    Base URL of the payments service ``/checkout`` calls (in the tests, an
+    ``asyncsafe_upstream``).  Unset, ``/checkout`` answers 503.
 ``FIXTURES_THREAD_TOKENS``
     The size of each worker's thread pool, set in the lifespan as services raise it
     (``anyio.to_thread.current_default_thread_limiter().total_tokens``).  Default: AnyIO's 40.
 
 Layout: `main` (the app, lifespan, middleware), `routes/` (`hazards`, `safe`,
-`outbound`, `items`, `lifecycle`, `reports`), `dependencies`, `services`, `jobs` (sync code with missing
+`outbound`, `items`, `lifecycle`, `reports`, `checkout`), `dependencies`, `services`, `jobs` (sync code with missing
 timeouts), `legacy` and `hybrid` (deprecated lifecycle hooks: two more apps),
 `upstream` (the stub), `resources` (what the lifespan opens and closes), and for the
 plugin's tests `variants` (small apps whose startup fails, hangs or blocks) and

@@ -17,7 +17,7 @@ import os
 from fastapi import FastAPI, Request
 
 from fixtures_app.main import health, lifespan
-from fixtures_app.routes import hazards, items, lifecycle, outbound, reports, safe
+from fixtures_app.routes import checkout, hazards, items, lifecycle, outbound, reports, safe
 
 
 class MissingSetting(RuntimeError):
@@ -26,7 +26,15 @@ class MissingSetting(RuntimeError):
 
 def create_app() -> FastAPI:
     app = FastAPI(title="fixtures_app (factory)", version="1.0.0", lifespan=lifespan)
-    for router in (items.router, safe.router, outbound.router, hazards.router, lifecycle.router, reports.router):
+    for router in (
+        items.router,
+        safe.router,
+        outbound.router,
+        hazards.router,
+        lifecycle.router,
+        reports.router,
+        checkout.router,
+    ):
         app.include_router(router)
     app.add_api_route("/health", health, tags=["ops"])
     app.add_api_route("/built", built)

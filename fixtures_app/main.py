@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from fixtures_app.config import AppConfig
 from fixtures_app.models import Family, Health
 from fixtures_app.resources import Resources, prepare_workspace, remove_workspace
-from fixtures_app.routes import hazards, items, lifecycle, outbound, reports, safe
+from fixtures_app.routes import checkout, hazards, items, lifecycle, outbound, reports, safe
 from fixtures_app.upstream import StubUpstream
 from fixtures_app.warmup import warm_up
 
@@ -75,6 +75,7 @@ app.include_router(outbound.router)
 app.include_router(hazards.router)
 app.include_router(lifecycle.router)
 app.include_router(reports.router)
+app.include_router(checkout.router)
 
 
 @app.get("/health", tags=["ops"])

@@ -5,7 +5,8 @@ Each Uvicorn worker owns two files in the server's channel directory:
 - `<pid>.jsonl`: events, one JSON object per line, appended (ready, stall, sample...).
 - `<pid>.state`: numbers the worker overwrites in place through `mmap`, cheap enough
   to update on every heartbeat and every request: when the loop last beat (and how
-  long its thread had waited for a CPU by then), how many requests are in flight, its
+  long its thread had waited for a CPU by then), how many requests are in flight and
+  how many it has received, its
   beats so far counted by lateness (a histogram, see `saturation`), and its thread
   limiter's counts (see `threadpool`).
 
@@ -44,8 +45,9 @@ from pytest_asyncsafe.threadpool import ThreadPoolReading
 SAMPLE_SIGNAL = signal.SIGURG
 
 _BEAT = struct.Struct("=dd")
-#: Last beat, run-queue wait by then, requests in flight (native order: the views' own).
-_STATE = struct.Struct("=ddq")
+#: Last beat, run-queue wait by then, requests in flight, requests received (native order:
+#: the views' own).
+_STATE = struct.Struct("=ddqq")
 _LAGS = struct.Struct(f"={LAG_BUCKETS}q")  # beats by lag bucket, after the state
 _THREADPOOL = struct.Struct(f"={THREADPOOL_SIZE}q")  # the thread limiter's counts, after the lags
 _SIZE = _STATE.size + _LAGS.size + _THREADPOOL.size
@@ -82,6 +84,8 @@ class WorkerState:
     #: Seconds the loop's thread had waited for a CPU by its last beat (see `saturation.run_queue_seconds`).
     waited: float
     in_flight: int
+    #: Requests (and websockets) the app has received so far.
+    received: int
 
 
 def stalled_since(state: WorkerState, threshold: float, now: float) -> float | None:
@@ -104,8 +108,9 @@ class WorkerChannel:
         # One-item typed views: storing into one is a plain subscript, cheaper than a
         # `pack_into` call, which matters for the count every request updates twice.
         self._beat = view[: _BEAT.size].cast("d")
-        #: `in_flight[0] = count`: the number of requests in flight.
-        self.in_flight = view[_BEAT.size : _STATE.size].cast("q")
+        #: `in_flight[0] = count`: the number of requests in flight; `received[0] += 1`: one more.
+        self.in_flight = view[_BEAT.size : _BEAT.size + 8].cast("q")
+        self.received = view[_BEAT.size + 8 : _STATE.size].cast("q")
         #: `lags[lag_bucket(lag)] += 1`: one more beat that came `lag` late.
         self.lags = view[_STATE.size : _STATE.size + _LAGS.size].cast("q")
         #: The thread limiter's counts, laid out as `threadpool.ThreadPoolReading.unpack` reads them.

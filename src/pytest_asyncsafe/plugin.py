@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pytest_asyncsafe.load import LoadResult, LoadRunner
     from pytest_asyncsafe.server import Server
     from pytest_asyncsafe.tune.sweep import TuneReport
+    from pytest_asyncsafe.upstream import Upstream
 
 STARTED = pytest.StashKey[float]()
 #: The test's own threshold, from its `asyncsafe_block_threshold` marker.
@@ -85,6 +86,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                     session, name=LINT_ITEM, nodeid=LINT_ITEM, package=package, rootdir=settings.server.rootdir
                 )
             )
+    if settings.lb_idle_timeout is not None:
+        from pytest_asyncsafe.keepalive import KEEPALIVE_ITEM, KeepAliveItem
+
+        items.append(
+            KeepAliveItem.from_parent(
+                session, name=KEEPALIVE_ITEM, nodeid=KEEPALIVE_ITEM, balancer=settings.lb_idle_timeout
+            )
+        )
     if settings.shutdown:
         from pytest_asyncsafe.shutdown import SHUTDOWN_ITEM, ShutdownItem
 
@@ -286,6 +295,19 @@ def asyncsafe_server_factory(pytestconfig: pytest.Config) -> Iterator[Callable[.
 
 
 @pytest.fixture
+def asyncsafe_upstream(pytestconfig: pytest.Config) -> Iterator[Upstream]:
+    """An upstream the app calls, on 127.0.0.1, that the test makes slow or broken:
+    `asyncsafe_upstream.blackhole()`, `.delay("5s")`, `.refuse()`, `.reset()`,
+    `.status(503)`, `.respond(body=..., status=...)`; `.requests` is what it received.
+    `asyncsafe_upstream("payments")` is the one named `payments`.  Point the app at it
+    with `asyncsafe_env = PAYMENTS_URL={asyncsafe_upstream}` (or
+    `{asyncsafe_upstream:payments}`); it answers `200 {}` again after each test."""
+    upstreams = pytestconfig.stash[SESSION].upstreams
+    yield upstreams.get()
+    upstreams.restore()
+
+
+@pytest.fixture
 def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
     """Measure the session's app for each worker count and size it, as `asyncsafe-tune`
     does: `asyncsafe_tune(path="/items", workers=[1, 2], p99="150ms")` returns a
@@ -318,7 +340,7 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
     ) -> TuneReport:
         __tracebackhide__ = True
         try:
-            settings = session.settings.server.replace(**server)
+            settings = session.resolve(session.settings.server.replace(**server))
             what = "asyncsafe_tune(p95=)" if p95 is not None else "asyncsafe_tune(p99=)"
             budget = Goal(parse_duration(p95 or p99 or "100ms", what), 95 if p95 else 99, error_rate)
             paths = [path] if isinstance(path, str) else list(path)

@@ -1,6 +1,6 @@
 """Where a worker stands now, read at a load run's start and at its end: its loop
-(`saturation`) and its thread pool (`threadpool`).  What the run measured of each is the
-difference."""
+(`saturation`), its thread pool (`threadpool`) and the requests it has received.  What
+the run measured of each is the difference."""
 
 from __future__ import annotations
 
@@ -17,15 +17,24 @@ class WorkerReading:
     loop: LoopReading
     #: None until the worker has mapped its thread limiter's counts.
     threadpool: ThreadPoolReading | None
+    received: int
 
 
-def between(
-    before: Mapping[int, WorkerReading], after: Mapping[int, WorkerReading]
-) -> tuple[tuple[Saturation, ...], tuple[ThreadPool, ...]]:
-    """Each worker's saturation and thread pool from `before` to `after`."""
-    return (
+@dataclass(frozen=True, slots=True)
+class WorkerFigures:
+    """What each worker did between two readings."""
+
+    saturation: tuple[Saturation, ...]
+    threadpool: tuple[ThreadPool, ...]
+    #: Requests each worker received, by pid (one that started meanwhile: since its start).
+    received: dict[int, int]
+
+
+def between(before: Mapping[int, WorkerReading], after: Mapping[int, WorkerReading]) -> WorkerFigures:
+    return WorkerFigures(
         saturation.between(_loops(before), _loops(after)),
         threadpool.between(_pools(before), _pools(after)),
+        {pid: end.received - (before[pid].received if pid in before else 0) for pid, end in sorted(after.items())},
     )
 
 

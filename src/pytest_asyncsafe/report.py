@@ -14,6 +14,7 @@ import pytest
 
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.durations import format_duration
+from pytest_asyncsafe.load.result import UNBALANCED
 from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server
@@ -136,12 +137,20 @@ def _lags(worker: Saturation) -> str:
 
 
 def worker_lines(runs: list[LoadRun]) -> list[str]:
-    """One line for each worker a run took to its capacity, and for each whose thread
-    pool it ran dry."""
+    """One line for each worker a run took to its capacity, for each whose thread pool
+    it ran dry, and for each that received more than its share of it."""
     lines = []
     for run in runs:
-        lines += [f"{run.label}: {worker.describe()}" for worker in run.result.saturation if worker.at_capacity]
-        lines += [f"{run.label}: {pool.describe()}" for pool in run.result.threadpool if pool.exhausted]
+        result = run.result
+        lines += [f"{run.label}: {worker.describe()}" for worker in result.saturation if worker.at_capacity]
+        lines += [f"{run.label}: {pool.describe()}" for pool in result.threadpool if pool.exhausted]
+        received = sum(result.per_worker.values())
+        lines += [
+            f"{run.label}: worker {pid} received {result.per_worker[pid]} of the run's {received} requests across "
+            f"{len(result.per_worker)} workers, {UNBALANCED} times an even share or more: a connection stays with the "
+            "worker that accepted it, so few long-lived connections (a proxy's pool, a load generator's) load few workers"
+            for pid in result.unbalanced
+        ]
     return lines
 
 
@@ -224,6 +233,7 @@ def load_json(run: LoadRun) -> dict[str, Any]:
         "health": {name: json_number(value) for name, value in result.health.items()},
         "saturation": [worker.to_json() for worker in result.saturation],
         "threadpool": [pool.to_json() for pool in result.threadpool],
+        "per_worker": {str(pid): count for pid, count in result.per_worker.items()},
         "invalid": result.invalid,
         "budget": run.budget.to_json() if run.budget is not None else None,
         "budget_rows": [

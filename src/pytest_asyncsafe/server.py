@@ -266,6 +266,7 @@ class Server:
             state.pid: WorkerReading(
                 LoopReading(state.pid, time.monotonic(), busy_seconds(state.pid), self.channel.lags(state.pid)),
                 self.channel.threadpool(state.pid),
+                state.received,
             )
             for state in self._live_states()
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.server import Server, ServerError
 from pytest_asyncsafe.settings import ServerSettings, Settings
 from pytest_asyncsafe.stalls import Stall, describe, during
+from pytest_asyncsafe.upstream import Upstreams
 
 if TYPE_CHECKING:
     from pytest_asyncsafe.drain import DrainReport
@@ -57,6 +59,8 @@ class AsyncsafeSession:
     charged: list[Charged] = field(default_factory=list)
     #: The first time each worker's thread pool ran dry in each test.
     dry_pools: list[DryPool] = field(default_factory=list)
+    #: The upstreams the servers' environments name (`asyncsafe_upstream`).
+    upstreams: Upstreams = field(default_factory=Upstreams)
     _session_server: Server | None = None
     _session_error: ServerError | None = None
     #: Workers already reported dead, so each death fails one test only.
@@ -89,9 +93,14 @@ class AsyncsafeSession:
         return self._session_server
 
     def start(self, settings: ServerSettings) -> Server:
-        server = Server(settings)
+        server = Server(self.resolve(settings))
         self.servers.append(server)
         return server.start()
+
+    def resolve(self, settings: ServerSettings) -> ServerSettings:
+        """`settings` with each upstream named in its environment started, and its base
+        URL in the variable's value (see `upstream`)."""
+        return dataclasses.replace(settings, env=self.upstreams.fill(settings.env))
 
     def stop(self, server: Server) -> None:
         self._retire(server)
@@ -117,6 +126,7 @@ class AsyncsafeSession:
     def close(self) -> None:
         for server in self.servers:
             server.close()
+        self.upstreams.close()
 
     # --- load runs ----------------------------------------------------------------------------
     def record_load(self, test: str, result: LoadResult, budget: Budget | None, *, enforce: bool) -> LoadRun:

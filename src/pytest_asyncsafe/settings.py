@@ -81,6 +81,9 @@ class Settings:
     #: ... with this many requests to this path in flight (none without a path).
     drain_path: str | None = None
     drain_in_flight: int = 10
+    #: `--asyncsafe-lb-idle-timeout`: the load balancer's idle timeout, in seconds, that
+    #: `asyncsafe::keepalive` holds the server's to (no such item without it).
+    lb_idle_timeout: float | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -100,6 +103,13 @@ def add_options(parser: pytest.Parser) -> None:
         ("json", "string", "write every stall, with its stack and test id, to this JSON file", None),
         ("drain-path", "string", "asyncsafe::shutdown keeps requests to this path in flight (default: none)", None),
         ("drain-in-flight", "string", "how many requests asyncsafe::shutdown keeps in flight (default: 10)", "10"),
+        (
+            "lb-idle-timeout",
+            "string",
+            "with --asyncsafe, check (asyncsafe::keepalive) that the server keeps idle connections open longer than "
+            "the load balancer in front of it, whose idle timeout this is (e.g. 60s)",
+            None,
+        ),
     ]
     group.addoption(
         "--asyncsafe",
@@ -215,6 +225,11 @@ def from_config(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"asyncsafe: {error}") from None
     if in_flight < 1:
         raise pytest.UsageError(f"asyncsafe: --asyncsafe-drain-in-flight: must be at least 1, got {in_flight}")
+    balancer = value("lb_idle_timeout")
+    try:
+        lb_idle_timeout = parse_duration(balancer, "--asyncsafe-lb-idle-timeout") if balancer else None
+    except ValueError as error:
+        raise pytest.UsageError(f"asyncsafe: {error}") from None
     return Settings(
         bool(enabled),
         server,
@@ -226,6 +241,7 @@ def from_config(config: pytest.Config) -> Settings:
         shutdown=config.getini("asyncsafe_shutdown"),
         drain_path=value("drain_path") or None,
         drain_in_flight=in_flight,
+        lb_idle_timeout=lb_idle_timeout,
     )
 
 

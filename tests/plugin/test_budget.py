@@ -40,6 +40,7 @@ def make_result(
     shape: LoadShape | None = None,
     saturation: tuple[Saturation, ...] = (),
     threadpool: tuple[ThreadPool, ...] = (),
+    per_worker: dict[int, int] | None = None,
     unfinished: list[float] | None = None,
 ) -> LoadResult:
     """A run whose answered requests took `milliseconds`, and whose `unfinished` ones had
@@ -57,6 +58,7 @@ def make_result(
         invalid=invalid,
         saturation=saturation,
         threadpool=threadpool,
+        per_worker=per_worker or {},
         unfinished=sorted(waits, reverse=True),
     )
 
@@ -371,7 +373,12 @@ def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
     state = session()
     budget = Budget.parse({"p95": "90ms"}, "latency_budget")
     state.record_load(TEST, make_result(HUNDRED, statuses={200: 98, 500: 2}), budget, enforce=True)
-    state.record_load(TEST, make_result(HUNDRED, saturation=SATURATION, threadpool=THREADPOOL), budget, enforce=True)
+    state.record_load(
+        TEST,
+        make_result(HUNDRED, saturation=SATURATION, threadpool=THREADPOOL, per_worker={4242: 70, 4243: 20, 4244: 10}),
+        budget,
+        enforce=True,
+    )
     state.record_load("tests/test_api.py::test_health", make_result([2.0] * 10, target="GET /health"), None,
                       enforce=True)  # fmt: skip
     state.record_load(TEST, make_result(HUNDRED, invalid="lagged"), budget, enforce=True)
@@ -395,6 +402,9 @@ def test_the_summary_table_has_a_row_per_run_with_aligned_columns() -> None:
         "tests/test_api.py::test_items GET /items #2: worker 4242 thread pool: 40 of 40 threads in use at most, 12 "
         "tasks waiting for one at most, wait p99 80 ms, max 100 ms: the pool ran dry; every sync route (def routes, "
         "sync dependencies, run_in_threadpool) queued behind the ones holding it",
+        "tests/test_api.py::test_items GET /items #2: worker 4242 received 70 of the run's 100 requests across 3 "
+        "workers, 2 times an even share or more: a connection stays with the worker that accepted it, so few "
+        "long-lived connections (a proxy's pool, a load generator's) load few workers",
     ]
 
 
@@ -450,6 +460,7 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
         "health": {"loop_lag_p99": 0.001},
         "saturation": [],
         "threadpool": [],
+        "per_worker": {},
         "invalid": None,
         "budget": {"p99": 0.001, "error_rate": 0.5},
         "budget_rows": [

@@ -353,3 +353,37 @@ def test_compare_fails_the_session_on_a_real_regression(project: pytest.Pytester
     result = run(project, "--asyncsafe-compare=before", "--asyncsafe-compare-fail=p95:5000%")
     assert result.ret == pytest.ExitCode.OK
     assert "performance regressed" not in result.stdout.str()
+
+
+BALANCE = """
+def test_eight_at_a_time(asyncsafe_server, asyncsafe_load):
+    # Each request on a connection of its own: a burst of kept-alive ones may all be
+    # accepted by one worker (and stay with it), fresh ones are shared as they come.
+    result = asyncsafe_load.get("/items", concurrency=8, requests=400, headers={"Connection": "close"})
+    assert sum(result.per_worker.values()) == result.count == 400
+    assert sorted(result.per_worker) == sorted(asyncsafe_server.worker_pids)
+
+
+def test_one_connection(asyncsafe_server, asyncsafe_load):
+    result = asyncsafe_load.get("/items", concurrency=1, requests=200)
+    # One kept-alive connection: the worker that accepted it received every request.
+    assert sorted(result.per_worker.values()) == [0, 200]
+    assert result.unbalanced == [pid for pid, count in result.per_worker.items() if count == 200]
+"""
+
+
+def test_each_worker_counts_the_requests_it_received_and_an_unshared_run_is_flagged(project: pytest.Pytester) -> None:
+    write_ini(project, extra="asyncsafe_workers = 2")
+    project.makepyfile(test_balance=BALANCE)
+    result = run(project, "--asyncsafe", "--asyncsafe-json", "report.json")
+
+    result.assert_outcomes(passed=2)
+    flagged = [line for line in result.stdout.lines if line.startswith("test_balance.py::test_one_connection GET")]
+    assert re.fullmatch(
+        r"test_balance\.py::test_one_connection GET /items: worker \d+ received 200 of the run's 200 requests across 2 "
+        r"workers, 2 times an even share or more: a connection stays with the worker that accepted it, so few "
+        r"long-lived connections \(a proxy's pool, a load generator's\) load few workers",
+        flagged[-1],
+    )
+    runs = json.loads((project.path / "report.json").read_text())["load_runs"]
+    assert [sum(run_["per_worker"].values()) for run_ in runs] == [400, 200]

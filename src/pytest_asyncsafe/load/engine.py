@@ -52,7 +52,7 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
         finally:
             watching.cancel()
             gc.unfreeze()
-        saturation, threadpool = between(before, readings())
+        workers = between(before, readings())
         cpu = time.thread_time() - cpu
     finally:
         await load.aclose()
@@ -77,8 +77,9 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
         invalid=generator_verdict(shape, tally, lags, health),
         health=health,
         rejected_latencies=tally.rejected_latencies,
-        saturation=saturation,
-        threadpool=threadpool,
+        saturation=workers.saturation,
+        threadpool=workers.threadpool,
+        per_worker=workers.received,
         unfinished=tally.unfinished,
     )
 

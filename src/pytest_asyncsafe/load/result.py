@@ -55,6 +55,8 @@ class LoadResult:
     #: Each worker's thread pool (AnyIO's default thread limiter) over the run, by pid:
     #: how many threads were in use at most, and how long tasks waited for one.
     threadpool: tuple[ThreadPool, ...] = ()
+    #: The requests each worker received during the run, by pid: how the load was shared.
+    per_worker: dict[int, int] = field(default_factory=dict)
     #: Requests still unanswered when the run ended (see `engine._settle`): how long each had
     #: waited, in seconds, longest first.  Each counts as a request that failed, and its
     #: wait is in `latencies` too: a lower bound of its latency, so that the percentiles
@@ -114,6 +116,17 @@ class LoadResult:
         if not self.threadpool:
             return math.nan
         return max((pool.wait_max for pool in self.threadpool if not math.isnan(pool.wait_max)), default=0.0)
+
+    @property
+    def unbalanced(self) -> list[int]:
+        """The workers that received twice their share of the run's requests or more (an
+        even share: the run's requests over the workers; of two workers, one that received
+        them all)."""
+        received = sum(self.per_worker.values())
+        if len(self.per_worker) < 2 or not received:
+            return []
+        share = received / len(self.per_worker)
+        return [pid for pid, count in self.per_worker.items() if count >= UNBALANCED * share]
 
     @property
     def histogram(self) -> list[tuple[float, int]]:
@@ -215,9 +228,13 @@ def combined(parts: Sequence[LoadResult]) -> LoadResult:
         rejected_latencies=Latencies(value for part in parts for value in part.rejected_latencies),
         saturation=next((part.saturation for part in parts if part.saturation), ()),
         threadpool=next((part.threadpool for part in parts if part.threadpool), ()),
+        per_worker=next((part.per_worker for part in parts if part.per_worker), {}),
         unfinished=sorted((wait for part in parts for wait in part.unfinished), reverse=True),
     )
 
+
+#: A worker that received this many times its share of a run's requests, or more.
+UNBALANCED = 2
 
 #: The status Uvicorn answers with, at once, over its `--limit-concurrency`.
 REJECTED = 503

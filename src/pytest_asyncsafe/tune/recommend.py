@@ -7,7 +7,6 @@ sentence a person can check, with the limit that bound it."""
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 from pytest_asyncsafe.tune.capacity import Point

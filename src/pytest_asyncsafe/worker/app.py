@@ -178,6 +178,7 @@ class Watched:
         requests[key] = (scope, send)
         in_flight = self.channel.in_flight
         in_flight[0] = len(requests)
+        self.channel.received[0] += 1
         serving = SERVING.set(key)
         try:
             await self.app(scope, receive, send)
