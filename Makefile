@@ -49,14 +49,14 @@ demo: $(BIN)/asyncsafe-lint bytecode
 	@echo '# the stall tests again, under Gunicorn with two Uvicorn workers, as production runs the app'
 	@$(BIN)/python -m pytest demo --asyncsafe --asyncsafe-server gunicorn --asyncsafe-workers 2 -k "not load and not ledger and not ping and not drain" -o asyncsafe_lint=false -p no:cacheprovider || true
 
-# The suite in two runs: the tests that only compute (the linter's, the import graph's)
-# on both cores with pytest-xdist, then the others - real servers, stall thresholds,
-# load and drain timings - one at a time, as their verdicts need the machine to
-# themselves.  Together they are the whole of `tests/`.
-CPU_TESTS := tests/lint tests/test_architecture.py
+# The suite in two runs: the tests whose verdicts do not depend on how busy the machine
+# is (the linter's, the import graph's, drains, options...) on both cores with
+# pytest-xdist, then those marked `machine` - stall thresholds, latency budgets,
+# capacities - one at a time, as their verdicts need the machine to themselves.
+# Together they are the whole of `tests/`.
 define suite
-	$(1)/python -m pytest -n 2 $(CPU_TESTS)
-	$(1)/python -m pytest $(foreach path,$(CPU_TESTS),--ignore=$(path))
+	$(1)/python -m pytest -n 2 -m "not machine"
+	$(1)/python -m pytest -m machine
 endef
 
 # Type-check src/ (mypy strict, configured in pyproject.toml), then the suite.

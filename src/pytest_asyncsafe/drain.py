@@ -6,10 +6,17 @@ in time with the exit status Uvicorn documents, and no error in the server's out
 The in-flight requests go out on fresh connections: a request sent on an idle
 keep-alive connection races the server closing it, which is in the nature of HTTP/1.1,
 not a fault of the app.
+
+A rolling deploy, played out: with `rate`, traffic (`traffic.Traffic`) flows from before
+termination begins until the load balancer has taken the pod out of rotation,
+`deregister_delay` later; SIGTERM comes `prestop` after termination began (a Kubernetes
+preStop sleep).  Every request that arrived after termination began and was not
+answered in full is lost, and the report says which knob would have saved it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import socket
@@ -23,6 +30,7 @@ from typing import Any
 import httpx
 
 from asyncsafe_lint.untrusted import printable
+from pytest_asyncsafe import traffic
 from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.events import Cancelled, Event, SampleTaken, ShutdownComplete, ShutdownFailed, ShutdownStarted
 from pytest_asyncsafe.server import Server
@@ -37,6 +45,8 @@ IN_FLIGHT_TIMEOUT = 10.0
 #: supervisor of several workers looks at signals twice a second).
 REFUSAL_DEADLINE = 2.0
 _PROBE_EVERY = 0.02
+#: How long traffic flows before termination begins: a pod serving as usual.
+TRAFFIC_BEFORE = 0.5
 #: A probe connection that gets no answer this long is hung: queued by a kernel for a
 #: socket no process serves.
 _PROBE_HANG = 1.0
@@ -109,6 +119,15 @@ class DrainReport:
     stuck: dict[int, str] = field(default_factory=dict)
     log: str = ""
     log_errors: list[str] = field(default_factory=list)
+    #: With traffic through the shutdown: its rate, how long after termination began the
+    #: load balancer still routed here, and the preStop delay before SIGTERM (seconds).
+    rate: float | None = None
+    deregister_delay: float = 0.0
+    prestop: float = 0.0
+    #: The traffic's requests sent after termination began, by how they ended
+    #: (`traffic.COMPLETED`, `REFUSED`, `RESET`, `FAILED`), and why those that failed did.
+    traffic: Counter[str] = field(default_factory=Counter)
+    traffic_failures: Counter[str] = field(default_factory=Counter)
 
     @property
     def deadline(self) -> float:
@@ -135,6 +154,7 @@ class DrainReport:
             )
         if not self.refused_after_signal:
             problems.append(f"new connections after the signal: {self.refusal}")
+        problems += self.traffic_problems
         problems += self.lifespan_problems
         problems += [f"task left running after lifespan shutdown in {t.describe(self.root)}" for t in self.leaked_tasks]
         if self.killed:
@@ -151,6 +171,24 @@ class DrainReport:
         elif self.exit_code != self.expected_exit_code:
             problems.append(f"exit status {self.exit_code}, expected {self.expected_exit_code} ({self.exit_rule})")
         problems += [f"server output: {printable(line)}" for line in self.log_errors]
+        return problems
+
+    @property
+    def traffic_problems(self) -> list[str]:
+        """Requests of the traffic lost after termination began, and what would have saved them."""
+        problems = []
+        routed = self.deregister_delay - self.prestop
+        for kind in (traffic.REFUSED, traffic.RESET):
+            if self.traffic[kind]:
+                problems.append(
+                    f"{self.traffic[kind]} requests {kind} in the {max(routed, 0.0):.1f} s after SIGTERM while the "
+                    f"load balancer still routed here: a preStop delay of at least "
+                    f"{math.ceil(self.deregister_delay):g} s"
+                )
+        problems += [
+            f"{n} requests failed after termination began: {printable(reason)}"
+            for reason, n in self.traffic_failures.items()
+        ]
         return problems
 
     @property
@@ -211,6 +249,13 @@ class DrainReport:
             f"  tasks left running: {len(self.leaked_tasks)}",
             f"  exit: {exit_text} after {self.shutdown_seconds:.2f}s ({expected})",
         ]
+        if self.rate is not None:
+            kinds = (traffic.COMPLETED, traffic.REFUSED, traffic.RESET, traffic.FAILED)
+            counts = ", ".join(f"{self.traffic[kind]} {kind}" for kind in kinds)
+            details.append(
+                f"  traffic at {self.rate:g}/s through the shutdown (preStop {self.prestop:g} s, out of rotation "
+                f"{self.deregister_delay:g} s after termination began): {counts} after termination began"
+            )
         return "\n".join([head, *verdict, *details])
 
     def assert_clean(self) -> None:
@@ -233,17 +278,30 @@ def drain(
     in_flight: int,
     method: str = "GET",
     log_from_signal: bool = False,
+    rate: float | None = None,
+    deregister_delay: float = 0.0,
+    prestop: float = 0.0,
     **request_kw: Any,
 ) -> DrainReport:
     """Drain `server`: `in_flight` requests of `method path` (none when `path` is None),
-    SIGTERM to its main process, then judge everything that followed.  The server is
-    stopped for good when this returns."""
+    SIGTERM to its main process, then judge everything that followed; with `rate`, as a
+    rolling deploy does it (see the module's docstring).  The server is stopped for good
+    when this returns."""
     settings = server.settings
     report = DrainReport(
         settings.app or "", f"{method} {path}", in_flight if path else 0, settings.workers,
         settings.graceful_timeout, settings.rootdir, settings.server,
         expected_exit_code=-signal.SIGTERM if settings.workers == 1 and settings.server == "uvicorn" else 0,
+        rate=rate, deregister_delay=deregister_delay, prestop=prestop,
     )  # fmt: skip
+    flow = traffic.Traffic(server.base_url, method, path or "/", rate, request_kw).start() if rate else None
+    if flow is not None:
+        time.sleep(TRAFFIC_BEFORE)
+    # Termination begins: the load balancer starts taking the pod out, the preStop sleep runs.
+    terminating = time.monotonic()
+    if flow is not None:
+        flow.stop_at(terminating + deregister_delay)
+    time.sleep(prestop)
     events: list[Event] = []
     timeout = settings.graceful_timeout + EXIT_MARGIN + 5
     with (
@@ -267,6 +325,10 @@ def drain(
             report.exit_code = server.stop(graceful=False)
         for future in futures:
             _judge(report, future.result())
+    if flow is not None:
+        after = [sent for sent in flow.finish() if sent.at >= terminating]
+        report.traffic = Counter(sent.outcome for sent in after)
+        report.traffic_failures = Counter(sent.detail for sent in after if sent.outcome == traffic.FAILED)
     events += server.poll()
     _worker_reports(report, server, workers, events)
     # Quoted by the verdict, and a test may print it: the values of `asyncsafe_env` hidden.

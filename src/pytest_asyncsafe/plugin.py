@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from pytest_asyncsafe.upstream import Upstream
 
 STARTED = pytest.StashKey[float]()
+#: The most traffic `asyncsafe_drain(rate=)` sends: each request is a thread's connection.
+MAX_DRAIN_RATE = 1000
+#: ... and the longest its load balancer's delay and its preStop sleep may be.
+MAX_DEPLOY_SECONDS = 60
 #: The test's own threshold, from its `asyncsafe_block_threshold` marker.
 THRESHOLD = pytest.StashKey[float]()
 #: The test's latency budget, from its `latency_budget` markers.
@@ -368,8 +372,11 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
 def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
     """Check a SIGTERM drain on a server of its own:
     `asyncsafe_drain("/slow", in_flight=10, workers=2, graceful_timeout="5s").assert_clean()`.
-    Keywords `app`, `server`, `server_args`, `workers`, `graceful_timeout` configure that
-    server; others (`params=`, `json=`, `headers=`...) go to every request."""
+    A rolling deploy: `rate=100` (requests a second to `path` through the shutdown),
+    `deregister_delay="2s"` (how long after termination begins they keep coming),
+    `prestop="3s"` (the wait before SIGTERM).  Keywords `app`, `server`, `server_args`,
+    `workers`, `graceful_timeout` configure that server; others (`params=`, `json=`,
+    `headers=`...) go to every request."""
     session = pytestconfig.stash[SESSION]
 
     def run(
@@ -382,9 +389,27 @@ def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
         app: str | None = None,
         server: str | None = None,
         server_args: str | None = None,
+        rate: float | None = None,
+        deregister_delay: str | float = 0.0,
+        prestop: str | float = 0.0,
         **request_kw: Any,
     ) -> DrainReport:
         __tracebackhide__ = True
+        try:
+            deploy = {
+                "deregister_delay": parse_duration(deregister_delay, "asyncsafe_drain(deregister_delay=)"),
+                "prestop": parse_duration(prestop, "asyncsafe_drain(prestop=)"),
+            }
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+        if any(seconds > MAX_DEPLOY_SECONDS for seconds in deploy.values()):
+            raise pytest.UsageError(
+                f"asyncsafe_drain: deregister_delay= and prestop= are at most {MAX_DEPLOY_SECONDS} s"
+            )
+        if rate is not None and not 0 < rate <= MAX_DRAIN_RATE:
+            raise pytest.UsageError(
+                f"asyncsafe_drain(rate=): requests a second, from 0 to {MAX_DRAIN_RATE}, got {rate!r}"
+            )
         changes: dict[str, object] = {
             "task_origins": True,
             "workers": workers,
@@ -399,7 +424,7 @@ def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
                 raise pytest.UsageError(str(error)) from None
         drained = _start(session, {k: v for k, v in changes.items() if v is not None}, "asyncsafe_drain")
         try:
-            return session.drain(drained, path, in_flight, method=method, **request_kw)
+            return session.drain(drained, path, in_flight, method=method, rate=rate, **deploy, **request_kw)
         finally:
             session.stop(drained)
 

@@ -38,6 +38,20 @@ def between(before: Mapping[int, WorkerReading], after: Mapping[int, WorkerReadi
     )
 
 
+#: A worker that received this many times an even share of a run's requests, or more.
+UNBALANCED = 2
+
+
+def unbalanced(received: Mapping[int, int]) -> list[int]:
+    """The workers that received `UNBALANCED` times an even share of the requests or more
+    (of two workers, one that received them all)."""
+    total = sum(received.values())
+    if len(received) < 2 or not total:
+        return []
+    share = total / len(received)
+    return [pid for pid, count in received.items() if count >= UNBALANCED * share]
+
+
 def _loops(readings: Mapping[int, WorkerReading]) -> dict[int, LoopReading]:
     return {pid: reading.loop for pid, reading in readings.items()}
 

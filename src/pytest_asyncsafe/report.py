@@ -14,7 +14,7 @@ import pytest
 
 from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.durations import format_duration
-from pytest_asyncsafe.load.result import UNBALANCED
+from pytest_asyncsafe.readings import UNBALANCED
 from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.server import Server

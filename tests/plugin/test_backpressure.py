@@ -15,6 +15,9 @@ from pytest_asyncsafe.stats import Latencies
 
 from .support import outcomes, run
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 
 def result(
     *, statuses: dict[int, int], rejected_ms: Sequence[float] = (), errors: dict[str, int] | None = None

@@ -31,6 +31,9 @@ from pytest_asyncsafe.storage import (
 from .support import run, write_ini
 from .test_budget import RECORDING_CONFTEST, make_result
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 TEST = "tests/test_api.py::test_items"
 
 

@@ -26,6 +26,9 @@ from pytest_asyncsafe.units import describe_unfinished
 
 from .support import APP_DIR, run, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 TEST = "tests/test_api.py::test_items"
 
 

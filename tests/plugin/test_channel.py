@@ -19,7 +19,7 @@ def test_a_state_file_listed_before_the_worker_filled_it_is_read_once_it_is(tmp_
     worker.beat(12.5, 0.25)
     worker.in_flight[0] = 3
     time.sleep(0.06)  # past the interval between two listings
-    assert server.states() == {4242: WorkerState(4242, 12.5, 0.25, 3)}
+    assert server.states() == {4242: WorkerState(4242, 12.5, 0.25, 3, 0)}
     server.close()
 
 

@@ -162,6 +162,33 @@ def test_a_streaming_response_that_outlasts_the_graceful_timeout_is_named(asyncs
     assert reason.startswith("the connection closed before the full response")
 
 
+def test_a_rolling_deploy_loses_what_the_load_balancer_sends_after_sigterm_and_a_prestop_saves_it(asyncsafe_drain):
+    lost = asyncsafe_drain("/health", in_flight=0, rate=100, deregister_delay="2s")
+    # SIGTERM as termination began: for the 2 s the load balancer still routed here,
+    # nothing listened (a connection caught as the listener closed is reset).
+    dropped = lost.traffic["refused"] + lost.traffic["reset"]
+    assert 150 <= dropped <= 201 and lost.traffic["failed"] == 0
+    assert lost.traffic["refused"] > 0
+    assert (
+        f"{lost.traffic['refused']} requests refused in the 2.0 s after SIGTERM while the load balancer still routed "
+        "here: a preStop delay of at least 2 s"
+    ) in lost.problems
+    assert "  traffic at 100/s through the shutdown (preStop 0 s, out of rotation 2 s after termination began): " in (
+        lost.describe()
+    )
+
+    saved = asyncsafe_drain("/health", in_flight=0, rate=100, deregister_delay="2s", prestop="3s")
+    saved.assert_clean()
+    assert set(saved.traffic) == {"completed"} and 195 <= saved.traffic["completed"] <= 201
+
+
+def test_under_gunicorn_the_requests_after_sigterm_are_counted_too(asyncsafe_drain):
+    lost = asyncsafe_drain("/health", in_flight=0, server="gunicorn", rate=100, deregister_delay="1s")
+    assert 70 <= lost.traffic["refused"] + lost.traffic["reset"] <= 101
+    assert any(" after SIGTERM while the load balancer still routed here: a preStop delay of at least 1 s" in problem
+               for problem in lost.problems)  # fmt: skip
+
+
 # --- through pytest: assert_clean() and the end-of-session item ---------------------------------
 
 DRAIN_TEST = """

@@ -14,6 +14,9 @@ import pytest
 
 from .support import app_line, function_lines, outcomes, run, stall_report, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 GUNICORN = """
 asyncsafe_server = gunicorn
 asyncsafe_workers = 2

@@ -19,6 +19,9 @@ from pytest_asyncsafe.units import describe_unfinished
 
 from .support import app_line, outcomes, run, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 SERIALIZED = "/hazards/serialized"
 
 # --- budgets against fixtures_app --------------------------------------------------------------

@@ -46,6 +46,9 @@ from pytest_asyncsafe.units import describe_unfinished
 
 from .support import REPO_ROOT
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 APP = "tests.plugin.loadapp:app"
 
 

@@ -13,6 +13,9 @@ import pytest
 
 from .support import APP_DIR, run, stall_report, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 #: fixtures_app with two routes of the test's own that block the loop for 150 ms.
 SERVED = """
 import time

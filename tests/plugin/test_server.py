@@ -17,6 +17,9 @@ import pytest
 
 from .support import PRINT_PIDS, app_line, outcomes, printed_pids, run, stall_report, survivors, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 NEEDS_SERVER = """
 def test_client(asyncsafe_client):
     assert asyncsafe_client.get("/health").status_code == 200

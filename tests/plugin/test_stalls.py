@@ -24,6 +24,9 @@ from .support import (
     survivors,
 )
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 SLEEP_LINE, _, SLEEP_CODE = app_line("routes/hazards.py", "time.sleep(0.3)  # expect: ASF101")
 SLEEP_WHERE = f"fixtures_app/routes/hazards.py:{SLEEP_LINE}"
 

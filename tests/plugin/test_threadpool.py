@@ -13,6 +13,9 @@ import pytest
 
 from .support import run, write_ini
 
+#: Stall thresholds, latency budgets, capacities: these verdicts need the machine to themselves.
+pytestmark = pytest.mark.machine
+
 #: See `POOL`.
 EXACT = tuple(int(part) for part in version("anyio").split(".")[:2]) >= (4, 10)
 

@@ -19,7 +19,8 @@ from .support import REPO_ROOT, run
 #: The sweeps below are bounded by `--max-seconds`; this bounds the process as well.
 TIMEOUT = 120
 
-pytestmark = pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="sizes for two CPUs")
+#: Capacities: these measurements need the machine to themselves.
+pytestmark = [pytest.mark.machine, pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="sizes for two CPUs")]
 
 
 def tune(tmp_path: Path, *arguments: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:

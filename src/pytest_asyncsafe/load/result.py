@@ -15,6 +15,7 @@ from asyncsafe_lint.untrusted import printable
 from pytest_asyncsafe.budget import Budget, Row, budget_rows
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.load.shape import LoadShape
+from pytest_asyncsafe.readings import unbalanced
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.stats import Latencies
 from pytest_asyncsafe.threadpool import ThreadPool
@@ -119,14 +120,9 @@ class LoadResult:
 
     @property
     def unbalanced(self) -> list[int]:
-        """The workers that received twice their share of the run's requests or more (an
-        even share: the run's requests over the workers; of two workers, one that received
-        them all)."""
-        received = sum(self.per_worker.values())
-        if len(self.per_worker) < 2 or not received:
-            return []
-        share = received / len(self.per_worker)
-        return [pid for pid, count in self.per_worker.items() if count >= UNBALANCED * share]
+        """The workers that received twice their share of the run's requests or more (see
+        `readings.unbalanced`)."""
+        return unbalanced(self.per_worker)
 
     @property
     def histogram(self) -> list[tuple[float, int]]:
@@ -232,9 +228,6 @@ def combined(parts: Sequence[LoadResult]) -> LoadResult:
         unfinished=sorted((wait for part in parts for wait in part.unfinished), reverse=True),
     )
 
-
-#: A worker that received this many times its share of a run's requests, or more.
-UNBALANCED = 2
 
 #: The status Uvicorn answers with, at once, over its `--limit-concurrency`.
 REJECTED = 503
