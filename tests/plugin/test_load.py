@@ -375,8 +375,11 @@ def test_one_connection(asyncsafe_server, asyncsafe_load):
 """
 
 
-def test_each_worker_counts_the_requests_it_received_and_an_unshared_run_is_flagged(project: pytest.Pytester) -> None:
-    write_ini(project, extra="asyncsafe_workers = 2")
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_each_worker_counts_the_requests_it_received_and_an_unshared_run_is_flagged(
+    project: pytest.Pytester, server: str
+) -> None:
+    write_ini(project, extra=f"asyncsafe_workers = 2\nasyncsafe_server = {server}")
     project.makepyfile(test_balance=BALANCE)
     result = run(project, "--asyncsafe", "--asyncsafe-json", "report.json")
 

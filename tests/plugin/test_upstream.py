@@ -68,8 +68,13 @@ def test_named_upstreams_are_each_their_own(asyncsafe_upstream):
 """
 
 
-def test_an_upstream_the_test_controls_shows_which_route_keeps_its_deadline(project: pytest.Pytester) -> None:
-    write_ini(project, extra="asyncsafe_env = FIXTURES_PAYMENTS_URL={asyncsafe_upstream}")
+@pytest.mark.parametrize("server", ["uvicorn", "gunicorn"])
+def test_an_upstream_the_test_controls_shows_which_route_keeps_its_deadline(
+    project: pytest.Pytester, server: str
+) -> None:
+    write_ini(
+        project, extra=f"asyncsafe_env = FIXTURES_PAYMENTS_URL={{asyncsafe_upstream}}\nasyncsafe_server = {server}"
+    )
     project.makepyfile(test_checkout=CHECKOUT)
     result = run(project, "--asyncsafe", "-s")
 
