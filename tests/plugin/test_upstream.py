@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
+
+from pytest_asyncsafe.upstream import Upstreams
 
 from .support import run, write_ini
 
@@ -88,3 +91,19 @@ def test_an_upstream_the_test_controls_shows_which_route_keeps_its_deadline(
         "reset": "RemoteProtocolError",
         "refuse": "ConnectError",
     }
+
+
+def test_each_placeholder_reads_its_upstreams_base_url_and_starts_it() -> None:
+    upstreams = Upstreams()
+    try:
+        env = upstreams.fill(
+            [("PAYMENTS_URL", "{asyncsafe_upstream:payments}"), ("API", "{asyncsafe_upstream}/v1"), ("PLAIN", "x")]
+        )
+        payments, default = upstreams.get("payments"), upstreams.get()
+        assert env == (("PAYMENTS_URL", payments.url), ("API", f"{default.url}/v1"), ("PLAIN", "x"))
+        assert payments.url != default.url
+        with httpx.Client() as client:
+            assert client.get(f"{payments.url}/anything").json() == {}
+        assert [(r.method, r.path) for r in payments.requests] == [("GET", "/anything")]
+    finally:
+        upstreams.close()
