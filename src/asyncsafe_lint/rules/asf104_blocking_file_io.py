@@ -4,6 +4,8 @@ _OPEN = "use `await anyio.open_file()` (or `aiofiles.open()`)"
 _FILE = "wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`"
 _PATH = "use `anyio.Path`, whose methods are awaitable"
 _THREAD = "run it in `await anyio.to_thread.run_sync()`"
+_COMPRESSED = "read or write the file in `await anyio.to_thread.run_sync()`"
+_TEMPORARY = "create it (and do its I/O) in `await anyio.to_thread.run_sync()`"
 
 #: `os.path` functions that ask the file system; the rest only work on the string.
 _OS_PATH = (
@@ -37,6 +39,11 @@ class BlockingFileIO(BlockingCallRule):
         "io.open": _OPEN,
         "io.open_code": _OPEN,
         "os.fdopen": "use `anyio.wrap_file(os.fdopen(...))`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        "os.open": _THREAD,
+        "codecs.open": _OPEN,
+        **{f"{module}.open": _COMPRESSED for module in ("gzip", "bz2", "lzma")},
+        "tempfile.TemporaryFile": _TEMPORARY,
+        "tempfile.NamedTemporaryFile": _TEMPORARY,
         **{f"io.TextIOWrapper.{method}": _FILE for method in _FILE_METHODS},
         **{f"os.path.{function}": _PATH for function in _OS_PATH},
         **{f"pathlib.Path.{method}": _PATH for method in _PATH_METHODS},
@@ -46,12 +53,18 @@ class BlockingFileIO(BlockingCallRule):
     docs = """
 ## What it does
 Flags file-system work done directly in the body of an `async def`: `open()`,
-`io.open()`, `io.open_code()` and `os.fdopen()`; the methods that read, write, flush
-or close a file object (one bound by `open(...)` or `with open(...) as f`, or
-annotated `typing.IO`, `TextIO`, `BinaryIO` or an `io` class); the `os.path`
+`io.open()`, `io.open_code()`, `codecs.open()`, `os.open()` and `os.fdopen()`; the
+compressed files of `gzip.open()`, `bz2.open()` and `lzma.open()`; the temporary files
+of `tempfile.TemporaryFile()` and `NamedTemporaryFile()`; the methods that read, write,
+flush or close a file object (one bound by any of these, as in `with open(...) as f`,
+or annotated `typing.IO`, `TextIO`, `BinaryIO` or an `io` class); the `os.path`
 functions and `pathlib.Path` methods that ask the disk (`exists()`, `is_file()`,
 `stat()`, `read_text()`, `mkdir()`, `glob()`, ...); and the `os` and `shutil`
 functions that list, create, move, copy or delete files.
+
+`tempfile.SpooledTemporaryFile()` is not flagged: it is a buffer in memory until it
+grows past its `max_size`.  Neither is `gzip.compress()` and the like, which work on
+bytes in memory.
 
 Functions that only compute on the path string are left alone: `join()`,
 `basename()`, `dirname()`, `split*()`, `normpath()`, `normcase()`, `commonpath()`,
@@ -115,6 +128,10 @@ There is no automatic fix.
         "from pathlib import Path\nasync def f():\n    return Path.home().joinpath('x').absolute()\n",
         "import io\nasync def f():\n    buffer = io.BytesIO()\n    buffer.write(b'x')\n",
         "async def f():\n    with open('x') as f:  # noqa: ASF104\n        f.read()  # noqa\n",
+        "import gzip, tempfile\nasync def f(data):\n    buffer = tempfile.SpooledTemporaryFile(max_size=2**20)\n"
+        "    return gzip.compress(data)\n",
+        "import anyio, gzip\ndef load(name):\n    with gzip.open(name) as f:\n        return f.read()\n"
+        "async def f(name):\n    return await anyio.to_thread.run_sync(load, name)\n",
     )
     invalid = (
         Invalid(
@@ -175,6 +192,29 @@ There is no automatic fix.
         Invalid(
             "async def f():\n    os.makedirs('x', exist_ok=True)  # expect: ASF104\n",
             "Blocking call `os.makedirs()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import gzip\nasync def f(name):\n    with gzip.open(name, 'rt') as f:  # expect: ASF104\n"
+            "        return f.read()  # expect: ASF104\n",
+            "Blocking call `gzip.open()` in async function `f`: read or write the file in `await anyio.to_thread.run_sync()`",
+            "Blocking call `io.TextIOWrapper.read()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import bz2, lzma, codecs, os\nasync def f():\n    bz2.open('a.bz2')  # expect: ASF104\n"
+            "    lzma.open('a.xz')  # expect: ASF104\n    codecs.open('a', encoding='utf-8')  # expect: ASF104\n"
+            "    os.open('a', os.O_RDONLY)  # expect: ASF104\n",
+            "Blocking call `bz2.open()` in async function `f`: read or write the file in `await anyio.to_thread.run_sync()`",
+            "Blocking call `lzma.open()` in async function `f`: read or write the file in `await anyio.to_thread.run_sync()`",
+            "Blocking call `codecs.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+            "Blocking call `os.open()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from tempfile import NamedTemporaryFile, TemporaryFile\nasync def f(data):\n"
+            "    scratch = TemporaryFile()  # expect: ASF104\n    scratch.write(data)  # expect: ASF104\n"
+            "    with NamedTemporaryFile() as named:  # expect: ASF104\n        return named.name\n",
+            "Blocking call `tempfile.TemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
+            "Blocking call `io.TextIOWrapper.write()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            "Blocking call `tempfile.NamedTemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
         ),
         Invalid(
             "async def f():\n    open('x')  # noqa: ASF103  # expect: ASF104\n",
