@@ -1,6 +1,8 @@
 from asyncsafe_lint.rule import BlockingCallRule, Invalid
 
 _HTTPX = "use `await client.{}()` on an `httpx.AsyncClient`"
+#: httpx and httpx2, Pydantic's maintained continuation of it (same API, its own import name).
+_HTTPX_MODULES = ("httpx", "httpx2")
 _VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 _URLLIB3 = "use an `httpx.AsyncClient` (or `aiohttp`)"
 _HTTP_CLIENT = "use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)"
@@ -14,8 +16,16 @@ class BlockingHttpCall(BlockingCallRule):
         **{f"requests.{verb}": _HTTPX.format(verb) for verb in _VERBS},
         **{f"requests.api.{verb}": _HTTPX.format(verb) for verb in _VERBS},
         **{f"requests.Session.{verb}": _HTTPX.format(verb) for verb in (*_VERBS, "send")},
-        **{f"httpx.{verb}": _HTTPX.format(verb) for verb in (*_VERBS, "stream")},
-        **{f"httpx.Client.{verb}": _HTTPX.format(verb) for verb in (*_VERBS, "send", "stream")},
+        **{
+            f"{module}.{verb}": _HTTPX.format(verb).replace("httpx.", f"{module}.")
+            for module in _HTTPX_MODULES
+            for verb in (*_VERBS, "stream")
+        },
+        **{
+            f"{module}.Client.{verb}": _HTTPX.format(verb).replace("httpx.", f"{module}.")
+            for module in _HTTPX_MODULES
+            for verb in (*_VERBS, "send", "stream")
+        },
         "urllib.request.urlopen": _HTTPX.format("get"),
         "urllib.request.urlretrieve": "stream the download with an `httpx.AsyncClient`",
         "urllib.request.OpenerDirector.open": _HTTPX.format("get"),
@@ -40,7 +50,8 @@ class BlockingHttpCall(BlockingCallRule):
 ## What it does
 Flags a synchronous HTTP request made directly in the body of an `async def`:
 the `requests` functions and `requests.Session` methods, the `httpx` functions and
-`httpx.Client` methods (never `httpx.AsyncClient`), `urllib.request.urlopen()`,
+`httpx.Client` methods (never `httpx.AsyncClient`), the same of `httpx2` (Pydantic's
+maintained continuation of httpx, imported as `httpx2`), `urllib.request.urlopen()`,
 `urlretrieve()` and `build_opener().open()`, `urllib3` and its pools, and
 `http.client` connections.  Clients are recognised through aliases, assignments,
 annotations (`httpx.Client | None`, `Optional[...]`, `Annotated[...]`) and attributes
@@ -88,6 +99,7 @@ If the code must stay synchronous, run it in a thread:
 There is no automatic fix.
 """
     valid = (
+        "import httpx2\nasync def f():\n    async with httpx2.AsyncClient() as client:\n        await client.get('u')\n",
         "import httpx\nasync def f():\n"
         "    async with httpx.AsyncClient(timeout=5) as client:\n        await client.get('u')\n",
         "import httpx\nclient = httpx.AsyncClient(timeout=5)\nasync def f():\n    await client.post('u')\n",
@@ -108,6 +120,12 @@ There is no automatic fix.
         "async def f(requests):\n    requests.get('u')\n",
     )
     invalid = (
+        Invalid(
+            "import httpx2\nasync def f(client: httpx2.Client):\n    httpx2.get('u')  # expect: ASF102\n"
+            "    return client.post('u', json={})  # expect: ASF102\n",
+            "Blocking call `httpx2.get()` in async function `f`: use `await client.get()` on an `httpx2.AsyncClient`",
+            "Blocking call `httpx2.Client.post()` in async function `f`: use `await client.post()` on an `httpx2.AsyncClient`",
+        ),
         Invalid(
             "import http.client\nasync def f():\n    conn = http.client.HTTPConnection('h', timeout=5)\n"
             "    answer = conn.getresponse()  # expect: ASF102\n    return answer.read()  # expect: ASF102\n",
