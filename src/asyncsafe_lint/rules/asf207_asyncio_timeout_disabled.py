@@ -14,6 +14,8 @@ _HELPERS: dict[str, tuple[str, int]] = {
     "asyncio.timeouts.timeout_at": ("when", 0),
     "async_timeout.timeout": ("delay", 0),
     "async_timeout.timeout_at": ("deadline", 0),
+    "anyio.fail_after": ("delay", 0),
+    "anyio.move_on_after": ("delay", 0),
 }
 
 
@@ -22,13 +24,14 @@ class AsyncioTimeoutDisabled(Rule):
     name = "asyncio-timeout-disabled"
     summary = "`asyncio.wait_for()` / `asyncio.timeout()` given `None`, so nothing ever times out"
     message = "`{call}()` with a `None` {parameter} never times out: pass a number of seconds{hint}"
-    triggers = ("wait_for", "timeout")
+    triggers = ("wait_for", "timeout", "fail_after", "move_on_after")
     docs = """
 ## What it does
 Flags the asyncio timeout helpers called with `None` as their limit:
 `asyncio.wait_for(aw, None)` / `asyncio.wait_for(aw, timeout=None)`,
-`asyncio.timeout(None)` and `asyncio.timeout_at(None)` - and the same helpers of the
-`async-timeout` backport (`async_timeout.timeout(None)`), however they were
+`asyncio.timeout(None)` and `asyncio.timeout_at(None)`, the same helpers of the
+`async-timeout` backport (`async_timeout.timeout(None)`), and AnyIO's scopes
+`anyio.fail_after(None)` and `anyio.move_on_after(None)` - however they were
 imported. The limit counts whether it is passed by keyword or by position.
 
 Neither ruff nor flake8-async checks this. flake8-async's `ASYNC100` (also in
@@ -79,7 +82,7 @@ There is no automatic fix yet.
         "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # noqa: ASF207\n",
         "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # asyncsafe: ignore[ASF207]\n",
         "import asyncio\nasync def f(aws):\n    await asyncio.wait(aws, timeout=None)\n",
-        "import anyio\nasync def f():\n    with anyio.move_on_after(None):\n        pass\n",
+        "import anyio\nasync def f(aw):\n    with anyio.fail_after(5):\n        await aw\n",
         "def timeout(x):\n    pass\ntimeout(None)\n",
     )
     invalid = (
@@ -110,6 +113,12 @@ There is no automatic fix yet.
         Invalid(
             "import async_timeout\nasync def f(aw):\n    async with async_timeout.timeout(None):  # expect: ASF207\n        await aw\n",
             "`async_timeout.timeout()` with a `None` `delay` never times out: pass a number of seconds",
+        ),
+        Invalid(
+            "import anyio\nasync def f(aw):\n    with anyio.fail_after(None):  # expect: ASF207\n        await aw\n"
+            "    with anyio.move_on_after(delay=None):  # expect: ASF207\n        await aw\n",
+            "`anyio.fail_after()` with a `None` `delay` never times out: pass a number of seconds",
+            "`anyio.move_on_after()` with a `None` `delay` never times out: pass a number of seconds",
         ),
         Invalid(
             "import asyncio\nclass Worker:\n    async def run(self, aw):\n        await asyncio.wait_for(aw, None)  # expect: ASF207\n",
