@@ -131,11 +131,15 @@ def test_a_clean_app_at_capacity_passes_and_a_block_amid_the_load_is_caught(
 
     # One worker's loop was busy nearly all of every run: saturated, and said so.  (Two
     # share the connections as the kernel hands them out, not always evenly.)
-    busy = [float(value) for value in re.findall(r"ASYNCSAFE-SATURATION \d+ (\S+)", out)]
-    assert len(busy) == 3 * workers
-    assert all(value > 0.8 for value in busy) if workers == 1 else all(0.0 < value <= 1.0 for value in busy)
+    # A run the generator could not apply raises before the test prints its figures: two
+    # saturated workers and the generator share two cores, and any of the three may be it.
     runs = json.loads((pytester.path / "asyncsafe.json").read_text())["load_runs"]
     assert [len(run["saturation"]) for run in runs] == [workers] * 3
+    valid = [run for run in runs if run["invalid"] is None]
+    assert len(valid) >= (3 if workers == 1 else 1)
+    busy = [float(value) for value in re.findall(r"ASYNCSAFE-SATURATION \d+ (\S+)", out)]
+    assert len(busy) == len(valid) * workers
+    assert all(value > 0.8 for value in busy) if workers == 1 else all(0.0 < value <= 1.0 for value in busy)
     at_capacity = (
         "test_loaded.py::test_clean_under_load GET /items: worker * busy *% of the run, loop lag p99 * ms: "
         "this worker is at capacity; see more workers or a faster handler"
