@@ -12,6 +12,7 @@ lasts the session; the value reads its base URL.  It answers `200 {}` until told
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import socket
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from pytest_asyncsafe.durations import parse_duration
 
@@ -126,9 +128,9 @@ class Upstream:
             self._released.set()
             self._stop_listening()
 
-    def _set(self, **changes: object) -> Upstream:
+    def _set(self, **changes: Any) -> Upstream:
         with self._lock:
-            self._behaviour = _Behaviour(**{**self._behaviour.__dict__, **changes})
+            self._behaviour = dataclasses.replace(self._behaviour, **changes)
             if self._server is None:
                 self._listen(self._port)
         return self
@@ -139,7 +141,10 @@ class Upstream:
         self._server, self._port = server, server.server_address[1]
         self.url = f"http://127.0.0.1:{self._port}"
         threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"asyncsafe-upstream-{self.name}", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"asyncsafe-upstream-{self.name}",
+            daemon=True,
         ).start()
 
     def _stop_listening(self) -> None:
@@ -229,4 +234,3 @@ class Upstreams:
         for upstream in self._started.values():
             upstream.close()
         self._started.clear()
-

@@ -135,11 +135,13 @@ class Generators:
 
 
 def _share(shape: dict[str, object], processes: int) -> dict[str, object]:
+    """Each process's part of `shape`: the rate divided among them, and the connections."""
     share = dict(shape)
-    for key in ("rate", "concurrency"):
-        value = shape.get(key)
-        if isinstance(value, (int, float)):
-            share[key] = value / processes if key == "rate" else max(1, round(value / processes))
+    rate, concurrency = shape.get("rate"), shape.get("concurrency")
+    if isinstance(rate, (int, float)):
+        share["rate"] = rate / processes
+    if isinstance(concurrency, int):
+        share["concurrency"] = max(1, round(concurrency / processes))
     return share
 
 

@@ -96,6 +96,11 @@ def load(spec: str, factory: bool) -> ASGIApp:
         return imported  # type: ignore[no-any-return]
 
 
+def request_line(scope: Scope) -> tuple[str, str]:
+    """A request's method (`WS` for a websocket) and path."""
+    return scope.get("method", "WS"), scope.get("path", "")
+
+
 class Watched:
     """Wraps the user's ASGI app; adds nothing to the requests themselves."""
 
@@ -144,19 +149,15 @@ class Watched:
     def _serving(self) -> tuple[str, str] | None:
         """The request whose code runs now, as (method, path): one lookup."""
         request = self._requests.get(SERVING.get())
-        return (request[0].get("method", "WS"), request[0].get("path", "")) if request is not None else None
+        return request_line(request[0]) if request is not None else None
 
     def _pool_exhausted(self, total: int, holders: list[list[object]]) -> None:
         self.channel.emit(PoolExhausted(self.channel.pid, time.monotonic(), total, holders))
 
     @staticmethod
     def _describe(key: int, scope: Scope, send: Send) -> dict[str, Any]:
-        return {
-            "id": key,
-            "method": scope.get("method", "WS"),
-            "path": scope.get("path", ""),
-            "responded": response_flag(send, "response_complete"),
-        }
+        method, path = request_line(scope)
+        return {"id": key, "method": method, "path": path, "responded": response_flag(send, "response_complete")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.monitor is None:
@@ -185,19 +186,14 @@ class Watched:
         except asyncio.CancelledError:
             # Uvicorn cancels what is still running when its graceful shutdown times out.
             self.channel.emit(
-                Cancelled(
-                    self.channel.pid,
-                    scope.get("method", "WS"),
-                    scope.get("path", ""),
-                    response_flag(send, "response_started"),
-                )
+                Cancelled(self.channel.pid, *request_line(scope), response_flag(send, "response_started"))
             )
             raise
         finally:
             SERVING.reset(serving)
             del requests[key]
             in_flight[0] = len(requests)
-            self._finished.append((time.monotonic(), key, scope.get("method", "WS"), scope.get("path", "")))
+            self._finished.append((time.monotonic(), key, *request_line(scope)))
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         sent: list[str] = []

@@ -99,7 +99,7 @@ class MeasuredLimiter(AsyncioLimiter):
     def _taken(self, watch: _Watch, waited: float) -> None:
         counts = watch.counts
         in_use = self.borrowed_tokens
-        counts[_TOTAL] = int(min(self.total_tokens, _UNBOUNDED))
+        counts[_TOTAL] = _size(self)
         counts[_IN_USE] = in_use
         counts[_TAKEN + min(in_use, COUNT_BUCKETS - 1)] += 1
         counts[_WAITS + lag_bucket(waited)] += 1
@@ -110,7 +110,7 @@ class MeasuredLimiter(AsyncioLimiter):
             return
         watch.reported = now
         held = Counter(watch.holders.values()).most_common()
-        watch.exhausted(int(min(self.total_tokens, _UNBOUNDED)), [[method, path, n] for (method, path), n in held])
+        watch.exhausted(_size(self), [[method, path, n] for (method, path), n in held])
 
 
 def install(counts: memoryview, serving: Serving, exhausted: Exhausted) -> None:
@@ -121,5 +121,10 @@ def install(counts: memoryview, serving: Serving, exhausted: Exhausted) -> None:
     limiter = anyio.to_thread.current_default_thread_limiter()
     if type(limiter) is AsyncioLimiter:
         _watch = _Watch(counts, serving, exhausted)
-        counts[_TOTAL] = int(min(limiter.total_tokens, _UNBOUNDED))
+        counts[_TOTAL] = _size(limiter)
         limiter.__class__ = MeasuredLimiter
+
+
+def _size(limiter: AsyncioLimiter) -> int:
+    """The limiter's tokens in all, a whole number even when it has no bound."""
+    return int(min(limiter.total_tokens, _UNBOUNDED))
