@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
@@ -115,6 +115,16 @@ class ProjectFindings:
     #: (file, qualname) -> where, for each async function whose role the whole project
     #: tells and its own module does not: a dependency used by routes elsewhere, say.
     places: dict[tuple[str, str], str]
+    #: The findings of each file analysed again with what the names it imports from the
+    #: project's other modules stand for (see `exports`): they replace the file's own.
+    retyped: dict[str, list[Diagnostic]] = field(default_factory=dict)
+
+    def findings(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+        """The files' own `diagnostics` (a retyped file's replaced by its new ones), each
+        saying where its code runs in the project, and the call chains."""
+        kept = [diagnostic for diagnostic in diagnostics if diagnostic.filename not in self.retyped]
+        retyped = [diagnostic for found in self.retyped.values() for diagnostic in found]
+        return [*self.place([*kept, *retyped]), *self.diagnostics]
 
     def place(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
         """`diagnostics`, with each message saying where its code runs in the project."""

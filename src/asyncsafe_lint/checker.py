@@ -15,18 +15,20 @@ import os
 import threading
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asyncsafe_lint.cache.results import Cache
-from asyncsafe_lint.callgraph import ProjectFindings, project_findings
+from asyncsafe_lint.callgraph import CallGraph, ProjectFindings, project_findings
 from asyncsafe_lint.config import DEFAULT_EXCLUDE, Settings
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.discover import discover
+from asyncsafe_lint.exports import Exports
 from asyncsafe_lint.facts import FileResult, ModuleFacts
 from asyncsafe_lint.filesystem import FILE, Snapshot, Stamp, try_stamp
 from asyncsafe_lint.modules import Layout, imported_modules
+from asyncsafe_lint.names import Imported
 from asyncsafe_lint.rules import CALL_CHAINS
 
 if TYPE_CHECKING:
@@ -47,9 +49,12 @@ class LintResult:
     cache_notes: list[tuple[str, str]] = field(default_factory=list)
 
 
-def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> FileResult:
+def check_file(
+    path: Path, settings: Settings, *, facts_only: bool = False, imported: Imported | None = None
+) -> FileResult:
     """Every finding in one file, and its facts; a file that cannot be read is one
-    `io-error` finding.  `facts_only`: run no rule, only gather the facts."""
+    `io-error` finding.  `facts_only`: run no rule, only gather the facts.  `imported`:
+    what the names it imports from the project's other modules stand for."""
     # A run whose results all come from the cache never imports the engine.
     from asyncsafe_lint.engine import analyze, file_error
 
@@ -58,7 +63,7 @@ def check_file(path: Path, settings: Settings, *, facts_only: bool = False) -> F
     except OSError as error:
         return FileResult([file_error(str(path), error.strerror or str(error))])
     rules = () if facts_only else settings.rules_for(path.absolute())
-    return analyze(source, str(path), settings, rules, Layout().module_name(path))
+    return analyze(source, str(path), settings, rules, Layout().module_name(path), imported)
 
 
 def check_paths(
@@ -100,7 +105,7 @@ def check_paths(
         walked = [Path(path).absolute() for path in paths if Path(path).is_dir()]
         neighbours = _neighbours(named, list(directories.values()), walked, checker)
         result.project = _project_pass(named, neighbours, list(roots), checker, workers)
-        result.diagnostics = [*result.project.place(result.diagnostics), *result.project.diagnostics]
+        result.diagnostics = result.project.findings(result.diagnostics)
     if checker.cache is not None:
         checker.cache.save()
         result.cache_notes = checker.cache.notes
@@ -119,9 +124,11 @@ class Crash:
     traceback: str
 
 
-def _check_safely(path: Path, settings: Settings, facts_only: bool) -> FileResult | Crash:
+def _check_safely(
+    path: Path, settings: Settings, facts_only: bool, imported: Imported | None = None
+) -> FileResult | Crash:
     try:
-        return check_file(path, settings, facts_only=facts_only)
+        return check_file(path, settings, facts_only=facts_only, imported=imported)
     except Exception:  # noqa: BLE001 - a linter bug on one file must not hide the others' findings
         return Crash(traceback.format_exc())
 
@@ -215,6 +222,19 @@ class _Checker:
             del self._done[path, facts_only]
             self.check(path, facts_only=facts_only)
         return self._facts.get((path, facts_only))
+
+    def retyped(self, path: Path, imported: Imported, *, facts_only: bool) -> FileResult | Crash:
+        """The result of a file this run checked, analysed again with `imported`; cached
+        with it, so that only the files whose imports changed meaning are analysed again."""
+        key = (*self.key(path, facts_only), "retyped", repr(imported))
+        cached = self.cache.get(key, FileResult) if self.cache is not None else None
+        if cached is not None:
+            return cached
+        before = try_stamp(path) if self.cache is not None else None
+        outcome = _check_safely(path, self.settings, facts_only, imported)
+        if self.cache is not None and before is not None and not isinstance(outcome, Crash):
+            self.cache.put(key, before, outcome)
+        return outcome
 
     def digest(self, path: Path, *, facts_only: bool = False) -> bytes | None:
         """The content hash of a file this run checked, when known."""
@@ -336,6 +356,7 @@ def _project_pass(
         facts = checker.facts(path, facts_only=True)
         if facts is not None:
             modules.setdefault(facts.module, facts)
+    retyped = _retype(modules, set(named), checker)
     settings = checker.settings
     report_in = {
         str(path)
@@ -343,13 +364,35 @@ def _project_pass(
         if any(rule.code == CALL_CHAINS.code for rule in settings.rules_for(path.absolute()))
     }
     place_in = {str(path) for path in named.values()}
-    findings = project_findings(list(modules.values()), settings.max_depth, report_in, place_in)
+    findings = replace(
+        project_findings(list(modules.values()), settings.max_depth, report_in, place_in), retyped=retyped
+    )
     known = all(digest is not None for _, _, digest in named_files) and all(
         record is None or record[1] is not None for _, record in (*lookups, *((None, r) for r in neighbour_records))
     )
     if cache is not None and known:
         cache.remember(_PROJECT, _ProjectPass(inputs, tuple(lookups), findings))
     return findings
+
+
+def _retype(modules: dict[str, ModuleFacts], named: set[str], checker: _Checker) -> dict[str, list[Diagnostic]]:
+    """Analyses again, with what they import from the others (see `exports`), the modules
+    that import a typed name, and puts their new facts in `modules`.  Returns the new
+    findings of the named ones, by file."""
+    exports = Exports(list(modules.values()), checker.settings)
+    unalias = CallGraph(list(modules.values())).unalias
+    retyped = {}
+    for module, facts in list(modules.items()):
+        imported = exports.imported_by(facts, unalias)
+        if not imported:
+            continue
+        outcome = checker.retyped(Path(facts.path), imported, facts_only=module not in named)
+        if isinstance(outcome, Crash) or outcome.facts is None:
+            continue
+        modules[module] = outcome.facts
+        if module in named:
+            retyped[facts.path] = outcome.diagnostics
+    return retyped
 
 
 def _neighbours(named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker) -> dict[str, Path]:

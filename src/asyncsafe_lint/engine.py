@@ -13,7 +13,7 @@ from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.enclosing import Enclosing
 from asyncsafe_lint.facts import FactsCollector, FileResult
-from asyncsafe_lint.names import LOCAL, Names, Symbol
+from asyncsafe_lint.names import LOCAL, Imported, Names, Symbol
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule, RuleContext
 from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, UNPARSABLE, UNREADABLE
@@ -31,11 +31,20 @@ def check_source(
     facts = [result.facts] if result.facts is not None else []
     report_in = {filename} if any(rule.code == CALL_CHAINS.code for rule in rules) else set()
     project = project_findings(facts, settings.max_depth, report_in, {filename})
-    return sorted([*project.place(result.diagnostics), *project.diagnostics], key=lambda d: d.sort_key)
+    return sorted(project.findings(result.diagnostics), key=lambda d: d.sort_key)
 
 
-def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str) -> FileResult:
-    """The findings of `rules` in one file (the module `module`), and its facts."""
+def analyze(
+    source: bytes,
+    filename: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    module: str,
+    imported: Imported | None = None,
+) -> FileResult:
+    """The findings of `rules` in one file (the module `module`), and its facts.
+    `imported`: what the names it imports from the project's other modules stand for,
+    once the project pass has read those (see `names.Imported`)."""
     if b"\0" in source:
         return FileResult([file_error(filename, "binary file (it contains NUL bytes), not Python source")])
     try:
@@ -52,14 +61,14 @@ def analyze(source: bytes, filename: str, settings: Settings, rules: Sequence[ty
     gathers_facts = ("def" in text or "import" in text) and _facts_wanted(settings)
     if not active and not gathers_facts:
         return FileResult([])
-    names = Names()
+    names = Names(module, Path(filename).stem == "__init__", imported)
     context = RuleContext(settings, tree, Source(text), Roles(names))
     instances = [rule(context) for rule in active]
     collector = _collector(context, filename, module) if gathers_facts else None
     _Walker(names, context.roles, instances, collector).module(tree)
     for rule in instances:
         rule.leave_module()
-    facts = collector.facts(context.source, context.roles) if collector is not None else None
+    facts = collector.facts(context.source, context.roles, names) if collector is not None else None
     return FileResult(_diagnostics(filename, context.source, instances), facts)
 
 
@@ -72,7 +81,7 @@ def _facts_wanted(settings: Settings) -> bool:
 def _collector(context: RuleContext, filename: str, module: str) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
-    return FactsCollector(module, filename, Path(filename).stem == "__init__", probes)
+    return FactsCollector(module, filename, probes)
 
 
 def file_error(filename: str, reason: str) -> Diagnostic:
@@ -112,6 +121,9 @@ class _Walker:
         self.collector = collector
         self.enclosing = Enclosing()
         self._handlers: dict[type[ast.AST], Callable[[Any], None]] = {}
+        #: Lambdas assigned to a name (`get = lambda: ...`): called by that name, they are
+        #: functions like any other.
+        self._named_lambdas: dict[ast.Lambda, str] = {}
 
     # --- module: bind what every function body can see before walking any of them ---------
     def module(self, tree: ast.Module) -> None:
@@ -121,7 +133,29 @@ class _Walker:
             else:
                 self._bind_statement(statement)
                 self._module_alias(statement)
+        self._declared_returns(tree.body, "")
         self._children(tree.body)
+
+    def _declared_returns(self, body: list[ast.stmt], owner: str) -> None:
+        """What the module's functions and methods return, as annotated, known before any
+        body is walked: a function may be called above its definition.  A property's
+        type is its attribute's."""
+        for statement in body:
+            if isinstance(statement, ast.ClassDef) and not owner:
+                self._declared_returns(statement.body, statement.name)
+            if not isinstance(statement, FunctionNode) or statement.returns is None:
+                continue
+            declared = self.names.annotation(statement.returns)
+            if declared is None:
+                continue
+            if owner and any(self._is_property(d) for d in statement.decorator_list):
+                self.names.class_attributes.setdefault(LOCAL + owner, {})[statement.name] = declared
+            else:
+                self.names.returns[LOCAL + (f"{owner}." if owner else "") + statement.name] = declared
+
+    def _is_property(self, decorator: ast.expr) -> bool:
+        symbol = self.names.resolve(decorator)
+        return symbol is not None and symbol.qualname in _PROPERTIES
 
     def _module_alias(self, node: ast.stmt) -> None:
         if self.collector is not None and isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -171,10 +205,13 @@ class _Walker:
         self._bind_statement(node)
 
     def _Assign(self, node: ast.Assign) -> None:
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if isinstance(node.value, ast.Lambda) and isinstance(target, ast.Name):
+            self._named_lambdas[node.value] = target.id
         symbol = self.names.resolve(node.value)
-        for target in node.targets:
-            self._class_attribute(target, symbol)
-        with self._assignment(node.targets[0] if len(node.targets) == 1 else None, node.value, symbol):
+        for each in node.targets:
+            self._class_attribute(each, symbol)
+        with self._assignment(target, node.value, symbol):
             self._bind_statement(node)
             self._generic(node)
 
@@ -245,7 +282,15 @@ class _Walker:
 
     def _Lambda(self, node: ast.Lambda) -> None:
         self.visit(node.args)
-        self.enclosing.enter_function(Function("<lambda>", False, node))
+        name = self._named_lambdas.pop(node, None)
+        if name is None:
+            function = Function("<lambda>", False, node)
+        else:
+            function = Function(name, False, node, None, self.enclosing.qualname(name))
+            self.names.bind(name, Symbol(function.key))
+            if self.collector is not None:
+                self.collector.function(function, [])
+        self.enclosing.enter_function(function)
         self.names.push()
         self._bind_parameters(node.args, None, node)
         self.visit(node.body)
@@ -299,6 +344,9 @@ class _Walker:
         if self.collector is not None:
             self.collector.call(call)
 
+
+#: Decorators that make a method an attribute of its instances.
+_PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 
 #: Nodes that never hold a call or a binding: names' contexts and operators.
 _LEAVES = frozenset(

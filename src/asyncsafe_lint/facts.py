@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from asyncsafe_lint.diagnostics import Diagnostic, Location
-from asyncsafe_lint.names import LOCAL
+from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.roles import RoleFacts, Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call
 from asyncsafe_lint.rules import CALL_CHAINS
@@ -26,6 +26,10 @@ OFFLOADING_DECORATORS = frozenset({"asgiref.sync.sync_to_async", "asyncer.asynci
 
 #: Callees that can never be a function of the project.
 _NOT_PROJECT = frozenset({"builtins", *sys.stdlib_module_names})
+
+#: Where the types that tell a rule nothing come from: containers and typing's generics
+#: (`def get_db() -> Iterator[Session]`).  Not handed on to other modules.
+_UNINFORMATIVE = frozenset({"builtins", "typing", "typing_extensions", "collections", "abc", "types"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,11 @@ class ModuleFacts:
     aliases: tuple[tuple[str, str], ...] = ()
     #: The routes, dependencies, middleware... it registers, of any module.
     roles: RoleFacts = field(default_factory=RoleFacts)
+    #: Module-level variables holding an instance of a known type (`http` ->
+    #: `httpx.Client`, True), and type aliases (`DbSession` -> `sqlalchemy.orm.Session`, False).
+    exports: tuple[tuple[str, str, bool], ...] = ()
+    #: Functions and methods (by qualname) whose return annotation names a known type -> that type.
+    returns: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +97,10 @@ class FileResult:
     facts: ModuleFacts | None = None
 
 
-def qualify(name: str, module: str, is_package: bool) -> str:
-    """`name` as the engine resolved it, made absolute: the module's own functions
-    (`<module>.f`) and relative imports (`..db.fetch`) get the module's package."""
-    if name.startswith(LOCAL):
-        return f"{module}.{name.removeprefix(LOCAL)}"
-    if not name.startswith("."):
-        return name
-    rest = name.lstrip(".")
-    level = len(name) - len(rest)
-    parts = module.split(".") if is_package else module.split(".")[:-1]
-    base = ".".join(parts[: len(parts) - (level - 1)] if level > 1 else parts)
-    return f"{base}.{rest}" if base and rest else base or rest
+def qualify(name: str, module: str) -> str:
+    """`name` as the engine resolved it, made absolute: the module's own functions and
+    classes (`<module>.f`) get the module's name."""
+    return f"{module}.{name.removeprefix(LOCAL)}" if name.startswith(LOCAL) else name
 
 
 @dataclass
@@ -113,10 +114,9 @@ class _Function:
 class FactsCollector:
     """Fed by the engine's walk; `facts()` builds the module's facts once it is over."""
 
-    def __init__(self, module: str, path: str, is_package: bool, probes: Sequence[BlockingCallRule]) -> None:
+    def __init__(self, module: str, path: str, probes: Sequence[BlockingCallRule]) -> None:
         self.module = module
         self.path = path
-        self.is_package = is_package
         self.probes = probes
         self._functions: dict[int, _Function] = {}
         self._classes: list[str] = []
@@ -147,9 +147,9 @@ class FactsCollector:
             gathered.calls.append((CallSite(callee, call.on_loop), call.node if call.on_loop else None))
 
     def _qualify(self, name: str) -> str:
-        return qualify(name, self.module, self.is_package)
+        return qualify(name, self.module)
 
-    def facts(self, source: Source, roles: Roles) -> ModuleFacts:
+    def facts(self, source: Source, roles: Roles, names: Names) -> ModuleFacts:
         functions = []
         for gathered in self._functions.values():
             function = gathered.function
@@ -179,4 +179,25 @@ class FactsCollector:
             tuple(self._classes),
             tuple(sorted(self._aliases.items())),
             roles.facts(self._qualify),
+            self._exports(names),
+            tuple(
+                sorted(
+                    (key.removeprefix(LOCAL), self._qualify(symbol.qualname))
+                    for key, symbol in names.returns.items()
+                    if self._informative(symbol)
+                )
+            ),
         )
+
+    def _exports(self, names: Names) -> tuple[tuple[str, str, bool], ...]:
+        exported = []
+        # The walk is over: the current scope is the module's.
+        for name, symbol in names.scope.bindings.items():
+            if symbol is None or name in self._aliases or not self._informative(symbol):
+                continue
+            if symbol.instance or not symbol.qualname.startswith(LOCAL):  # not a `def` or `class`
+                exported.append((name, self._qualify(symbol.qualname), symbol.instance))
+        return tuple(sorted(exported))
+
+    def _informative(self, symbol: Symbol) -> bool:
+        return symbol.qualname.split(".", 1)[0] not in _UNINFORMATIVE

@@ -165,7 +165,8 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
         return result
     fixed_names = {str(file.path) for file in changed}
     kept = [d for d in before.diagnostics if d.filename not in fixed_names]
-    # A file checked alone knows only its own roles; where its functions run is as before.
+    # A file checked alone knows only its own roles and types: where its functions run is
+    # as before, and what its imported names stand for is not known (see `exports`).
     fixed_diagnostics = before.project.place(d for file in changed for d in file.diagnostics)
     result.remaining.diagnostics = sorted([*kept, *fixed_diagnostics], key=lambda d: d.sort_key)
     return result

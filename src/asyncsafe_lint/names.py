@@ -1,16 +1,22 @@
 """What a name in a module refers to: imports, aliases and the types of variables.
 
 The linter never imports user code, so it follows what a reader would: import
-statements, assignments (`client = httpx.Client()`) and annotations
-(`f: io.TextIOWrapper`, `x: httpx.Client | None`).  A name with no binding in the
+statements, assignments (`client = httpx.Client()`), annotations
+(`f: io.TextIOWrapper`, `x: httpx.Client | None`), type aliases
+(`DbSession = Annotated[Session, Depends(get_db)]`) and the return annotations of the
+module's functions (`def get_client() -> httpx.Client`).  A name with no binding in the
 file is taken to be the module of that name (`time.sleep` without `import time`).
+
+What the names a module imports from the project's other modules stand for (a client
+created in `app/clients.py`, a function's return type there) is for the project pass to
+tell (`Imported`): one file is analysed on its own first.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asyncsafe_lint.source import parse_expression
 
@@ -143,6 +149,8 @@ CANONICAL: dict[str, str] = {
 }
 
 _WRAPPERS = frozenset({"typing.Optional", "typing.Annotated", "typing.Final", "typing.ClassVar"})
+#: Subscripted, these make a type alias of what they wrap (`Annotated[Session, Depends(f)]`).
+_ALIASING = frozenset({*_WRAPPERS, "typing.Union"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,35 @@ class Symbol:
 
     qualname: str
     instance: bool = False
+    #: For a name of another module that the project pass typed (see `Imported`): that
+    #: name (`app.clients.http`), which the framework's registrations are keyed by.
+    origin: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What names of the project's other modules stand for, as the project pass learns
+    from those modules' facts: keyed by qualified name (`app.clients.http`)."""
+
+    #: Module-level variables and type aliases -> an instance, or the aliased class.
+    names: dict[str, Symbol] = field(default_factory=dict)
+    #: Functions -> the instance their return annotation declares.
+    returns: dict[str, Symbol] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.names or self.returns)
+
+
+def absolute(name: str, module: str, is_package: bool) -> str:
+    """A name a relative import spells (`..db.fetch`) as an absolute one, for the module
+    `module` (a package's `__init__` when `is_package`)."""
+    if not name.startswith("."):
+        return name
+    rest = name.lstrip(".")
+    level = len(name) - len(rest)
+    parts = module.split(".") if is_package else module.split(".")[:-1]
+    base = ".".join(parts[: len(parts) - (level - 1)] if level > 1 else parts)
+    return f"{base}.{rest}" if base and rest else base or rest
 
 
 def canonical(qualname: str) -> str:
@@ -190,10 +227,17 @@ class Scope:
 class Names:
     """Resolves expressions to symbols through the scopes the walker maintains."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "", is_package: bool = False, imported: Imported | None = None) -> None:
+        """`module`: the dotted name of the module analysed (a package's `__init__` when
+        `is_package`), which its relative imports are resolved against."""
+        self.module = module
+        self.is_package = is_package
+        self.imported = imported if imported is not None else Imported()
         self.scope = Scope()
         #: Instance attribute types per class, from `self.x = ...` and class-level annotations.
         self.class_attributes: dict[str, dict[str, Symbol | None]] = {}
+        #: What the module's own functions return, by their `LOCAL` key, as annotated.
+        self.returns: dict[str, Symbol] = {}
 
     # --- scopes -------------------------------------------------------------------------
     def push(self, *, is_class: bool = False) -> None:
@@ -226,7 +270,8 @@ class Names:
         joiner = "" if prefix.endswith(".") or not prefix else "."
         for alias in node.names:
             if alias.name != "*":
-                self.bind(alias.asname or alias.name, Symbol(canonical(f"{prefix}{joiner}{alias.name}")))
+                name = absolute(f"{prefix}{joiner}{alias.name}", self.module, self.is_package)
+                self.bind(alias.asname or alias.name, Symbol(canonical(name)))
 
     def bind_target(self, target: ast.expr, symbol: Symbol | None) -> None:
         if isinstance(target, ast.Name):
@@ -257,6 +302,9 @@ class Names:
             base = self.resolve(node.value)
             if base is not None and base.instance and base.qualname in MEMBER_TYPES:
                 return Symbol(MEMBER_TYPES[base.qualname], instance=True)
+            if base is not None and not base.instance and base.qualname in _ALIASING:
+                aliased = self.annotation(node)
+                return Symbol(aliased.qualname) if aliased is not None else None
             return None
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             left = self.resolve(node.left)
@@ -266,14 +314,21 @@ class Names:
     def _resolve_name(self, name: str) -> Symbol | None:
         found, symbol = self.scope.lookup(name)
         if found:
-            return symbol
+            return self._imported(symbol)
         return Symbol(f"builtins.{name}" if name in _BUILTINS else name)
+
+    def _imported(self, symbol: Symbol | None) -> Symbol | None:
+        """What a name of another module of the project stands for, when the project pass told."""
+        if symbol is None or symbol.instance or not self.imported.names:
+            return symbol
+        typed = self.imported.names.get(symbol.qualname)
+        return symbol if typed is None else replace(typed, origin=symbol.qualname)
 
     def _member(self, base: Symbol | None, attr: str) -> Symbol | None:
         if base is None:
             return None
         if not base.instance:
-            return Symbol(canonical(f"{base.qualname}.{attr}"))
+            return self._imported(Symbol(canonical(f"{base.qualname}.{attr}")))
         known = self.class_attributes.get(base.qualname, {})
         if attr in known:
             return known[attr]
@@ -291,6 +346,9 @@ class Names:
         if callee is None or callee.instance:
             return None
         name = callee.qualname
+        declared = self.returns.get(name) or self.imported.returns.get(name)
+        if declared is not None:
+            return declared
         if name in RETURNS:
             return Symbol(RETURNS[name], instance=True)
         last = name.rsplit(".", 1)[-1]

@@ -254,7 +254,9 @@ class Roles:
         if arg is None:
             return None
         symbol = self._names.resolve(arg)
-        return None if symbol is None or symbol.instance else symbol.qualname
+        if symbol is None or symbol.origin is not None:
+            return None if symbol is None else symbol.origin
+        return None if symbol.instance else symbol.qualname
 
     # --- handing on ----------------------------------------------------------------------
     def facts(self, qualify: Callable[[str], str]) -> RoleFacts:

@@ -204,6 +204,12 @@ class BlockingCallRule(Rule):
     any_method_of: ClassVar[dict[str, str]] = {}
     harmless_methods: ClassVar[frozenset[str]] = frozenset()
 
+    @classmethod
+    def flagged_types(cls, settings: RuleSettings) -> frozenset[str]:
+        """The types whose methods the rule flags (`httpx.Client`): where another module
+        imports an instance of one, typing it there can change a finding."""
+        return frozenset({name.rpartition(".")[0] for name in cls.calls} | set(cls.any_method_of))
+
     def instead(self, call: Call) -> str | None:
         """What to use instead of `call`, or None when the call does not block."""
         assert call.name is not None

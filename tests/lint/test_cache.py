@@ -21,6 +21,7 @@ from asyncsafe_lint import Diagnostic, Settings, check_paths, checker, filesyste
 from asyncsafe_lint.cache.results import Cache
 from asyncsafe_lint.cli import main
 from asyncsafe_lint.config import override
+from asyncsafe_lint.names import Imported
 
 from .test_call_graph import CHAIN, CHAIN_PROJECT, DB, write
 
@@ -40,13 +41,17 @@ def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
-    """The (path, facts_only) of every file checked in this process, in order."""
+    """The (path, facts_only) of every file checked in this process, in order (its first
+    analysis: the project pass may analyse it again with what it imports)."""
     calls: list[tuple[str, bool]] = []
     real = checker.check_file
 
-    def counting(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
-        calls.append((str(path), facts_only))
-        return real(path, settings, facts_only=facts_only)
+    def counting(
+        path: Path, settings: Settings, *, facts_only: bool = False, imported: Imported | None = None
+    ) -> checker.FileResult:
+        if imported is None:  # not a second analysis with imported types (see `exports`)
+            calls.append((str(path), facts_only))
+        return real(path, settings, facts_only=facts_only, imported=imported)
 
     monkeypatch.setattr(checker, "check_file", counting)
     yield calls
@@ -290,10 +295,14 @@ def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: p
     pids.mkdir()
     real = checker.check_file
 
-    def noting_pid(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
-        if not facts_only:  # the project pass looks modules up here, one at a time
+    def noting_pid(
+        path: Path, settings: Settings, *, facts_only: bool = False, imported: Imported | None = None
+    ) -> checker.FileResult:
+        # The project pass looks modules up here, one at a time, and analyses again those
+        # that import typed names.
+        if not facts_only and imported is None:
             (pids / str(os.getpid())).touch()
-        return real(path, settings, facts_only=facts_only)
+        return real(path, settings, facts_only=facts_only, imported=imported)
 
     monkeypatch.setattr(checker, "check_file", noting_pid)
     monkeypatch.setattr(checker, "PARALLEL_FROM", 1)
@@ -313,12 +322,16 @@ def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatc
     pids = app / "pids"
     pids.mkdir()
 
-    def crashing(path: Path, settings: Settings, *, facts_only: bool = False) -> checker.FileResult:
-        if not facts_only:  # the project pass looks the crashed module up again, here
+    def crashing(
+        path: Path, settings: Settings, *, facts_only: bool = False, imported: Imported | None = None
+    ) -> checker.FileResult:
+        # The project pass looks the crashed module up again here, and analyses again the
+        # modules that import typed names.
+        if not facts_only and imported is None:
             (pids / str(os.getpid())).touch()
         if path.name == "jobs.py":
             raise RuntimeError("planted")
-        return real(path, settings, facts_only=facts_only)
+        return real(path, settings, facts_only=facts_only, imported=imported)
 
     monkeypatch.setattr(checker, "check_file", crashing)
     serial = check_paths(["fixtures_app"], settings, workers=1)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid, RuleContext
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid, RuleContext, RuleSettings
 
 
 class ConfiguredBlockingCall(BlockingCallRule):
@@ -81,6 +81,10 @@ There is no automatic fix.
             "Blocking call `mylib.fetch()` in async function `f`: use `mylib.afetch()`",
         ),
     )
+
+    @classmethod
+    def flagged_types(cls, settings: RuleSettings) -> frozenset[str]:
+        return frozenset(name.rpartition(".")[0] for name, _ in settings.blocking_calls)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)

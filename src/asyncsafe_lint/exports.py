@@ -1,0 +1,80 @@
+"""Types across modules: what the names a module imports from the project's other
+modules stand for.
+
+One file is analysed on its own (so that its result can be cached and computed in a
+worker process), and there a name imported from another module of the project is
+opaque: `from app.clients import http` then `http.get(...)`.  Each module's facts say
+what its module-level variables hold, which type aliases it defines and what its
+functions are annotated to return (`ModuleFacts.exports`, `ModuleFacts.returns`).  The
+project pass gathers them here and gives each module that imports one of them an
+`Imported` to analyse it again with (see `checker`).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+
+from asyncsafe_lint.facts import ModuleFacts
+from asyncsafe_lint.frameworks import REGISTRIES
+from asyncsafe_lint.names import ATTRIBUTE_TYPES, MEMBER_TYPES, RETURNS, Imported, Symbol
+from asyncsafe_lint.rule import BlockingCallRule, RuleSettings
+from asyncsafe_lint.rules import ALL_RULES
+
+
+class Exports:
+    """What the modules of the project export, by qualified name (`app.clients.http`):
+    only what is of a type the analysis knows something about (see `_informative`)."""
+
+    def __init__(self, modules: Sequence[ModuleFacts], settings: RuleSettings) -> None:
+        informative = _informative(modules, settings)
+        names: dict[str, Symbol] = {}
+        returns: dict[str, Symbol] = {}
+        for facts in modules:
+            for name, qualname, instance in facts.exports:
+                if qualname in informative:
+                    names[f"{facts.module}.{name}"] = Symbol(qualname, instance)
+            for function, qualname in facts.returns:
+                if qualname in informative:
+                    returns[f"{facts.module}.{function}"] = Symbol(qualname, instance=True)
+        self._tables = ((names, sorted(names)), (returns, sorted(returns)))
+
+    def imported_by(self, facts: ModuleFacts, unalias: Callable[[str], str]) -> Imported:
+        """What the names `facts`' module imports stand for, under the names it imports
+        them as (`app.clients.http`, or `app.clients` for `from app import clients`,
+        whose members then follow); empty when it imports none of them.  `unalias`
+        follows re-exports (`app/__init__.py` importing from `app.clients`)."""
+        imported = Imported()
+        for (table, keys), found in zip(self._tables, (imported.names, imported.returns), strict=True):
+            for _, target in facts.aliases:
+                origin = unalias(target)
+                if origin in table:
+                    found[target] = table[origin]
+                # The members of an imported module (or class).
+                prefix = origin + "."
+                for key in keys[bisect_left(keys, prefix) :]:
+                    if not key.startswith(prefix):
+                        break
+                    found[target + key[len(origin) :]] = table[key]
+        return imported
+
+
+def _informative(modules: Sequence[ModuleFacts], settings: RuleSettings) -> frozenset[str]:
+    """The types a name may hold that can change a finding: those whose methods a
+    blocking-call rule flags, those whose members or results `names` knows, the
+    framework's apps and routers, and the project's own classes with methods (which may
+    be the sync helpers of a call chain).  Typing a name as a pydantic model would only
+    cost the module a second analysis."""
+    types = set(REGISTRIES)
+    for rule in ALL_RULES:
+        if issubclass(rule, BlockingCallRule):
+            types |= rule.flagged_types(settings)
+    types |= {name.rpartition(".")[0] for name in (*RETURNS, *ATTRIBUTE_TYPES)}
+    types |= {*RETURNS.values(), *MEMBER_TYPES, *MEMBER_TYPES.values(), *ATTRIBUTE_TYPES.values()}
+    types |= {
+        f"{facts.module}.{function.qualname.rpartition('.')[0]}"
+        for facts in modules
+        for function in facts.functions
+        if "." in function.qualname and "<locals>" not in function.qualname
+    }
+    return frozenset(types)
