@@ -171,9 +171,8 @@ class _Walker:
         elif isinstance(node, ast.ImportFrom):
             self.names.bind_import_from(node)
         elif isinstance(node, ast.Assign):
-            symbol = self.names.resolve(node.value)
             for target in node.targets:
-                self.names.bind_target(target, symbol)
+                self.names.bind_value(target, node.value)
         elif isinstance(node, ast.AnnAssign):
             self.names.bind_target(node.target, self.names.annotation(node.annotation))
 

@@ -273,6 +273,20 @@ class Names:
                 name = absolute(f"{prefix}{joiner}{alias.name}", self.module, self.is_package)
                 self.bind(alias.asname or alias.name, Symbol(canonical(name)))
 
+    def bind_value(self, target: ast.expr, value: ast.expr) -> None:
+        """`target = value`; a tuple of names takes a tuple of values one by one
+        (`p1, p2 = Path("a"), Path("b")`)."""
+        if (
+            isinstance(target, (ast.Tuple, ast.List))
+            and isinstance(value, (ast.Tuple, ast.List))
+            and len(target.elts) == len(value.elts)
+            and not any(isinstance(element, ast.Starred) for element in (*target.elts, *value.elts))
+        ):
+            for each_target, each_value in zip(target.elts, value.elts, strict=True):
+                self.bind_value(each_target, each_value)
+        else:
+            self.bind_target(target, self.resolve(value))
+
     def bind_target(self, target: ast.expr, symbol: Symbol | None) -> None:
         if isinstance(target, ast.Name):
             self.bind(target.id, symbol)

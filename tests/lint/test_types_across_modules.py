@@ -195,3 +195,26 @@ def test_a_router_imported_from_another_module_makes_routes(project: Path) -> No
     [(code, row, message)] = found("app/orders.py")
     assert (code, row) == ("ASF101", 8)
     assert "in async route GET /orders:" in message
+
+
+def test_a_tuple_of_values_types_a_tuple_of_names_one_by_one() -> None:
+    source = (
+        "from pathlib import Path\n\n"
+        "async def f():\n"
+        "    (p1, p2) = (Path('foo'), Path('bar'))\n"
+        "    p2.read_text()\n"
+        "    f1, count = open('log'), 3\n"
+        "    f1.read()\n"
+        "    count.read()\n"
+        "    *rest, last = open('a'), open('b')\n"
+        "    last.read()\n"
+    )
+    settings = load()
+    diagnostics = check_source(source.encode(), "tuples.py", settings, settings.rules)
+    assert [(d.location.row, d.message.split(" in ")[0]) for d in diagnostics] == [
+        (5, "Blocking call `pathlib.Path.read_text()`"),
+        (6, "Blocking call `builtins.open()`"),
+        (7, "Blocking call `io.TextIOWrapper.read()`"),
+        (9, "Blocking call `builtins.open()`"),
+        (9, "Blocking call `builtins.open()`"),
+    ]
