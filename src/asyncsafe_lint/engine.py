@@ -210,24 +210,22 @@ class _Walker:
         symbol = self.names.resolve(node.value)
         for each in node.targets:
             self._class_attribute(each, symbol)
-        with self._assignment(target, node.value, symbol):
+        with self._assignment(target, node.value):
             self._bind_statement(node)
             self._generic(node)
 
     def _AnnAssign(self, node: ast.AnnAssign) -> None:
         self._class_attribute(node.target, self.names.annotation(node.annotation))
         value = node.value
-        with self._assignment(node.target, value, self.names.resolve(value) if value is not None else None):
+        with self._assignment(node.target, value):
             self._bind_statement(node)
             self._generic(node)
 
-    def _assignment(
-        self, target: ast.expr | None, value: ast.expr | None, symbol: Symbol | None
-    ) -> AbstractContextManager[None]:
+    def _assignment(self, target: ast.expr | None, value: ast.expr | None) -> AbstractContextManager[None]:
         at_module_level = self.enclosing.function is None and self.enclosing.class_name is None
         if target is None or value is None or not at_module_level:
             return nullcontext()
-        return self.roles.assignment(target, value, symbol)
+        return self.roles.assignment(target, value)
 
     def _class_attribute(self, target: ast.expr, symbol: Symbol | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
