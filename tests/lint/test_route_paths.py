@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint import Settings, check_paths, load
-from asyncsafe_lint.callgraph import project_findings
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.facts import FunctionFacts, ModuleFacts
-from asyncsafe_lint.roles import RoleFacts
 
 from .test_call_graph import HEADER, places, where, write
 
@@ -189,29 +186,31 @@ def test_a_prefix_edited_in_another_module_changes_the_message_with_the_cache(
     assert list_orders() == "in async route GET /api/v2/orders"
 
 
-def test_a_router_imported_from_another_module_lines_up_through_the_imports() -> None:
-    """A router made in `app/api.py`, its routes decorated in `app/routes/orders.py` and
-    included by `main.py` through that module: the facts each module would give once the
-    type of an imported variable is known there (not yet: `@router.get` on an imported
-    `router` is no route today).  The keys meet through the imports."""
-    api = ModuleFacts("app.api", "app/api.py", roles=RoleFacts(prefixes=(("app.api.router", "/orders"),)))
-    list_orders = FunctionFacts("list_orders", "list_orders", True, False, "in async function `list_orders`", (), ())
-    orders = ModuleFacts(
-        "app.routes.orders",
-        "app/routes/orders.py",
-        (list_orders,),
-        aliases=(("router", "app.api.router"),),
-        roles=RoleFacts(routes=(("app.routes.orders.list_orders", "app.routes.orders.router", "GET", "/{id}"),)),
+@pytest.mark.parametrize("named", [["app/routes/orders.py"], ["app", "main.py"]])
+def test_a_router_made_in_one_module_decorated_in_another_and_included_in_a_third(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: list[str]
+) -> None:
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.asyncsafe]\n",
+            "app/__init__.py": "",
+            "app/routes/__init__.py": "",
+            "app/api.py": "from fastapi import APIRouter\n\nrouter = APIRouter(prefix='/orders')\n",
+            "app/routes/orders.py": (
+                "import time\n\nfrom app.api import router\n\n\n"
+                "@router.get('')\nasync def list_orders():\n    time.sleep(1)\n"
+            ),
+            "main.py": (
+                "from fastapi import FastAPI\nfrom starlette.routing import Mount\n\nfrom app import api\n\n"
+                "app = FastAPI()\napp.include_router(api.router, prefix='/api/v1')\n"
+                "legacy = FastAPI()\nlegacy.include_router(api.router)\napp.mount('/legacy', legacy)\n"
+            ),
+        },
     )
-    main = ModuleFacts(
-        "main",
-        "main.py",
-        aliases=(("orders", "app.routes.orders"), ("v2", "app.api.router")),
-        roles=RoleFacts(
-            includes=(("main.app", "app.routes.orders.router", "/api/v1"), ("main.app", "main.v2", "/api/v2"))
-        ),
-    )
-    found = project_findings([api, orders, main], 4, set(), {"app/routes/orders.py"})
-    assert found.places == {
-        ("app/routes/orders.py", "list_orders"): "in async route GET /api/v1/orders/{id}, GET /api/v2/orders/{id}"
-    }
+    monkeypatch.chdir(tmp_path)
+    result = check_paths(named, load())
+    assert result.crashes == {}
+    assert places(result.diagnostics) == [
+        ("app/routes/orders.py", 8, "in async route GET /api/v1/orders, GET /legacy/orders")
+    ]
