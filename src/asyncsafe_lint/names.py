@@ -25,6 +25,53 @@ LOCAL = "<module>."
 
 _BUILTINS = frozenset(dir(builtins))
 
+#: The methods of `sqlalchemy.orm.Query` that return a new Query (the query is built,
+#: not run); the ones that run it (`all()`, `first()`...) are the blocking calls.
+_QUERY_BUILDERS = (
+    "filter", "filter_by", "where", "order_by", "group_by", "having", "join", "outerjoin",
+    "select_from", "options", "limit", "offset", "slice", "distinct", "with_entities",
+    "add_columns", "add_entity", "correlate", "execution_options", "params", "populate_existing",
+    "with_for_update", "yield_per", "autoflush", "enable_eagerloads", "enable_assertions",
+    "union", "union_all", "intersect", "intersect_all", "except_", "except_all", "from_statement",
+    "with_parent", "with_session", "set_label_style", "tuples", "only_return_tuples", "reset_joinpoint",
+)  # fmt: skip
+
+#: The sessions of SQLAlchemy's ORM: a `Session`, the thread-local proxy to one, and
+#: SQLModel's subclass (which adds `exec()`).
+_SESSIONS = ("sqlalchemy.orm.Session", "sqlalchemy.orm.scoped_session", "sqlmodel.Session")
+
+#: The sub-resources a boto3 resource makes from identifiers (`s3.Bucket("b")`,
+#: `bucket.Object("k")`, `dynamodb.Table("t")`): the names of the resources and of their
+#: `has` relations in the resource models boto3 ships (S3, DynamoDB, SQS, SNS, EC2, IAM,
+#: CloudFormation, CloudWatch, Glacier).  Every boto3 resource is an instance of
+#: `boto3.resources.base.ServiceResource`.
+_BOTO3_SUBRESOURCES = (
+    "AccessKey", "AccessKeyPair", "Account", "AccountPasswordPolicy", "AccountSummary", "Acl", "Alarm",
+    "Archive", "AssumeRolePolicy", "Bucket", "BucketAcl", "BucketCors", "BucketLifecycle",
+    "BucketLifecycleConfiguration", "BucketLogging", "BucketNotification", "BucketPolicy",
+    "BucketRequestPayment", "BucketTagging", "BucketVersioning", "BucketWebsite", "ClassicAddress",
+    "Cors", "CurrentUser", "DhcpOptions", "Event", "Group", "GroupPolicy", "Image", "Instance",
+    "InstanceProfile", "InternetGateway", "Job", "KeyPair", "KeyPairInfo", "Lifecycle",
+    "LifecycleConfiguration", "Logging", "LoginProfile", "Message", "Metric", "MfaDevice",
+    "MultipartUpload", "MultipartUploadPart", "NetworkAcl", "NetworkInterface",
+    "NetworkInterfaceAssociation", "Notification", "Object", "ObjectAcl", "ObjectSummary",
+    "ObjectVersion", "Part", "PlacementGroup", "PlatformApplication", "PlatformEndpoint", "Policy",
+    "PolicyVersion", "Queue", "RequestPayment", "Resource", "Role", "RolePolicy", "Route", "RouteTable",
+    "RouteTableAssociation", "SamlProvider", "SecurityGroup", "ServerCertificate", "SigningCertificate",
+    "Snapshot", "Stack", "StackResource", "StackResourceSummary", "Subnet", "Subscription", "Table",
+    "Tag", "Tagging", "Topic", "User", "UserPolicy", "Vault", "Version", "Versioning",
+    "VirtualMfaDevice", "Volume", "Vpc", "VpcAddress", "VpcPeeringConnection", "Website",
+)  # fmt: skip
+
+#: The classes of the boto3 type stubs (mypy-boto3-* and types-boto3-*) for the clients
+#: and resources of S3, DynamoDB and SQS: service -> (prefix of its class names, the
+#: sub-resources).  The async stubs (types-aiobotocore-*) are not among them.
+_BOTO3_STUBS = {
+    "s3": ("S3", ("Bucket", "Object", "ObjectSummary")),
+    "dynamodb": ("DynamoDB", ("Table",)),
+    "sqs": ("SQS", ("Queue", "Message")),
+}
+
 #: What a call returns, when that is not an instance of the class being called.
 RETURNS: dict[str, str] = {
     "builtins.open": "io.TextIOWrapper",
@@ -80,6 +127,46 @@ RETURNS: dict[str, str] = {
     "pathlib.Path.with_suffix": "pathlib.Path",
     "pathlib.Path.with_stem": "pathlib.Path",
     "pathlib.Path.relative_to": "pathlib.Path",
+    "urllib3.proxy_from_url": "urllib3.ProxyManager",
+    **{
+        f"urllib3.{manager}.{method}": "urllib3.HTTPConnectionPool"
+        for manager in ("PoolManager", "ProxyManager")
+        for method in ("connection_from_url", "connection_from_host")
+    },
+    # SQLAlchemy: `create_engine()` connects lazily; `engine.begin()` and
+    # `sessionmaker.begin()` are context managers giving a Connection and a Session.
+    "sqlalchemy.create_engine": "sqlalchemy.Engine",
+    "sqlalchemy.Engine.connect": "sqlalchemy.Connection",
+    "sqlalchemy.Engine.begin": "sqlalchemy.Connection",
+    "sqlalchemy.Connection.begin": "sqlalchemy.RootTransaction",
+    "sqlalchemy.Connection.begin_nested": "sqlalchemy.NestedTransaction",
+    "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.sessionmaker",
+    "sqlalchemy.orm.sessionmaker.begin": "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.scoped_session": "sqlalchemy.orm.scoped_session",
+    **{f"{session}.query": "sqlalchemy.orm.Query" for session in _SESSIONS},
+    **{f"{session}.connection": "sqlalchemy.Connection" for session in _SESSIONS},
+    **{f"{session}.begin": "sqlalchemy.orm.SessionTransaction" for session in _SESSIONS},
+    **{f"{session}.begin_nested": "sqlalchemy.orm.SessionTransaction" for session in _SESSIONS},
+    **{f"sqlalchemy.orm.Query.{method}": "sqlalchemy.orm.Query" for method in _QUERY_BUILDERS},
+    # boto3 and botocore
+    "boto3.client": "botocore.client.BaseClient",
+    "boto3.Session.client": "botocore.client.BaseClient",
+    "botocore.session.get_session": "botocore.session.Session",
+    "botocore.session.Session.create_client": "botocore.client.BaseClient",
+    "botocore.client.BaseClient.get_paginator": "botocore.paginate.Paginator",
+    "botocore.paginate.Paginator.paginate": "botocore.paginate.PageIterator",
+    "botocore.client.BaseClient.get_waiter": "botocore.waiter.Waiter",
+    "boto3.resource": "boto3.resources.base.ServiceResource",
+    "boto3.Session.resource": "boto3.resources.base.ServiceResource",
+    **{
+        f"boto3.resources.base.ServiceResource.{name}": "boto3.resources.base.ServiceResource"
+        for name in _BOTO3_SUBRESOURCES
+    },
+    # Clients of other protocols
+    "paramiko.SSHClient.open_sftp": "paramiko.SFTPClient",
+    "paramiko.SFTPClient.from_transport": "paramiko.SFTPClient",
+    "pika.BlockingConnection.channel": "pika.adapters.blocking_connection.BlockingChannel",
+    "kafka.KafkaProducer.send": "kafka.producer.future.FutureRecordMetadata",
 }
 
 #: The type of any attribute or item of an instance of these types (`client.db.users`).
@@ -120,6 +207,9 @@ MEMBER_TYPE_METHODS: dict[str, frozenset[str]] = {
 #: Attributes of these types that hold instances of another known type.
 ATTRIBUTE_TYPES: dict[str, str] = {
     "pathlib.Path.parent": "pathlib.Path",
+    # `s3.meta.client`: the low-level client a boto3 resource calls.
+    "boto3.resources.base.ServiceResource.meta": "boto3.resources.base.ResourceMeta",
+    "boto3.resources.base.ResourceMeta.client": "botocore.client.BaseClient",
 }
 
 #: Different spellings of one type, mapped to the name the rules use.
@@ -146,6 +236,60 @@ CANONICAL: dict[str, str] = {
     "io.BufferedIOBase": "io.TextIOWrapper",
     "io.RawIOBase": "io.TextIOWrapper",
     "io.IOBase": "io.TextIOWrapper",
+    "urllib3.poolmanager.ProxyManager": "urllib3.ProxyManager",
+    "urllib3.poolmanager.proxy_from_url": "urllib3.proxy_from_url",
+    "urllib3.connectionpool.connection_from_url": "urllib3.connection_from_url",
+    # SQLAlchemy (the module paths of 1.4 and 2.x) and SQLModel, which re-exports its engine
+    "sqlalchemy.engine.create_engine": "sqlalchemy.create_engine",
+    "sqlalchemy.engine.create.create_engine": "sqlalchemy.create_engine",
+    "sqlmodel.create_engine": "sqlalchemy.create_engine",
+    "sqlalchemy.engine.Engine": "sqlalchemy.Engine",
+    "sqlalchemy.engine.base.Engine": "sqlalchemy.Engine",
+    "sqlalchemy.engine.Connection": "sqlalchemy.Connection",
+    "sqlalchemy.engine.base.Connection": "sqlalchemy.Connection",
+    "sqlalchemy.engine.RootTransaction": "sqlalchemy.RootTransaction",
+    "sqlalchemy.engine.base.RootTransaction": "sqlalchemy.RootTransaction",
+    "sqlalchemy.engine.NestedTransaction": "sqlalchemy.NestedTransaction",
+    "sqlalchemy.engine.base.NestedTransaction": "sqlalchemy.NestedTransaction",
+    "sqlalchemy.schema.MetaData": "sqlalchemy.MetaData",
+    "sqlalchemy.sql.schema.MetaData": "sqlalchemy.MetaData",
+    "sqlalchemy.orm.session.Session": "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.session.sessionmaker": "sqlalchemy.orm.sessionmaker",
+    "sqlalchemy.orm.session.SessionTransaction": "sqlalchemy.orm.SessionTransaction",
+    "sqlalchemy.orm.scoping.scoped_session": "sqlalchemy.orm.scoped_session",
+    "sqlalchemy.orm.query.Query": "sqlalchemy.orm.Query",
+    "sqlmodel.orm.session.Session": "sqlmodel.Session",
+    "sqlmodel.main.SQLModel": "sqlmodel.SQLModel",
+    # boto3 and botocore
+    "boto3.session.Session": "boto3.Session",
+    **{
+        f"{stubs}_{service}.{module}{prefix}{kind}": target
+        for stubs in ("mypy_boto3", "types_boto3")
+        for service, (prefix, _) in _BOTO3_STUBS.items()
+        for module, kind, target in (
+            ("", "Client", "botocore.client.BaseClient"),
+            ("client.", "Client", "botocore.client.BaseClient"),
+            ("", "ServiceResource", "boto3.resources.base.ServiceResource"),
+            ("service_resource.", "ServiceResource", "boto3.resources.base.ServiceResource"),
+        )
+    },
+    **{
+        f"{stubs}_{service}.service_resource.{name}": "boto3.resources.base.ServiceResource"
+        for stubs in ("mypy_boto3", "types_boto3")
+        for service, (_, names) in _BOTO3_STUBS.items()
+        for name in names
+    },
+    # Clients of other protocols
+    "paramiko.client.SSHClient": "paramiko.SSHClient",
+    "paramiko.SFTP": "paramiko.SFTPClient",
+    "paramiko.sftp_client.SFTP": "paramiko.SFTPClient",
+    "paramiko.sftp_client.SFTPClient": "paramiko.SFTPClient",
+    "pika.adapters.BlockingConnection": "pika.BlockingConnection",
+    "pika.adapters.blocking_connection.BlockingConnection": "pika.BlockingConnection",
+    "kafka.producer.KafkaProducer": "kafka.KafkaProducer",
+    "kafka.producer.kafka.KafkaProducer": "kafka.KafkaProducer",
+    "kafka.consumer.KafkaConsumer": "kafka.KafkaConsumer",
+    "kafka.consumer.group.KafkaConsumer": "kafka.KafkaConsumer",
 }
 
 _WRAPPERS = frozenset({"typing.Optional", "typing.Annotated", "typing.Final", "typing.ClassVar"})

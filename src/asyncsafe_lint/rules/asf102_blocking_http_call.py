@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import BlockingCallRule, Invalid
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
 
 _HTTPX = "use `await client.{}()` on an `httpx.AsyncClient`"
 #: httpx and httpx2, Pydantic's maintained continuation of it (same API, its own import name).
@@ -6,12 +6,18 @@ _HTTPX_MODULES = ("httpx", "httpx2")
 _VERBS = ("get", "post", "put", "patch", "delete", "head", "options", "request")
 _URLLIB3 = "use an `httpx.AsyncClient` (or `aiohttp`)"
 _HTTP_CLIENT = "use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)"
+_URLLIB3_POOLS = ("PoolManager", "ProxyManager", "HTTPConnectionPool", "HTTPSConnectionPool")
+_AWS = "use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`"
+#: What `boto3.client()` returns (a subclass made for the service) and what every boto3
+#: resource is (`boto3.resource()`, and the sub-resources it makes: `s3.Bucket("b")`).
+_BOTOCORE_CLIENT = "botocore.client.BaseClient"
+_BOTO3_RESOURCE = "boto3.resources.base.ServiceResource"
 
 
 class BlockingHttpCall(BlockingCallRule):
     code = "ASF102"
     name = "blocking-http-call"
-    summary = "A synchronous HTTP client (`requests`, `httpx.Client`, `urllib`) in async code"
+    summary = "A synchronous HTTP client (`requests`, `httpx.Client`, `urllib`, `urllib3`, boto3) in async code"
     calls = {
         **{f"requests.{verb}": _HTTPX.format(verb) for verb in _VERBS},
         **{f"requests.api.{verb}": _HTTPX.format(verb) for verb in _VERBS},
@@ -32,7 +38,7 @@ class BlockingHttpCall(BlockingCallRule):
         "urllib3.request": _URLLIB3,
         **{
             f"urllib3.{pool}.{method}": _URLLIB3
-            for pool in ("PoolManager", "HTTPConnectionPool", "HTTPSConnectionPool")
+            for pool in _URLLIB3_POOLS
             for method in ("request", "urlopen", "request_encode_url", "request_encode_body")
         },
         **{
@@ -45,25 +51,63 @@ class BlockingHttpCall(BlockingCallRule):
             f"http.client.HTTPResponse.{method}": _HTTP_CLIENT
             for method in ("read", "read1", "readline", "readlines", "readinto")
         },
+        # A waiter polls the service, sleeping in between; `build_full_result()` fetches
+        # every page.  `paginate()` and `PageIterator.search()` are lazy: their pages are
+        # fetched where they are iterated, which the linter does not follow.
+        "botocore.waiter.Waiter.wait": _AWS,
+        "botocore.paginate.PageIterator.build_full_result": _AWS,
     }
+    # Every method of a botocore client is an API request, but for the ones below; every
+    # lower-case method of a boto3 resource is an action (a request, or a waiter polling
+    # with requests), but for the ones below; its capitalised ones make sub-resources.
+    any_method_of = {_BOTOCORE_CLIENT: _AWS, _BOTO3_RESOURCE: _AWS}
+    harmless_methods = frozenset({
+        # botocore clients: helpers made or computed locally (presigning only signs).
+        "get_paginator", "get_waiter", "can_paginate", "generate_presigned_url", "generate_presigned_post",
+        "generate_db_auth_token", "generate_db_connect_auth_token", "generate_db_connect_admin_auth_token",
+        "close", "meta", "exceptions", "waiter_names",
+        # boto3 resources: a list from the model, and DynamoDB's buffering writer.
+        "get_available_subresources", "batch_writer",
+    })  # fmt: skip
     docs = """
 ## What it does
 Flags a synchronous HTTP request made directly in the body of an `async def`:
 the `requests` functions and `requests.Session` methods, the `httpx` functions and
 `httpx.Client` methods (never `httpx.AsyncClient`), the same of `httpx2` (Pydantic's
 maintained continuation of httpx, imported as `httpx2`), `urllib.request.urlopen()`,
-`urlretrieve()` and `build_opener().open()`, `urllib3` and its pools, and
-`http.client` connections.  Clients are recognised through aliases, assignments,
+`urlretrieve()` and `build_opener().open()`, `urllib3` and its pools (`PoolManager`,
+`ProxyManager` and `proxy_from_url()`, `HTTPConnectionPool`, `HTTPSConnectionPool`),
+and `http.client` connections.  Clients are recognised through aliases, assignments,
 annotations (`httpx.Client | None`, `Optional[...]`, `Annotated[...]`) and attributes
 set in `__init__` (`self.client = httpx.Client()`).
+
+AWS calls through boto3 are HTTP requests too.  Every method of a botocore client is
+flagged (`put_object()`, `get_item()`, `send_message()`, and the `upload_file()`
+family boto3 adds to S3), whether the client comes from `boto3.client()`,
+`boto3.Session().client()`, `botocore.session.get_session().create_client()` or a
+resource's `meta.client`, or is annotated `botocore.client.BaseClient` or with the
+client class of mypy-boto3 / types-boto3 for S3, DynamoDB or SQS (`S3Client`...).  So is
+every action of a boto3 resource (`boto3.resource()` and the sub-resources it makes,
+`s3.Bucket(name)`, `dynamodb.Table(name)`): `put_item()`, `upload_file()`, `load()`,
+`wait_until_exists()`; and a waiter's `wait()` and a page iterator's
+`build_full_result()`.  What works locally is left alone: `generate_presigned_url()`,
+`generate_presigned_post()` (presigning only signs), `get_paginator()`,
+`get_waiter()`, `can_paginate()`, `close()`, `meta`, `exceptions`, making a
+sub-resource, `get_available_subresources()` and DynamoDB's `batch_writer()`.  Not
+flagged either: creating a client or resource (the first one in a process reads
+botocore's service models from disk and may look up credentials, but later ones use
+what is cached), `paginate()` and resource collections such as `bucket.objects.all()`,
+which fetch their pages where they are iterated, a loop the linter does not follow, and
+a variable whose type is unknown (a `client` parameter without annotation).
 
 ruff and flake8-async cover part of this: ASYNC210 (`requests`/`httpx` module
 functions, `urlopen()`, `urllib3.request()`), ASYNC211 (flake8-async only: a
 `.request("GET", ...)`-shaped call when `urllib3` is imported) and ASYNC212 (methods
 of an `httpx.Client`, and in flake8-async of `urllib3` pools, held in a plain local
 variable).  Neither knows `requests.Session` (nor `requests.session()`),
-`requests.api.*`, `httpx.stream()`, `http.client`, `urlretrieve()` or
-`OpenerDirector.open()`, and neither follows a client kept on `self`.
+`requests.api.*`, `httpx.stream()`, `http.client`, `urlretrieve()`,
+`OpenerDirector.open()`, `urllib3.proxy_from_url()` or boto3/botocore, and neither
+follows a client kept on `self`.
 
 ## Why is this bad?
 A synchronous client waits for DNS, the TCP and TLS handshakes and the whole response
@@ -93,7 +137,9 @@ async def weather(city: str):
     return response.json()
 ```
 If the code must stay synchronous, run it in a thread:
-`await anyio.to_thread.run_sync(fetch_weather, city)`.
+`await anyio.to_thread.run_sync(fetch_weather, city)`.  For AWS, `aioboto3` (or
+`aiobotocore`) has the same clients and resources with awaitable methods:
+`async with session.client("s3") as s3: await s3.put_object(...)`.
 
 ## Fix safety
 There is no automatic fix.
@@ -118,6 +164,23 @@ There is no automatic fix.
         "import requests\nasync def f():\n    requests.get('u', timeout=5)  # asyncsafe: ignore[ASF102]\n",
         "import httpx\nasync def f():\n    client = httpx.Client(timeout=5)\n    return client\n",
         "async def f(requests):\n    requests.get('u')\n",
+        "import urllib3\ndef f():\n    return urllib3.proxy_from_url('http://proxy:3128').request('GET', 'u')\n",
+        "import urllib3\nasync def f(http: urllib3.ProxyManager):\n    return http.connection_from_url('u')\n",
+        # boto3: the same code without async, the async clients, local methods, unknown types.
+        "import boto3\ns3 = boto3.client('s3')\ndef f():\n    return s3.get_object(Bucket='b', Key='k')\n",
+        "import aioboto3\nasync def f():\n    async with aioboto3.Session().client('s3') as s3:\n"
+        "        await s3.get_object(Bucket='b', Key='k')\n",
+        "import boto3\ns3 = boto3.client('s3')\nasync def f():\n"
+        "    return s3.generate_presigned_url('get_object', Params={'Bucket': 'b', 'Key': 'k'}, ExpiresIn=60)\n",
+        "import boto3\ns3 = boto3.client('s3')\nasync def f():\n"
+        "    pages = s3.get_paginator('list_objects_v2').paginate(Bucket='b')\n"
+        "    waiter = s3.get_waiter('object_exists')\n    return pages, waiter, s3.can_paginate('list_buckets')\n",
+        "import boto3\nasync def f():\n    table = boto3.resource('dynamodb').Table('t')\n"
+        "    return table.batch_writer(), table.meta.client.exceptions.ConditionalCheckFailedException\n",
+        "import anyio, boto3\ns3 = boto3.client('s3')\nasync def f():\n"
+        "    await anyio.to_thread.run_sync(lambda: s3.get_object(Bucket='b', Key='k'))\n",
+        "async def f(client):\n    return client.get_object(Bucket='b', Key='k')\n",
+        "import boto3\nasync def f():\n    s3 = boto3.client('s3')\n    return s3\n",
     )
     invalid = (
         Invalid(
@@ -204,7 +267,67 @@ There is no automatic fix.
             "Blocking call `http.client.HTTPSConnection.getresponse()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
         ),
         Invalid(
+            "import urllib3\nproxy = urllib3.proxy_from_url('http://proxy:3128')\nasync def f():\n"
+            "    return proxy.request('GET', 'u')  # expect: ASF102\n",
+            "Blocking call `urllib3.ProxyManager.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+        ),
+        Invalid(
+            "from typing import Optional\nfrom urllib3 import HTTPSConnectionPool, ProxyManager\n"
+            "async def f(pool: Optional[HTTPSConnectionPool], proxy: 'ProxyManager'):\n"
+            "    pool.urlopen('GET', '/')  # expect: ASF102\n"
+            "    proxy.connection_from_url('u').request('GET', '/')  # expect: ASF102\n",
+            "Blocking call `urllib3.HTTPSConnectionPool.urlopen()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+            "Blocking call `urllib3.HTTPConnectionPool.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+        ),
+        Invalid(
+            "import boto3\ns3 = boto3.client('s3')\nasync def f(data):\n"
+            "    s3.put_object(Bucket='b', Key='k', Body=data)  # expect: ASF102\n"
+            "    s3.upload_file('local.txt', 'b', 'k')  # expect: ASF102\n",
+            "Blocking call `botocore.client.BaseClient.put_object()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `botocore.client.BaseClient.upload_file()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import boto3.session\nclass Queue:\n    def __init__(self):\n"
+            "        self.sqs = boto3.session.Session(region_name='eu-west-1').client('sqs')\n"
+            "    async def push(self, body):\n"
+            "        self.sqs.send_message(QueueUrl='q', MessageBody=body)  # expect: ASF102\n",
+            "Blocking call `botocore.client.BaseClient.send_message()` in async function `Queue.push`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import boto3\nasync def f():\n    s3 = boto3.resource('s3')\n    bucket = s3.Bucket('b')\n"
+            "    bucket.upload_file('local.txt', 'k')  # expect: ASF102\n"
+            "    bucket.Object('k').load()  # expect: ASF102\n"
+            "    s3.meta.client.head_bucket(Bucket='b')  # expect: ASF102\n",
+            "Blocking call `boto3.resources.base.ServiceResource.upload_file()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `boto3.resources.base.ServiceResource.load()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `botocore.client.BaseClient.head_bucket()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+            "    from mypy_boto3_dynamodb.service_resource import Table\n    from mypy_boto3_s3 import S3Client\n"
+            "async def f(table: 'Table', s3: 'S3Client'):\n"
+            "    table.get_item(Key={'id': 1})  # expect: ASF102\n"
+            "    s3.get_waiter('object_exists').wait(Bucket='b', Key='k')  # expect: ASF102\n",
+            "Blocking call `boto3.resources.base.ServiceResource.get_item()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `botocore.waiter.Waiter.wait()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import botocore.session\nasync def f():\n"
+            "    client = botocore.session.get_session().create_client('s3')\n"
+            "    pages = client.get_paginator('list_objects_v2').paginate(Bucket='b')\n"
+            "    return pages.build_full_result()  # expect: ASF102\n",
+            "Blocking call `botocore.paginate.PageIterator.build_full_result()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
             "import requests\nasync def f():\n    requests.get('u', timeout=5)  # noqa: ASF101  # expect: ASF102\n",
             "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
         ),
     )
+
+    def instead(self, call: Call) -> str | None:
+        assert call.name is not None
+        owner, _, method = call.name.rpartition(".")
+        if owner == _BOTO3_RESOURCE and method[:1].isupper():
+            # `s3.Bucket(name)`, `bucket.Object(key)`: a sub-resource, made from its identifiers.
+            return None
+        return super().instead(call)

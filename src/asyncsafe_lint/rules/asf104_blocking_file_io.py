@@ -62,9 +62,10 @@ functions and `pathlib.Path` methods that ask the disk (`exists()`, `is_file()`,
 `stat()`, `read_text()`, `mkdir()`, `glob()`, ...); and the `os` and `shutil`
 functions that list, create, move, copy or delete files.
 
-`tempfile.SpooledTemporaryFile()` is not flagged: it is a buffer in memory until it
-grows past its `max_size`.  Neither is `gzip.compress()` and the like, which work on
-bytes in memory.
+`tempfile.SpooledTemporaryFile()` is not flagged, nor are its methods: it is a buffer
+in memory until it grows past its `max_size` (only then does it write a real temporary
+file), so making one and writing to it is usually no file-system work at all.  Neither
+is `gzip.compress()` and the like, which work on bytes in memory.
 
 Functions that only compute on the path string are left alone: `join()`,
 `basename()`, `dirname()`, `split*()`, `normpath()`, `normcase()`, `commonpath()`,
@@ -129,7 +130,8 @@ There is no automatic fix.
         "import io\nasync def f():\n    buffer = io.BytesIO()\n    buffer.write(b'x')\n",
         "async def f():\n    with open('x') as f:  # noqa: ASF104\n        f.read()  # noqa\n",
         "import gzip, tempfile\nasync def f(data):\n    buffer = tempfile.SpooledTemporaryFile(max_size=2**20)\n"
-        "    return gzip.compress(data)\n",
+        "    buffer.write(gzip.compress(data))\n    buffer.seek(0)\n    return buffer.read()\n",
+        "import os\ndef f(fd):\n    with os.fdopen(fd, 'rb') as stream:\n        return stream.read()\n",
         "import anyio, gzip\ndef load(name):\n    with gzip.open(name) as f:\n        return f.read()\n"
         "async def f(name):\n    return await anyio.to_thread.run_sync(load, name)\n",
     )
@@ -215,6 +217,12 @@ There is no automatic fix.
             "Blocking call `tempfile.TemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
             "Blocking call `io.TextIOWrapper.write()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
             "Blocking call `tempfile.NamedTemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import os\nasync def f(fd):\n    with os.fdopen(fd, 'rb') as stream:  # expect: ASF104\n"
+            "        return stream.read()  # expect: ASF104\n",
+            "Blocking call `os.fdopen()` in async function `f`: use `anyio.wrap_file(os.fdopen(...))`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            "Blocking call `io.TextIOWrapper.read()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
         ),
         Invalid(
             "async def f():\n    open('x')  # noqa: ASF103  # expect: ASF104\n",

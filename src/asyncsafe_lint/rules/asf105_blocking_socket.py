@@ -1,4 +1,8 @@
-from asyncsafe_lint.rule import BlockingCallRule, Invalid
+from __future__ import annotations
+
+import ast
+
+from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
 
 _CONNECT = "use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)"
 _RESOLVE = "use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)"
@@ -10,11 +14,106 @@ _TRANSFERS = (
     "send", "sendall", "sendto", "sendmsg", "sendfile",
 )  # fmt: skip
 
+# Clients of protocols that run over a socket.  Each method listed sends a command and
+# waits for the reply (or reads or writes the socket); what is left out works locally.
+_SMTP = "use `aiosmtplib`"
+_SMTP_NAME = (
+    "without `local_hostname=` it looks up this machine's name (`socket.getfqdn()`): pass one, or use `aiosmtplib`"
+)
+_FTP = "use `aioftp`"
+_IMAP = "use `aioimaplib`"
+_POP3 = "run it in `await anyio.to_thread.run_sync()`"
+_TELNET = "use `telnetlib3`"
+_SSH = "use `asyncssh`"
+_AMQP = "use `aio-pika`"
+_KAFKA = "use `aiokafka`"
+_KAFKA_BOOTSTRAP = "without `api_version=` it connects to a broker to learn its version: use `aiokafka`"
+
+_SMTPS = ("smtplib.SMTP", "smtplib.SMTP_SSL", "smtplib.LMTP")
+#: Not `has_extn()`, `set_debuglevel()`, `close()` (a local close) or the `auth_*()`
+#: helpers, which only compute the answer to a challenge.
+_SMTP_METHODS = (
+    "connect", "helo", "ehlo", "ehlo_or_helo_if_needed", "login", "auth", "starttls", "sendmail",
+    "send_message", "quit", "noop", "rset", "verify", "vrfy", "expn", "mail", "rcpt", "data", "docmd",
+    "putcmd", "getreply", "send", "help",
+)  # fmt: skip
+_FTPS = ("ftplib.FTP", "ftplib.FTP_TLS")
+#: Not `getwelcome()`, `set_pasv()`, `set_debuglevel()`, `close()`, nor `mlsd()`, a
+#: generator that sends nothing until it is iterated.
+_FTP_METHODS = (
+    "connect", "login", "abort", "sendcmd", "voidcmd", "sendport", "sendeprt", "makeport", "makepasv",
+    "ntransfercmd", "transfercmd", "retrbinary", "retrlines", "storbinary", "storlines", "acct", "nlst",
+    "dir", "rename", "delete", "cwd", "size", "mkd", "rmd", "pwd", "quit", "getline", "getmultiline",
+    "getresp", "voidresp", "putline", "putcmd",
+)  # fmt: skip
+_FTP_TLS_METHODS = ("auth", "ccc", "prot_p", "prot_c")
+_IMAPS = ("imaplib.IMAP4", "imaplib.IMAP4_SSL")
+#: Every IMAP command (`close()` is IMAP's CLOSE), but not `response()`, `socket()` or
+#: `shutdown()`, which work locally.
+_IMAP_METHODS = (
+    "open", "read", "readline", "send", "recent", "append", "authenticate", "capability", "check",
+    "close", "copy", "create", "delete", "deleteacl", "enable", "expunge", "fetch", "getacl",
+    "getannotation", "getquota", "getquotaroot", "list", "login", "login_cram_md5", "logout", "lsub",
+    "myrights", "namespace", "noop", "partial", "proxyauth", "rename", "search", "select", "setacl",
+    "setannotation", "setquota", "sort", "starttls", "status", "store", "subscribe", "thread", "uid",
+    "unsubscribe", "unselect", "xatom", "idle",
+)  # fmt: skip
+_POP3S = ("poplib.POP3", "poplib.POP3_SSL")
+_POP3_METHODS = (
+    "user", "pass_", "stat", "list", "retr", "dele", "noop", "rset", "quit", "rpop", "apop", "top", "uidl",
+    "utf8", "capa", "stls",
+)  # fmt: skip
+#: Not `read_very_eager()`, `read_eager()`, `read_lazy()` and `read_very_lazy()`, which
+#: read only what has arrived, nor `close()`.
+_TELNET_METHODS = ("open", "read_until", "read_all", "read_some", "write", "expect", "interact", "mt_interact")
+#: Not `load_host_keys()` and the like (local files), `set_missing_host_key_policy()`,
+#: `get_transport()` or `close()`.
+_SSH_METHODS = ("connect", "exec_command", "invoke_shell", "open_sftp")
+#: Not `getcwd()`, `get_channel()`, `close()`, nor `listdir_iter()`, a generator.
+_SFTP_METHODS = (
+    "from_transport", "listdir", "listdir_attr", "open", "file", "remove", "unlink", "rename",
+    "posix_rename", "mkdir", "rmdir", "stat", "lstat", "symlink", "chmod", "chown", "utime", "truncate",
+    "readlink", "normalize", "chdir", "put", "putfo", "get", "getfo",
+)  # fmt: skip
+#: `close()` sends Connection.Close and waits for the broker's CloseOk.  Not
+#: `add_callback_threadsafe()`, `call_later()` and the other callback registrations.
+_PIKA_CONNECTION = ("channel", "close", "process_data_events", "sleep", "update_secret")
+#: Every AMQP method of a channel: the blocking adapter sends each and waits for its
+#: reply or for its frames to be written.  Not `consume()`, a generator, nor
+#: `get_waiting_message_count()` and the `add_on_*_callback()` registrations.
+_PIKA_CHANNEL = (
+    "basic_publish", "basic_consume", "basic_cancel", "basic_get", "basic_ack", "basic_nack",
+    "basic_reject", "basic_qos", "basic_recover", "start_consuming", "stop_consuming", "cancel",
+    "confirm_delivery", "queue_declare", "queue_bind", "queue_unbind", "queue_delete", "queue_purge",
+    "exchange_declare", "exchange_bind", "exchange_unbind", "exchange_delete", "tx_select", "tx_commit",
+    "tx_rollback", "flow", "close",
+)  # fmt: skip
+#: `send()` waits (up to `max_block_ms`, 60 s by default) for the topic's metadata the
+#: first time a topic is used, and for room when the buffer is full; `flush()` and
+#: `close()` wait for what is in flight.  Not `begin_transaction()` or `metrics()`.
+_KAFKA_PRODUCER = (
+    "send", "flush", "close", "partitions_for", "init_transactions", "send_offsets_to_transaction",
+    "commit_transaction", "abort_transaction",
+)  # fmt: skip
+#: `position()` and `partitions_for_topic()` ask the broker when they do not know the
+#: answer yet.  Not `commit_async()`, `subscribe()`, `assign()`, `seek*()`, `pause()`,
+#: `resume()` or `metrics()`, which do not wait.
+_KAFKA_CONSUMER = (
+    "poll", "commit", "committed", "position", "topics", "partitions_for_topic", "beginning_offsets",
+    "end_offsets", "offsets_for_times", "close", "bootstrap",
+)  # fmt: skip
+_KAFKA_CLIENTS = ("kafka.KafkaProducer", "kafka.KafkaConsumer")
+#: Constructors that connect only when given a host: name -> the value of `host` that means none.
+_HOST_OPTIONAL: dict[str, object] = {**dict.fromkeys((*_SMTPS, *_FTPS), ""), "telnetlib.Telnet": None}
+
 
 class BlockingSocket(BlockingCallRule):
     code = "ASF105"
     name = "blocking-socket"
-    summary = "A blocking socket operation or DNS lookup in async code"
+    summary = (
+        "A blocking socket operation, DNS lookup or network client (SMTP, FTP, IMAP, POP3, Telnet, SSH, "
+        "RabbitMQ, Kafka) in async code"
+    )
     calls = {
         "socket.create_connection": _CONNECT,
         **{f"socket.{function}": _RESOLVE for function in _LOOKUPS},
@@ -22,6 +121,26 @@ class BlockingSocket(BlockingCallRule):
         "socket.socket.connect_ex": _CONNECT,
         "socket.socket.accept": "use `await asyncio.start_server()` (or `anyio.create_tcp_listener()`)",
         **{f"socket.socket.{method}": _STREAM for method in _TRANSFERS},
+        **dict.fromkeys(_SMTPS, _SMTP),
+        **{f"{smtp}.{method}": _SMTP for smtp in _SMTPS for method in _SMTP_METHODS},
+        **dict.fromkeys(_FTPS, _FTP),
+        **{f"{ftp}.{method}": _FTP for ftp in _FTPS for method in _FTP_METHODS},
+        **{f"ftplib.FTP_TLS.{method}": _FTP for method in _FTP_TLS_METHODS},
+        **dict.fromkeys(_IMAPS, _IMAP),
+        **{f"{imap}.{method}": _IMAP for imap in _IMAPS for method in _IMAP_METHODS},
+        **dict.fromkeys(_POP3S, _POP3),
+        **{f"{pop}.{method}": _POP3 for pop in _POP3S for method in _POP3_METHODS},
+        "telnetlib.Telnet": _TELNET,
+        **{f"telnetlib.Telnet.{method}": _TELNET for method in _TELNET_METHODS},
+        **{f"paramiko.SSHClient.{method}": _SSH for method in _SSH_METHODS},
+        **{f"paramiko.SFTPClient.{method}": _SSH for method in _SFTP_METHODS},
+        "pika.BlockingConnection": _AMQP,
+        **{f"pika.BlockingConnection.{method}": _AMQP for method in _PIKA_CONNECTION},
+        **{f"pika.adapters.blocking_connection.BlockingChannel.{method}": _AMQP for method in _PIKA_CHANNEL},
+        **dict.fromkeys(_KAFKA_CLIENTS, _KAFKA),
+        **{f"kafka.KafkaProducer.{method}": _KAFKA for method in _KAFKA_PRODUCER},
+        "kafka.producer.future.FutureRecordMetadata.get": _KAFKA,
+        **{f"kafka.KafkaConsumer.{method}": _KAFKA for method in _KAFKA_CONSUMER},
     }
     docs = """
 ## What it does
@@ -34,8 +153,46 @@ recognised when made by `socket.socket()` or `socket.create_connection()`, annot
 comes out of a tuple.  `makefile()` is not flagged: making the file object does no
 I/O.
 
-No ruff or flake8-async rule covers sockets or DNS: their blocking-call rules
-(ASYNC210 to ASYNC251) are about HTTP clients, processes, files, `input()` and
+It also flags the synchronous clients of protocols that run over a socket, where a
+method sends a command and waits for the reply (HTTP clients are ASF102's, database
+drivers ASF106's):
+
+- mail: `smtplib.SMTP`, `SMTP_SSL` and `LMTP` (`connect()`, `login()`,
+  `starttls()`, `sendmail()`, `send_message()`, `quit()`...), `imaplib.IMAP4` and
+  `IMAP4_SSL` (every IMAP command, `close()` included, which is IMAP's CLOSE) and
+  `poplib.POP3` and `POP3_SSL`;
+- file transfer and remote shells: `ftplib.FTP` and `FTP_TLS` (`login()`, `cwd()`,
+  `retrbinary()`, `storbinary()`, `nlst()`...), `telnetlib.Telnet` (`read_until()`,
+  `write()`, `expect()`...), paramiko's `SSHClient` (`connect()`, `exec_command()`,
+  `invoke_shell()`, `open_sftp()`) and `SFTPClient` (`get()`, `put()`, `listdir()`,
+  `stat()`, `open()`...);
+- message brokers: pika's `BlockingConnection` (`channel()`, `process_data_events()`,
+  `close()`) and the channel it returns (`basic_publish()`, `basic_consume()`,
+  `start_consuming()`, `queue_declare()`...), kafka-python's `KafkaProducer` (`send()`,
+  which waits up to `max_block_ms` for the topic's metadata the first time and whenever
+  its buffer is full, `flush()`, `close()`, and the `get()` of the future `send()`
+  returns) and `KafkaConsumer` (`poll()`, `commit()`, `committed()`,
+  `end_offsets()`...).
+
+Their constructors are flagged when they connect: `IMAP4()`, `POP3()` and
+`BlockingConnection()` always; `SMTP()`, `FTP()` and `Telnet()` when given a host;
+`KafkaProducer()` and `KafkaConsumer()` unless given `api_version=` (without it they
+connect to a broker to learn its version).  `SMTP()` without a host still looks up this
+machine's name with `socket.getfqdn()` unless given `local_hostname=`, and is flagged
+for that.  A constructor whose host (or `api_version`) may be in a `*args`/`**kwargs`
+splat is not flagged.
+
+Left alone: what works locally (`set_debuglevel()`, `has_extn()`, `getwelcome()`,
+`set_pasv()`, `response()`, `set_missing_host_key_policy()`, `get_transport()`,
+`call_later()`, `add_callback_threadsafe()`, `commit_async()`, `subscribe()`,
+`seek()`, `pause()`, `close()` of the mail, FTP, Telnet and SSH clients), the
+generators that send nothing until iterated (`FTP.mlsd()`,
+`SFTPClient.listdir_iter()`, pika's `channel.consume()`), and iterating a
+`KafkaConsumer` (`for message in consumer:`), which the linter does not follow.  The
+file objects of `SFTPClient.open()` and `exec_command()` are not followed either.
+
+No ruff or flake8-async rule covers sockets, DNS or these clients: their blocking-call
+rules (ASYNC210 to ASYNC251) are about HTTP clients, processes, files, `input()` and
 `time.sleep()`.
 
 ## Why is this bad?
@@ -74,6 +231,10 @@ A socket put into non-blocking mode (`sock.setblocking(False)`) and driven with 
 loop's `sock_recv()`/`sock_sendall()` is fine; calling its own `recv()` from a
 coroutine is still flagged, as that only works in a hand-written readiness loop.
 
+For the protocol clients, their asyncio counterparts: `aiosmtplib`, `aioimaplib`,
+`aioftp`, `telnetlib3`, `asyncssh`, `aio-pika` and `aiokafka`; for POP3, which has
+none in common use, run the session in `await anyio.to_thread.run_sync()`.
+
 ## Fix safety
 There is no automatic fix.
 """
@@ -86,6 +247,33 @@ There is no automatic fix.
         "import socket\nasync def f(sock: socket.socket):\n    sock.setblocking(False)\n    return sock.fileno()\n",
         "import socket\nasync def f(sock: socket.socket):\n    return sock.makefile('rb')\n",
         "import socket\nasync def f():\n    socket.gethostbyname('h')  # noqa: ASF105\n",
+        # Protocol clients: the same code without async, the asyncio libraries, local calls.
+        "import smtplib\ndef f(msg):\n    with smtplib.SMTP('mail', 587) as smtp:\n"
+        "        smtp.starttls()\n        smtp.send_message(msg)\n",
+        "import aiosmtplib\nasync def f(msg):\n    await aiosmtplib.send(msg, hostname='mail', port=587)\n",
+        "import smtplib\nasync def f():\n    smtp = smtplib.SMTP(local_hostname='app.example')\n"
+        "    smtp.set_debuglevel(1)\n    return smtp, smtplib.SMTP(**settings)\n",
+        "import ftplib, telnetlib\nasync def f():\n    return ftplib.FTP(), telnetlib.Telnet(), ftplib.FTP('')\n",
+        "import ftplib\nasync def f(ftp: ftplib.FTP):\n    ftp.set_pasv(True)\n"
+        "    return ftp.getwelcome(), ftp.mlsd('/')\n",
+        "import paramiko\nasync def f():\n    client = paramiko.SSHClient()\n"
+        "    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n    return client.get_transport()\n",
+        "import paramiko\ndef f():\n    client = paramiko.SSHClient()\n    client.connect('h')\n"
+        "    client.open_sftp().put('a', 'b')\n",
+        "import asyncssh\nasync def f():\n    async with asyncssh.connect('h') as conn:\n"
+        "        await conn.run('ls')\n",
+        "import pika\ndef f():\n    connection = pika.BlockingConnection()\n"
+        "    connection.channel().basic_publish(exchange='', routing_key='q', body=b'x')\n",
+        "import aio_pika\nasync def f():\n    connection = await aio_pika.connect_robust('amqp://h')\n"
+        "    channel = await connection.channel()\n",
+        "from kafka import KafkaConsumer, KafkaProducer\nasync def f():\n"
+        "    producer = KafkaProducer(bootstrap_servers='k:9092', api_version=(3, 6))\n"
+        "    consumer = KafkaConsumer('t', api_version=(3, 6), **options)\n"
+        "    consumer.subscribe(['u'])\n    consumer.commit_async()\n    return producer.metrics()\n",
+        "from kafka import KafkaProducer\nproducer = KafkaProducer()\ndef f():\n"
+        "    producer.send('t', b'x').get(timeout=10)\n",
+        "from aiokafka import AIOKafkaProducer\nasync def f(producer: AIOKafkaProducer):\n"
+        "    await producer.send_and_wait('t', b'x')\n",
     )
     invalid = (
         Invalid(
@@ -118,7 +306,131 @@ There is no automatic fix.
             "Blocking call `socket.socket.accept()` in async function `f`: use `await asyncio.start_server()` (or `anyio.create_tcp_listener()`)",
         ),
         Invalid(
+            "import smtplib\nasync def notify(msg):\n"
+            "    with smtplib.SMTP('mail.example.com', 587) as smtp:  # expect: ASF105\n"
+            "        smtp.starttls()  # expect: ASF105\n        smtp.login('u', 'p')  # expect: ASF105\n"
+            "        smtp.send_message(msg)  # expect: ASF105\n",
+            "Blocking call `smtplib.SMTP()` in async function `notify`: use `aiosmtplib`",
+            "Blocking call `smtplib.SMTP.starttls()` in async function `notify`: use `aiosmtplib`",
+            "Blocking call `smtplib.SMTP.login()` in async function `notify`: use `aiosmtplib`",
+            "Blocking call `smtplib.SMTP.send_message()` in async function `notify`: use `aiosmtplib`",
+        ),
+        Invalid(
+            "from smtplib import SMTP_SSL\nasync def f(msg):\n    smtp = SMTP_SSL()  # expect: ASF105\n"
+            "    smtp.connect('mail', 465)  # expect: ASF105\n    smtp.sendmail('a', ['b'], msg)  # expect: ASF105\n",
+            "Blocking call `smtplib.SMTP_SSL()` in async function `f`: without `local_hostname=` it looks up this machine's name (`socket.getfqdn()`): pass one, or use `aiosmtplib`",
+            "Blocking call `smtplib.SMTP_SSL.connect()` in async function `f`: use `aiosmtplib`",
+            "Blocking call `smtplib.SMTP_SSL.sendmail()` in async function `f`: use `aiosmtplib`",
+        ),
+        Invalid(
+            "import ftplib\nasync def f(data):\n    ftp = ftplib.FTP_TLS(host='ftp', user='u', passwd='p')  # expect: ASF105\n"
+            "    ftp.prot_p()  # expect: ASF105\n    ftp.storbinary('STOR x', data)  # expect: ASF105\n",
+            "Blocking call `ftplib.FTP_TLS()` in async function `f`: use `aioftp`",
+            "Blocking call `ftplib.FTP_TLS.prot_p()` in async function `f`: use `aioftp`",
+            "Blocking call `ftplib.FTP_TLS.storbinary()` in async function `f`: use `aioftp`",
+        ),
+        Invalid(
+            "import imaplib, poplib\nasync def f():\n    imap = imaplib.IMAP4_SSL('imap')  # expect: ASF105\n"
+            "    imap.select('INBOX')  # expect: ASF105\n    imap.close()  # expect: ASF105\n"
+            "    pop = poplib.POP3('pop')  # expect: ASF105\n    pop.retr(1)  # expect: ASF105\n",
+            "Blocking call `imaplib.IMAP4_SSL()` in async function `f`: use `aioimaplib`",
+            "Blocking call `imaplib.IMAP4_SSL.select()` in async function `f`: use `aioimaplib`",
+            "Blocking call `imaplib.IMAP4_SSL.close()` in async function `f`: use `aioimaplib`",
+            "Blocking call `poplib.POP3()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            "Blocking call `poplib.POP3.retr()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+        ),
+        Invalid(
+            "import telnetlib\nasync def f():\n    tn = telnetlib.Telnet('router', 23)  # expect: ASF105\n"
+            "    tn.read_until(b'login: ')  # expect: ASF105\n    tn.read_very_eager()\n",
+            "Blocking call `telnetlib.Telnet()` in async function `f`: use `telnetlib3`",
+            "Blocking call `telnetlib.Telnet.read_until()` in async function `f`: use `telnetlib3`",
+        ),
+        Invalid(
+            "import paramiko\nclass Deploy:\n    def __init__(self):\n        self.ssh = paramiko.SSHClient()\n"
+            "    async def run(self):\n        self.ssh.connect('h', username='u')  # expect: ASF105\n"
+            "        self.ssh.exec_command('ls')  # expect: ASF105\n"
+            "        sftp = self.ssh.open_sftp()  # expect: ASF105\n        sftp.get('remote', 'local')  # expect: ASF105\n",
+            "Blocking call `paramiko.SSHClient.connect()` in async function `Deploy.run`: use `asyncssh`",
+            "Blocking call `paramiko.SSHClient.exec_command()` in async function `Deploy.run`: use `asyncssh`",
+            "Blocking call `paramiko.SSHClient.open_sftp()` in async function `Deploy.run`: use `asyncssh`",
+            "Blocking call `paramiko.SFTPClient.get()` in async function `Deploy.run`: use `asyncssh`",
+        ),
+        Invalid(
+            "from paramiko import SFTPClient\nasync def f(transport):\n"
+            "    sftp = SFTPClient.from_transport(transport)  # expect: ASF105\n"
+            "    sftp.chdir()\n    sftp.chdir('/srv')  # expect: ASF105\n",
+            "Blocking call `paramiko.SFTPClient.from_transport()` in async function `f`: use `asyncssh`",
+            "Blocking call `paramiko.SFTPClient.chdir()` in async function `f`: use `asyncssh`",
+        ),
+        Invalid(
+            "import pika\nasync def publish(body):\n"
+            "    connection = pika.BlockingConnection(pika.ConnectionParameters('rabbit'))  # expect: ASF105\n"
+            "    channel = connection.channel()  # expect: ASF105\n"
+            "    channel.queue_declare(queue='jobs')  # expect: ASF105\n"
+            "    channel.basic_publish(exchange='', routing_key='jobs', body=body)  # expect: ASF105\n"
+            "    connection.close()  # expect: ASF105\n",
+            "Blocking call `pika.BlockingConnection()` in async function `publish`: use `aio-pika`",
+            "Blocking call `pika.BlockingConnection.channel()` in async function `publish`: use `aio-pika`",
+            "Blocking call `pika.adapters.blocking_connection.BlockingChannel.queue_declare()` in async function `publish`: use `aio-pika`",
+            "Blocking call `pika.adapters.blocking_connection.BlockingChannel.basic_publish()` in async function `publish`: use `aio-pika`",
+            "Blocking call `pika.BlockingConnection.close()` in async function `publish`: use `aio-pika`",
+        ),
+        Invalid(
+            "from pika.adapters.blocking_connection import BlockingChannel\n"
+            "async def consume(channel: BlockingChannel, handle):\n"
+            "    channel.basic_consume(queue='jobs', on_message_callback=handle)  # expect: ASF105\n"
+            "    channel.start_consuming()  # expect: ASF105\n",
+            "Blocking call `pika.adapters.blocking_connection.BlockingChannel.basic_consume()` in async function `consume`: use `aio-pika`",
+            "Blocking call `pika.adapters.blocking_connection.BlockingChannel.start_consuming()` in async function `consume`: use `aio-pika`",
+        ),
+        Invalid(
+            "from kafka import KafkaProducer\nasync def f():\n"
+            "    producer = KafkaProducer(bootstrap_servers='k:9092')  # expect: ASF105\n"
+            "    producer.send('t', b'x').get(timeout=10)  # expect: ASF105\n    producer.flush()  # expect: ASF105\n",
+            "Blocking call `kafka.KafkaProducer()` in async function `f`: without `api_version=` it connects to a broker to learn its version: use `aiokafka`",
+            "Blocking call `kafka.producer.future.FutureRecordMetadata.get()` in async function `f`: use `aiokafka`",
+            "Blocking call `kafka.KafkaProducer.send()` in async function `f`: use `aiokafka`",
+            "Blocking call `kafka.KafkaProducer.flush()` in async function `f`: use `aiokafka`",
+        ),
+        Invalid(
+            "import kafka\nasync def f(consumer: kafka.KafkaConsumer):\n"
+            "    batch = consumer.poll(timeout_ms=1000)  # expect: ASF105\n    consumer.commit()  # expect: ASF105\n",
+            "Blocking call `kafka.KafkaConsumer.poll()` in async function `f`: use `aiokafka`",
+            "Blocking call `kafka.KafkaConsumer.commit()` in async function `f`: use `aiokafka`",
+        ),
+        Invalid(
             "import socket\nasync def f():\n    socket.getfqdn()  # noqa: ASF104  # expect: ASF105\n",
             "Blocking call `socket.getfqdn()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
         ),
     )
+
+    def instead(self, call: Call) -> str | None:
+        assert call.name is not None
+        if call.name in _HOST_OPTIONAL:
+            host = _passes(call, "host", 0, _HOST_OPTIONAL[call.name])
+            if host is not False:
+                # It connects, or a splat may carry a host: say nothing of what cannot be seen.
+                return super().instead(call) if host else None
+            # `smtplib.SMTP()` without a host still looks up the local host's name.
+            named = _passes(call, "local_hostname", 2, None) if call.name in _SMTPS else True
+            return _SMTP_NAME if named is False else None
+        if call.name in _KAFKA_CLIENTS:
+            return _KAFKA_BOOTSTRAP if _passes(call, "api_version", None, None) is False else None
+        if call.name == "paramiko.SFTPClient.chdir" and not _passes(call, "path", 0, None):
+            return None  # `chdir()` / `chdir(None)` only forgets the directory
+        return super().instead(call)
+
+
+def _passes(call: Call, parameter: str, position: int | None, absent: object) -> bool | None:
+    """Whether `call` passes `parameter` (as `parameter=` or, when `position` is given, in
+    that position) a value other than `absent`, its default; None when it does not show
+    one but a `*args` or `**kwargs` may carry it."""
+    value = call.argument(parameter, position)
+    if value is None:
+        node = call.node
+        splats = isinstance(node, ast.Call) and any(
+            (isinstance(arg, ast.Starred) and position is not None) for arg in node.args
+        )
+        splats |= isinstance(node, ast.Call) and any(keyword.arg is None for keyword in node.keywords)
+        return None if splats else False
+    return not (isinstance(value, ast.Constant) and value.value == absent and type(value.value) is type(absent))
