@@ -99,9 +99,9 @@ Neither ruff nor flake8-async has a rule about database driver timeouts; the `AS
 rules are about *blocking* calls in async code, and asyncpg is already async.
 
 ## Why is this bad?
-asyncpg documents `command_timeout` as "the default timeout for operations on this
-connection" and defaults it to `None`, meaning no timeout (the connection attempt
-itself has its own `timeout`, 60 seconds by default). So a query that stalls - a lock
+In asyncpg, `command_timeout` is the limit every operation on a connection gets
+unless the call passes its own `timeout=`, and it defaults to `None`: no limit (only
+the connection attempt is bounded, by `timeout`, 60 seconds by default). So a query that stalls - a lock
 held by another transaction, a server that fails over, a network path that silently
 drops packets - is awaited for as long as the process lives. The request that made it
 never answers, and its pooled connection never comes back: a few such stalls empty a
