@@ -27,7 +27,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 async def _connection(host: str, port: int, path: str, deadline: float, budget: list[int],
                       latencies: list[float], errors: list[int]) -> None:  # fmt: skip
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=5)
     try:
         while budget[0] > 0 and time.perf_counter() < deadline:
             budget[0] -= 1

@@ -4,7 +4,8 @@ The routes that use blocking clients are plain `def` routes, so they run in the
 threadpool and do not stall the loop - but a call with no timeout can still hold a
 worker thread (and the client's request) forever when the other side never answers.
 Each `.../unbounded` route has a bounded twin right next to it.  The async routes show
-the async clients' ways of switching the timeout off.
+the async clients' ways of switching the timeout off, and awaits that have no timeout of
+their own (asyncio streams and child processes) made outside any deadline.
 
 Against the stub upstream all of these return after its delay; against
 `FIXTURES_UPSTREAM=http://127.0.0.1:9/` they fail fast with 502.
@@ -262,3 +263,64 @@ async def asyncio_with_timeout(resources: ResourcesDep) -> UpstreamReply:
     except (httpx.HTTPError, TimeoutError) as error:
         raise _bad_gateway(error) from error
     return _reply(reply.status_code, {"first": reply.json(), "second": again.status_code}, started)
+
+
+# --- ASF210: asyncio streams --------------------------------------------------------------
+
+
+async def _ping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+    writer.write(b"GET /ping HTTP/1.0\r\n\r\n")
+    await writer.drain()
+    status_line = (await reader.readline()).split(b"\r\n", 1)[0].decode("latin-1")
+    writer.close()
+    await writer.wait_closed()
+    return status_line
+
+
+@router.get("/stream/unbounded")
+async def stream_without_deadline(resources: ResourcesDep) -> UpstreamReply:
+    """`open_connection` takes no timeout, and its streams have none: a silent peer holds the request forever."""
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection(*_address(resources.upstream_url))  # expect: ASF210
+        status_line = await _ping(reader, writer)
+    except OSError as error:
+        raise _bad_gateway(error) from error
+    return _reply(200, {"status_line": status_line}, started)
+
+
+@router.get("/stream")
+async def stream_with_deadline(resources: ResourcesDep) -> UpstreamReply:
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(3.0):
+            reader, writer = await asyncio.open_connection(*_address(resources.upstream_url))
+            status_line = await _ping(reader, writer)
+    except (OSError, TimeoutError) as error:
+        raise _bad_gateway(error) from error
+    return _reply(200, {"status_line": status_line}, started)
+
+
+# --- ASF211: asyncio child processes ------------------------------------------------------
+
+
+@router.get("/subprocess/async/unbounded")
+async def async_subprocess_without_deadline() -> UpstreamReply:
+    """asyncio's `communicate()` takes no timeout: a child that hangs holds the request forever."""
+    started = time.perf_counter()
+    child = await asyncio.create_subprocess_exec(*CHILD, stdout=asyncio.subprocess.PIPE)
+    output, _ = await child.communicate()  # expect: ASF211
+    return _reply(child.returncode or 0, {"output": output.decode().strip()}, started)
+
+
+@router.get("/subprocess/async")
+async def async_subprocess_with_deadline() -> UpstreamReply:
+    started = time.perf_counter()
+    child = await asyncio.create_subprocess_exec(*CHILD, stdout=asyncio.subprocess.PIPE)
+    try:
+        async with asyncio.timeout(10):
+            output, _ = await child.communicate()
+    except TimeoutError as error:
+        child.kill()
+        raise HTTPException(status_code=504, detail="export timed out") from error
+    return _reply(child.returncode or 0, {"output": output.decode().strip()}, started)

@@ -167,6 +167,11 @@ RETURNS: dict[str, str] = {
     "paramiko.SFTPClient.from_transport": "paramiko.SFTPClient",
     "pika.BlockingConnection.channel": "pika.adapters.blocking_connection.BlockingChannel",
     "kafka.KafkaProducer.send": "kafka.producer.future.FutureRecordMetadata",
+    # Coroutine functions: what awaiting their call gives (see `Names.resolve`).
+    "asyncio.create_subprocess_exec": "asyncio.subprocess.Process",
+    "asyncio.create_subprocess_shell": "asyncio.subprocess.Process",
+    "asyncio.subprocess.create_subprocess_exec": "asyncio.subprocess.Process",
+    "asyncio.subprocess.create_subprocess_shell": "asyncio.subprocess.Process",
 }
 
 #: The type of any attribute or item of an instance of these types (`client.db.users`).
@@ -456,6 +461,9 @@ class Names:
             return self._member(self.resolve(node.value), node.attr)
         if isinstance(node, ast.Call):
             return self.returned(self.resolve(node.func))
+        if isinstance(node, ast.Await):
+            # `await asyncio.create_subprocess_exec(...)`: what the coroutine returns.
+            return self.resolve(node.value)
         if isinstance(node, ast.Subscript):
             base = self.resolve(node.value)
             if base is not None and base.instance and base.qualname in MEMBER_TYPES:

@@ -176,6 +176,7 @@ IMPORTS = (
     "from fastapi import APIRouter, Depends, FastAPI", "import fastapi", "from fastapi import FastAPI as App",
     "from starlette.applications import Starlette", "from contextlib import asynccontextmanager",
     "import contextlib", "from typing import Annotated", "import asyncio, time",
+    "import asyncpg", "import redis.asyncio as aioredis", "from sqlalchemy.ext.asyncio import create_async_engine",
 )  # fmt: skip
 
 #: What is called, by the rule that knows it; `{a}` are the generated arguments.
@@ -199,6 +200,10 @@ CALLS = (
     "helper({a})", "helpers.slow({a})", "Store({a})",
     # ASF203, ASF207
     "aiohttp.ClientSession({a})", "aiohttp.ClientTimeout({a})", "asyncio.wait_for({a})", "aio.wait_for({a})",
+    # ASF208-ASF211, and the deadlines ASF210/ASF211 look for
+    "asyncpg.connect({a})", "asyncpg.create_pool({a})", "create_async_engine({a})", "aioredis.Redis({a})",
+    "aioredis.from_url({a})", "asyncio.open_connection({a})", "child.wait({a})", "child.communicate({a})",
+    "asyncio.timeout({a})", "anyio.fail_after({a})",
     # ASF301, ASF302
     "app.add_event_handler({a})", "app.on_event({a})(start)", "app.router.on_startup.append({a})",
     # not blocking
@@ -216,6 +221,7 @@ ATOMS = (
     "1", "0", "-1", "-0", "-0.5", "0.1", "1e3", "-(2)", "+1", "~0", "None", "True", "False", "x", "self.x", "args",
     "'u'", '"https://example.com"', "'é∑ø'", "b'x'", "f'{x}'", "[]", "{}", "()", "('h', 80)", "['ls']", "...",
     "'startup'", "'shutdown'", "start", "stop", "'''a\nb'''", "lambda: 0", "(yield)", "await x",
+    "'postgresql+asyncpg://u@h/db'", "{'command_timeout': x}",
 )  # fmt: skip
 
 #: Values as the usual code writes them.
@@ -224,7 +230,8 @@ PLAIN = ("1", "0.5", "'u'", '"https://example.com/é"', "x", "('h', 80)", "['ls'
 #: Keyword arguments (`{e}`: a generated value).
 KEYWORDS = (
     "timeout={e}", "timeout=None", "timeout=5", "json={e}", "data={e}", "check=True", "shell={e}",
-    "event_type={e}", "lifespan={e}", "url={e}", "fut={e}", "total={e}",
+    "event_type={e}", "lifespan={e}", "url={e}", "fut={e}", "total={e}", "command_timeout={e}",
+    "socket_timeout={e}", "connect_args={e}",
 )  # fmt: skip
 
 #: Argument values, nested in operators, comprehensions and the calls above.
@@ -362,7 +369,7 @@ def _module_statement(draw: st.DrawFn, style: Style) -> list[str]:
 #: Module-level names the calls and handlers use.
 SETUP = (
     "session = requests.Session()", "pause = time.sleep", "lock = threading.Lock()", "q = queue.Queue()",
-    "proc = subprocess.Popen(['ls'])", "x = y = args = kw = kind = None",
+    "proc = subprocess.Popen(['ls'])", "x = y = args = kw = kind = None", "child: asyncio.subprocess.Process",
     "def helper(*args, **kw):\n{i}time.sleep(1)", "class Store:\n{i}def __init__(self, *args):\n{i}{i}sqlite3.connect('db')",
     "def start():\n{i}pass", "async def stop():\n{i}pass", "def get_db():\n{i}return sqlite3.connect('db')",
     "from . import helpers", "from .helpers import slow as helper", "asyncio = None",
