@@ -38,7 +38,7 @@ class BlockingFileIO(BlockingCallRule):
         "builtins.open": _OPEN,
         "io.open": _OPEN,
         "io.open_code": _OPEN,
-        "os.fdopen": "use `anyio.wrap_file(os.fdopen(...))`, or do the I/O in `await anyio.to_thread.run_sync()`",
+        "os.fdopen": "use `await anyio.open_file(fd)`, which takes a file descriptor too",
         "os.open": _THREAD,
         "codecs.open": _OPEN,
         **{f"{module}.open": _COMPRESSED for module in ("gzip", "bz2", "lzma")},
@@ -221,7 +221,7 @@ There is no automatic fix.
         Invalid(
             "import os\nasync def f(fd):\n    with os.fdopen(fd, 'rb') as stream:  # expect: ASF104\n"
             "        return stream.read()  # expect: ASF104\n",
-            "Blocking call `os.fdopen()` in async function `f`: use `anyio.wrap_file(os.fdopen(...))`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            "Blocking call `os.fdopen()` in async function `f`: use `await anyio.open_file(fd)`, which takes a file descriptor too",
             "Blocking call `io.TextIOWrapper.read()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
         ),
         Invalid(
