@@ -142,6 +142,7 @@ RETURNS: dict[str, str] = {
     "sqlalchemy.Connection.begin_nested": "sqlalchemy.NestedTransaction",
     "sqlalchemy.orm.sessionmaker": "sqlalchemy.orm.sessionmaker",
     "sqlalchemy.orm.sessionmaker.begin": "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.sessionmaker.__call__": "sqlalchemy.orm.Session",
     "sqlalchemy.orm.scoped_session": "sqlalchemy.orm.scoped_session",
     **{f"{session}.query": "sqlalchemy.orm.Query" for session in _SESSIONS},
     **{f"{session}.connection": "sqlalchemy.Connection" for session in _SESSIONS},
@@ -173,6 +174,10 @@ RETURNS: dict[str, str] = {
     "asyncio.subprocess.create_subprocess_exec": "asyncio.subprocess.Process",
     "asyncio.subprocess.create_subprocess_shell": "asyncio.subprocess.Process",
 }
+
+#: Calls whose result is another type when given this keyword: a `sessionmaker(class_=AsyncSession)`
+#: makes async sessions.
+OTHER_CLASS: dict[str, str] = {"sqlalchemy.orm.sessionmaker": "class_"}
 
 #: The type of any attribute or item of an instance of these types (`client.db.users`).
 MEMBER_TYPES: dict[str, str] = {
@@ -460,7 +465,10 @@ class Names:
         if isinstance(node, ast.Attribute):
             return self._member(self.resolve(node.value), node.attr)
         if isinstance(node, ast.Call):
-            return self.returned(self.resolve(node.func))
+            callee = self.resolve(node.func)
+            if callee is not None and any(keyword.arg == OTHER_CLASS.get(callee.qualname) for keyword in node.keywords):
+                return None
+            return self.returned(callee)
         if isinstance(node, ast.Await):
             # `await asyncio.create_subprocess_exec(...)`: what the coroutine returns.
             return self.resolve(node.value)
@@ -508,9 +516,13 @@ class Names:
         return Symbol(member)
 
     def returned(self, callee: Symbol | None) -> Symbol | None:
-        """What calling `callee` gives: a known return type, or an instance of a class."""
-        if callee is None or callee.instance:
+        """What calling `callee` gives: a known return type, or an instance of a class;
+        for an instance, what its `__call__` returns (`SessionLocal()`)."""
+        if callee is None:
             return None
+        if callee.instance:
+            made = RETURNS.get(f"{callee.qualname}.__call__")
+            return Symbol(made, instance=True) if made is not None else None
         name = callee.qualname
         declared = self.returns.get(name) or self.imported.returns.get(name)
         if declared is not None:

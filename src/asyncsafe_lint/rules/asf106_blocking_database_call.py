@@ -146,13 +146,12 @@ chain of `filter()`, `join()`, `order_by()`..., the calls that run it: `all()`,
 none), `Connection.execute()`, `exec_driver_sql()`, `scalar()`, `scalars()`,
 `commit()`, `rollback()` and `begin_nested()`, a transaction's `commit()` and
 `rollback()`, and `MetaData.create_all()`, `drop_all()` and `reflect()` (also as
-`SQLModel.metadata.create_all()`).  A session is recognised when made by `Session(...)`
-or `sessionmaker.begin()`, annotated (`db: Session = Depends(get_db)`,
-`Annotated[Session, Depends(get_db)]`) or kept on `self`; an engine when made by
-`create_engine()` (SQLAlchemy's or SQLModel's) or annotated.  A session made by calling
-a `sessionmaker` (`db = SessionLocal()`) is not recognised: the linter does not know
-what calling an object returns, so annotate the variable (`db: Session =
-SessionLocal()`).
+`SQLModel.metadata.create_all()`).  A session is recognised when made by `Session(...)`,
+by calling a `sessionmaker` (`db = SessionLocal()`) or by `sessionmaker.begin()`,
+annotated (`db: Session = Depends(get_db)`, `Annotated[Session, Depends(get_db)]`) or
+kept on `self`; an engine when made by `create_engine()` (SQLAlchemy's or SQLModel's)
+or annotated.  A `sessionmaker(class_=...)` may make async sessions: what it makes is
+not guessed.
 
 Not flagged: `create_engine()` (it connects on first use), `session.add()`,
 `add_all()`, `expire()`, `expunge()` and building a query, which only change state in
@@ -208,6 +207,10 @@ code can run in `await session.run_sync(function)`.
 There is no automatic fix.
 """
     valid = (
+        "from sqlalchemy.ext.asyncio import AsyncSession\nfrom sqlalchemy.orm import sessionmaker\n"
+        "SessionLocal = sessionmaker(bind=engine, class_=AsyncSession)\nasync def f():\n"
+        "    async with SessionLocal() as db:\n        await db.commit()\n"
+        "    async with SessionLocal.begin() as db:\n        await db.execute('SELECT 1')\n",
         "import aiosqlite\nasync def f():\n    async with aiosqlite.connect('db') as conn:\n"
         "        await conn.execute('SELECT 1')\n",
         "import sqlite3\ndef f():\n    return sqlite3.connect('db').execute('SELECT 1').fetchall()\n",
@@ -322,9 +325,11 @@ There is no automatic fix.
             "engine = sa.create_engine('postgresql://db')\nSessionLocal = sessionmaker(bind=engine)\n"
             "async def f():\n    with SessionLocal.begin() as session:\n"
             "        session.execute(sa.text('SELECT 1'))  # expect: ASF106\n"
+            "    db = SessionLocal()\n    db.commit()  # expect: ASF106\n"
             "    with engine.connect() as conn:  # expect: ASF106\n"
             "        conn.execute(sa.text('SELECT 1'))  # expect: ASF106\n        conn.commit()  # expect: ASF106\n",
             "Blocking call `sqlalchemy.orm.Session.execute()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            "Blocking call `sqlalchemy.orm.Session.commit()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.Engine.connect()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.Connection.execute()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.Connection.commit()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
