@@ -466,8 +466,9 @@ class Names:
             return self._member(self.resolve(node.value), node.attr)
         if isinstance(node, ast.Call):
             callee = self.resolve(node.func)
-            if callee is not None and any(keyword.arg == OTHER_CLASS.get(callee.qualname) for keyword in node.keywords):
-                return None
+            other_class = OTHER_CLASS.get(callee.qualname) if callee is not None else None
+            if other_class is not None and any(keyword.arg in (other_class, None) for keyword in node.keywords):
+                return None  # given another class, or `**kwargs` that may hold one
             return self.returned(callee)
         if isinstance(node, ast.Await):
             # `await asyncio.create_subprocess_exec(...)`: what the coroutine returns.
