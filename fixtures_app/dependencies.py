@@ -19,12 +19,16 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
+from functools import cache
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import anyio
 import requests
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from fixtures_app.resources import Resources
@@ -173,6 +177,23 @@ def get_db_sync(resources: ResourcesDep) -> Iterator[sqlite3.Connection]:
         yield connection
     finally:
         connection.close()
+
+
+@cache
+def _orm_engine(database: Path) -> Engine:
+    # One engine (and connection pool) per database, as an app keeps one for its life.
+    return create_engine(f"sqlite:///{database}", connect_args={"check_same_thread": False})
+
+
+def get_orm_session(resources: ResourcesDep) -> Iterator[Session]:
+    """A synchronous SQLAlchemy `Session`, as most FastAPI tutorials make one: fine in a
+    `def` route, a stall in an `async def` one."""
+    with Session(_orm_engine(resources.workspace.database)) as session:
+        yield session
+
+
+#: What the FastAPI project template calls `SessionDep`: routes of other modules use it.
+OrmSession = Annotated[Session, Depends(get_orm_session)]
 
 
 async def get_revenue(resources: ResourcesDep) -> list[tuple[int, str, float]]:

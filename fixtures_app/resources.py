@@ -35,6 +35,8 @@ REVENUE_REPORT = """
     ORDER BY revenue DESC
     LIMIT ?
 """
+#: The same, with the named parameter SQLAlchemy's `text()` binds.
+REVENUE_REPORT_NAMED = REVENUE_REPORT.replace("LIMIT ?", "LIMIT :limit")
 
 
 @dataclass

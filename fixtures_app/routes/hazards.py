@@ -33,8 +33,10 @@ import httpx
 import requests
 import urllib3
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request, status
+from sqlalchemy import text
 
 from fixtures_app.dependencies import (
+    OrmSession,
     ResourcesDep,
     get_build_info,
     get_cached_rates,
@@ -45,7 +47,7 @@ from fixtures_app.dependencies import (
     throttle,
 )
 from fixtures_app.models import Family, HazardReport, RevenueRow, UpstreamReply
-from fixtures_app.resources import REVENUE_REPORT
+from fixtures_app.resources import REVENUE_REPORT, REVENUE_REPORT_NAMED
 from fixtures_app.services import legacy_sync_fetch, rebuild_search_index
 
 router = APIRouter(prefix="/hazards", tags=["hazards"])
@@ -274,6 +276,14 @@ async def blocking_db(resources: ResourcesDep, limit: int = Query(10, ge=1, le=1
     """The unindexed revenue report (~0.2 s of SQLite work) run on the loop."""
     with sqlite3.connect(resources.workspace.database) as connection:  # expect: ASF106
         rows = connection.execute(REVENUE_REPORT, (limit,)).fetchall()  # expect: ASF106
+    return [RevenueRow(customer=customer, sku=sku, revenue=revenue) for customer, sku, revenue in rows]
+
+
+@router.get("/orm")
+async def blocking_orm(db: OrmSession, limit: int = Query(10, ge=1, le=100)) -> list[RevenueRow]:
+    """The same report through a synchronous SQLAlchemy `Session` (the tutorials' kind),
+    typed by `OrmSession`, an alias another module defines."""
+    rows = db.execute(text(REVENUE_REPORT_NAMED), {"limit": limit}).all()  # expect: ASF106
     return [RevenueRow(customer=customer, sku=sku, revenue=revenue) for customer, sku, revenue in rows]
 
 

@@ -27,9 +27,11 @@ import anyio
 import anyio.to_thread
 import requests
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, status
+from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from fixtures_app.dependencies import (
+    OrmSession,
     ResourcesDep,
     get_db_sync,
     get_exchange_rates_async,
@@ -40,7 +42,7 @@ from fixtures_app.dependencies import (
     polite_throttle,
 )
 from fixtures_app.models import HazardReport, RevenueRow, UpstreamReply
-from fixtures_app.resources import REVENUE_REPORT
+from fixtures_app.resources import REVENUE_REPORT, REVENUE_REPORT_NAMED
 from fixtures_app.services import append_audit_line, burn_cpu, count_catalog_lines, rebuild_search_index, revenue_report
 
 router = APIRouter(prefix="/safe", tags=["safe"])
@@ -181,6 +183,14 @@ def safe_db_in_sync_route(
 ) -> list[RevenueRow]:
     """SQLite in a plain `def` route, with a connection from a plain `def` dependency."""
     rows = db.execute(REVENUE_REPORT, (limit,)).fetchall()
+    return [RevenueRow(customer=customer, sku=sku, revenue=value) for customer, sku, value in rows]
+
+
+@router.get("/orm/sync-route")
+def safe_orm_in_sync_route(db: OrmSession, limit: int = Query(10, ge=1, le=100)) -> list[RevenueRow]:
+    """A synchronous SQLAlchemy `Session` in a plain `def` route: FastAPI runs it in its
+    thread pool, as the guide recommends for blocking database code."""
+    rows = db.execute(text(REVENUE_REPORT_NAMED), {"limit": limit}).all()
     return [RevenueRow(customer=customer, sku=sku, revenue=value) for customer, sku, value in rows]
 
 

@@ -179,6 +179,14 @@ def test_the_sleep_hazard_really_blocks(client: object) -> None:
     assert any(_finishing_order(client, "/safe/sleep") == ["/health", "/safe/sleep"] for _ in range(3))
 
 
+def test_the_orm_routes_run_the_report_through_sqlalchemy(client: object) -> None:
+    on_the_loop, _ = _timed_get(client, "/hazards/orm?limit=3")
+    in_the_pool, _ = _timed_get(client, "/safe/orm/sync-route?limit=3")
+    assert on_the_loop.status_code == in_the_pool.status_code == 200, on_the_loop.text
+    assert on_the_loop.json() == in_the_pool.json()
+    assert len(on_the_loop.json()) == 3
+
+
 @pytest.mark.parametrize("route", ["/outbound/stream", "/outbound/stream/unbounded"])
 def test_the_stream_routes_talk_to_the_loopback_upstream(client: object, route: str) -> None:
     response, took = _timed_get(client, route)

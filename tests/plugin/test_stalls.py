@@ -84,6 +84,7 @@ def test_background_task(asyncsafe_client):
     "/safe/cpu?milliseconds=300", # CPU work in a thread
     "/safe/file/sync-route",      # plain `def` routes: FastAPI's threadpool
     "/safe/db/sync-route",
+    "/safe/orm/sync-route",       # a synchronous SQLAlchemy Session
     "/safe/http/sync-route",
     "/safe/deps/file",            # a `def` dependency
     "/safe/background",           # a `def` background task
@@ -114,7 +115,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
     project.makepyfile(test_mixed=MIXED)
     result = run(project, "--asyncsafe", "--asyncsafe-loop", "asyncio", "--asyncsafe-json", "stalls.json")
 
-    result.assert_outcomes(passed=7 + 9, failed=len(BLOCKING))
+    result.assert_outcomes(passed=7 + 10, failed=len(BLOCKING))  # 10 safe routes
     assert outcomes(result, "FAILED") == {f"test_mixed.py::{name}" for name in BLOCKING}
 
     middleware_line, _, middleware_code = app_line("main.py", "time.sleep(0.2)  # expect: ASF101")
