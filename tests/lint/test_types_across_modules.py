@@ -218,3 +218,39 @@ def test_a_tuple_of_values_types_a_tuple_of_names_one_by_one() -> None:
         (9, "Blocking call `builtins.open()`"),
         (9, "Blocking call `builtins.open()`"),
     ]
+
+
+SESSION_ADVICE = "use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call"
+
+
+def test_an_injected_session_from_another_module_with_the_route_file_named_alone(project: Path) -> None:
+    write(
+        project,
+        {
+            "app/db.py": (
+                "from collections.abc import Iterator\nfrom typing import Annotated\n\n"
+                "from fastapi import Depends\nfrom sqlalchemy import create_engine\n"
+                "from sqlalchemy.orm import Session, sessionmaker\n\n"
+                "engine = create_engine('sqlite:///app.db')\nSessionLocal = sessionmaker(bind=engine)\n\n\n"
+                "def get_db() -> Iterator[Session]:\n    with SessionLocal() as session:\n        yield session\n\n\n"
+                "SessionDep = Annotated[Session, Depends(get_db)]\n"
+            ),
+            "app/users.py": (
+                "from fastapi import APIRouter, Depends\nfrom sqlalchemy.orm import Session\n\n"
+                "from app.db import SessionDep, SessionLocal, get_db\n\nrouter = APIRouter()\n\n\n"
+                "@router.get('/users')\nasync def users(db: SessionDep, other: Session = Depends(get_db)):\n"
+                "    db.execute('SELECT 1')\n"  # 11
+                "    other.commit()\n"
+                "    with SessionLocal() as mine:\n"
+                "        mine.flush()\n"
+                "    return []\n\n\n"
+                "@router.get('/users/sync')\ndef users_sync(db: SessionDep):\n    db.execute('SELECT 1')\n"
+            ),
+        },
+    )
+    where = "in async route GET /users"
+    assert found("app/users.py") == [
+        ("ASF106", 11, f"Blocking call `sqlalchemy.orm.Session.execute()` {where}: {SESSION_ADVICE}"),
+        ("ASF106", 12, f"Blocking call `sqlalchemy.orm.Session.commit()` {where}: {SESSION_ADVICE}"),
+        ("ASF106", 14, f"Blocking call `sqlalchemy.orm.Session.flush()` {where}: {SESSION_ADVICE}"),
+    ]
