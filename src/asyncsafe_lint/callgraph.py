@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from asyncsafe_lint.diagnostics import Diagnostic
 from asyncsafe_lint.facts import BlockingCall, CallSite, FunctionFacts, ModuleFacts
+from asyncsafe_lint.names import Imported
 from asyncsafe_lint.roles import RoleIndex
 from asyncsafe_lint.rules import CALL_CHAINS
 
@@ -118,6 +119,9 @@ class ProjectFindings:
     #: The findings of each file analysed again with what the names it imports from the
     #: project's other modules stand for (see `exports`): they replace the file's own.
     retyped: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    #: What the imported names of each retyped file stand for: what `--fix` checks its
+    #: fixed text with.
+    imported: dict[str, Imported] = field(default_factory=dict)
 
     def findings(self, diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
         """The files' own `diagnostics` (a retyped file's replaced by its new ones), each

@@ -356,7 +356,7 @@ def _project_pass(
         facts = checker.facts(path, facts_only=True)
         if facts is not None:
             modules.setdefault(facts.module, facts)
-    retyped = _retype(modules, set(named), checker)
+    retyped, imported = _retype(modules, set(named), checker)
     settings = checker.settings
     report_in = {
         str(path)
@@ -364,9 +364,8 @@ def _project_pass(
         if any(rule.code == CALL_CHAINS.code for rule in settings.rules_for(path.absolute()))
     }
     place_in = {str(path) for path in named.values()}
-    findings = replace(
-        project_findings(list(modules.values()), settings.max_depth, report_in, place_in), retyped=retyped
-    )
+    findings = project_findings(list(modules.values()), settings.max_depth, report_in, place_in)
+    findings = replace(findings, retyped=retyped, imported=imported)
     known = all(digest is not None for _, _, digest in named_files) and all(
         record is None or record[1] is not None for _, record in (*lookups, *((None, r) for r in neighbour_records))
     )
@@ -375,13 +374,15 @@ def _project_pass(
     return findings
 
 
-def _retype(modules: dict[str, ModuleFacts], named: set[str], checker: _Checker) -> dict[str, list[Diagnostic]]:
+def _retype(
+    modules: dict[str, ModuleFacts], named: set[str], checker: _Checker
+) -> tuple[dict[str, list[Diagnostic]], dict[str, Imported]]:
     """Analyses again, with what they import from the others (see `exports`), the modules
     that import a typed name, and puts their new facts in `modules`.  Returns the new
-    findings of the named ones, by file."""
+    findings of the named ones, and what they were analysed with, by file."""
     exports = Exports(list(modules.values()), checker.settings)
     unalias = CallGraph(list(modules.values())).unalias
-    retyped = {}
+    retyped, imported_by_file = {}, {}
     for module, facts in list(modules.items()):
         imported = exports.imported_by(facts, unalias)
         if not imported:
@@ -392,7 +393,8 @@ def _retype(modules: dict[str, ModuleFacts], named: set[str], checker: _Checker)
         modules[module] = outcome.facts
         if module in named:
             retyped[facts.path] = outcome.diagnostics
-    return retyped
+            imported_by_file[facts.path] = imported
+    return retyped, imported_by_file
 
 
 def _neighbours(named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker) -> dict[str, Path]:

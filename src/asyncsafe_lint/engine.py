@@ -23,11 +23,17 @@ from asyncsafe_lint.syntax import Function, FunctionNode
 
 
 def check_source(
-    source: bytes, filename: str, settings: Settings, rules: Sequence[type[Rule]], module: str | None = None
+    source: bytes,
+    filename: str,
+    settings: Settings,
+    rules: Sequence[type[Rule]],
+    module: str | None = None,
+    imported: Imported | None = None,
 ) -> list[Diagnostic]:
     """Every finding of `rules` in one file's contents, taken as a project of its own,
-    sorted by position; the file is the module `module` (default: its name)."""
-    result = analyze(source, filename, settings, rules, Path(filename).stem if module is None else module)
+    sorted by position; the file is the module `module` (default: its name), and its
+    imported names stand for `imported` (see `names.Imported`)."""
+    result = analyze(source, filename, settings, rules, Path(filename).stem if module is None else module, imported)
     facts = [result.facts] if result.facts is not None else []
     report_in = {filename} if any(rule.code == CALL_CHAINS.code for rule in rules) else set()
     project = project_findings(facts, settings.max_depth, report_in, {filename})

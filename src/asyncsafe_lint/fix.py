@@ -23,6 +23,7 @@ from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
+from asyncsafe_lint.names import Imported
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.source import NEWLINE, encoding_of
 
@@ -108,15 +109,16 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> t
     return "".join(pieces), fixed
 
 
-def fix_file(path: Path, settings: Settings, unsafe: bool) -> FixedFile:
-    """Fix one file in memory, pass after pass, until no fix changes it."""
+def fix_file(path: Path, settings: Settings, unsafe: bool, imported: Imported | None = None) -> FixedFile:
+    """Fix one file in memory, pass after pass, until no fix changes it; `imported`: what
+    the names it imports from the project's other modules stand for."""
     source = path.read_bytes()
     encoding = encoding_of(source)
     original = source.decode(encoding)
     rules = settings.rules_for(path.absolute())
     # The module it is in the project, as `check_paths` names it: a name it calls may be
     # its own name only in a project of its own (`helpers.slow()` in `pkg/helpers.py`).
-    return fix_text(original, str(path), encoding, settings, rules, unsafe, Layout().module_name(path))
+    return fix_text(original, str(path), encoding, settings, rules, unsafe, Layout().module_name(path), imported)
 
 
 def fix_text(
@@ -127,9 +129,10 @@ def fix_text(
     rules: Sequence[type[Rule]],
     unsafe: bool,
     module: str | None = None,
+    imported: Imported | None = None,
 ) -> FixedFile:
     text, fixed = original, Counter[str]()
-    diagnostics = check_source(original.encode(encoding), filename, settings, rules, module)
+    diagnostics = check_source(original.encode(encoding), filename, settings, rules, module, imported)
     first = diagnostics
     for _ in range(MAX_PASSES):
         changed, applied = apply_fixes(text, diagnostics, unsafe)
@@ -140,7 +143,7 @@ def fix_text(
             error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
             return FixedFile(Path(filename), encoding, original, original, Counter(), first, error)
         text, fixed = changed, fixed + applied
-        diagnostics = check_source(text.encode(encoding), filename, settings, rules, module)
+        diagnostics = check_source(text.encode(encoding), filename, settings, rules, module, imported)
     return FixedFile(Path(filename), encoding, original, text, fixed, diagnostics)
 
 
@@ -152,7 +155,7 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
     result = FixResult(remaining=LintResult(crashes=dict(before.crashes), files_checked=before.files_checked))
     for filename in targets:
         try:
-            result.files.append(fix_file(Path(filename), settings, unsafe))
+            result.files.append(fix_file(Path(filename), settings, unsafe, before.project.imported.get(filename)))
         except Exception:  # noqa: BLE001 - a linter bug on one file must not stop the others' fixes
             result.remaining.crashes[filename] = traceback.format_exc()
     changed = [file for file in result.files if file.changed]
@@ -165,8 +168,8 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
         return result
     fixed_names = {str(file.path) for file in changed}
     kept = [d for d in before.diagnostics if d.filename not in fixed_names]
-    # A file checked alone knows only its own roles and types: where its functions run is
-    # as before, and what its imported names stand for is not known (see `exports`).
+    # A file checked alone knows only its own roles (and the types the project pass gave
+    # its imported names): where its functions run is as before.
     fixed_diagnostics = before.project.place(d for file in changed for d in file.diagnostics)
     result.remaining.diagnostics = sorted([*kept, *fixed_diagnostics], key=lambda d: d.sort_key)
     return result

@@ -6,20 +6,24 @@ from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
 
 _METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")
 
+#: httpx, and httpx2 (Pydantic's continuation of it), whose `DEFAULT_TIMEOUT_CONFIG` is the
+#: same 5-second `Timeout` (httpx2 2.16, `_config.py`).
+_MODULES = ("httpx", "httpx2")
+
 #: Calls whose `timeout=` keyword, when `None`, turns off httpx's default timeout.
 _TAKES_TIMEOUT = frozenset(
     {
-        *(f"httpx.{function}" for function in _METHODS),
-        "httpx.Client",
-        "httpx.AsyncClient",
+        *(f"{module}.{function}" for module in _MODULES for function in _METHODS),
+        *(f"{module}.{client}" for module in _MODULES for client in ("Client", "AsyncClient")),
         *(
-            f"httpx.{client}.{method}"
+            f"{module}.{client}.{method}"
+            for module in _MODULES
             for client in ("Client", "AsyncClient")
             for method in (*_METHODS, "build_request")
         ),
     }
 )
-_TIMEOUT_CLASSES = frozenset({"httpx.Timeout", "httpx._config.Timeout"})
+_TIMEOUT_CLASSES = frozenset({f"{module}.{name}" for module in _MODULES for name in ("Timeout", "_config.Timeout")})
 _FIELDS = ("connect", "read", "write", "pool")
 
 
@@ -31,7 +35,8 @@ class HttpxTimeoutDisabled(Rule):
     triggers = ("httpx",)
     docs = """
 ## What it does
-Flags the places where httpx's timeouts are switched off:
+Flags the places where httpx's timeouts are switched off (and those of `httpx2`,
+Pydantic's continuation of httpx: the same API and the same 5-second default):
 
 - `timeout=None` passed to an httpx function (`httpx.get()`, `httpx.stream()`, ...),
   to the `httpx.Client(...)` / `httpx.AsyncClient(...)` constructors, or to a
@@ -107,6 +112,13 @@ There is no automatic fix yet.
     )
     invalid = (
         Invalid(
+            "import httpx2\nasync def f():\n    async with httpx2.AsyncClient(timeout=None) as c:  # expect: ASF202\n"
+            "        await c.get('https://example.com')\n"
+            "    httpx2.Timeout(None)  # expect: ASF202\n",
+            "`timeout=None` in `httpx2.AsyncClient()` turns off httpx's 5-second default timeout",
+            "`httpx2.Timeout` with no bound at all turns off httpx's 5-second default timeout",
+        ),
+        Invalid(
             "import httpx\nhttpx.get('https://example.com', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
         ),
@@ -174,7 +186,8 @@ There is no automatic fix yet.
             if timeout is not None and is_none(timeout.value):
                 self.report(timeout, what=f"`timeout=None` in `{call.name}()`")
         elif call.name in _TIMEOUT_CLASSES and self._unbounded(call):
-            self.report(call.node, what="`httpx.Timeout` with no bound at all")
+            module = call.name.split(".", 1)[0]
+            self.report(call.node, what=f"`{module}.Timeout` with no bound at all")
 
     @staticmethod
     def _unbounded(call: Call) -> bool:
