@@ -380,11 +380,12 @@ def _retype(
     """Analyses again, with what they import from the others (see `exports`), the modules
     that import a typed name, and puts their new facts in `modules`.  Returns the new
     findings of the named ones, and what they were analysed with, by file."""
-    exports = Exports(list(modules.values()), checker.settings)
-    unalias = CallGraph(list(modules.values())).unalias
+    exports = Exports(
+        list(modules.values()), checker.settings, CallGraph(list(modules.values())), checker.settings.max_depth
+    )
     retyped, imported_by_file = {}, {}
     for module, facts in list(modules.items()):
-        imported = exports.imported_by(facts, unalias)
+        imported = exports.imported_by(facts)
         if not imported:
             continue
         outcome = checker.retyped(Path(facts.path), imported, facts_only=module not in named)

@@ -13,8 +13,9 @@ project pass gathers them here and gives each module that imports one of them an
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
+from asyncsafe_lint.callgraph import CallGraph
 from asyncsafe_lint.facts import ModuleFacts
 from asyncsafe_lint.frameworks import REGISTRIES
 from asyncsafe_lint.names import ATTRIBUTE_TYPES, MEMBER_TYPES, RETURNS, Imported, Symbol
@@ -26,8 +27,12 @@ class Exports:
     """What the modules of the project export, by qualified name (`app.clients.http`):
     only what is of a type the analysis knows something about (see `_informative`)."""
 
-    def __init__(self, modules: Sequence[ModuleFacts], settings: RuleSettings) -> None:
-        informative = _informative(modules, settings)
+    def __init__(
+        self, modules: Sequence[ModuleFacts], settings: RuleSettings, graph: CallGraph, max_depth: int
+    ) -> None:
+        """`graph`: the call graph over `modules`; `max_depth`: how long a chain counts."""
+        self._unalias = graph.unalias
+        informative = _informative(settings, graph, max_depth)
         names: dict[str, Symbol] = {}
         returns: dict[str, Symbol] = {}
         for facts in modules:
@@ -39,15 +44,15 @@ class Exports:
                     returns[f"{facts.module}.{function}"] = Symbol(qualname, instance=True)
         self._tables = ((names, sorted(names)), (returns, sorted(returns)))
 
-    def imported_by(self, facts: ModuleFacts, unalias: Callable[[str], str]) -> Imported:
+    def imported_by(self, facts: ModuleFacts) -> Imported:
         """What the names `facts`' module imports stand for, under the names it imports
         them as (`app.clients.http`, or `app.clients` for `from app import clients`,
-        whose members then follow); empty when it imports none of them.  `unalias`
-        follows re-exports (`app/__init__.py` importing from `app.clients`)."""
+        whose members then follow, and through re-exports such as `app/__init__.py`
+        importing from `app.clients`); empty when it imports none of them."""
         imported = Imported()
         for (table, keys), found in zip(self._tables, (imported.names, imported.returns), strict=True):
             for _, target in facts.aliases:
-                origin = unalias(target)
+                origin = self._unalias(target)
                 if origin in table:
                     found[target] = table[origin]
                 # The members of an imported module (or class).
@@ -59,22 +64,22 @@ class Exports:
         return imported
 
 
-def _informative(modules: Sequence[ModuleFacts], settings: RuleSettings) -> frozenset[str]:
+def _informative(settings: RuleSettings, graph: CallGraph, max_depth: int) -> frozenset[str]:
     """The types a name may hold that can change a finding: those whose methods a
     blocking-call rule flags, those whose members or results `names` knows, the
-    framework's apps and routers, and the project's own classes with methods (which may
-    be the sync helpers of a call chain).  Typing a name as a pydantic model would only
-    cost the module a second analysis."""
+    framework's apps and routers, and the project's own classes with a method that
+    reaches a blocking call (a chain could go through it).  Typing a name as any other
+    class would only cost the module a second analysis: in a library, most modules
+    import an instance of one."""
     types = set(REGISTRIES)
     for rule in ALL_RULES:
         if issubclass(rule, BlockingCallRule):
             types |= rule.flagged_types(settings)
     types |= {name.rpartition(".")[0] for name in (*RETURNS, *ATTRIBUTE_TYPES)}
     types |= {*RETURNS.values(), *MEMBER_TYPES, *MEMBER_TYPES.values(), *ATTRIBUTE_TYPES.values()}
-    types |= {
-        f"{facts.module}.{function.qualname.rpartition('.')[0]}"
-        for facts in modules
-        for function in facts.functions
-        if "." in function.qualname and "<locals>" not in function.qualname
-    }
+    for key in graph.chains(max_depth):
+        node = graph.nodes[key]
+        owner = node.function.qualname.rpartition(".")[0]
+        if owner and "<locals>" not in owner:
+            types.add(f"{node.module.module}.{owner}")
     return frozenset(types)

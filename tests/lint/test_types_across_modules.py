@@ -254,3 +254,25 @@ def test_an_injected_session_from_another_module_with_the_route_file_named_alone
         ("ASF106", 12, f"Blocking call `sqlalchemy.orm.Session.commit()` {where}: {SESSION_ADVICE}"),
         ("ASF106", 14, f"Blocking call `sqlalchemy.orm.Session.flush()` {where}: {SESSION_ADVICE}"),
     ]
+
+
+def test_a_method_of_a_project_instance_imported_from_another_module_is_a_chain(project: Path) -> None:
+    write(
+        project,
+        {
+            "app/repo.py": (
+                "import time\n\n\nclass Repo:\n    def load(self):\n        time.sleep(1)\n\n"
+                "    def name(self):\n        return 'repo'\n\n\nrepo = Repo()\n\n\n"
+                "def get_repo() -> Repo:\n    return repo\n"
+            ),
+            "app/service.py": (
+                "from app.repo import get_repo, repo\n\n\nasync def handler():\n"
+                "    repo.name()\n    repo.load()\n    return get_repo().load()\n"
+            ),
+        },
+    )
+    chain = "reaches a blocking call: handler -> repo.Repo.load -> time.sleep (app/repo.py:6)"
+    assert found("app/service.py") == [
+        ("ASF110", 6, f"Call to sync helper `repo.Repo.load()` in async function `handler` {chain}"),
+        ("ASF110", 7, f"Call to sync helper `repo.Repo.load()` in async function `handler` {chain}"),
+    ]
