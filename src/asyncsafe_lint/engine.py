@@ -253,6 +253,8 @@ class _Walker:
                 self.names.bind_target(item.optional_vars, entered)
             if isinstance(node, ast.With) and entered is not None and entered.instance:
                 self._dispatch(item, f"{entered.qualname}.__enter__")
+            elif entered is not None and self.collector is not None:
+                self.collector.reference(entered.origin or entered.qualname)
         self._generic(node)
 
     _AsyncWith = _With

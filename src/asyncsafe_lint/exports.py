@@ -53,15 +53,26 @@ class Exports:
         for (table, keys), found in zip(self._tables, (imported.names, imported.returns), strict=True):
             for _, target in facts.aliases:
                 origin = self._unalias(target)
-                if origin in table:
+                if origin in table and _uses(facts.references, target):
                     found[target] = table[origin]
                 # The members of an imported module (or class).
                 prefix = origin + "."
                 for key in keys[bisect_left(keys, prefix) :]:
                     if not key.startswith(prefix):
                         break
-                    found[target + key[len(origin) :]] = table[key]
+                    name = target + key[len(origin) :]
+                    if _uses(facts.references, name):
+                        found[name] = table[key]
         return imported
+
+
+def _uses(references: tuple[str, ...], name: str) -> bool:
+    """Whether the (sorted) `references` of a module hold `name` or one of its members."""
+    at = bisect_left(references, name)
+    if at < len(references) and references[at] == name:
+        return True
+    member = bisect_left(references, name + ".")
+    return member < len(references) and references[member].startswith(name + ".")
 
 
 def _informative(settings: RuleSettings, graph: CallGraph, max_depth: int) -> frozenset[str]:

@@ -86,6 +86,10 @@ class ModuleFacts:
     exports: tuple[tuple[str, str, bool], ...] = ()
     #: Functions and methods (by qualname) whose return annotation names a known type -> that type.
     returns: tuple[tuple[str, str], ...] = ()
+    #: The names of other modules it calls, calls a method of, enters or annotates with,
+    #: sorted (`app.clients.http.get`, `app.deps.SessionDep`): where the type of an
+    #: imported name could change one of its findings.
+    references: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class FactsCollector:
         self._functions: dict[int, _Function] = {}
         self._classes: list[str] = []
         self._aliases: dict[str, str] = {}
+        self._references: set[str] = set()
 
     def alias(self, name: str, qualname: str) -> None:
         self._aliases[name] = self._qualify(qualname)
@@ -132,7 +137,14 @@ class FactsCollector:
         offloaded = any(self._qualify(d) in OFFLOADING_DECORATORS for d in decorators if d is not None)
         self._functions[id(function.node)] = _Function(function, offloaded)
 
+    def reference(self, name: str) -> None:
+        """A name the module uses as more than a value: it calls it, calls one of its
+        methods or enters it (`with lock:`)."""
+        self._references.add(name)
+
     def call(self, call: Call) -> None:
+        if call.name is not None:
+            self.reference(call.name)
         gathered = self._functions.get(id(call.function.node)) if call.function is not None else None
         if call.name is None or gathered is None:
             return
@@ -185,6 +197,13 @@ class FactsCollector:
                     (key.removeprefix(LOCAL), self._qualify(symbol.qualname))
                     for key, symbol in names.returns.items()
                     if self._informative(symbol)
+                )
+            ),
+            tuple(
+                sorted(
+                    name
+                    for name in self._references | names.annotated
+                    if not name.startswith(LOCAL) and name.split(".", 1)[0] not in _NOT_PROJECT
                 )
             ),
         )

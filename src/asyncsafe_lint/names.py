@@ -392,6 +392,8 @@ class Names:
         self.class_attributes: dict[str, dict[str, Symbol | None]] = {}
         #: What the module's own functions return, by their `LOCAL` key, as annotated.
         self.returns: dict[str, Symbol] = {}
+        #: Every name an annotation of the module names (`app.deps.SessionDep`).
+        self.annotated: set[str] = set()
 
     # --- scopes -------------------------------------------------------------------------
     def push(self, *, is_class: bool = False) -> None:
@@ -559,6 +561,7 @@ class Names:
         symbol = self.resolve(node)
         if symbol is None or symbol.instance or symbol.qualname in ("builtins.None", "None"):
             return None
+        self.annotated.add(symbol.origin or symbol.qualname)
         return Symbol(canonical(symbol.qualname), instance=True)
 
     def _first_known(self, *nodes: ast.expr) -> Symbol | None:
