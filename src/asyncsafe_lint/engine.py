@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def analyze(
     names = Names(module, Path(filename).stem == "__init__", imported)
     context = RuleContext(settings, tree, Source(text), Roles(names))
     instances = [rule(context) for rule in active]
-    collector = _collector(context, filename, module) if gathers_facts else None
+    collector = _collector(context, settings, filename, module) if gathers_facts else None
     _Walker(names, context.roles, instances, collector).module(tree)
     for rule in instances:
         rule.leave_module()
@@ -84,10 +85,19 @@ def _facts_wanted(settings: Settings) -> bool:
     return any(rule.code == CALL_CHAINS.code or issubclass(rule, BlockingCallRule) for rule in settings.rules)
 
 
-def _collector(context: RuleContext, filename: str, module: str) -> FactsCollector:
+def _collector(context: RuleContext, settings: Settings, filename: str, module: str) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
-    return FactsCollector(module, filename, probes)
+    return FactsCollector(module, filename, probes, _probed(settings))
+
+
+@lru_cache(maxsize=4)
+def _probed(settings: Settings) -> tuple[frozenset[str], frozenset[str]]:
+    """The names some blocking-call rule may flag, and the types whose every method one
+    may: most calls are neither, and need no look at the rules."""
+    rules = [rule for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
+    names = frozenset().union(*(rule.flagged_names(settings) for rule in rules))
+    return names, frozenset(owner for rule in rules for owner in rule.any_method_of)
 
 
 def file_error(filename: str, reason: str) -> Diagnostic:
@@ -353,9 +363,12 @@ class _Walker:
 #: Decorators that make a method an attribute of its instances.
 _PROPERTIES = frozenset({"builtins.property", "functools.cached_property"})
 
-#: Nodes that never hold a call or a binding: names' contexts and operators.
+#: Nodes that never hold a call or a binding: names (the statements that bind one read it
+#: themselves), an import's names, names' contexts and operators.
 _LEAVES = frozenset(
     {
+        ast.Name,
+        ast.alias,
         ast.Load,
         ast.Store,
         ast.Del,

@@ -118,10 +118,18 @@ class _Function:
 class FactsCollector:
     """Fed by the engine's walk; `facts()` builds the module's facts once it is over."""
 
-    def __init__(self, module: str, path: str, probes: Sequence[BlockingCallRule]) -> None:
+    def __init__(
+        self,
+        module: str,
+        path: str,
+        probes: Sequence[BlockingCallRule],
+        probed: tuple[frozenset[str], frozenset[str]],
+    ) -> None:
+        """`probed`: the names the `probes` may flag, and the types whose every method one may."""
         self.module = module
         self.path = path
         self.probes = probes
+        self._probed_names, self._probed_types = probed
         self._functions: dict[int, _Function] = {}
         self._classes: list[str] = []
         self._aliases: dict[str, str] = {}
@@ -148,7 +156,9 @@ class FactsCollector:
         gathered = self._functions.get(id(call.function.node)) if call.function is not None else None
         if call.name is None or gathered is None:
             return
-        blocking = next((probe for probe in self.probes if probe.instead(call) is not None), None)
+        blocking = None
+        if call.name in self._probed_names or call.name.rpartition(".")[0] in self._probed_types:
+            blocking = next((probe for probe in self.probes if probe.instead(call) is not None), None)
         if blocking is not None:
             # On the loop it is a blocking-call finding of its own; elsewhere, the end of a chain.
             if not call.on_loop:

@@ -205,10 +205,16 @@ class BlockingCallRule(Rule):
     harmless_methods: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
+    def flagged_names(cls, settings: RuleSettings) -> frozenset[str]:
+        """Every name the rule may flag, but the methods of its `any_method_of` types: a
+        call to anything else needs no look at the rule."""
+        return frozenset(cls.calls)
+
+    @classmethod
     def flagged_types(cls, settings: RuleSettings) -> frozenset[str]:
         """The types whose methods the rule flags (`httpx.Client`): where another module
         imports an instance of one, typing it there can change a finding."""
-        return frozenset({name.rpartition(".")[0] for name in cls.calls} | set(cls.any_method_of))
+        return frozenset({name.rpartition(".")[0] for name in cls.flagged_names(settings)} | set(cls.any_method_of))
 
     def instead(self, call: Call) -> str | None:
         """What to use instead of `call`, or None when the call does not block."""

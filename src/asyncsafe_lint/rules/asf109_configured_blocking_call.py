@@ -83,8 +83,8 @@ There is no automatic fix.
     )
 
     @classmethod
-    def flagged_types(cls, settings: RuleSettings) -> frozenset[str]:
-        return frozenset(name.rpartition(".")[0] for name, _ in settings.blocking_calls)
+    def flagged_names(cls, settings: RuleSettings) -> frozenset[str]:
+        return frozenset(name for name, _ in settings.blocking_calls)
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
