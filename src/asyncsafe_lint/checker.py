@@ -380,9 +380,7 @@ def _retype(
     """Analyses again, with what they import from the others (see `exports`), the modules
     that import a typed name, and puts their new facts in `modules`.  Returns the new
     findings of the named ones, and what they were analysed with, by file."""
-    exports = Exports(
-        list(modules.values()), checker.settings, CallGraph(list(modules.values())), checker.settings.max_depth
-    )
+    exports = Exports(list(modules.values()), checker.settings, CallGraph(list(modules.values())))
     retyped, imported_by_file = {}, {}
     for module, facts in list(modules.items()):
         imported = exports.imported_by(facts)

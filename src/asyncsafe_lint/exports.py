@@ -13,13 +13,15 @@ project pass gathers them here and gives each module that imports one of them an
 from __future__ import annotations
 
 from bisect import bisect_left
+from functools import lru_cache
 from collections.abc import Sequence
 
 from asyncsafe_lint.callgraph import CallGraph
 from asyncsafe_lint.facts import ModuleFacts
 from asyncsafe_lint.frameworks import REGISTRIES
 from asyncsafe_lint.names import ATTRIBUTE_TYPES, MEMBER_TYPES, RETURNS, Imported, Symbol
-from asyncsafe_lint.rule import BlockingCallRule, RuleSettings
+from asyncsafe_lint.config import Settings
+from asyncsafe_lint.rule import BlockingCallRule
 from asyncsafe_lint.rules import ALL_RULES
 
 
@@ -27,12 +29,10 @@ class Exports:
     """What the modules of the project export, by qualified name (`app.clients.http`):
     only what is of a type the analysis knows something about (see `_informative`)."""
 
-    def __init__(
-        self, modules: Sequence[ModuleFacts], settings: RuleSettings, graph: CallGraph, max_depth: int
-    ) -> None:
-        """`graph`: the call graph over `modules`; `max_depth`: how long a chain counts."""
+    def __init__(self, modules: Sequence[ModuleFacts], settings: Settings, graph: CallGraph) -> None:
+        """`graph`: the call graph over `modules`."""
         self._unalias = graph.unalias
-        informative = _informative(settings, graph, max_depth)
+        informative = _known_types(settings) | _blocking_classes(modules)
         names: dict[str, Symbol] = {}
         returns: dict[str, Symbol] = {}
         for facts in modules:
@@ -50,13 +50,13 @@ class Exports:
         whose members then follow, and through re-exports such as `app/__init__.py`
         importing from `app.clients`); empty when it imports none of them."""
         imported = Imported()
-        for (table, keys), found in zip(self._tables, (imported.names, imported.returns), strict=True):
-            for _, target in facts.aliases:
-                origin = self._unalias(target)
+        for _, target in facts.aliases:
+            origin = self._unalias(target)
+            prefix = origin + "."
+            for (table, keys), found in zip(self._tables, (imported.names, imported.returns), strict=True):
                 if origin in table and _uses(facts.references, target):
                     found[target] = table[origin]
                 # The members of an imported module (or class).
-                prefix = origin + "."
                 for key in keys[bisect_left(keys, prefix) :]:
                     if not key.startswith(prefix):
                         break
@@ -75,22 +75,28 @@ def _uses(references: tuple[str, ...], name: str) -> bool:
     return member < len(references) and references[member].startswith(name + ".")
 
 
-def _informative(settings: RuleSettings, graph: CallGraph, max_depth: int) -> frozenset[str]:
-    """The types a name may hold that can change a finding: those whose methods a
-    blocking-call rule flags, those whose members or results `names` knows, the
-    framework's apps and routers, and the project's own classes with a method that
-    reaches a blocking call (a chain could go through it).  Typing a name as any other
-    class would only cost the module a second analysis: in a library, most modules
-    import an instance of one."""
+@lru_cache(maxsize=4)
+def _known_types(settings: Settings) -> frozenset[str]:
+    """The types a name may hold that can change a finding, besides the project's own
+    classes: those whose methods a blocking-call rule flags, those whose members or
+    results `names` knows, and the framework's apps and routers.  Typing a name as any
+    other class would only cost the module a second analysis: in a library, most
+    modules import an instance of one."""
     types = set(REGISTRIES)
     for rule in ALL_RULES:
         if issubclass(rule, BlockingCallRule):
             types |= rule.flagged_types(settings)
     types |= {name.rpartition(".")[0] for name in (*RETURNS, *ATTRIBUTE_TYPES)}
     types |= {*RETURNS.values(), *MEMBER_TYPES, *MEMBER_TYPES.values(), *ATTRIBUTE_TYPES.values()}
-    for key in graph.chains(max_depth):
-        node = graph.nodes[key]
-        owner = node.function.qualname.rpartition(".")[0]
-        if owner and "<locals>" not in owner:
-            types.add(f"{node.module.module}.{owner}")
     return frozenset(types)
+
+
+def _blocking_classes(modules: Sequence[ModuleFacts]) -> set[str]:
+    """The project's classes with a method that makes a blocking call itself: the start
+    of a call chain through an instance of one."""
+    return {
+        f"{facts.module}.{function.qualname.rpartition('.')[0]}"
+        for facts in modules
+        for function in facts.functions
+        if function.blocking and "." in function.qualname and "<locals>" not in function.qualname
+    }
