@@ -13,14 +13,14 @@ project pass gathers them here and gives each module that imports one of them an
 from __future__ import annotations
 
 from bisect import bisect_left
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 
 from asyncsafe_lint.callgraph import CallGraph
+from asyncsafe_lint.config import Settings
 from asyncsafe_lint.facts import ModuleFacts
 from asyncsafe_lint.frameworks import REGISTRIES
 from asyncsafe_lint.names import ATTRIBUTE_TYPES, MEMBER_TYPES, RETURNS, Imported, Symbol
-from asyncsafe_lint.config import Settings
 from asyncsafe_lint.rule import BlockingCallRule
 from asyncsafe_lint.rules import ALL_RULES
 
