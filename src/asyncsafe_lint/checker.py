@@ -374,26 +374,43 @@ def _project_pass(
     return findings
 
 
+#: How many times the modules may be analysed again: a name typed through a module that
+#: is itself typed by a third (`http = make_client()`, `make_client` imported) takes two.
+_RETYPE_ROUNDS = 3
+
+
 def _retype(
     modules: dict[str, ModuleFacts], named: set[str], checker: _Checker
 ) -> tuple[dict[str, list[Diagnostic]], dict[str, Imported]]:
     """Analyses again, with what they import from the others (see `exports`), the modules
-    that import a typed name, and puts their new facts in `modules`.  Returns the new
-    findings of the named ones, and what they were analysed with, by file."""
-    exports = Exports(list(modules.values()), checker.settings, CallGraph(list(modules.values())))
-    retyped, imported_by_file = {}, {}
-    for module, facts in list(modules.items()):
-        imported = exports.imported_by(facts)
-        if not imported:
-            continue
-        outcome = checker.retyped(Path(facts.path), imported, facts_only=module not in named)
-        if isinstance(outcome, Crash) or outcome.facts is None:
-            continue
-        modules[module] = outcome.facts
-        if module in named:
-            retyped[facts.path] = outcome.diagnostics
-            imported_by_file[facts.path] = imported
-    return retyped, imported_by_file
+    that use a typed imported name, and puts their new facts in `modules`; again, while
+    that changes what a module exports.  Returns the new findings of the named ones, and
+    what they were analysed with, by file."""
+    # What each module imports and uses is read from its first analysis: a second one
+    # names its calls by their types.
+    first = dict(modules)
+    graph = CallGraph(list(first.values()))
+    retyped: dict[str, list[Diagnostic]] = {}
+    analysed_with: dict[str, Imported] = {}
+    for _ in range(_RETYPE_ROUNDS):
+        exports = Exports(list(modules.values()), checker.settings, graph)
+        exporting_anew = False
+        for module, facts in first.items():
+            imported = exports.imported_by(facts)
+            if not imported or imported == analysed_with.get(module):
+                continue
+            outcome = checker.retyped(Path(facts.path), imported, facts_only=module not in named)
+            if isinstance(outcome, Crash) or outcome.facts is None:
+                continue
+            analysed_with[module] = imported
+            before = modules[module]
+            modules[module] = outcome.facts
+            exporting_anew |= (before.exports, before.returns) != (outcome.facts.exports, outcome.facts.returns)
+            if module in named:
+                retyped[facts.path] = outcome.diagnostics
+        if not exporting_anew:
+            break
+    return retyped, {first[module].path: imported for module, imported in analysed_with.items() if module in named}
 
 
 def _neighbours(named: dict[str, Path], samples: list[Path], walked: list[Path], checker: _Checker) -> dict[str, Path]:

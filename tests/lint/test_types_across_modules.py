@@ -276,3 +276,17 @@ def test_a_method_of_a_project_instance_imported_from_another_module_is_a_chain(
         ("ASF110", 6, f"Call to sync helper `repo.Repo.load()` in async function `handler` {chain}"),
         ("ASF110", 7, f"Call to sync helper `repo.Repo.load()` in async function `handler` {chain}"),
     ]
+
+
+def test_a_client_typed_through_a_third_module(project: Path) -> None:
+    write(
+        project,
+        {
+            "app/factory.py": "import httpx\n\n\ndef make_client() -> httpx.Client:\n    return httpx.Client()\n",
+            "app/shared.py": "from app.factory import make_client\n\nhttp = make_client()\n",
+            "app/use.py": "from app.shared import http\n\n\nasync def f():\n    return http.get('/x')\n",
+        },
+    )
+    assert found("app/use.py") == [
+        ("ASF102", 5, f"Blocking call `httpx.Client.get()` in async function `f`: {HTTPX}"),
+    ]
