@@ -225,13 +225,13 @@ class _Walker:
             self._named_lambdas[node.value] = target.id
         symbol = self.names.resolve(node.value)
         for each in node.targets:
-            self._class_attribute(each, symbol)
+            self._class_attribute(each, symbol, node.value)
         with self._assignment(target, node.value):
             self._bind_statement(node)
             self._generic(node)
 
     def _AnnAssign(self, node: ast.AnnAssign) -> None:
-        self._class_attribute(node.target, self.names.annotation(node.annotation))
+        self._class_attribute(node.target, self.names.annotation(node.annotation), node.value)
         value = node.value
         with self._assignment(node.target, value):
             self._bind_statement(node)
@@ -243,12 +243,14 @@ class _Walker:
             return nullcontext()
         return self.roles.assignment(target, value)
 
-    def _class_attribute(self, target: ast.expr, symbol: Symbol | None) -> None:
+    def _class_attribute(self, target: ast.expr, symbol: Symbol | None, value: ast.expr | None) -> None:
         # `lock = threading.Lock()` or `client: httpx.Client` in a class body types
-        # `self.lock` and `self.client` in its methods.
+        # `self.lock` and `self.client` in its methods; `API_V1_STR: str = "/api/v1"`
+        # names a path.
         class_key = self.enclosing.class_key
         if class_key is not None and isinstance(target, ast.Name):
             self.names.class_attributes.setdefault(class_key, {})[target.id] = symbol
+            self.roles.class_attribute(class_key, target, value)
 
     def _For(self, node: ast.For | ast.AsyncFor) -> None:
         self.names.bind_target(node.target, None)

@@ -26,6 +26,7 @@ A function can be registered after it is defined (`add_api_route`, a later route
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ _BACKGROUND_TASK = "background task"
 _MIDDLEWARE_METHODS = ("__call__", "dispatch")
 #: What a path or prefix the code does not spell out shows as (`GET ?/items`).
 _UNKNOWN = "?"
+#: A string another name holds, within a path or prefix, until the project tells it
+#: (`prefix=settings.API_V1_STR`): the name between two NULs, which no source text holds.
+_NAMED = re.compile("\0([^\0]*)\0")
 #: How many routers, apps and mounts around a route are followed, from the inside out.
 _MAX_NESTING = 16
 
@@ -95,6 +99,9 @@ class RoleFacts:
     #: `prefix` (`parent.include_router(child, prefix=...)`, `parent.mount(prefix, child)`,
     #: `child` listed in `parent`'s routes).
     includes: tuple[tuple[str, str, str], ...] = ()
+    #: The strings its module-level names, its classes' attributes and the attributes of
+    #: its module-level instances of them hold (`app.config.settings.API_V1_STR`).
+    constants: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -134,6 +141,8 @@ class Roles:
         self._tables = _Tables()
         #: The module-level strings (`API_PREFIX = "/api/v1"`), for paths and prefixes.
         self._strings: dict[str, str] = {}
+        #: The string attributes of the module's classes, by class key.
+        self._class_strings: dict[str, dict[str, str]] = {}
         #: The key of each router expression seen (a call, or a list of routes) by `id`:
         #: the variable it is assigned to, or where it is.
         self._routers: dict[int, str] = {}
@@ -146,6 +155,12 @@ class Roles:
         self._index: RoleIndex | None = None
 
     # --- gathering -------------------------------------------------------------------------
+    def class_attribute(self, class_key: str, target: ast.expr, value: ast.expr | None) -> None:
+        """`name = "..."` in a class body: what its instances' attribute holds, unless
+        they are given another (a settings class's default `API_V1_STR`)."""
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+            self._class_strings.setdefault(class_key, {})[target.id] = value.value
+
     @contextmanager
     def assignment(self, target: ast.expr, value: ast.expr) -> Iterator[None]:
         """A module-level `target = value`, walked inside: a router or a list of
@@ -360,8 +375,14 @@ class Roles:
         f-string or `+` of them."""
         if isinstance(node, ast.Constant):
             return node.value if isinstance(node.value, str) else None
-        if isinstance(node, ast.Name):
-            return self._strings.get(node.id)
+        if isinstance(node, ast.Name) and node.id in self._strings:
+            return self._strings[node.id]
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            # Another module's (or a settings object's) string: the project pass may know it.
+            symbol = self._names.resolve(node)
+            if symbol is None or symbol.instance:
+                return None
+            return f"\0{symbol.origin or symbol.qualname}\0"
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self._text(node.left), self._text(node.right)
             return None if left is None or right is None else left + right
@@ -413,18 +434,21 @@ class Roles:
                 return name  # an unknown router
             return qualify(LOCAL + name[1:] if name.startswith("=") else name)
 
+        def text(spelled: str) -> str:
+            return _NAMED.sub(lambda named: f"\0{key(named[1])}\0", spelled)
+
         tables = self._tables
         return RoleFacts(
             routes=tuple(
                 sorted(
-                    (key(name), key(router), method, path)
+                    (key(name), key(router), method, text(path))
                     for name, registered in tables.routes.items()
                     for router, method, path in registered
                 )
             ),
             websockets=tuple(
                 sorted(
-                    (key(name), key(router), path)
+                    (key(name), key(router), text(path))
                     for name, registered in tables.websockets.items()
                     for router, path in registered
                 )
@@ -433,15 +457,30 @@ class Roles:
             dependencies=tuple(sorted(map(key, tables.dependencies))),
             uses=tuple(sorted((key(user), key(used)) for user, names in tables.uses.items() for used in names)),
             middleware_classes=tuple(sorted(map(key, tables.middleware_classes))),
-            prefixes=tuple(sorted((key(router), prefix) for router, prefix in tables.prefixes.items())),
+            prefixes=tuple(sorted((key(router), text(prefix)) for router, prefix in tables.prefixes.items())),
             includes=tuple(
                 sorted(
-                    (key(parent), key(child), prefix)
+                    (key(parent), key(child), text(prefix))
                     for child, parents in tables.includes.items()
                     for parent, prefix in parents
                 )
             ),
+            constants=tuple(sorted((key(name), value) for name, value in self._constants())),
         )
+
+    def _constants(self) -> Iterator[tuple[str, str]]:
+        """The strings the module's names hold, keyed as `facts` keys names."""
+        for name, value in self._strings.items():
+            if _NAMED.search(value) is None:
+                yield "=" + name, value
+        for class_key, attributes in self._class_strings.items():
+            for attribute, value in attributes.items():
+                yield f"{class_key}.{attribute}", value
+        # The walk is over: the current scope is the module's.
+        for name, symbol in self._names.scope.bindings.items():
+            if symbol is not None and symbol.instance and symbol.qualname in self._class_strings:
+                for attribute, value in self._class_strings[symbol.qualname].items():
+                    yield f"={name}.{attribute}", value
 
     def where(self, function: Function) -> str:
         """Where an async function runs, as far as its own module tells."""
@@ -461,6 +500,9 @@ class RoleIndex:
         """`canonical`: the name a key stands for (another module may have imported the
         function or router under another name, or through a package that re-exports it)."""
         tables = self._tables = _Tables()
+        self._canonical = canonical
+        #: The strings names hold, for the paths that name them.
+        self._constants: dict[str, str] = {}
         for facts in modules:
             for name, router, method, path in facts.routes:
                 tables.routes.setdefault(canonical(name), set()).add((canonical(router), method, path))
@@ -476,6 +518,7 @@ class RoleIndex:
                 tables.prefixes.setdefault(canonical(router), prefix)
             for parent, child, prefix in facts.includes:
                 tables.include(canonical(parent), canonical(child), prefix)
+            self._constants.update((canonical(name), value) for name, value in facts.constants)
         #: What each route depends on, directly or not; computed on first use.
         self._reached: list[set[str]] | None = None
         #: Each router asked about -> the prefixes its routes are served under.
@@ -486,13 +529,17 @@ class RoleIndex:
         tables = self._tables
         if key in tables.routes:
             labels = {
-                f"{method} {prefix}{path}"
+                f"{method} {self._spelled(prefix + path)}"
                 for router, method, path in tables.routes[key]
                 for prefix in self._prefixes(router)
             }
             return f"in async route {', '.join(sorted(labels))}"
         if key in tables.websockets:
-            paths = {prefix + path for router, path in tables.websockets[key] for prefix in self._prefixes(router)}
+            paths = {
+                self._spelled(prefix + path)
+                for router, path in tables.websockets[key]
+                for prefix in self._prefixes(router)
+            }
             return f"in async websocket route {', '.join(sorted(paths))}"
         owner, _, name = key.rpartition(".")
         if owner in tables.middleware_classes and name in _MIDDLEWARE_METHODS:
@@ -507,6 +554,10 @@ class RoleIndex:
         if role is not None:
             return f"in {role} `{display_name}`"
         return f"in async function `{display_name}`"
+
+    def _spelled(self, path: str) -> str:
+        """`path` with each string named elsewhere put in, or `?` where none is known."""
+        return _NAMED.sub(lambda named: self._constants.get(self._canonical(named[1]), _UNKNOWN), path)
 
     def _prefixes(self, router: str) -> set[str]:
         """What comes before the path of a route registered on `router`: the prefixes of

@@ -214,3 +214,38 @@ def test_a_router_made_in_one_module_decorated_in_another_and_included_in_a_thir
     assert places(result.diagnostics) == [
         ("app/routes/orders.py", 8, "in async route GET /api/v1/orders, GET /legacy/orders")
     ]
+
+
+def test_prefixes_named_in_another_module_as_the_fastapi_template_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.asyncsafe]\n",
+            "app/__init__.py": "",
+            "app/core/__init__.py": "",
+            "app/core/config.py": (
+                "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n"
+                "    API_V1_STR: str = '/api/v1'\n    PROJECT_NAME: str\n\n\nsettings = Settings()\n"
+                "LEGACY = '/legacy'\n"
+            ),
+            "app/items.py": (
+                "import time\n\nfrom fastapi import APIRouter\n\nrouter = APIRouter(prefix='/items')\n\n\n"
+                "@router.get('/{id}')\nasync def read_item(id: int):\n    time.sleep(1)\n"
+            ),
+            "app/main.py": (
+                "from fastapi import FastAPI\n\nfrom app import items\nfrom app.core import config\n"
+                "from app.core.config import settings\n\n"
+                "app = FastAPI()\napp.include_router(items.router, prefix=settings.API_V1_STR)\n"
+                "app.include_router(items.router, prefix=config.LEGACY + '/v0')\n"
+                "app.include_router(items.router, prefix=settings.UNKNOWN)\n"
+            ),
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    result = check_paths(["app/items.py"], load())
+    assert result.crashes == {}
+    assert places(result.diagnostics) == [
+        ("app/items.py", 10, "in async route GET /api/v1/items/{id}, GET /legacy/v0/items/{id}, GET ?/items/{id}")
+    ]
