@@ -103,7 +103,7 @@ def test_the_check_sees_a_cycle_through_a_lazy_import(tmp_path: Path) -> None:
 
 
 #: The linter's core: it knows the rule registry, not individual rules.
-CORE = ("engine", "checker", "callgraph", "facts")
+CORE = ("engine", "checker", "callgraph", "facts", "exports")
 
 
 @pytest.mark.parametrize("module", CORE)
