@@ -84,12 +84,18 @@ class Call:
 
     def has_splat(self) -> bool:
         """True when `*args` or `**kwargs` may pass arguments the linter cannot see."""
-        return self._double_splat() or (
+        return self.has_keyword_splat() or (
             isinstance(self.node, ast.Call) and any(isinstance(arg, ast.Starred) for arg in self.node.args)
         )
 
-    def _double_splat(self) -> bool:
+    def has_keyword_splat(self) -> bool:
+        """True when `**kwargs` may pass keyword arguments the linter cannot see."""
         return isinstance(self.node, ast.Call) and any(keyword.arg is None for keyword in self.node.keywords)
+
+    def may_carry(self, position: int | None) -> bool:
+        """True when an argument the call does not show (a keyword, or one that may also be
+        passed in `position`) may be passed by a splat the linter cannot see into."""
+        return self.has_splat() if position is not None else self.has_keyword_splat()
 
     def timeout_problem(self, position: int | None) -> str | None:
         """What is wrong with the call's `timeout` (passed as `timeout=` or, when the API
@@ -98,8 +104,7 @@ class Call:
         timeout = self.argument("timeout", position)
         if timeout is not None:
             return "sets `timeout=None`" if is_none(timeout) else None
-        could_carry = self.has_splat() if position is not None else self._double_splat()
-        return None if could_carry else "has no timeout"
+        return None if self.may_carry(position) else "has no timeout"
 
 
 class Invalid:

@@ -427,10 +427,5 @@ def _passes(call: Call, parameter: str, position: int | None, absent: object) ->
     one but a `*args` or `**kwargs` may carry it."""
     value = call.argument(parameter, position)
     if value is None:
-        node = call.node
-        splats = isinstance(node, ast.Call) and any(
-            (isinstance(arg, ast.Starred) and position is not None) for arg in node.args
-        )
-        splats |= isinstance(node, ast.Call) and any(keyword.arg is None for keyword in node.keywords)
-        return None if splats else False
+        return None if call.may_carry(position) else False
     return not (isinstance(value, ast.Constant) and value.value == absent and type(value.value) is type(absent))

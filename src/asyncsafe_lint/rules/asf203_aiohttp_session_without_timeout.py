@@ -162,7 +162,7 @@ There is no automatic fix yet.
             shown = call.name.replace("aiohttp.client.", "aiohttp.")
             timeout = call.argument("timeout")
             if timeout is None:
-                if not any(keyword.arg is None for keyword in call.node.keywords):
+                if not call.has_keyword_splat():
                     self.report(
                         call.node,
                         what=f"`{shown}()` has no `timeout=`",

@@ -25,11 +25,6 @@ class _Unseen:
 _UNSEEN = _Unseen()
 
 
-def _splats(node: ast.Call) -> bool:
-    """True when a `**kwargs` splat may pass keywords the linter cannot see."""
-    return any(keyword.arg is None for keyword in node.keywords)
-
-
 def _url_text(value: ast.expr | None) -> str | None:
     """The URL a literal spells: a string, or an f-string with `{}` where it interpolates."""
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -229,7 +224,7 @@ There is no automatic fix yet.
         limit = call.argument("command_timeout")
         custom_connect = call.argument("connect")
         if limit is None:
-            if not _splats(call.node) and (custom_connect is None or is_none(custom_connect)):
+            if not call.has_keyword_splat() and (custom_connect is None or is_none(custom_connect)):
                 self.report(
                     call.node, what=what, problem="has no `command_timeout`", consequence=_NO_QUERY_LIMIT, remedy=remedy
                 )
@@ -251,7 +246,7 @@ There is no automatic fix yet.
     def _engine(self, call: Call) -> None:
         assert isinstance(call.node, ast.Call)
         query = _asyncpg_url(call.argument("url", 0))
-        if query is None or "command_timeout=" in query or "{}" in query or _splats(call.node):
+        if query is None or "command_timeout=" in query or "{}" in query or call.has_keyword_splat():
             return
         if any(call.argument(custom) is not None for custom in ("async_creator", "creator")):
             return

@@ -175,7 +175,7 @@ There is no automatic fix yet.
                 problem = "sets `socket_timeout=None`"
                 self.report(call.keyword("socket_timeout") or limit, call=shown, problem=problem, consequence=_FOREVER)
             return
-        if any(keyword.arg is None for keyword in call.node.keywords):
+        if call.has_keyword_splat():
             return
         if takes is _Takes.CLIENT and call.argument("connection_pool") is not None:
             return
