@@ -80,11 +80,17 @@ def write(root: Path, files: dict[str, str]) -> None:
         path.write_text(text)
 
 
+def laid_out(root: Path, monkeypatch: pytest.MonkeyPatch, files: dict[str, str]) -> Path:
+    """A project of `files` under `root`, made the current directory (findings name
+    files relative to it, as a user's run does)."""
+    write(root, files)
+    monkeypatch.chdir(root)
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write(tmp_path, CHAIN_PROJECT)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return laid_out(tmp_path, monkeypatch, CHAIN_PROJECT)
 
 
 def findings(*paths: str, settings: Settings | None = None, code: str = "ASF110") -> list[tuple[str, int, int, str]]:
@@ -428,9 +434,7 @@ def places(diagnostics: list[Diagnostic]) -> list[tuple[str, int, str]]:
 
 @pytest.fixture
 def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write(tmp_path, SERVICE)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return laid_out(tmp_path, monkeypatch, SERVICE)
 
 
 @pytest.mark.parametrize("named", [
@@ -475,7 +479,9 @@ def test_registrations_edited_elsewhere_change_the_message_with_the_cache_and_re
 ) -> None:
     checked: list[Sequence[str]] = []
     real = commands.run
-    monkeypatch.setattr(commands, "run", lambda arguments, notes=(): checked.append(arguments) or real(arguments, notes))
+    monkeypatch.setattr(
+        commands, "run", lambda arguments, notes=(): checked.append(arguments) or real(arguments, notes)
+    )
     first = run("svc/deps.py", capsys=capsys)
     assert first == [(row, where) for file, row, where in SERVICE_PLACES if file == "svc/deps.py"]
     assert (run("svc/deps.py", capsys=capsys), len(checked)) == (first, 1)  # replayed

@@ -11,7 +11,7 @@ import pytest
 from asyncsafe_lint import Settings, check_paths, load
 from asyncsafe_lint.engine import check_source
 
-from .test_call_graph import HEADER, places, where, write
+from .test_call_graph import HEADER, laid_out, places, where
 
 STARLETTE = (
     "import time\nfrom starlette.applications import Starlette\n"
@@ -139,9 +139,7 @@ ROUTER_PLACES = [
 
 @pytest.fixture
 def routers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write(tmp_path, ROUTERS)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return laid_out(tmp_path, monkeypatch, ROUTERS)
 
 
 @pytest.mark.parametrize("named", [
@@ -190,8 +188,9 @@ def test_a_prefix_edited_in_another_module_changes_the_message_with_the_cache(
 def test_a_router_made_in_one_module_decorated_in_another_and_included_in_a_third(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: list[str]
 ) -> None:
-    write(
+    laid_out(
         tmp_path,
+        monkeypatch,
         {
             "pyproject.toml": "[tool.asyncsafe]\n",
             "app/__init__.py": "",
@@ -208,7 +207,6 @@ def test_a_router_made_in_one_module_decorated_in_another_and_included_in_a_thir
             ),
         },
     )
-    monkeypatch.chdir(tmp_path)
     result = check_paths(named, load())
     assert result.crashes == {}
     assert places(result.diagnostics) == [
@@ -219,8 +217,9 @@ def test_a_router_made_in_one_module_decorated_in_another_and_included_in_a_thir
 def test_prefixes_named_in_another_module_as_the_fastapi_template_names_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write(
+    laid_out(
         tmp_path,
+        monkeypatch,
         {
             "pyproject.toml": "[tool.asyncsafe]\n",
             "app/__init__.py": "",
@@ -243,7 +242,6 @@ def test_prefixes_named_in_another_module_as_the_fastapi_template_names_them(
             ),
         },
     )
-    monkeypatch.chdir(tmp_path)
     result = check_paths(["app/items.py"], load())
     assert result.crashes == {}
     assert places(result.diagnostics) == [

@@ -13,7 +13,7 @@ import pytest
 from asyncsafe_lint import check_paths, load
 from asyncsafe_lint.engine import check_source
 
-from .test_call_graph import write
+from .test_call_graph import laid_out, write
 
 HTTPX = "use `await client.get()` on an `httpx.AsyncClient`"
 
@@ -71,9 +71,7 @@ ROUTE_FINDINGS = [
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write(tmp_path, PROJECT)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return laid_out(tmp_path, monkeypatch, PROJECT)
 
 
 def found(*paths: str, cache: Path | None = None) -> list[tuple[str, int, str]]:
@@ -179,22 +177,6 @@ def test_a_lambda_called_by_name_is_a_helper(project: Path) -> None:
             "ask -> prompt.ask.<locals>.get -> builtins.input (app/prompt.py:2)",
         )
     ]
-
-
-def test_a_router_imported_from_another_module_makes_routes(project: Path) -> None:
-    write(
-        project,
-        {
-            "app/api.py": "from fastapi import APIRouter\n\nrouter = APIRouter()\n",
-            "app/orders.py": (
-                "import time\n\nfrom app.api import router\n\n\n"
-                "@router.get('/orders')\nasync def orders():\n    time.sleep(1)\n"
-            ),
-        },
-    )
-    [(code, row, message)] = found("app/orders.py")
-    assert (code, row) == ("ASF101", 8)
-    assert "in async route GET /orders:" in message
 
 
 def test_a_tuple_of_values_types_a_tuple_of_names_one_by_one() -> None:
