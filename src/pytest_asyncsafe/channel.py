@@ -81,7 +81,9 @@ def sample_every(threshold: float) -> float:
 class WorkerState:
     pid: int
     last_beat: float
-    #: Seconds the loop's thread had waited for a CPU by its last beat (see `saturation.run_queue_seconds`).
+    #: Seconds of the loop's thread's wait for a CPU (see `saturation.run_queue_seconds`)
+    #: that a stall going on is not charged with: all of it by the last beat, and what the
+    #: monitor's samples cost since (see `monitor.woken_wait`).
     waited: float
     in_flight: int
     #: Requests (and websockets) the app has received so far.
@@ -123,6 +125,11 @@ class WorkerChannel:
         """The loop beat at `when`, its thread having waited `waited` seconds for a CPU so far."""
         self._beat[1] = waited
         self._beat[0] = when
+
+    def excuse(self, waited: float) -> None:
+        """Of its thread's wait for a CPU so far, `waited` seconds are not the stall's to
+        be charged with (see `monitor.woken_wait`): the stall going on is charged with the rest."""
+        self._beat[1] = waited
 
 
 class ServerChannel:

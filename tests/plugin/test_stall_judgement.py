@@ -198,3 +198,23 @@ def test_a_request_that_blocked_before_its_response_is_not_called_a_background_t
     after = Sample(4242, 100.16, (BLOCKING,), {"id": 1, "method": "GET", "path": "/1", "responded": True}, 1, (), 7)
     [request] = [r for r in stall(before, after).requests if r["running"]]
     assert (request["path"], request["responded"]) == ("/1", False)
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "on_cpu", "waited", "woken"),
+    [
+        # Asleep (time.sleep) when the sampler's signal came: the wait to run the handler
+        # went by while the sleep went on, so the stall is charged with it.
+        (0.025, 0.001, 0.010, 0.010),
+        # Asleep for less time than it then waited: only as much as it slept overlapped.
+        (0.025, 0.001, 0.020, 0.004),
+        # Runnable all along on a busy machine (an idle loop the kernel did not run).
+        (0.100, 0.000, 0.100, 0.0),
+        # A CPU loop the kernel preempted: its wait made the stall longer.
+        (0.025, 0.015, 0.010, 0.0),
+    ],
+)
+def test_the_wait_a_sample_caused_is_not_the_busy_machines(
+    elapsed: float, on_cpu: float, waited: float, woken: float
+) -> None:
+    assert monitor.woken_wait(elapsed, on_cpu, waited) == pytest.approx(woken)

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import deque
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from pytest_asyncsafe.channel import (
     MAX_SAMPLES,
@@ -85,7 +85,12 @@ class LoopMonitor:
         self._due = 0.0
         self._run_queue = RunQueueClock()
         self._collector = CollectorClock()
-        self._waited = 0.0
+        #: Run-queue wait (see `RunQueueClock`) a stall is not charged with: all of it up to
+        #: the last beat, and since then what the sampler's own wake-ups cost.
+        self._excused = 0.0
+        #: When the loop's thread was last read (a beat or a sample), and its clock then.
+        self._read_at = 0.0
+        self._reading = SchedReading(0.0, 0.0)
         #: The outermost frame of the callback the last sample caught, and its number:
         #: held, so that no other frame can take its place (and its id) meanwhile.
         self._callback: FrameType | None = None
@@ -103,7 +108,9 @@ class LoopMonitor:
         atexit.register(_disarm)
         self._run_queue.open()
         self._collector.open()
-        self._due = time.monotonic()
+        self._due = self._read_at = time.monotonic()
+        self._reading = self._run_queue.read()
+        self._excused = self._reading.waited
         self._beat()
 
     def stop(self) -> None:
@@ -114,13 +121,14 @@ class LoopMonitor:
 
     def _beat(self) -> None:
         now = time.monotonic()
-        waited, self._waited = self._waited, self._run_queue.waited()
-        self.channel.beat(now, self._waited)
+        reading = self._run_queue.read()
+        self.channel.beat(now, reading.waited)
         # Every beat's lateness, counted: the loop lag a load run reports (see `saturation`).
         self.channel.lags[lag_bucket(now - self._due)] += 1
         # Time the kernel kept the loop's thread waiting for a CPU (a busy machine) is not
         # the app's doing: a beat that is late mostly for that is no stall.
-        descheduled = max(self._waited - waited, 0.0)
+        descheduled = max(reading.waited - self._excused, 0.0)
+        self._read_at, self._reading, self._excused = now, reading, reading.waited
         if now - self._due - descheduled >= self.threshold:
             self.channel.emit(
                 StallOver(
@@ -160,6 +168,12 @@ class LoopMonitor:
         # samples can catch it idle too (another thread held the GIL), and describing
         # every task then - with their origins, at startup - was a stall of its own.
         now = time.monotonic()
+        reading = self._run_queue.read()
+        self._excused += woken_wait(
+            now - self._read_at, reading.on_cpu - self._reading.on_cpu, reading.waited - self._reading.waited
+        )
+        self._read_at, self._reading = now, reading
+        self.channel.excuse(self._excused)
         tasks = every_task(self.loop) if asked and _idle(frame) else []
         frames = _outermost_first(frame)
         stack = _places(frames)
@@ -253,8 +267,15 @@ class CollectorClock:
         return [pause for pause in self._pauses if pause[1] > since]
 
 
+class SchedReading(NamedTuple):
+    """Seconds a thread has run on a CPU, and waited, runnable, for one, so far."""
+
+    on_cpu: float
+    waited: float
+
+
 class RunQueueClock:
-    """How long the calling thread has waited, runnable, for a CPU (Linux's schedstat);
+    """How long the calling thread has run and waited for a CPU (Linux's schedstat);
     always 0 where the kernel does not say."""
 
     def __init__(self) -> None:
@@ -267,11 +288,24 @@ class RunQueueClock:
         except OSError:
             self._fd = -1
 
-    def waited(self) -> float:
+    def read(self) -> SchedReading:
         if self._fd < 0:
-            return 0.0
+            return SchedReading(0.0, 0.0)
         # `<on-cpu ns> <run-queue wait ns> <timeslices>`
-        return int(os.pread(self._fd, 64, 0).split()[1]) / 1e9
+        on_cpu, waited = os.pread(self._fd, 64, 0).split()[:2]
+        return SchedReading(int(on_cpu) / 1e9, int(waited) / 1e9)
+
+
+def woken_wait(elapsed: float, on_cpu: float, waited: float) -> float:
+    """The part of `waited`, the run-queue wait in the `elapsed` seconds up to a sample,
+    that the sample's own signal caused: it woke a thread that slept (in `time.sleep`, a
+    blocking read, a lock), and the thread waited for a CPU to run the handler while its
+    sleep went on - a sleep that the kernel resumes to its original deadline.  That wait
+    did not make the stall any longer, and charging the busy machine with it would hide
+    a stall that is one.  A thread that did not sleep (a CPU loop, or one runnable all
+    along on a busy machine) was woken by nothing: all its wait is the machine's."""
+    slept = elapsed - on_cpu - waited
+    return min(waited, slept) if slept > 0 else 0.0
 
 
 #: The loop's own code: asyncio's runner, loop and the callbacks it runs itself, and the
