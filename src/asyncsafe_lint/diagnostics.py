@@ -31,13 +31,73 @@ class Edit:
     content: str
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class Span:
+    """Where a node is, as `ast` places it: parentheses around it are not in it."""
+
+    start: Location
+    end: Location
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+class Action(StrEnum):
+    """What a change does to its node."""
+
+    #: Add the import statement `code` (`import asyncio`) after the docstring and the
+    #: imports the module opens with; made once however many fixes ask for it.
+    ADD_IMPORT = "add-import"
+    #: The expression becomes `code` (`None` becomes `10`).
+    REPLACE_EXPRESSION = "replace-expression"
+    #: `time.sleep(1)` -> `await asyncio.sleep(1)`: the call calls `code` instead, with
+    #: the same arguments, and is awaited.
+    AWAIT_INSTEAD = "await-instead"
+    #: `requests.get(url)` -> `await run_in_threadpool(requests.get, url)`: the call runs
+    #: in a worker thread through the runner `code`; with `detail`, a `functools.partial`
+    #: binds its arguments first, for a runner that passes no keyword arguments on
+    #: (`await anyio.to_thread.run_sync(functools.partial(requests.get, url, timeout=5))`).
+    HAND_OFF = "hand-off"
+    #: Pass `code` (`timeout=10`) last to the call, in its layout: on a line of its own
+    #: when its arguments are one per line.
+    ADD_ARGUMENT = "add-argument"
+    #: Remove the call's keyword argument `detail`, with its comma; a comment on its line stays.
+    REMOVE_ARGUMENT = "remove-argument"
+    #: The call's keyword argument `detail` becomes `code` (`lifespan=lifespan`).
+    REPLACE_ARGUMENT = "replace-argument"
+    #: Remove the statement, alone on its lines; the comment after it stays, on a line of its own.
+    REMOVE_STATEMENT = "remove-statement"
+    #: Remove the decorator (its span is the expression after `@`); its comment stays.
+    REMOVE_DECORATOR = "remove-decorator"
+    #: Insert the statements `code` above the module-level statement, above the comments
+    #: that lead to it, two blank lines from what is around them.
+    INSERT_BEFORE = "insert-before"
+    #: The `async def` becomes a `def`.
+    MAKE_SYNC = "make-sync"
+
+
+#: The actions that put a node inside another (an `await`, a thread hand-off) or change
+#: what may be written in it: made after the other fixes of the node, in a later pass.
+WRAPPING = frozenset({Action.AWAIT_INSTEAD, Action.HAND_OFF, Action.MAKE_SYNC})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to one node."""
+
+    action: Action
+    #: The node; None for an import.
+    span: Span | None
+    code: str = ""
+    detail: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """The edits that resolve one finding, applied all together or not at all."""
+    """The changes that resolve one finding, made all together or not at all."""
 
     message: str
-    #: Sorted by position, none overlapping another.
-    edits: tuple[Edit, ...]
+    changes: tuple[Change, ...]
     applicability: Applicability
 
     def applies(self, unsafe: bool) -> bool:

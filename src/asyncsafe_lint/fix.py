@@ -1,10 +1,11 @@
 """Applying fixes: the edits of a file's findings, to a fixpoint, never leaving a file
 that does not parse.
 
-One pass applies every applicable fix that does not overlap a fix applied before it
-in the pass (an edit that several fixes share, such as an added import, is made once);
-the file is then checked again and the next pass applies what the first had to skip or
-what the changed code now allows, until nothing changes.
+One pass makes every applicable fix that does not change a node a fix chosen before it
+changes (a change several fixes share, such as an added import, is made once), as one
+libcst transformation (`codemod`); the file is then checked again and the next pass
+makes what the first had to skip or what the changed code now allows, until nothing
+changes.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from pathlib import Path
 
 from asyncsafe_lint.checker import LintResult, check_paths
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.diagnostics import Diagnostic, Edit, Location
+from asyncsafe_lint.codemod import transform
+from asyncsafe_lint.diagnostics import WRAPPING, Change, Diagnostic, Edit, Fix, Location, Span
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
 from asyncsafe_lint.names import Imported
 from asyncsafe_lint.rule import Rule
-from asyncsafe_lint.source import NEWLINE, encoding_of
+from asyncsafe_lint.source import encoding_of
 
 #: A physical line, with its end if it has one (see `source.NEWLINE`).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -75,38 +77,49 @@ class FixResult:
 
 
 def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> tuple[str, Counter[str]]:
-    """`text` with the applicable fixes of `diagnostics` applied, skipping a fix that
-    overlaps one applied before it; and how many fixes of each rule were applied."""
-    starts = [0, *(match.end() for match in NEWLINE.finditer(text))]
-    first_break = NEWLINE.search(text)
-    newline = first_break.group() if first_break else "\n"
-
-    def offset(location: Location) -> int:
-        if location.row > len(starts):
-            return len(text)
-        return min(starts[location.row - 1] + location.column - 1, len(text))
-
+    """`text` with the applicable fixes of `diagnostics` made, skipping a fix that changes
+    a node a fix chosen before it changes; and how many fixes of each rule were made.
+    A fix that wraps its node (`WRAPPING`) comes after the others of that node: the
+    next pass makes it, on the node as they left it."""
     fixes = sorted(
-        ((d.fix, d.code) for d in diagnostics if d.fix is not None and d.fix.edits and d.fixable(unsafe)),
-        key=lambda item: (item[0].edits[0].location, item[1]),
+        ((d.fix, d.code) for d in diagnostics if d.fix is not None and d.fix.changes and d.fixable(unsafe)),
+        key=lambda item: (_wraps(item[0]), _first_span(item[0]), item[1]),
     )
-    pieces: list[str] = []
-    cursor = -1
-    applied: set[Edit] = set()
+    chosen: dict[Change, None] = {}
     fixed: Counter[str] = Counter()
     for fix, code in fixes:
-        edits = [edit for edit in fix.edits if edit not in applied]
-        if edits and offset(edits[0].location) <= cursor:
+        new = [change for change in fix.changes if change not in chosen]
+        spans = [change.span for change in chosen if change.span is not None]
+        if any(change.span is not None and change.span.overlaps(span) for change in new for span in spans):
             continue
-        for edit in edits:
-            start = offset(edit.location)
-            pieces.append(text[max(cursor, 0) : start])
-            pieces.append(edit.content.replace("\n", newline))
-            cursor = offset(edit.end_location)
-        applied.update(edits)
+        chosen.update(dict.fromkeys(new))
         fixed[code] += 1
-    pieces.append(text[max(cursor, 0) :])
-    return "".join(pieces), fixed
+    if not chosen:
+        return text, fixed
+    return transform(text, list(chosen)), fixed
+
+
+def preview(text: str, fix: Fix) -> tuple[Edit, ...]:
+    """The edits that `fix` alone makes to `text`, line by line (as `--output-format json`
+    shows them)."""
+    before, after = _physical(text), _physical(transform(text, list(fix.changes)))
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return tuple(
+        Edit(Location(first + 1, 1), Location(last + 1, 1), "".join(after[start:end]))
+        for tag, first, last, start, end in matcher.get_opcodes()
+        if tag != "equal"
+    )
+
+
+def _wraps(fix: Fix) -> bool:
+    return any(change.action in WRAPPING for change in fix.changes)
+
+
+def _first_span(fix: Fix) -> Span:
+    return min((change.span for change in fix.changes if change.span is not None), default=_TOP)
+
+
+_TOP = Span(Location(0, 0), Location(0, 0))
 
 
 def fix_file(path: Path, settings: Settings, unsafe: bool, imported: Imported | None = None) -> FixedFile:
@@ -187,9 +200,13 @@ def _compiles(text: str, filename: str) -> bool:
     return True
 
 
-def _lines_with_ends(text: str) -> list[str]:
+def _physical(text: str) -> list[str]:
     # Split where Python does, not `str.splitlines`, which also splits at form feeds.
-    lines = [match.group() for match in _LINE.finditer(text)]
+    return [match.group() for match in _LINE.finditer(text)]
+
+
+def _lines_with_ends(text: str) -> list[str]:
+    lines = _physical(text)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n\\ No newline at end of file\n"
     return lines

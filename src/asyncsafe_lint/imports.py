@@ -1,5 +1,5 @@
 """What the names of a module or function body are bound to, for fixes that call into
-another module: the name an import already gives it, or an edit that adds the import.
+another module: the name an import already gives it, or none (the fix adds the import).
 
 Only bindings a reader sees in the scope itself count (imports, assignments, `def`,
 `class`, loop and `with` targets, parameters), including those in `if`/`try` blocks;
@@ -18,9 +18,6 @@ import ast
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from asyncsafe_lint.diagnostics import Edit
-from asyncsafe_lint.edits import insert_lines_after, insert_lines_before
-from asyncsafe_lint.source import Source, first_row
 from asyncsafe_lint.syntax import FunctionNode
 
 #: What a binding that is not an import binds.
@@ -112,9 +109,7 @@ def _functions_around(body: Iterable[ast.AST], function: FunctionNode) -> list[F
 class ModuleImports:
     """The module-level bindings of one module."""
 
-    def __init__(self, tree: ast.Module, source: Source) -> None:
-        self.tree = tree
-        self.source = source
+    def __init__(self, tree: ast.Module) -> None:
         self.names = bindings(tree.body)
 
     def reference(self, qualname: str) -> str | None:
@@ -134,20 +129,3 @@ class ModuleImports:
 
     def is_bound(self, name: str) -> bool:
         return name in self.names or "*" in self.names
-
-    def add(self, statement: str) -> Edit:
-        """An edit that adds the import `statement` after the docstring and the imports the
-        module opens with."""
-        last: ast.stmt | None = None
-        for index, node in enumerate(self.tree.body):
-            if isinstance(node, (ast.Import, ast.ImportFrom)) or (index == 0 and _is_docstring(node)):
-                last = node
-                continue
-            break
-        if last is not None:
-            return insert_lines_after(self.source, last, f"{statement}\n")
-        return insert_lines_before(first_row(self.tree.body[0]), f"{statement}\n")
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
-from asyncsafe_lint.edits import fix, replace
+from asyncsafe_lint.changes import add_import, await_instead, fix
+from asyncsafe_lint.diagnostics import Applicability, Change, Fix
 from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
 from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, Invalid, RuleContext
 
@@ -168,20 +168,20 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             return None  # `time.sleep(-1)` raises; `(time.sleep)(1)` would await the function
         if id(node) not in self._statements_of(function.node):
             return None
-        imports = ModuleImports(self.tree, self.source)
+        imports = ModuleImports(self.tree)
         module = "anyio" if imports.uses("anyio") else "asyncio"
         local = bindings_seen_in(self.tree, function.node)
         spelled = imports.reference(f"{module}.sleep")
-        edits: list[Edit] = []
+        changes: list[Change] = []
         if spelled is None:
             if imports.is_bound(module):
                 return None
-            edits.append(imports.add(f"import {module}"))
+            changes.append(add_import(f"import {module}"))
             spelled = f"{module}.sleep"
         if spelled.split(".", 1)[0] in local:
             return None
-        edits.append(replace(self.source, node.func, f"await {spelled}"))
-        return fix(f"Use `await {spelled}()`", edits, Applicability.SAFE)
+        changes.append(await_instead(self.source, node, spelled))
+        return fix(f"Use `await {spelled}()`", changes, Applicability.SAFE)
 
     def _statements_of(self, function: ast.AsyncFunctionDef) -> set[int]:
         if id(function) not in self._statements:

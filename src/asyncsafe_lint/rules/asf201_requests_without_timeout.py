@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.diagnostics import Applicability, Fix
-from asyncsafe_lint.edits import add_argument, fix, replace
+from asyncsafe_lint.changes import timeout_fix
+from asyncsafe_lint.diagnostics import Fix
 from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleContext
 
 #: `requests` functions -> position of `timeout` when it can be passed positionally.
@@ -31,7 +31,7 @@ _PLAIN_ADAPTERS = frozenset({"requests.adapters.HTTPAdapter", "requests.HTTPAdap
 class RequestsWithoutTimeout(Rule):
     code = "ASF201"
     name = "requests-without-timeout"
-    fix_availability = FixAvailability.SOMETIMES
+    fix_availability = FixAvailability.ALWAYS
     summary = "`requests` call without a finite `timeout=` can wait forever"
     message = "`{call}()` {problem}: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)"
     triggers = ("requests",)
@@ -217,10 +217,11 @@ there is one.
             "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nrequests.get('https://example.com', timeout=10)  # noqa: ASF202  # expect: ASF201\n",
         ),
-        # Flagged, with no fix: a comment stands where `timeout=` would go.
+        # A comment where `timeout=` goes stays after it.
         Invalid(
             "import requests\nrequests.get(  # expect: ASF201\n    'https://example.com'  # the API\n)\n",
             "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nrequests.get(  # expect: ASF201\n    'https://example.com', timeout=10  # the API\n)\n",
         ),
         # A plain HTTPAdapter (retries, pool size) sets no timeout.
         Invalid(
@@ -267,15 +268,8 @@ there is one.
             if problem is not None:
                 self._session_calls.append((call, problem))
 
-    def _fix(self, call: Call, position: int | None) -> Fix | None:
-        seconds = _seconds(self.settings.default_timeout)
-        timeout = call.argument("timeout", position)
-        if timeout is not None:
-            return fix(f"Set `timeout={seconds}`", [replace(self.source, timeout, seconds)], Applicability.UNSAFE)
-        edit = add_argument(self.source, call.node, f"timeout={seconds}") if isinstance(call.node, ast.Call) else None
-        if edit is None:
-            return None
-        return fix(f"Add `timeout={seconds}`", [edit], Applicability.UNSAFE)
+    def _fix(self, call: Call, position: int | None) -> Fix:
+        return timeout_fix(self.source, call, position, self.settings.default_timeout)
 
     def leave_module(self) -> None:
         if self._custom_adapter or any(self._is_custom_adapter(node) for node in self._mounted):
@@ -289,7 +283,3 @@ there is one.
         if isinstance(node, ast.Call):
             return self._adapter_names.get(id(node)) not in _PLAIN_ADAPTERS
         return True
-
-
-def _seconds(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
