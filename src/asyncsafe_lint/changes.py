@@ -7,7 +7,6 @@ Nothing here imports libcst, so that a run that fixes nothing never loads it.
 from __future__ import annotations
 
 from asyncsafe_lint.diagnostics import Action, Applicability, Change, Fix, Span
-from asyncsafe_lint.rule import Call
 from asyncsafe_lint.source import Located, Source
 
 
@@ -63,11 +62,15 @@ def make_sync(source: Source, function: Located) -> Change:
     return Change(Action.MAKE_SYNC, _span(source, function))
 
 
-def timeout_fix(source: Source, call: Call, position: int | None, default: float, keyword: str = "timeout") -> Fix:
-    """The fix for a call with no timeout, or `None` for one: `default` seconds (the
-    `default-timeout` setting) passed as `keyword`, or put where the `None` is."""
-    seconds = str(int(default)) if default.is_integer() else repr(default)
-    given = call.argument(keyword, position)
+def timeout_fix(source: Source, call: Located, given: Located | None, default: float, keyword: str = "timeout") -> Fix:
+    """The fix for a call with no timeout, or `None` for one (`given`): `default` seconds
+    (the `default-timeout` setting) passed as `keyword`, or put where the `None` is."""
+    seconds = seconds_of(default)
     if given is not None:
         return fix(f"Set `{keyword}={seconds}`", [replace_expression(source, given, seconds)], Applicability.UNSAFE)
-    return fix(f"Add `{keyword}={seconds}`", [add_argument(source, call.node, f"{keyword}={seconds}")], Applicability.UNSAFE)
+    return fix(f"Add `{keyword}={seconds}`", [add_argument(source, call, f"{keyword}={seconds}")], Applicability.UNSAFE)
+
+
+def seconds_of(value: float) -> str:
+    """A number of seconds as code: `10`, `2.5`."""
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -20,18 +20,26 @@ from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, Posi
 from asyncsafe_lint.diagnostics import Action, Change, Location, Span
 
 
-class Unplaced(ValueError):
-    """A change names a node the file does not have (the file changed since it was checked)."""
+class NotRewritten(ValueError):
+    """The changes could not be made: libcst cannot read the file, or a change names a
+    node the file does not have."""
 
 
 def transform(text: str, changes: Sequence[Change]) -> str:
     """`text` with `changes` made; each change is made once, however many ask for it."""
     unique = list(dict.fromkeys(changes))
-    wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        raise NotRewritten(f"libcst cannot read the file: {error.message}") from None
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     targets = _Targets(wrapper.resolve(PositionProvider), unique)
     wrapper.visit(targets)
     if targets.missing:
-        raise Unplaced(f"no node for {targets.missing[0]}")
+        missing = targets.missing[0]
+        assert missing.span is not None
+        start, end = missing.span.start, missing.span.end
+        raise NotRewritten(f"no node at {start.row}:{start.column}-{end.row}:{end.column} for {missing.action}")
     module = wrapper.visit(_Rewrite(targets.found, wrapper.resolve(ParentNodeProvider)))
     imports = [change.code for change in unique if change.action is Action.ADD_IMPORT]
     return _with_imports(module, imports).code if imports else module.code
@@ -40,7 +48,7 @@ def transform(text: str, changes: Sequence[Change]) -> str:
 # --- finding the nodes -------------------------------------------------------------------
 
 #: The kind of node each action rewrites.
-_KINDS: dict[Action, type[cst.CSTNode]] = {
+_KINDS: dict[Action, type] = {
     Action.REPLACE_EXPRESSION: cst.BaseExpression,
     Action.AWAIT_INSTEAD: cst.Call,
     Action.HAND_OFF: cst.Call,

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 TEXT_FORMATS = ("concise", "full")
+#: The formats that show the edits of each fix.
+EDIT_FORMATS = ("json", "json-lines")
 
 
 def _selectors(value: str) -> list[str]:
@@ -237,6 +240,11 @@ def _check(args: argparse.Namespace, arguments: Sequence[str], notes: Sequence[t
         output = statistics(diagnostics, unsafe is True, as_json=args.output_format not in TEXT_FORMATS)
     else:
         report = Report(diagnostics, settings.rules, Path.cwd(), _source_lines, not fixing, unsafe is True)
+        if args.output_format in EDIT_FORMATS and any(d.fix is not None for d in diagnostics):
+            # Imported only to show a fix's edits: the fix engine loads libcst.
+            from asyncsafe_lint.fix import fix_edits
+
+            report = replace(report, fix_edits=fix_edits)
         output = FORMATS[args.output_format](report)
     if args.output_format in TEXT_FORMATS:
         output += summary(diagnostics, fixed, unsafe) + "\n"

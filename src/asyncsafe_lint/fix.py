@@ -11,6 +11,7 @@ changes.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import traceback
 import warnings
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asyncsafe_lint.checker import LintResult, check_paths
+from asyncsafe_lint.codemod import NotRewritten, transform
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.codemod import transform
 from asyncsafe_lint.diagnostics import WRAPPING, Change, Diagnostic, Edit, Fix, Location, Span
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
@@ -111,6 +112,18 @@ def preview(text: str, fix: Fix) -> tuple[Edit, ...]:
     )
 
 
+def fix_edits(diagnostic: Diagnostic) -> tuple[Edit, ...]:
+    """The edits of a finding's fix, to its file as it stands."""
+    assert diagnostic.fix is not None
+    return preview(_text_of(diagnostic.filename), diagnostic.fix)
+
+
+@functools.lru_cache(maxsize=16)
+def _text_of(filename: str) -> str:
+    source = Path(filename).read_bytes()
+    return source.decode(encoding_of(source))
+
+
 def _wraps(fix: Fix) -> bool:
     return any(change.action in WRAPPING for change in fix.changes)
 
@@ -148,13 +161,17 @@ def fix_text(
     diagnostics = check_source(original.encode(encoding), filename, settings, rules, module, imported)
     first = diagnostics
     for _ in range(MAX_PASSES):
-        changed, applied = apply_fixes(text, diagnostics, unsafe)
+        try:
+            changed, applied = apply_fixes(text, diagnostics, unsafe)
+        except NotRewritten as error:
+            why = f"its fixes could not be made ({error}), so it was left unchanged"
+            return FixedFile(Path(filename), encoding, original, original, Counter(), first, why)
         if changed == text:
             break
         if not _compiles(changed, filename):
             codes = ", ".join(sorted(applied))
-            error = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
-            return FixedFile(Path(filename), encoding, original, original, Counter(), first, error)
+            why = f"the fixes for {codes} would leave the file unparsable, so it was left unchanged"
+            return FixedFile(Path(filename), encoding, original, original, Counter(), first, why)
         text, fixed = changed, fixed + applied
         diagnostics = check_source(text.encode(encoding), filename, settings, rules, module, imported)
     return FixedFile(Path(filename), encoding, original, text, fixed, diagnostics)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar, Protocol
 
+from asyncsafe_lint.changes import timeout_fix
 from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location, Place
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.source import Located, Source
@@ -282,4 +283,9 @@ class SocketTimeoutRule(Rule):
     def leave_module(self) -> None:
         if not self._default_timeout:
             for call, problem in self._pending:
-                self.report(call.node, call=call.name, problem=problem)
+                assert call.name is not None
+                position = self.timeout_positions[call.name]
+                fix = timeout_fix(
+                    self.source, call.node, call.argument("timeout", position), self.settings.default_timeout
+                )
+                self.report(call.node, fix=fix, call=call.name, problem=problem)

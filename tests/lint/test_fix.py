@@ -13,12 +13,22 @@ from types import ModuleType
 
 import pytest
 
+from asyncsafe_lint.changes import (
+    add_argument,
+    add_import,
+    fix,
+    hand_off,
+    make_sync,
+    remove_argument,
+    replace_expression,
+)
 from asyncsafe_lint.checker import check_paths
+from asyncsafe_lint.codemod import NotRewritten, transform
 from asyncsafe_lint.config import ConfigError, Settings, from_table, load
-from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from asyncsafe_lint.edits import fix, remove_argument, replace
+from asyncsafe_lint.diagnostics import Action, Applicability, Change, Diagnostic, Edit, Fix, Location, Span
 from asyncsafe_lint.engine import check_source
-from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text
+from asyncsafe_lint.fix import FixedFile, apply_fixes, fix_paths, fix_text, preview
+from asyncsafe_lint.rule import Call
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf101_blocking_sleep import BlockingSleep
 from asyncsafe_lint.source import Source
@@ -41,57 +51,102 @@ def diagnostics(source: str, code: str) -> list[Diagnostic]:
     return [d for d in check_source(source.encode(), "app.py", Settings(), ALL_RULES) if d.code == code]
 
 
-# --- applying edits ---------------------------------------------------------------------------
+# --- making changes ----------------------------------------------------------------------------
+
+TWO_CALLS = "import time\nx = f(a)\ny = g(b)\n"
 
 
-def _fix(code: str, *edits: tuple[tuple[int, int], tuple[int, int], str], safe: bool = True) -> Diagnostic:
+def _call(text: str, row: int) -> ast.Call:
+    return ast.parse(text).body[row - 1].value  # type: ignore[attr-defined,no-any-return]
+
+
+def _fix(code: str, *changes: Change, safe: bool = True) -> Diagnostic:
     start = Location(1, 1)
-    fix = Fix(
-        f"fix {code}",
-        tuple(Edit(Location(*a), Location(*b), content) for a, b, content in edits),
-        Applicability.SAFE if safe else Applicability.UNSAFE,
-    )
+    fix = Fix(f"fix {code}", changes, Applicability.SAFE if safe else Applicability.UNSAFE)
     return Diagnostic("app.py", start, start, code, "name", "message", fix)
 
 
-def test_edits_apply_in_order_and_an_overlapping_fix_waits_for_the_next_pass():
-    text = "alpha beta gamma\ndelta\n"
+def test_fixes_are_made_together_and_one_on_a_node_already_changed_waits_for_the_next_pass():
+    source = Source(TWO_CALLS)
+    f, g = _call(TWO_CALLS, 2), _call(TWO_CALLS, 3)
     found = [
-        _fix("ASF101", ((1, 7), (1, 11), "BETA")),
-        _fix("ASF201", ((1, 9), (1, 17), "overlaps")),  # inside the first fix's span
-        _fix("ASF202", ((2, 1), (2, 6), "DELTA"), ((2, 6), (2, 6), "!")),
+        _fix("ASF101", add_argument(source, f, "timeout=1")),
+        _fix("ASF201", replace_expression(source, f.args[0], "b")),  # inside the first fix's call
+        _fix("ASF202", add_argument(source, g, "timeout=2")),
     ]
-    assert apply_fixes(text, found, unsafe=False) == ("alpha BETA gamma\nDELTA!\n", Counter({"ASF101": 1, "ASF202": 1}))
+    assert apply_fixes(TWO_CALLS, found, unsafe=False) == (
+        "import time\nx = f(a, timeout=1)\ny = g(b, timeout=2)\n",
+        Counter({"ASF101": 1, "ASF202": 1}),
+    )
 
 
-def test_an_edit_several_fixes_share_is_made_once():
-    text = "import time\nx = 1\ny = 2\n"
-    shared = ((2, 1), (2, 1), "import asyncio\n")
-    found = [_fix("ASF101", shared, ((2, 1), (2, 2), "a")), _fix("ASF101", shared, ((3, 1), (3, 2), "b"))]
-    assert apply_fixes(text, found, unsafe=False) == ("import time\nimport asyncio\na = 1\nb = 2\n", Counter({"ASF101": 2}))
+def test_a_change_several_fixes_share_is_made_once():
+    source = Source(TWO_CALLS)
+    f, g = _call(TWO_CALLS, 2), _call(TWO_CALLS, 3)
+    shared = add_import("import asyncio")
+    found = [
+        _fix("ASF101", shared, replace_expression(source, f, "1")),
+        _fix("ASF101", shared, replace_expression(source, g, "2")),
+    ]
+    assert apply_fixes(TWO_CALLS, found, unsafe=False) == (
+        "import time\nimport asyncio\nx = 1\ny = 2\n",
+        Counter({"ASF101": 2}),
+    )
+
+
+def test_a_fix_that_wraps_a_node_comes_after_the_other_fixes_of_that_node():
+    # The thread hand-off of a call that also gets `timeout=`: the hand-off is made on the
+    # call as the timeout fix leaves it, in the next pass, where it is found again.
+    source = Source(TWO_CALLS)
+    f = _call(TWO_CALLS, 2)
+    found = [_fix("ASF102", hand_off(source, f, "run", None)), _fix("ASF201", add_argument(source, f, "timeout=1"))]
+    assert apply_fixes(TWO_CALLS, found, unsafe=False) == (
+        "import time\nx = f(a, timeout=1)\ny = g(b)\n",
+        Counter({"ASF201": 1}),
+    )
 
 
 def test_unsafe_fixes_apply_only_when_asked():
-    found = [_fix("ASF201", ((1, 1), (1, 2), "y"), safe=False)]
+    found = [_fix("ASF201", replace_expression(Source("x\n"), ast.parse("x").body[0].value, "y"), safe=False)]  # type: ignore[attr-defined]
     assert apply_fixes("x\n", found, unsafe=False) == ("x\n", Counter())
     assert apply_fixes("x\n", found, unsafe=True) == ("y\n", Counter({"ASF201": 1}))
 
 
 def test_added_lines_take_the_files_line_breaks():
-    found = [_fix("ASF101", ((2, 1), (2, 1), "import asyncio\n"))]
-    assert apply_fixes("import time\r\nx = 1\r\n", found, unsafe=False)[0] == "import time\r\nimport asyncio\r\nx = 1\r\n"
+    found = [_fix("ASF101", add_import("import asyncio"))]
+    assert (
+        apply_fixes("import time\r\nx = 1\r\n", found, unsafe=False)[0] == "import time\r\nimport asyncio\r\nx = 1\r\n"
+    )
 
 
-def test_a_fix_that_would_not_parse_leaves_the_file_as_it_was(monkeypatch):
-    def broken(self: BlockingSleep, call: object) -> Fix:
-        return fix("break it", [replace(self.source, call.node.func, "await (")], Applicability.SAFE)  # type: ignore[attr-defined]
+def test_a_fix_that_would_not_compile_leaves_the_file_as_it_was(monkeypatch):
+    # `def` around an `await`: libcst writes it, CPython rejects it.
+    def broken(self: BlockingSleep, call: Call) -> Fix:
+        assert call.function is not None
+        return fix("break it", [make_sync(self.source, call.function.node)], Applicability.SAFE)
 
     monkeypatch.setattr(BlockingSleep, "fix", broken)
-    source = "import time\n\n\nasync def f():\n    time.sleep(1)\n"
+    source = "import time\n\n\nasync def f(x):\n    await x\n    time.sleep(1)\n"
     result = fix_text(source, "app.py", "utf-8", Settings(), ALL_RULES, unsafe=False)
     assert (result.text, result.fixed, result.changed) == (source, Counter(), False)
     assert result.error == "the fixes for ASF101 would leave the file unparsable, so it was left unchanged"
     assert [d.code for d in result.diagnostics] == ["ASF101"]
+
+
+def test_a_change_whose_node_is_gone_is_named():
+    moved = replace_expression(Source("x = 1\n"), ast.parse("x = 1").body[0].value, "2")  # type: ignore[attr-defined]
+    with pytest.raises(NotRewritten, match="no node at 1:5-1:6 for replace-expression"):
+        transform("\n", [moved])
+
+
+def test_json_shows_the_edits_a_fix_makes_line_by_line():
+    text = "import time\n\n\nasync def f():\n    time.sleep(1)\n"
+    (found,) = diagnostics(text, "ASF101")
+    assert found.fix is not None
+    assert preview(text, found.fix) == (
+        Edit(Location(2, 1), Location(2, 1), "import asyncio\n"),
+        Edit(Location(5, 1), Location(6, 1), "    await asyncio.sleep(1)\n"),
+    )
 
 
 # --- ASF101: time.sleep -> await asyncio.sleep ------------------------------------------------
@@ -118,7 +173,9 @@ async def retry(attempts: int) -> None:
 def test_sleep_becomes_an_awaited_asyncio_sleep_and_the_import_is_added():
     result = fixed(SLEEPY, unsafe=False)
     assert result.fixed == Counter({"ASF101": 2})
-    assert result.text == '''\
+    assert (
+        result.text
+        == '''\
 """Retries."""
 
 from __future__ import annotations
@@ -136,6 +193,7 @@ async def retry(attempts: int) -> None:
     delay = time.sleep(0)
     return delay
 '''
+    )
     # The call inside an expression is left alone (and still reported).
     assert [(d.code, d.location.row) for d in result.diagnostics] == [("ASF101", 15)]
 
@@ -174,13 +232,13 @@ def test_sleep_has_no_fix_where_await_would_not_be_the_same(source):
     assert found.fix is None
 
 
-def test_sleep_fix_is_safe_with_its_edits():
+def test_sleep_fix_is_safe_with_its_changes():
     (found,) = diagnostics("import time\n\n\nasync def f():\n    time.sleep(1)\n", "ASF101")
     assert found.fix == Fix(
         "Use `await asyncio.sleep()`",
         (
-            Edit(Location(2, 1), Location(2, 1), "import asyncio\n"),
-            Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep"),
+            Change(Action.ADD_IMPORT, None, "import asyncio"),
+            Change(Action.AWAIT_INSTEAD, Span(Location(5, 5), Location(5, 18)), "asyncio.sleep"),
         ),
         Applicability.SAFE,
     )
@@ -192,7 +250,7 @@ def test_sleep_fix_stays_for_a_delay_not_written_as_a_negative_number(delay):
     # the rule's "Fix safety" section names.
     (found,) = diagnostics(f"import time\n\n\nasync def f(delay):\n    time.sleep({delay})\n", "ASF101")
     assert found.fix is not None
-    assert found.fix.edits[-1] == Edit(Location(5, 5), Location(5, 15), "await asyncio.sleep")
+    assert found.fix.changes[-1].action is Action.AWAIT_INSTEAD
 
 
 def test_a_fixed_file_is_checked_again_as_the_module_it_is(tmp_path):
@@ -238,7 +296,9 @@ def test_requests_get_the_configured_default_timeout(tmp_path, configured, secon
     (tmp_path / "pyproject.toml").write_text(f"[tool.asyncsafe]\n{table}")
     result = fixed(REQUESTS, load(start=tmp_path))
     assert result.fixed == Counter({"ASF201": 3})
-    assert result.text == f"""\
+    assert (
+        result.text
+        == f"""\
 import requests
 
 session = requests.Session()
@@ -253,6 +313,7 @@ def sync_all() -> None:
         timeout={seconds},
     )
 """
+    )
     assert result.diagnostics == []
 
 
@@ -274,17 +335,16 @@ def test_the_timeout_goes_after_the_parentheses_around_the_last_argument(call, e
     assert fixed(f"import requests\n\nurl = 'u'\n{call}\n").text == f"import requests\n\nurl = 'u'\n{expected}\n"
 
 
-def test_a_generator_expression_sharing_the_calls_parentheses_gets_no_timeout():
+def test_a_generator_expression_sharing_the_calls_parentheses_gets_its_own():
     # `requests.get(u for u in y, timeout=10)` would not compile.
-    (found,) = diagnostics("import requests\n\nrequests.get(u for u in 'x')\n", "ASF201")
-    assert found.fix is None
+    assert fixed("import requests\n\nrequests.get(u for u in 'x')\n").text == (
+        "import requests\n\nrequests.get((u for u in 'x'), timeout=10)\n"
+    )
 
 
 def test_the_last_argument_goes_with_its_comma_and_not_the_parenthesis_before_it():
-    text = "f((a), b=1)"
-    call = ast.parse(text).body[0].value  # type: ignore[attr-defined]
-    edit = remove_argument(Source(text), call, call.keywords[0])
-    assert text[: edit.location.column - 1] + edit.content + text[edit.end_location.column - 1 :] == "f((a))"
+    text = "f((a), b=1)\n"
+    assert transform(text, [remove_argument(Source(text), _call(text, 1), "b")]) == "f((a))\n"
 
 
 def test_requests_fix_messages():
@@ -604,9 +664,11 @@ def test_fixing_a_copy_of_fixtures_app(tmp_path):
     assert not [d for d in result.remaining.diagnostics if d.fixable(True)]
     # What `--diff` predicted is what `--fix` left, but for findings that need the other
     # files (ASF110, the project pass: a file checked alone cannot have them, nor fixes).
-    assert predicted == [d for d in result.remaining.diagnostics if d.code != "ASF110" or d.filename not in {
-        str(file.path) for file in result.files if file.changed
-    }]
+    assert predicted == [
+        d
+        for d in result.remaining.diagnostics
+        if d.code != "ASF110" or d.filename not in {str(file.path) for file in result.files if file.changed}
+    ]
 
     written = {path: path.read_bytes() for path in app.rglob("*.py")}
     assert written != originals

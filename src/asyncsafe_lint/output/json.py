@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
-from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location
+from asyncsafe_lint.diagnostics import Diagnostic, Edit, Fix, Location
 from asyncsafe_lint.output.report import Report, absolute_path, rule_for
 
 
@@ -16,13 +17,13 @@ def diagnostic_json(diagnostic: Diagnostic, report: Report) -> dict[str, object]
         "filename": str(absolute_path(diagnostic.filename, report.root)),
         "location": _location(diagnostic.location),
         "end_location": _location(diagnostic.end_location),
-        "fix": None if diagnostic.fix is None else _fix(diagnostic.fix),
+        "fix": None if diagnostic.fix is None else _fix(diagnostic.fix, report.fix_edits(diagnostic)),
         "noqa_row": diagnostic.location.row,
         "url": rule_for(report, diagnostic.code).url(),
     }
 
 
-def _fix(fix: Fix) -> dict[str, object]:
+def _fix(fix: Fix, edits: Sequence[Edit]) -> dict[str, object]:
     return {
         "applicability": str(fix.applicability),
         "message": fix.message,
@@ -32,7 +33,7 @@ def _fix(fix: Fix) -> dict[str, object]:
                 "location": _location(edit.location),
                 "end_location": _location(edit.end_location),
             }
-            for edit in fix.edits
+            for edit in edits
         ],
     }
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
-from asyncsafe_lint.diagnostics import Diagnostic
+from asyncsafe_lint.diagnostics import Diagnostic, Edit
 from asyncsafe_lint.rule import Rule
 from asyncsafe_lint.rules import BY_CODE
 
@@ -27,6 +27,9 @@ class Report:
     show_fixes: bool = False
     #: Whether unsafe fixes count as fixes.
     unsafe_fixes: bool = False
+    #: The edits a finding's fix makes, for the formats that show them (JSON): worked
+    #: out by the fix engine, which a run that shows no edits never loads.
+    fix_edits: Callable[[Diagnostic], Sequence[Edit]] = lambda diagnostic: ()
 
 
 def absolute_path(filename: str, root: Path) -> Path:

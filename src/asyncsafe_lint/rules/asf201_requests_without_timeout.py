@@ -269,7 +269,7 @@ there is one.
                 self._session_calls.append((call, problem))
 
     def _fix(self, call: Call, position: int | None) -> Fix:
-        return timeout_fix(self.source, call, position, self.settings.default_timeout)
+        return timeout_fix(self.source, call.node, call.argument("timeout", position), self.settings.default_timeout)
 
     def leave_module(self) -> None:
         if self._custom_adapter or any(self._is_custom_adapter(node) for node in self._mounted):

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
+from asyncsafe_lint.changes import timeout_fix
+from asyncsafe_lint.diagnostics import Fix
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, is_none
 
 _METHODS = ("request", "stream", "get", "options", "head", "post", "put", "patch", "delete")
 
@@ -30,6 +32,7 @@ _FIELDS = ("connect", "read", "write", "pool")
 class HttpxTimeoutDisabled(Rule):
     code = "ASF202"
     name = "httpx-timeout-disabled"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`timeout=None` or `httpx.Timeout(None)` turns off httpx's default timeout"
     message = "{what} turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout"
     triggers = ("httpx",)
@@ -93,7 +96,14 @@ async def report(payload: dict) -> None:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix puts the number of seconds that `default-timeout` in `[tool.asyncsafe]` sets
+(10 when it is not set) in place of the `None`: `timeout=None` becomes `timeout=10`,
+and `httpx.Timeout(None)` becomes `httpx.Timeout(10)`. A `Timeout` that spells out
+its four limits gets no fix: which of them may wait longer is for a human to weigh.
+
+The fix is unsafe: a request that used to be waited on for as long as it took now
+fails with `httpx.TimeoutException` once one network operation waits longer than
+that. Pick the value your upstream needs; the fix only makes sure there is one.
 """
     valid = (
         "import httpx\nhttpx.get('https://example.com')\n",
@@ -117,43 +127,53 @@ There is no automatic fix yet.
             "    httpx2.Timeout(None)  # expect: ASF202\n",
             "`timeout=None` in `httpx2.AsyncClient()` turns off httpx's 5-second default timeout",
             "`httpx2.Timeout` with no bound at all turns off httpx's 5-second default timeout",
+            fixed="import httpx2\nasync def f():\n    async with httpx2.AsyncClient(timeout=10) as c:  # expect: ASF202\n        await c.get('https://example.com')\n    httpx2.Timeout(10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nhttpx.get('https://example.com', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nhttpx.get('https://example.com', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx as hx\nhx.post('https://example.com', json={}, timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.post()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx as hx\nhx.post('https://example.com', json={}, timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "from httpx import stream\nwith stream('GET', 'https://example.com', timeout=None) as r:  # expect: ASF202\n    pass\n",
             "`timeout=None` in `httpx.stream()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="from httpx import stream\nwith stream('GET', 'https://example.com', timeout=10) as r:  # expect: ASF202\n    pass\n",
         ),
         Invalid(
             "import httpx\nclient = httpx.Client(timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.Client()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nclient = httpx.Client(timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "from httpx import AsyncClient as HTTP\nclient = HTTP(base_url='https://example.com', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.AsyncClient()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="from httpx import AsyncClient as HTTP\nclient = HTTP(base_url='https://example.com', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.Client.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nclient = httpx.Client()\nclient.get('https://example.com', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n"
             "        await client.post('https://example.com', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.AsyncClient.post()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nasync def f():\n    async with httpx.AsyncClient() as client:\n        await client.post('https://example.com', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nclient = httpx.Client(timeout=httpx.Timeout(None))  # expect: ASF202\n",
             "`httpx.Timeout` with no bound at all turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nclient = httpx.Client(timeout=httpx.Timeout(10))  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nNO_LIMIT = httpx.Timeout(timeout=None)  # expect: ASF202\n",
             "`httpx.Timeout` with no bound at all turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nNO_LIMIT = httpx.Timeout(timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "from httpx import Timeout\nt = Timeout(connect=None, read=None, write=None, pool=None)  # expect: ASF202\n",
@@ -163,18 +183,22 @@ There is no automatic fix yet.
             "import httpx\nclass Api:\n    def __init__(self):\n        self.http = httpx.Client()\n"
             "    def me(self):\n        return self.http.get('/me', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.Client.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nclass Api:\n    def __init__(self):\n        self.http = httpx.Client()\n    def me(self):\n        return self.http.get('/me', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\ndef f(client: httpx.AsyncClient):\n    return client.build_request('GET', '/', timeout=None)  # expect: ASF202\n",
             "`timeout=None` in `httpx.AsyncClient.build_request()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\ndef f(client: httpx.AsyncClient):\n    return client.build_request('GET', '/', timeout=10)  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\nhttpx.get('https://example.com', timeout=None)  # noqa: ASF201  # expect: ASF202\n",
             "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\nhttpx.get('https://example.com', timeout=10)  # noqa: ASF201  # expect: ASF202\n",
         ),
         Invalid(
             "import httpx\ndef f(**kw):\n    return httpx.get('https://example.com', timeout=None, **kw)  # expect: ASF202\n",
             "`timeout=None` in `httpx.get()` turns off httpx's 5-second default timeout, so a stalled server is waited on forever: give a finite timeout",
+            fixed="import httpx\ndef f(**kw):\n    return httpx.get('https://example.com', timeout=10, **kw)  # expect: ASF202\n",
         ),
     )
 
@@ -184,10 +208,20 @@ There is no automatic fix yet.
         if call.name in _TAKES_TIMEOUT:
             timeout = call.keyword("timeout")
             if timeout is not None and is_none(timeout.value):
-                self.report(timeout, what=f"`timeout=None` in `{call.name}()`")
+                fix = timeout_fix(self.source, call.node, timeout.value, self.settings.default_timeout)
+                self.report(timeout, fix=fix, what=f"`timeout=None` in `{call.name}()`")
         elif call.name in _TIMEOUT_CLASSES and self._unbounded(call):
             module = call.name.split(".", 1)[0]
-            self.report(call.node, what=f"`{module}.Timeout` with no bound at all")
+            self.report(call.node, fix=self._bounded(call), what=f"`{module}.Timeout` with no bound at all")
+
+    def _bounded(self, call: Call) -> Fix | None:
+        """`Timeout(None)` -> `Timeout(10)`; a spelling that names the four limits is left
+        to a human, who knows which of them matter."""
+        assert isinstance(call.node, ast.Call)
+        given = call.argument("timeout", 0)
+        if given is None or len(call.node.args) + len(call.node.keywords) != 1:
+            return None
+        return timeout_fix(self.source, call.node, given, self.settings.default_timeout)
 
     @staticmethod
     def _unbounded(call: Call) -> bool:

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
+from asyncsafe_lint.changes import add_argument, add_import, fix, replace_expression, seconds_of, timeout_fix
+from asyncsafe_lint.diagnostics import Applicability, Change, Fix
+from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, is_none
 
 #: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
 _SESSIONS = frozenset(
@@ -23,6 +26,7 @@ def _disables(value: ast.expr | None) -> bool:
 class AiohttpSessionWithoutTimeout(Rule):
     code = "ASF203"
     name = "aiohttp-session-without-timeout"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`aiohttp.ClientSession()` relying on the 5-minute default, or a `ClientTimeout` with no bound"
     message = "{what}: {why}; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller"
     triggers = ("aiohttp",)
@@ -85,7 +89,17 @@ async def fetch_rates() -> dict:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix passes `timeout=aiohttp.ClientTimeout(total=10)` - the number of seconds that
+`default-timeout` in `[tool.asyncsafe]` sets, 10 when it is not set - to a session or
+`aiohttp.request()` that has none or passes `None`, through the module's own spelling
+of `ClientTimeout` (`import aiohttp` is added when there is none). A
+`ClientTimeout()` with no limit becomes `ClientTimeout(total=10)`; one that names
+other limits (`sock_read=None`) gets no fix, since which check to turn back on is a
+human's choice.
+
+The fix is unsafe: a request that used to run for up to aiohttp's 5 minutes - a
+large download, a slow report - now fails with `asyncio.TimeoutError` after the
+total you set. Pick the value the caller needs; the fix only makes sure there is one.
 """
     valid = (
         "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:\n"
@@ -109,24 +123,29 @@ There is no automatic fix yet.
             "import aiohttp\nasync def f():\n    async with aiohttp.ClientSession() as s:  # expect: ASF203\n"
             "        await s.get('https://example.com')\n",
             "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nasync def f():\n    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:  # expect: ASF203\n        await s.get('https://example.com')\n",
         ),
         Invalid(
             "import aiohttp as ah\nsession = ah.ClientSession(timeout=None)  # expect: ASF203\n",
             "`aiohttp.ClientSession(timeout=None)` does not disable the default: aiohttp treats `None` as its 5-minute default; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp as ah\nsession = ah.ClientSession(timeout=ah.ClientTimeout(total=10))  # expect: ASF203\n",
         ),
         Invalid(
             "from aiohttp import ClientSession as Session\nasync def f():\n"
             "    async with Session(base_url='https://example.com') as s:  # expect: ASF203\n        pass\n",
             "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="from aiohttp import ClientSession as Session\nimport aiohttp\nasync def f():\n    async with Session(base_url='https://example.com', timeout=aiohttp.ClientTimeout(total=10)) as s:  # expect: ASF203\n        pass\n",
         ),
         Invalid(
             "import aiohttp\nasync def f():\n"
             "    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout()) as s:  # expect: ASF203\n        pass\n",
             "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nasync def f():\n    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:  # expect: ASF203\n        pass\n",
         ),
         Invalid(
             "from aiohttp import ClientTimeout\nNO_TIMEOUT = ClientTimeout(total=None)  # expect: ASF203\n",
             "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="from aiohttp import ClientTimeout\nNO_TIMEOUT = ClientTimeout(total=10)  # expect: ASF203\n",
         ),
         Invalid(
             "import aiohttp\nt = aiohttp.ClientTimeout(total=0, sock_read=None)  # expect: ASF203\n",
@@ -136,22 +155,27 @@ There is no automatic fix yet.
             "import aiohttp\nasync def f(session: aiohttp.ClientSession):\n"
             "    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=None))  # expect: ASF203\n",
             "`aiohttp.ClientTimeout` with no bound: every timeout check is off, so a silent peer is waited on forever; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nasync def f(session: aiohttp.ClientSession):\n    await session.get('https://example.com', timeout=aiohttp.ClientTimeout(total=10))  # expect: ASF203\n",
         ),
         Invalid(
             "import aiohttp\nclass Api:\n    def __init__(self):\n        self.session = aiohttp.ClientSession()  # expect: ASF203\n",
             "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nclass Api:\n    def __init__(self):\n        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))  # expect: ASF203\n",
         ),
         Invalid(
             "import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com') as r:  # expect: ASF203\n        pass\n",
             "`aiohttp.request()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nasync def f():\n    async with aiohttp.request('GET', 'https://example.com', timeout=aiohttp.ClientTimeout(total=10)) as r:  # expect: ASF203\n        pass\n",
         ),
         Invalid(
             "import aiohttp\ndef sync_factory():\n    return aiohttp.ClientSession()  # expect: ASF203\n",
             "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\ndef sync_factory():\n    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))  # expect: ASF203\n",
         ),
         Invalid(
             "import aiohttp\nsession = aiohttp.ClientSession()  # noqa: ASF201  # expect: ASF203\n",
             "`aiohttp.ClientSession()` has no `timeout=`: it falls back to aiohttp's default of 5 minutes per request; pass `timeout=aiohttp.ClientTimeout(total=...)` sized for the caller",
+            fixed="import aiohttp\nsession = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))  # noqa: ASF201  # expect: ASF203\n",
         ),
     )
 
@@ -165,12 +189,14 @@ There is no automatic fix yet.
                 if not call.has_keyword_splat():
                     self.report(
                         call.node,
+                        fix=self._fix(call, "timeout", None),
                         what=f"`{shown}()` has no `timeout=`",
                         why="it falls back to aiohttp's default of 5 minutes per request",
                     )
             elif is_none(timeout):
                 self.report(
                     call.keyword("timeout") or timeout,
+                    fix=self._fix(call, "timeout", timeout),
                     what=f"`{shown}(timeout=None)` does not disable the default",
                     why="aiohttp treats `None` as its 5-minute default",
                 )
@@ -178,6 +204,38 @@ There is no automatic fix yet.
             if all(_disables(call.argument(limit, position)) for position, limit in enumerate(_LIMITS)):
                 self.report(
                     call.node,
+                    fix=self._fix(call, "total", call.argument("total", 0)),
                     what="`aiohttp.ClientTimeout` with no bound",
                     why="every timeout check is off, so a silent peer is waited on forever",
                 )
+
+    def _fix(self, call: Call, keyword: str, given: ast.expr | None) -> Fix | None:
+        """`timeout=aiohttp.ClientTimeout(total=10)` for a session, added or put where the
+        `None` is; `total=10` for a `ClientTimeout` that gives none (or `None`), when no other
+        limit is written: the others are a human's to weigh."""
+        assert isinstance(call.node, ast.Call)
+        seconds = seconds_of(self.settings.default_timeout)
+        if keyword == "total":
+            written = len(call.node.args) + len(call.node.keywords)
+            if written > (given is not None):
+                return None
+            return timeout_fix(self.source, call.node, given, self.settings.default_timeout, "total")
+        imports = ModuleImports(self.tree)
+        spelled = imports.reference("aiohttp.ClientTimeout")
+        changes: list[Change] = []
+        if spelled is None:
+            if imports.is_bound("aiohttp"):
+                return None
+            changes.append(add_import("import aiohttp"))
+            spelled = "aiohttp.ClientTimeout"
+        function = call.function.node if call.function is not None else None
+        if isinstance(function, ast.Lambda) or (
+            function is not None and spelled.split(".", 1)[0] in bindings_seen_in(self.tree, function)
+        ):
+            return None  # the name the fix uses means something else there
+        value = f"{spelled}(total={seconds})"
+        if given is not None:
+            changes.append(replace_expression(self.source, given, value))
+        else:
+            changes.append(add_argument(self.source, call.node, f"timeout={value}"))
+        return fix(f"Pass `timeout={value}`", changes, Applicability.UNSAFE)

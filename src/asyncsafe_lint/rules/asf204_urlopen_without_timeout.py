@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import Invalid, SocketTimeoutRule
+from asyncsafe_lint.rule import FixAvailability, Invalid, SocketTimeoutRule
 
 #: Callables that open a URL -> position of `timeout` (after `url` and `data`).
 _OPENERS = {
@@ -13,6 +13,7 @@ _OPENERS = {
 class UrlopenWithoutTimeout(SocketTimeoutRule):
     code = "ASF204"
     name = "urlopen-without-timeout"
+    fix_availability = FixAvailability.ALWAYS
     summary = "`urllib.request.urlopen()` without a timeout can wait forever"
     message = "`{call}()` {problem}: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds"
     triggers = ("urlopen", "build_opener", "OpenerDirector")
@@ -66,7 +67,12 @@ def latest_release() -> str:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix adds `timeout=` with the number of seconds that `default-timeout` in
+`[tool.asyncsafe]` sets (10 when it is not set), or puts that number in place of a
+`None` passed as the timeout.
+
+The fix is unsafe: a download that used to be waited on for as long as it took now
+raises `TimeoutError` (`socket.timeout`) once a read waits longer than that.
 """
     valid = (
         "import urllib.request\nurllib.request.urlopen('https://example.com', timeout=5)\n",
@@ -84,39 +90,48 @@ There is no automatic fix yet.
         Invalid(
             "import urllib.request\nurllib.request.urlopen('https://example.com')  # expect: ASF204\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="import urllib.request\nurllib.request.urlopen('https://example.com', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "import urllib.request as ur\nur.urlopen('https://example.com', timeout=None)  # expect: ASF204\n",
             "`urllib.request.urlopen()` sets `timeout=None`: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="import urllib.request as ur\nur.urlopen('https://example.com', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "from urllib.request import urlopen as fetch\nwith fetch('https://example.com') as r:  # expect: ASF204\n    r.read()\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="from urllib.request import urlopen as fetch\nwith fetch('https://example.com', timeout=10) as r:  # expect: ASF204\n    r.read()\n",
         ),
         # The second positional argument is `data`, not the timeout.
         Invalid(
             "from urllib.request import urlopen\nurlopen('https://example.com', b'payload')  # expect: ASF204\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="from urllib.request import urlopen\nurlopen('https://example.com', b'payload', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "from urllib.request import urlopen\nurlopen('https://example.com', None, None)  # expect: ASF204\n",
             "`urllib.request.urlopen()` sets `timeout=None`: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="from urllib.request import urlopen\nurlopen('https://example.com', None, 10)  # expect: ASF204\n",
         ),
         Invalid(
             "import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com')  # expect: ASF204\n",
             "`urllib.request.OpenerDirector.open()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="import urllib.request\nopener = urllib.request.build_opener()\nopener.open('https://example.com', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "import urllib.request\nasync def f():\n    urllib.request.urlopen('https://example.com')  # expect: ASF204\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="import urllib.request\nasync def f():\n    urllib.request.urlopen('https://example.com', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(None)\n"
             "urlopen('https://example.com')  # expect: ASF204\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="import socket\nfrom urllib.request import urlopen\nsocket.setdefaulttimeout(None)\nurlopen('https://example.com', timeout=10)  # expect: ASF204\n",
         ),
         Invalid(
             "from urllib.request import urlopen\nurlopen('https://example.com')  # noqa: ASF205  # expect: ASF204\n",
             "`urllib.request.urlopen()` has no timeout: it waits as long as the socket default allows, which is forever unless set; pass `timeout=` seconds",
+            fixed="from urllib.request import urlopen\nurlopen('https://example.com', timeout=10)  # noqa: ASF205  # expect: ASF204\n",
         ),
     )

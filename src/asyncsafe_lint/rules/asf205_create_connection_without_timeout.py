@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from asyncsafe_lint.rule import Invalid, SocketTimeoutRule
+from asyncsafe_lint.rule import FixAvailability, Invalid, SocketTimeoutRule
 
 
 class CreateConnectionWithoutTimeout(SocketTimeoutRule):
     code = "ASF205"
     name = "create-connection-without-timeout"
+    fix_availability = FixAvailability.ALWAYS
     summary = "`socket.create_connection()` without a timeout can wait forever"
     message = "`{call}()` {problem}: the socket then blocks without limit on connect and on every read; pass a timeout in seconds"
     triggers = ("create_connection",)
@@ -57,7 +58,13 @@ def ping_cache(host: str) -> bytes:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix adds `timeout=` with the number of seconds that `default-timeout` in
+`[tool.asyncsafe]` sets (10 when it is not set), or puts that number in place of a
+`None` passed as the timeout.
+
+The fix is unsafe: the number also becomes the socket's timeout for every later
+`recv()` and `send()` on it, so a peer that is slow to answer, not only one that
+never does, now raises `TimeoutError`.
 """
     valid = (
         "import socket\nsocket.create_connection(('example.com', 80), timeout=5)\n",
@@ -74,29 +81,36 @@ There is no automatic fix yet.
         Invalid(
             "import socket\nsocket.create_connection(('example.com', 80))  # expect: ASF205\n",
             "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket\nsocket.create_connection(('example.com', 80), timeout=10)  # expect: ASF205\n",
         ),
         Invalid(
             "import socket as s\ns.create_connection(('example.com', 80), timeout=None)  # expect: ASF205\n",
             "`socket.create_connection()` sets `timeout=None`: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket as s\ns.create_connection(('example.com', 80), timeout=10)  # expect: ASF205\n",
         ),
         Invalid(
             "from socket import create_connection as connect\nconnect(('example.com', 80), None)  # expect: ASF205\n",
             "`socket.create_connection()` sets `timeout=None`: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="from socket import create_connection as connect\nconnect(('example.com', 80), 10)  # expect: ASF205\n",
         ),
         Invalid(
             "import socket\nwith socket.create_connection(('example.com', 80)) as sock:  # expect: ASF205\n    sock.recv(1)\n",
             "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket\nwith socket.create_connection(('example.com', 80), timeout=10) as sock:  # expect: ASF205\n    sock.recv(1)\n",
         ),
         Invalid(
             "import socket\nasync def f():\n    socket.create_connection(('example.com', 80))  # expect: ASF205\n",
             "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket\nasync def f():\n    socket.create_connection(('example.com', 80), timeout=10)  # expect: ASF205\n",
         ),
         Invalid(
             "import socket\nsocket.create_connection(('example.com', 80), source_address=('', 0))  # expect: ASF205\n",
             "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket\nsocket.create_connection(('example.com', 80), source_address=('', 0), timeout=10)  # expect: ASF205\n",
         ),
         Invalid(
             "import socket\nsocket.create_connection(('example.com', 80))  # noqa: ASF204  # expect: ASF205\n",
             "`socket.create_connection()` has no timeout: the socket then blocks without limit on connect and on every read; pass a timeout in seconds",
+            fixed="import socket\nsocket.create_connection(('example.com', 80), timeout=10)  # noqa: ASF204  # expect: ASF205\n",
         ),
     )

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Invalid, Rule
+from asyncsafe_lint.changes import timeout_fix
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule
 
 #: Calls that wait for a child process -> position of `timeout`, or None when it is
 #: keyword-only (the `subprocess` helpers take the command as `*popenargs`).
@@ -19,6 +20,7 @@ _WAITS: dict[str, int | None] = {
 class SubprocessWithoutTimeout(Rule):
     code = "ASF206"
     name = "subprocess-without-timeout"
+    fix_availability = FixAvailability.ALWAYS
     summary = "Waiting for a subprocess without `timeout=` can block forever"
     message = "`{call}()` {problem}: a child process that hangs blocks this thread forever; pass `timeout=` seconds"
     triggers = ("subprocess",)
@@ -69,7 +71,14 @@ def git_revision() -> str:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix adds `timeout=` with the number of seconds that `default-timeout` in
+`[tool.asyncsafe]` sets (10 when it is not set), or puts that number in place of a
+`None` passed as the timeout.
+
+The fix is unsafe: a command that takes longer than that is now killed (by `run()`)
+or left running while `subprocess.TimeoutExpired` is raised (by `wait()` and
+`communicate()`, which do not kill it: the caller must). Long builds and backups need
+a larger number.
 """
     valid = (
         "import subprocess\nsubprocess.run(['ls'], timeout=10)\n",
@@ -91,64 +100,79 @@ There is no automatic fix yet.
         Invalid(
             "import subprocess\nsubprocess.run(['ls'])  # expect: ASF206\n",
             "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nsubprocess.run(['ls'], timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\nsubprocess.run(['ls'], timeout=None)  # expect: ASF206\n",
             "`subprocess.run()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nsubprocess.run(['ls'], timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess as sp\nsp.check_call(['make'])  # expect: ASF206\n",
             "`subprocess.check_call()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess as sp\nsp.check_call(['make'], timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "from subprocess import check_output as out\nout(['git', 'status'])  # expect: ASF206\n",
             "`subprocess.check_output()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="from subprocess import check_output as out\nout(['git', 'status'], timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "from subprocess import call\ncall('ls', shell=True)  # expect: ASF206\n",
             "`subprocess.call()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="from subprocess import call\ncall('ls', shell=True, timeout=10)  # expect: ASF206\n",
         ),
         # `*popenargs` cannot carry the keyword-only timeout.
         Invalid(
             "import subprocess\ndef f(*cmd):\n    return subprocess.run(*cmd)  # expect: ASF206\n",
             "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\ndef f(*cmd):\n    return subprocess.run(*cmd, timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\np = subprocess.Popen(['ls'])\np.wait()  # expect: ASF206\n",
             "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\np = subprocess.Popen(['ls'])\np.wait(timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\np = subprocess.Popen(['ls'])\np.wait(None)  # expect: ASF206\n",
             "`subprocess.Popen.wait()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\np = subprocess.Popen(['ls'])\np.wait(10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\np = subprocess.Popen(['cat'], stdin=subprocess.PIPE)\np.communicate(b'input')  # expect: ASF206\n",
             "`subprocess.Popen.communicate()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\np = subprocess.Popen(['cat'], stdin=subprocess.PIPE)\np.communicate(b'input', timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.communicate()  # expect: ASF206\n",
             "`subprocess.Popen.communicate()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nwith subprocess.Popen(['ls']) as p:\n    p.communicate(timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\nsubprocess.Popen(['ls']).wait()  # expect: ASF206\n",
             "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nsubprocess.Popen(['ls']).wait(timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "from subprocess import Popen\nclass Job:\n    def __init__(self):\n        self.proc = Popen(['worker'])\n"
             "    def stop(self):\n        self.proc.terminate()\n        self.proc.wait()  # expect: ASF206\n",
             "`subprocess.Popen.wait()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="from subprocess import Popen\nclass Job:\n    def __init__(self):\n        self.proc = Popen(['worker'])\n    def stop(self):\n        self.proc.terminate()\n        self.proc.wait(timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\ndef f(p: subprocess.Popen):\n    p.communicate(timeout=None)  # expect: ASF206\n",
             "`subprocess.Popen.communicate()` sets `timeout=None`: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\ndef f(p: subprocess.Popen):\n    p.communicate(timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\nasync def f():\n    subprocess.run(['ls'])  # expect: ASF206\n",
             "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nasync def f():\n    subprocess.run(['ls'], timeout=10)  # expect: ASF206\n",
         ),
         Invalid(
             "import subprocess\nsubprocess.run(['ls'])  # noqa: ASF205  # expect: ASF206\n",
             "`subprocess.run()` has no timeout: a child process that hangs blocks this thread forever; pass `timeout=` seconds",
+            fixed="import subprocess\nsubprocess.run(['ls'], timeout=10)  # noqa: ASF205  # expect: ASF206\n",
         ),
     )
 
@@ -157,4 +181,7 @@ There is no automatic fix yet.
             return
         problem = call.timeout_problem(_WAITS[call.name])
         if problem is not None:
-            self.report(call.node, call=call.name, problem=problem)
+            fix = timeout_fix(
+                self.source, call.node, call.argument("timeout", _WAITS[call.name]), self.settings.default_timeout
+            )
+            self.report(call.node, fix=fix, call=call.name, problem=problem)

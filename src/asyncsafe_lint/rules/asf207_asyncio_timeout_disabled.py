@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import Call, Invalid, Rule, is_none
+from asyncsafe_lint.changes import timeout_fix
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, is_none
 
 #: Timeout helpers -> (name of the limit parameter, its position).
 _HELPERS: dict[str, tuple[str, int]] = {
@@ -18,10 +19,14 @@ _HELPERS: dict[str, tuple[str, int]] = {
     "anyio.move_on_after": ("delay", 0),
 }
 
+#: The parameters that take a point in time rather than a delay.
+_DEADLINES = frozenset({"when", "deadline"})
+
 
 class AsyncioTimeoutDisabled(Rule):
     code = "ASF207"
     name = "asyncio-timeout-disabled"
+    fix_availability = FixAvailability.SOMETIMES
     summary = "`asyncio.wait_for()` / `asyncio.timeout()` given `None`, so nothing ever times out"
     message = "`{call}()` with a `None` {parameter} never times out: pass a number of seconds{hint}"
     triggers = ("wait_for", "timeout", "fail_after", "move_on_after")
@@ -71,7 +76,15 @@ async def handle(queue: asyncio.Queue) -> bytes:
 ```
 
 ## Fix safety
-There is no automatic fix yet.
+The fix puts the number of seconds that `default-timeout` in `[tool.asyncsafe]` sets
+(10 when it is not set) in place of the `None` given as a delay (`wait_for`,
+`asyncio.timeout`, `async_timeout.timeout`, `anyio.fail_after`, `anyio.move_on_after`).
+A deadline (`asyncio.timeout_at`, `async_timeout.timeout_at`) is a time on the loop's
+clock, not a number of seconds, so it gets no fix.
+
+The fix is unsafe: what used to be waited on for as long as it took is now cancelled
+after that many seconds (`TimeoutError`, or silently for `move_on_after`). If waiting
+forever was intended, remove the wrapper instead.
 """
     valid = (
         "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, 5)\n",
@@ -89,22 +102,27 @@ There is no automatic fix yet.
         Invalid(
             "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, 10)  # expect: ASF207\n",
         ),
         Invalid(
             "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, timeout=None)  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, timeout=10)  # expect: ASF207\n",
         ),
         Invalid(
             "import asyncio as aio\nasync def f(aw):\n    return await aio.wait_for(fut=aw, timeout=None)  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio as aio\nasync def f(aw):\n    return await aio.wait_for(fut=aw, timeout=10)  # expect: ASF207\n",
         ),
         Invalid(
             "from asyncio import wait_for as within\nasync def f(aw):\n    return await within(aw, None)  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="from asyncio import wait_for as within\nasync def f(aw):\n    return await within(aw, 10)  # expect: ASF207\n",
         ),
         Invalid(
             "import asyncio\nasync def f(aw):\n    async with asyncio.timeout(None):  # expect: ASF207\n        await aw\n",
             "`asyncio.timeout()` with a `None` `delay` never times out: pass a number of seconds",
+            fixed="import asyncio\nasync def f(aw):\n    async with asyncio.timeout(10):  # expect: ASF207\n        await aw\n",
         ),
         Invalid(
             "from asyncio import timeout_at\nasync def f(aw):\n    async with timeout_at(None):  # expect: ASF207\n        await aw\n",
@@ -113,24 +131,29 @@ There is no automatic fix yet.
         Invalid(
             "import async_timeout\nasync def f(aw):\n    async with async_timeout.timeout(None):  # expect: ASF207\n        await aw\n",
             "`async_timeout.timeout()` with a `None` `delay` never times out: pass a number of seconds",
+            fixed="import async_timeout\nasync def f(aw):\n    async with async_timeout.timeout(10):  # expect: ASF207\n        await aw\n",
         ),
         Invalid(
             "import anyio\nasync def f(aw):\n    with anyio.fail_after(None):  # expect: ASF207\n        await aw\n"
             "    with anyio.move_on_after(delay=None):  # expect: ASF207\n        await aw\n",
             "`anyio.fail_after()` with a `None` `delay` never times out: pass a number of seconds",
             "`anyio.move_on_after()` with a `None` `delay` never times out: pass a number of seconds",
+            fixed="import anyio\nasync def f(aw):\n    with anyio.fail_after(10):  # expect: ASF207\n        await aw\n    with anyio.move_on_after(delay=10):  # expect: ASF207\n        await aw\n",
         ),
         Invalid(
             "import asyncio\nclass Worker:\n    async def run(self, aw):\n        await asyncio.wait_for(aw, None)  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio\nclass Worker:\n    async def run(self, aw):\n        await asyncio.wait_for(aw, 10)  # expect: ASF207\n",
         ),
         Invalid(
             "import asyncio\ndef sync_helper(loop, aw):\n    return loop.run_until_complete(asyncio.wait_for(aw, None))  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio\ndef sync_helper(loop, aw):\n    return loop.run_until_complete(asyncio.wait_for(aw, 10))  # expect: ASF207\n",
         ),
         Invalid(
             "import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, None)  # noqa: ASF206  # expect: ASF207\n",
             "`asyncio.wait_for()` with a `None` `timeout` never times out: pass a number of seconds, or drop the wrapper if waiting forever is really intended",
+            fixed="import asyncio\nasync def f(aw):\n    return await asyncio.wait_for(aw, 10)  # noqa: ASF206  # expect: ASF207\n",
         ),
     )
 
@@ -140,4 +163,12 @@ There is no automatic fix yet.
         parameter, position = _HELPERS[call.name]
         if is_none(call.argument(parameter, position)):
             hint = ", or drop the wrapper if waiting forever is really intended" if parameter == "timeout" else ""
-            self.report(call.node, call=call.name, parameter=f"`{parameter}`", hint=hint)
+            # A deadline (`timeout_at`) is a time on the loop's clock, not a number of seconds.
+            relative = parameter not in _DEADLINES
+            given = call.argument(parameter, position)
+            fix = (
+                timeout_fix(self.source, call.node, given, self.settings.default_timeout, parameter)
+                if relative
+                else None
+            )
+            self.report(call.node, fix=fix, call=call.name, parameter=f"`{parameter}`", hint=hint)
