@@ -32,6 +32,11 @@ def transform(text: str, changes: Sequence[Change]) -> str:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise NotRewritten(f"libcst cannot read the file: {error.message}") from None
+    # libcst drops the line break that ends a file whose lines end in a lone `\r`; it
+    # is put back.  Anything else it would not write back as it read is not rewritten.
+    ending = "\r" if text.endswith("\r") and not module.code.endswith("\r") else ""
+    if module.code + ending != text:
+        raise NotRewritten("libcst does not write the file back as it reads it")
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     targets = _Targets(wrapper.resolve(PositionProvider), unique)
     wrapper.visit(targets)
@@ -42,7 +47,7 @@ def transform(text: str, changes: Sequence[Change]) -> str:
         raise NotRewritten(f"no node at {start.row}:{start.column}-{end.row}:{end.column} for {missing.action}")
     module = wrapper.visit(_Rewrite(targets.found, wrapper.resolve(ParentNodeProvider)))
     imports = [change.code for change in unique if change.action is Action.ADD_IMPORT]
-    return _with_imports(module, imports).code if imports else module.code
+    return (_with_imports(module, imports) if imports else module).code + ending
 
 
 # --- finding the nodes -------------------------------------------------------------------

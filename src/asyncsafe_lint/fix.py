@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 import traceback
 import warnings
@@ -101,15 +102,31 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> t
 
 
 def preview(text: str, fix: Fix) -> tuple[Edit, ...]:
-    """The edits that `fix` alone makes to `text`, line by line (as `--output-format json`
-    shows them)."""
+    """The edits that `fix` alone makes to `text`, each as small as the change (as
+    `--output-format json` shows them)."""
     before, after = _physical(text), _physical(transform(text, list(fix.changes)))
     matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
     return tuple(
-        Edit(Location(first + 1, 1), Location(last + 1, 1), "".join(after[start:end]))
+        _edit(first + 1, "".join(before[first:last]), "".join(after[start:end]))
         for tag, first, last, start, end in matcher.get_opcodes()
         if tag != "equal"
     )
+
+
+def _edit(row: int, old: str, new: str) -> Edit:
+    """The edit that turns `old`, the lines from `row` on, into `new`, without what the
+    two start and end with alike."""
+    prefix = len(os.path.commonprefix([old, new]))
+    suffix = len(os.path.commonprefix([old[prefix:][::-1], new[prefix:][::-1]]))
+    return Edit(_moved(row, old[:prefix]), _moved(row, old[: len(old) - suffix]), new[prefix : len(new) - suffix])
+
+
+def _moved(row: int, text: str) -> Location:
+    """Where `text`, read from the start of line `row`, ends."""
+    lines = _physical(text)
+    if not lines or lines[-1].endswith(("\n", "\r")):
+        return Location(row + len(lines), 1)
+    return Location(row + len(lines) - 1, len(lines[-1]) + 1)
 
 
 def fix_edits(diagnostic: Diagnostic) -> tuple[Edit, ...]:

@@ -433,8 +433,8 @@ def test_json_output_carries_each_fix(project, capsys):
             "message": "Use `await asyncio.sleep()`",
             "edits": [
                 {"content": "import asyncio\n", "location": {"row": 4, "column": 1}, "end_location": {"row": 4, "column": 1}},
-                {"content": "await asyncio.sleep", "location": {"row": 7, "column": 5},
-                 "end_location": {"row": 7, "column": 15}},
+                {"content": "await asyncio", "location": {"row": 7, "column": 5},
+                 "end_location": {"row": 7, "column": 9}},
             ],
         },
         {

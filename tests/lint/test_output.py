@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from asyncsafe_lint import __version__
-from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from asyncsafe_lint.diagnostics import Action, Applicability, Change, Diagnostic, Edit, Fix, Location, Span
 from asyncsafe_lint.output import FORMATS
 from asyncsafe_lint.output.github import escape_data, escape_property
 from asyncsafe_lint.output.report import Report, display_path
@@ -400,8 +400,19 @@ def test_output_ends_with_a_newline(name):
 
 # --- fixes -----------------------------------------------------------------------------------
 
-SAFE = Fix("Use it", (Edit(Location(4, 5), Location(4, 15), "await asyncio.sleep"),), Applicability.SAFE)
-UNSAFE = Fix("Add it", (Edit(Location(5, 17), Location(5, 17), ", timeout=10"),), Applicability.UNSAFE)
+SAFE = Fix(
+    "Use it",
+    (Change(Action.AWAIT_INSTEAD, Span(Location(4, 5), Location(4, 18)), "asyncio.sleep"),),
+    Applicability.SAFE,
+)
+UNSAFE = Fix(
+    "Add it", (Change(Action.ADD_ARGUMENT, Span(Location(5, 5), Location(5, 18)), "timeout=10"),), Applicability.UNSAFE
+)
+#: The edits the fix engine works out for each fix (by its message).
+EDITS = {
+    "Use it": (Edit(Location(4, 1), Location(5, 1), "    await asyncio.sleep(1)\n"),),
+    "Add it": (Edit(Location(5, 17), Location(5, 17), ", timeout=10"),),
+}
 
 
 def _fixed(diagnostic: Diagnostic, fix: Fix | None) -> Diagnostic:
@@ -423,13 +434,13 @@ def test_concise_marks_findings_whose_fix_applies(show_fixes, unsafe_fixes, mark
 
 
 def test_json_fix_has_ruffs_shape():
-    report = Report(WITH_FIXES, (BlockingSleep,), ROOT, lambda _: [])
+    report = Report(WITH_FIXES, (BlockingSleep,), ROOT, lambda _: [], fix_edits=lambda d: EDITS[d.fix.message])  # type: ignore[union-attr]
     assert [finding["fix"] for finding in json.loads(FORMATS["json"](report))] == [
         {
             "applicability": "safe",
             "message": "Use it",
-            "edits": [{"content": "await asyncio.sleep", "location": {"row": 4, "column": 5},
-                       "end_location": {"row": 4, "column": 15}}],
+            "edits": [{"content": "    await asyncio.sleep(1)\n", "location": {"row": 4, "column": 1},
+                       "end_location": {"row": 5, "column": 1}}],
         },
         {
             "applicability": "unsafe",

@@ -21,7 +21,7 @@ import pytest
 from asyncsafe_lint import replay
 from asyncsafe_lint.cache import plain, signing
 from asyncsafe_lint.cache.results import PURPOSE
-from asyncsafe_lint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Place
+from asyncsafe_lint.diagnostics import Action, Applicability, Change, Diagnostic, Fix, Location, Place, Span
 from asyncsafe_lint.facts import ModuleFacts
 
 from .test_call_graph import CHAIN_PROJECT, write
@@ -250,7 +250,10 @@ def test_plain_data_round_trips_and_rejects_every_other_shape() -> None:
     place = Place("get_items", "in async route GET /items", "Blocking call `time.sleep()` ", ": use `asyncio.sleep()`")
     fix = Fix(
         "Use `await asyncio.sleep`",
-        (Edit(Location(3, 4), Location(3, 14), "await asyncio.sleep"),),
+        (
+            Change(Action.ADD_IMPORT, None, "import asyncio"),
+            Change(Action.AWAIT_INSTEAD, Span(Location(3, 4), Location(3, 17)), "asyncio.sleep"),
+        ),
         Applicability.UNSAFE,
     )
     diagnostic = Diagnostic("app.py", Location(3, 4), Location(3, 17), "ASF101", "blocking-sleep", "m", fix, place)
