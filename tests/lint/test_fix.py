@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import shutil
+import subprocess
+import sys
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -675,6 +677,40 @@ def test_fixing_a_copy_of_fixtures_app(tmp_path):
     again = fix_paths([app], settings, unsafe=True, write=True)
     assert (again.fixed, [f for f in again.files if f.changed]) == (0, [])
     assert {path: path.read_bytes() for path in app.rglob("*.py")} == written
+
+
+#: Runs the command line with the arguments given, then prints to stderr whether the
+#: process loaded libcst.
+_LOADING_LIBCST = """
+import sys
+from asyncsafe_lint.cli import main
+main(sys.argv[1:])
+print("libcst" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "loaded"),
+    [
+        # Checks in the formats that show no edits, cold then served by the cache: no libcst.
+        (["check", "--exit-zero"], False),
+        (["check", "--exit-zero", "--no-cache"], False),
+        (["check", "--exit-zero", "--output-format", "full"], False),
+        (["check", "--exit-zero", "--output-format", "sarif"], False),
+        (["check", "--exit-zero", "--statistics"], False),
+        # Edits shown, or made: the fix engine.
+        (["check", "--exit-zero", "--output-format", "json"], True),
+        (["check", "--exit-zero", "--diff"], True),
+    ],
+)
+def test_only_a_run_that_fixes_or_shows_edits_loads_libcst(tmp_path, arguments, loaded):
+    (tmp_path / "pyproject.toml").write_text("[tool.asyncsafe]\n")
+    (tmp_path / "app.py").write_text("import time\n\n\nasync def f():\n    time.sleep(1)\n")
+    command = [sys.executable, "-c", _LOADING_LIBCST, *arguments, "app.py"]
+    runs = 1 if loaded else 2
+    for _ in range(runs):
+        ran = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120)
+        assert ran.stderr == f"{loaded}\n"
 
 
 @pytest.mark.parametrize(
