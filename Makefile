@@ -88,7 +88,7 @@ define fresh-venv
 	rm -rf $(1)
 	$(PYTHON) -m venv --without-pip $(1)
 	$(BIN)/uv pip install --quiet --python $(1)/bin/python $(2) -e '.[uvloop,gunicorn]' --group dev
-	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio)=='
+	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|libcst|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio)=='
 endef
 
 # After editing the dependencies in pyproject.toml: pin them again.
