@@ -190,5 +190,5 @@ def _diagnostic(
     helper = graph.nodes[target].short_name.removesuffix(".__init__")
     assert site.start is not None and site.end is not None
     return CALL_CHAINS.diagnostic(
-        module.path, site.start, site.end, helper=helper, where=where, chain=" -> ".join(steps)
+        module.path, site.start, site.end, fix=site.fix, helper=helper, where=where, chain=" -> ".join(steps)
     )

@@ -167,15 +167,18 @@ class _Rewrite(cst.CSTTransformer):
         return node.with_changes(args=args)
 
     def _awaited(self, original: cst.CSTNode, call: cst.Call) -> cst.BaseExpression:
+        """`await call`, in the parentheses `call` was written in."""
         awaited = cst.Await(expression=call.with_changes(lpar=[], rpar=[]), lpar=call.lpar, rpar=call.rpar)
         parent = self._parents[original]  # type: ignore[index]
-        # `await` binds less tightly than what follows a primary: `(await f()).json()`.
-        trailer = (
+        # `await` binds less tightly than what follows a primary, `(await f()).json()`,
+        # and takes a primary only: `await (await f())`.
+        primary = (
             (isinstance(parent, cst.Attribute) and parent.value is original)
             or (isinstance(parent, cst.Subscript) and parent.value is original)
             or (isinstance(parent, cst.Call) and parent.func is original)
+            or (isinstance(parent, cst.Await) and parent.expression is original)
         )
-        if trailer and not call.lpar:
+        if primary and not call.lpar:
             return awaited.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         return awaited
 
@@ -207,16 +210,31 @@ def _argument(code: str) -> cst.Arg:
 
 
 def _handed_off(call: cst.Call, runner: str, partial: str | None) -> cst.Call:
-    """`runner(f, args)`, or `runner(partial(f, args))`."""
+    """`f(args)` as `runner(f, args)`, or `runner(partial(f, args))`, in the parentheses
+    and the layout of the call: with its arguments one per line, `f` on a line of its own."""
+    args = [_in_company(arg) for arg in call.args] if len(call.args) == 1 else list(call.args)
     function = cst.Arg(value=call.func)
-    if call.args:
-        function = function.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-    bound = call.with_changes(args=[function, *call.args], lpar=[], rpar=[])
+    if args:
+        before = call.whitespace_before_args
+        after = (
+            before.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+            if isinstance(before, cst.ParenthesizedWhitespace)
+            else cst.SimpleWhitespace(" ")
+        )
+        function = function.with_changes(comma=cst.Comma(whitespace_after=after))
+    bound = call.with_changes(args=[function, *args])
     if partial is None:
         return bound.with_changes(func=cst.parse_expression(runner))
-    return cst.Call(
-        func=cst.parse_expression(runner), args=[cst.Arg(bound.with_changes(func=cst.parse_expression(partial)))]
-    )
+    bound = bound.with_changes(func=cst.parse_expression(partial), lpar=[], rpar=[])
+    return cst.Call(func=cst.parse_expression(runner), args=[cst.Arg(bound)], lpar=call.lpar, rpar=call.rpar)
+
+
+def _in_company(arg: cst.Arg) -> cst.Arg:
+    """`arg`, able to share its call's parentheses: `f(x for x in y)` needs parentheses of
+    its own once the call has another argument."""
+    if isinstance(arg.value, cst.GeneratorExp) and not arg.value.lpar:
+        return arg.with_changes(value=arg.value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+    return arg
 
 
 def _added(call: cst.Call, new: cst.Arg) -> list[cst.Arg]:
@@ -224,10 +242,7 @@ def _added(call: cst.Call, new: cst.Arg) -> list[cst.Arg]:
     args = list(call.args)
     if not args:
         return [new]
-    last = args[-1]
-    if len(args) == 1 and isinstance(last.value, cst.GeneratorExp) and not last.value.lpar:
-        # `f(x for x in y)` needs parentheses of its own once it has company.
-        last = last.with_changes(value=last.value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]))
+    last = _in_company(args[-1]) if len(args) == 1 else args[-1]
     comma = last.comma
     if not isinstance(comma, cst.Comma):
         # The blanks (and a comment) before the closing parenthesis stay before it.

@@ -14,6 +14,7 @@ from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import Diagnostic, Location
 from asyncsafe_lint.enclosing import Enclosing
 from asyncsafe_lint.facts import FactsCollector, FileResult
+from asyncsafe_lint.handoff import HandOff
 from asyncsafe_lint.names import LOCAL, Imported, Names, Symbol
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule, RuleContext
@@ -88,7 +89,8 @@ def _facts_wanted(settings: Settings) -> bool:
 def _collector(context: RuleContext, settings: Settings, filename: str, module: str) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
-    return FactsCollector(module, filename, probes, _probed(settings))
+    hand_off = HandOff(context.tree, context.source, context.roles)
+    return FactsCollector(module, filename, probes, _probed(settings), hand_off)
 
 
 @lru_cache(maxsize=4)

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.diagnostics import Diagnostic, Location
+from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location
+from asyncsafe_lint.handoff import HandOff
 from asyncsafe_lint.names import LOCAL, Names, Symbol
 from asyncsafe_lint.roles import RoleFacts, Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call
@@ -53,6 +54,8 @@ class CallSite:
     end: Location | None = None
     #: Its line carries a `# noqa` for the call-chain rule (`rules.CALL_CHAINS`).
     suppressed: bool = False
+    #: The fix of a call-chain finding there (see `handoff`).
+    fix: Fix | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +115,8 @@ class _Function:
     function: Function
     offloaded: bool
     blocking: list[tuple[BlockingCall, ast.Call | ast.withitem]] = field(default_factory=list)
-    calls: list[tuple[CallSite, ast.Call | ast.withitem | None]] = field(default_factory=list)
+    #: With the call itself when it is made on the loop.
+    calls: list[tuple[CallSite, Call | None]] = field(default_factory=list)
 
 
 class FactsCollector:
@@ -124,11 +128,14 @@ class FactsCollector:
         path: str,
         probes: Sequence[BlockingCallRule],
         probed: tuple[frozenset[str], frozenset[str]],
+        hand_off: HandOff,
     ) -> None:
-        """`probed`: the names the `probes` may flag, and the types whose every method one may."""
+        """`probed`: the names the `probes` may flag, and the types whose every method one
+        may.  `hand_off`: the fixes of the module's blocking calls, for its call chains."""
         self.module = module
         self.path = path
         self.probes = probes
+        self.hand_off = hand_off
         self._probed_names, self._probed_types = probed
         self._functions: dict[int, _Function] = {}
         self._classes: list[str] = []
@@ -166,7 +173,7 @@ class FactsCollector:
             return
         callee = self._qualify(call.name)
         if callee.split(".", 1)[0] not in _NOT_PROJECT:
-            gathered.calls.append((CallSite(callee, call.on_loop), call.node if call.on_loop else None))
+            gathered.calls.append((CallSite(callee, call.on_loop), call if call.on_loop else None))
 
     def _qualify(self, name: str) -> str:
         return qualify(name, self.module)
@@ -177,11 +184,12 @@ class FactsCollector:
             function = gathered.function
             blocking = tuple(BlockingCall(b.code, b.call, source.start(node).row) for b, node in gathered.blocking)
             calls = []
-            for site, node in gathered.calls:
-                if node is not None:
-                    start = source.start(node)
+            for site, call in gathered.calls:
+                if call is not None:
+                    start = source.start(call.node)
                     suppressed = is_suppressed(source.line(start.row), CALL_CHAINS.code)
-                    site = CallSite(site.callee, True, start, source.end(node), suppressed)
+                    fix = self.hand_off.fix(call)
+                    site = CallSite(site.callee, True, start, source.end(call.node), suppressed, fix)
                 calls.append(site)
             functions.append(
                 FunctionFacts(

@@ -70,7 +70,7 @@ class FixResult:
     files: list[FixedFile] = field(default_factory=list)
     #: The findings that remain once the fixes are in.  When they are not written, a
     #: fixed file's findings come from checking it alone: without those that need the
-    #: other files (ASF110, from the project pass), which have no fixes.
+    #: other files (ASF110, from the project pass).
     remaining: LintResult = field(default_factory=LintResult)
 
     @property
@@ -152,16 +152,24 @@ def _first_span(fix: Fix) -> Span:
 _TOP = Span(Location(0, 0), Location(0, 0))
 
 
-def fix_file(path: Path, settings: Settings, unsafe: bool, imported: Imported | None = None) -> FixedFile:
+def fix_file(
+    path: Path,
+    settings: Settings,
+    unsafe: bool,
+    imported: Imported | None = None,
+    project: Sequence[Diagnostic] = (),
+) -> FixedFile:
     """Fix one file in memory, pass after pass, until no fix changes it; `imported`: what
-    the names it imports from the project's other modules stand for."""
+    the names it imports from the project's other modules stand for; `project`: the
+    findings the project pass made in it (see `fix_text`)."""
     source = path.read_bytes()
     encoding = encoding_of(source)
     original = source.decode(encoding)
     rules = settings.rules_for(path.absolute())
     # The module it is in the project, as `check_paths` names it: a name it calls may be
     # its own name only in a project of its own (`helpers.slow()` in `pkg/helpers.py`).
-    return fix_text(original, str(path), encoding, settings, rules, unsafe, Layout().module_name(path), imported)
+    module = Layout().module_name(path)
+    return fix_text(original, str(path), encoding, settings, rules, unsafe, module, imported, project)
 
 
 def fix_text(
@@ -173,9 +181,15 @@ def fix_text(
     unsafe: bool,
     module: str | None = None,
     imported: Imported | None = None,
+    project: Sequence[Diagnostic] = (),
 ) -> FixedFile:
+    """`original` fixed pass after pass, until no fix changes it.  `project`: the findings
+    the project pass made in the file, the call chains through other modules that
+    checking it alone does not see; the first pass makes their fixes too."""
     text, fixed = original, Counter[str]()
-    diagnostics = check_source(original.encode(encoding), filename, settings, rules, module, imported)
+    alone = check_source(original.encode(encoding), filename, settings, rules, module, imported)
+    seen = {(d.code, d.location) for d in alone}
+    diagnostics = [*alone, *(d for d in project if (d.code, d.location) not in seen)]
     first = diagnostics
     for _ in range(MAX_PASSES):
         try:
@@ -201,8 +215,11 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
     targets = sorted({d.filename for d in before.diagnostics if d.fixable(unsafe)})
     result = FixResult(remaining=LintResult(crashes=dict(before.crashes), files_checked=before.files_checked))
     for filename in targets:
+        project = [d for d in before.project.diagnostics if d.filename == filename]
         try:
-            result.files.append(fix_file(Path(filename), settings, unsafe, before.project.imported.get(filename)))
+            result.files.append(
+                fix_file(Path(filename), settings, unsafe, before.project.imported.get(filename), project)
+            )
         except Exception:  # noqa: BLE001 - a linter bug on one file must not stop the others' fixes
             result.remaining.crashes[filename] = traceback.format_exc()
     changed = [file for file in result.files if file.changed]

@@ -484,9 +484,17 @@ class Roles:
 
     def where(self, function: Function) -> str:
         """Where an async function runs, as far as its own module tells."""
+        return self._own().where(function.key, function.display_name)
+
+    def threaded_when_sync(self, function: Function) -> bool:
+        """True when the framework would run `function` in its thread pool were it a plain
+        `def`, as far as its own module tells: an HTTP route or a FastAPI dependency."""
+        return self._own().threaded_when_sync(function.key)
+
+    def _own(self) -> RoleIndex:
         if self._index is None:
             self._index = RoleIndex([self.facts(_same)])
-        return self._index.where(function.key, function.display_name)
+        return self._index
 
 
 def _same(name: str) -> str:
@@ -554,6 +562,14 @@ class RoleIndex:
         if role is not None:
             return f"in {role} `{display_name}`"
         return f"in async function `{display_name}`"
+
+    def threaded_when_sync(self, key: str) -> bool:
+        """True for an HTTP route or a FastAPI dependency: FastAPI (and Starlette, for a
+        route) runs a plain `def` one in its thread pool.  One that is also a websocket
+        route, a lifespan, middleware or an exception handler must stay a coroutine."""
+        tables = self._tables
+        in_other_role = key in tables.websockets or key in tables.single
+        return (key in tables.routes or key in tables.dependencies) and not in_other_role
 
     def _spelled(self, path: str) -> str:
         """`path` with each string named elsewhere put in, or `?` where none is known."""

@@ -182,10 +182,12 @@ class Rule:
         yield from self._findings
 
     @classmethod
-    def diagnostic(cls, filename: str, start: Location, end: Location, **fields: object) -> Diagnostic:
+    def diagnostic(
+        cls, filename: str, start: Location, end: Location, *, fix: Fix | None = None, **fields: object
+    ) -> Diagnostic:
         """A finding of this rule made without a walk (the file could not be read or
         parsed, or the project pass found it), its message filled in from `fields`."""
-        return Diagnostic(filename, start, end, cls.code, cls.name, cls.message.format(**fields))
+        return Diagnostic(filename, start, end, cls.code, cls.name, cls.message.format(**fields), fix)
 
     # --- hooks ---------------------------------------------------------------------------
     def visit_call(self, call: Call) -> None:

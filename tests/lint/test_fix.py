@@ -8,6 +8,7 @@ import importlib.util
 import shutil
 import subprocess
 import sys
+import threading
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -358,6 +359,83 @@ def test_requests_fix_messages():
     ]
 
 
+# --- ASF102 to ASF110: a blocking call handed to a worker thread ------------------------------
+
+
+def test_the_hand_off_wraps_the_call_as_the_timeout_fix_left_it():
+    # The timeout fix (ASF201) is made first; the hand-off, which wraps the call, next.
+    result = fixed("import requests\n\n\nasync def fetch(url):\n    return requests.get(url).json()\n")
+    assert result.fixed == Counter({"ASF102": 1, "ASF201": 1})
+    assert result.text == (
+        "import requests\nimport anyio\nimport functools\n\n\nasync def fetch(url):\n"
+        "    return (await anyio.to_thread.run_sync(functools.partial(requests.get, url, timeout=10))).json()\n"
+    )
+
+
+def test_a_route_that_only_blocks_becomes_a_plain_def_once():
+    source = (
+        "import requests\nfrom fastapi import FastAPI\n\napp = FastAPI()\n\n\n@app.get('/')\n"
+        "async def index(url: str):\n    requests.post(url, timeout=5)\n    return requests.get(url).json()\n"
+    )
+    result = fixed(source)
+    assert result.fixed == Counter({"ASF102": 2, "ASF201": 1})
+    assert result.text == source.replace("async def", "def").replace("get(url)", "get(url, timeout=10)")
+
+
+def test_safe_fixes_alone_hand_nothing_off():
+    source = "import requests\n\n\nasync def fetch(url):\n    return requests.get(url, timeout=5)\n"
+    assert fixed(source, unsafe=False).changed is False
+
+
+def _run(path: Path) -> tuple[int, int]:
+    """What the module's `main()` returns, run by anyio."""
+    anyio = pytest.importorskip("anyio")
+    spec = importlib.util.spec_from_file_location(f"handed_off_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result: tuple[int, int] = anyio.run(module.main)
+    return result
+
+
+def test_a_handed_off_call_returns_what_it_did_from_a_worker_thread(tmp_path):
+    source = (
+        "import threading\nimport time\n\n\ndef work(a, *, b):\n    time.sleep(0)\n"
+        "    return {'sum': a + b, 'thread': threading.get_ident()}\n\n\n"
+        "async def main():\n    return work(1, b=2)['sum'], work(3, b=4)['thread']\n"
+    )
+    result = fixed(source)
+    assert result.fixed == Counter({"ASF110": 2})
+    (tmp_path / "original.py").write_text(source)
+    (tmp_path / "fixed.py").write_text(result.text)
+    total, thread = _run(tmp_path / "original.py")
+    assert (total, thread) == (3, threading.get_ident())
+    total, thread = _run(tmp_path / "fixed.py")
+    assert total == 3 and thread != threading.get_ident()
+
+
+def test_a_call_chain_through_another_module_is_fixed_where_it_is_made(tmp_path):
+    # Checked alone, `routes.py` does not know that `load` blocks: the fix of the
+    # project pass's finding is made all the same.
+    (tmp_path / "pyproject.toml").write_text("[tool.asyncsafe]\n")
+    package = tmp_path / "app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "services.py").write_text("import time\n\n\ndef load(n, *, step=1):\n    time.sleep(n * step)\n")
+    routes = package / "routes.py"
+    routes.write_text("from app.services import load\n\n\nasync def refresh(n):\n    load(n, step=2)\n")
+    settings = load(start=tmp_path)
+    predicted = fix_paths([package], settings, unsafe=True, write=False)
+    assert (predicted.fixed, predicted.remaining.diagnostics) == (1, [])
+    assert fix_paths([package], settings, unsafe=True, write=True).remaining.diagnostics == []
+    assert routes.read_text() == (
+        "from app.services import load\nimport anyio\nimport functools\n\n\nasync def refresh(n):\n"
+        "    await anyio.to_thread.run_sync(functools.partial(load, n, step=2))\n"
+    )
+    again = fix_paths([package], settings, unsafe=True, write=True)
+    assert (again.fixed, [file.path for file in again.files if file.changed]) == (0, [])
+
+
 # --- ASF301: on_event -> lifespan -------------------------------------------------------------
 
 SERVICE = '''\
@@ -661,7 +739,8 @@ def test_fixing_a_copy_of_fixtures_app(tmp_path):
     fixed_counts = Counter[str]()
     for file in result.files:
         fixed_counts.update(file.fixed)
-    assert fixed_counts == Counter({"ASF101": 6, "ASF201": 4, "ASF301": 2})
+    hand_offs = Counter(ASF102=13, ASF103=8, ASF104=6, ASF105=7, ASF106=6, ASF107=5, ASF108=1, ASF110=3)
+    assert fixed_counts == Counter({"ASF101": 6, "ASF201": 4, "ASF301": 2}) + hand_offs
     assert Counter(d.code for d in result.remaining.diagnostics) == Counter(d.code for d in before) - fixed_counts
     assert not [d for d in result.remaining.diagnostics if d.fixable(True)]
     # What `--diff` predicted is what `--fix` left, but for findings that need the other

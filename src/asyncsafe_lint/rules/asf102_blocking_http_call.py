@@ -1,4 +1,5 @@
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Call, Invalid
 
 _HTTPX = "use `await client.{}()` on an `httpx.AsyncClient`"
 #: httpx and httpx2, Pydantic's maintained continuation of it (same API, its own import name).
@@ -14,7 +15,7 @@ _BOTOCORE_CLIENT = "botocore.client.BaseClient"
 _BOTO3_RESOURCE = "boto3.resources.base.ServiceResource"
 
 
-class BlockingHttpCall(BlockingCallRule):
+class BlockingHttpCall(HandOffRule):
     code = "ASF102"
     name = "blocking-http-call"
     summary = "A synchronous HTTP client (`requests`, `httpx.Client`, `urllib`, `urllib3`, boto3) in async code"
@@ -69,7 +70,8 @@ class BlockingHttpCall(BlockingCallRule):
         # boto3 resources: a list from the model, and DynamoDB's buffering writer.
         "get_available_subresources", "batch_writer",
     })  # fmt: skip
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags a synchronous HTTP request made directly in the body of an `async def`:
 the `requests` functions and `requests.Session` methods, the `httpx` functions and
@@ -142,8 +144,9 @@ If the code must stay synchronous, run it in a thread:
 `async with session.client("s3") as s3: await s3.put_object(...)`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+    )
     valid = (
         "import httpx2\nasync def f():\n    async with httpx2.AsyncClient() as client:\n        await client.get('u')\n",
         "import httpx\nasync def f():\n"
@@ -188,37 +191,56 @@ There is no automatic fix.
             "    return client.post('u', json={})  # expect: ASF102\n",
             "Blocking call `httpx2.get()` in async function `f`: use `await client.get()` on an `httpx2.AsyncClient`",
             "Blocking call `httpx2.Client.post()` in async function `f`: use `await client.post()` on an `httpx2.AsyncClient`",
+            fixed="import httpx2\nimport anyio\nimport functools\nasync def f(client: httpx2.Client):\n"
+            "    await anyio.to_thread.run_sync(httpx2.get, 'u')  # expect: ASF102\n"
+            "    return await anyio.to_thread.run_sync(functools.partial(client.post, 'u', json={}))  # expect: ASF102\n",
         ),
         Invalid(
             "import http.client\nasync def f():\n    conn = http.client.HTTPConnection('h', timeout=5)\n"
             "    answer = conn.getresponse()  # expect: ASF102\n    return answer.read()  # expect: ASF102\n",
             "Blocking call `http.client.HTTPConnection.getresponse()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
             "Blocking call `http.client.HTTPResponse.read()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+            fixed="import http.client\nimport anyio\nasync def f():\n"
+            "    conn = http.client.HTTPConnection('h', timeout=5)\n"
+            "    answer = await anyio.to_thread.run_sync(conn.getresponse)  # expect: ASF102\n"
+            "    return await anyio.to_thread.run_sync(answer.read)  # expect: ASF102\n",
         ),
         Invalid(
             "import requests\nasync def f():\n    requests.get('u', timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(requests.get, 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "import requests as r\nasync def f():\n    r.post('u', json={}, timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.post()` in async function `f`: use `await client.post()` on an `httpx.AsyncClient`",
+            fixed="import requests as r\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(r.post, 'u', json={}, timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "from requests import get as fetch\nasync def f():\n    fetch('u', timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="from requests import get as fetch\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(fetch, 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "async def f():\n    requests.request('GET', 'u', timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.request()` in async function `f`: use `await client.request()` on an `httpx.AsyncClient`",
+            fixed="import anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(requests.request, 'GET', 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "import requests\nasync def f():\n    requests.api.get('u', timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.api.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(requests.api.get, 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "import requests\nsession = requests.session()\n"
             "async def f():\n    session.get('u', timeout=5)  # expect: ASF102\n",
             "Blocking call `requests.Session.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nimport functools\nsession = requests.session()\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(session.get, 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "from requests import Session\nasync def f():\n"
@@ -229,15 +251,22 @@ There is no automatic fix.
             "import httpx\nasync def f():\n    client = httpx.Client(timeout=5)\n"
             "    client.get('u')  # expect: ASF102\n",
             "Blocking call `httpx.Client.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import httpx\nimport anyio\nasync def f():\n    client = httpx.Client(timeout=5)\n"
+            "    await anyio.to_thread.run_sync(client.get, 'u')  # expect: ASF102\n",
         ),
         Invalid(
             "import httpx\nasync def f(client: httpx.Client | None):\n    client.post('u')  # expect: ASF102\n",
             "Blocking call `httpx.Client.post()` in async function `f`: use `await client.post()` on an `httpx.AsyncClient`",
+            fixed="import httpx\nimport anyio\nasync def f(client: httpx.Client | None):\n"
+            "    await anyio.to_thread.run_sync(client.post, 'u')  # expect: ASF102\n",
         ),
         Invalid(
             "import httpx\nclass Api:\n    def __init__(self):\n        self.client = httpx.Client(timeout=5)\n"
             "    async def fetch(self):\n        return self.client.get('u')  # expect: ASF102\n",
             "Blocking call `httpx.Client.get()` in async function `Api.fetch`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import httpx\nimport anyio\nclass Api:\n    def __init__(self):\n"
+            "        self.client = httpx.Client(timeout=5)\n    async def fetch(self):\n"
+            "        return await anyio.to_thread.run_sync(self.client.get, 'u')  # expect: ASF102\n",
         ),
         Invalid(
             "import httpx\nasync def f():\n    with httpx.stream('GET', 'u', timeout=5) as r:  # expect: ASF102\n"
@@ -248,28 +277,42 @@ There is no automatic fix.
             "import urllib.request\nasync def f():\n"
             "    urllib.request.urlopen('u', timeout=5).read()  # expect: ASF102\n",
             "Blocking call `urllib.request.urlopen()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import urllib.request\nimport anyio\nimport functools\nasync def f():\n"
+            "    (await anyio.to_thread.run_sync(functools.partial(urllib.request.urlopen, 'u', timeout=5))).read()  # expect: ASF102\n",
         ),
         Invalid(
             "from urllib.request import build_opener, urlretrieve\nasync def f():\n"
             "    build_opener().open('u', timeout=5)  # expect: ASF102\n    urlretrieve('u', 'out')  # expect: ASF102\n",
             "Blocking call `urllib.request.OpenerDirector.open()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
             "Blocking call `urllib.request.urlretrieve()` in async function `f`: stream the download with an `httpx.AsyncClient`",
+            fixed="from urllib.request import build_opener, urlretrieve\nimport anyio\nimport functools\n"
+            "async def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(build_opener().open, 'u', timeout=5))  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(urlretrieve, 'u', 'out')  # expect: ASF102\n",
         ),
         Invalid(
             "import urllib3\nhttp = urllib3.PoolManager()\n"
             "async def f():\n    http.request('GET', 'u', timeout=5)  # expect: ASF102\n",
             "Blocking call `urllib3.PoolManager.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+            fixed="import urllib3\nimport anyio\nimport functools\nhttp = urllib3.PoolManager()\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(http.request, 'GET', 'u', timeout=5))  # expect: ASF102\n",
         ),
         Invalid(
             "import http.client\nasync def f():\n    conn = http.client.HTTPSConnection('h', timeout=5)\n"
             "    conn.request('GET', '/')  # expect: ASF102\n    conn.getresponse()  # expect: ASF102\n",
             "Blocking call `http.client.HTTPSConnection.request()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
             "Blocking call `http.client.HTTPSConnection.getresponse()` in async function `f`: use an `httpx.AsyncClient` (or `asyncio.open_connection()` for raw HTTP)",
+            fixed="import http.client\nimport anyio\nasync def f():\n"
+            "    conn = http.client.HTTPSConnection('h', timeout=5)\n"
+            "    await anyio.to_thread.run_sync(conn.request, 'GET', '/')  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(conn.getresponse)  # expect: ASF102\n",
         ),
         Invalid(
             "import urllib3\nproxy = urllib3.proxy_from_url('http://proxy:3128')\nasync def f():\n"
             "    return proxy.request('GET', 'u')  # expect: ASF102\n",
             "Blocking call `urllib3.ProxyManager.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+            fixed="import urllib3\nimport anyio\nproxy = urllib3.proxy_from_url('http://proxy:3128')\n"
+            "async def f():\n    return await anyio.to_thread.run_sync(proxy.request, 'GET', 'u')  # expect: ASF102\n",
         ),
         Invalid(
             "from typing import Optional\nfrom urllib3 import HTTPSConnectionPool, ProxyManager\n"
@@ -278,6 +321,10 @@ There is no automatic fix.
             "    proxy.connection_from_url('u').request('GET', '/')  # expect: ASF102\n",
             "Blocking call `urllib3.HTTPSConnectionPool.urlopen()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
             "Blocking call `urllib3.HTTPConnectionPool.request()` in async function `f`: use an `httpx.AsyncClient` (or `aiohttp`)",
+            fixed="from typing import Optional\nfrom urllib3 import HTTPSConnectionPool, ProxyManager\nimport anyio\n"
+            "async def f(pool: Optional[HTTPSConnectionPool], proxy: 'ProxyManager'):\n"
+            "    await anyio.to_thread.run_sync(pool.urlopen, 'GET', '/')  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(proxy.connection_from_url('u').request, 'GET', '/')  # expect: ASF102\n",
         ),
         Invalid(
             "import boto3\ns3 = boto3.client('s3')\nasync def f(data):\n"
@@ -285,6 +332,9 @@ There is no automatic fix.
             "    s3.upload_file('local.txt', 'b', 'k')  # expect: ASF102\n",
             "Blocking call `botocore.client.BaseClient.put_object()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `botocore.client.BaseClient.upload_file()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            fixed="import boto3\nimport anyio\nimport functools\ns3 = boto3.client('s3')\nasync def f(data):\n"
+            "    await anyio.to_thread.run_sync(functools.partial(s3.put_object, Bucket='b', Key='k', Body=data))  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(s3.upload_file, 'local.txt', 'b', 'k')  # expect: ASF102\n",
         ),
         Invalid(
             "import boto3.session\nclass Queue:\n    def __init__(self):\n"
@@ -292,6 +342,10 @@ There is no automatic fix.
             "    async def push(self, body):\n"
             "        self.sqs.send_message(QueueUrl='q', MessageBody=body)  # expect: ASF102\n",
             "Blocking call `botocore.client.BaseClient.send_message()` in async function `Queue.push`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            fixed="import boto3.session\nimport anyio\nimport functools\nclass Queue:\n    def __init__(self):\n"
+            "        self.sqs = boto3.session.Session(region_name='eu-west-1').client('sqs')\n"
+            "    async def push(self, body):\n"
+            "        await anyio.to_thread.run_sync(functools.partial(self.sqs.send_message, QueueUrl='q', MessageBody=body))  # expect: ASF102\n",
         ),
         Invalid(
             "import boto3\nasync def f():\n    s3 = boto3.resource('s3')\n    bucket = s3.Bucket('b')\n"
@@ -301,6 +355,11 @@ There is no automatic fix.
             "Blocking call `boto3.resources.base.ServiceResource.upload_file()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `boto3.resources.base.ServiceResource.load()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `botocore.client.BaseClient.head_bucket()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            fixed="import boto3\nimport anyio\nimport functools\nasync def f():\n    s3 = boto3.resource('s3')\n"
+            "    bucket = s3.Bucket('b')\n"
+            "    await anyio.to_thread.run_sync(bucket.upload_file, 'local.txt', 'k')  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(bucket.Object('k').load)  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(functools.partial(s3.meta.client.head_bucket, Bucket='b'))  # expect: ASF102\n",
         ),
         Invalid(
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
@@ -310,6 +369,11 @@ There is no automatic fix.
             "    s3.get_waiter('object_exists').wait(Bucket='b', Key='k')  # expect: ASF102\n",
             "Blocking call `boto3.resources.base.ServiceResource.get_item()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `botocore.waiter.Waiter.wait()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            fixed="from typing import TYPE_CHECKING\nimport anyio\nimport functools\nif TYPE_CHECKING:\n"
+            "    from mypy_boto3_dynamodb.service_resource import Table\n    from mypy_boto3_s3 import S3Client\n"
+            "async def f(table: 'Table', s3: 'S3Client'):\n"
+            "    await anyio.to_thread.run_sync(functools.partial(table.get_item, Key={'id': 1}))  # expect: ASF102\n"
+            "    await anyio.to_thread.run_sync(functools.partial(s3.get_waiter('object_exists').wait, Bucket='b', Key='k'))  # expect: ASF102\n",
         ),
         Invalid(
             "import botocore.session\nasync def f():\n"
@@ -317,10 +381,121 @@ There is no automatic fix.
             "    pages = client.get_paginator('list_objects_v2').paginate(Bucket='b')\n"
             "    return pages.build_full_result()  # expect: ASF102\n",
             "Blocking call `botocore.paginate.PageIterator.build_full_result()` in async function `f`: use `aioboto3` (or `aiobotocore`), or run it in `await anyio.to_thread.run_sync()`",
+            fixed="import botocore.session\nimport anyio\nasync def f():\n"
+            "    client = botocore.session.get_session().create_client('s3')\n"
+            "    pages = client.get_paginator('list_objects_v2').paginate(Bucket='b')\n"
+            "    return await anyio.to_thread.run_sync(pages.build_full_result)  # expect: ASF102\n",
         ),
         Invalid(
             "import requests\nasync def f():\n    requests.get('u', timeout=5)  # noqa: ASF101  # expect: ASF102\n",
             "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(requests.get, 'u', timeout=5))  # noqa: ASF101  # expect: ASF102\n",
+        ),
+        # The hand-off fix: a call within an expression is awaited in parentheses.
+        Invalid(
+            "import requests\nasync def handler(u):\n    x = f(requests.get(u).json())  # expect: ASF102\n    return x\n",
+            "Blocking call `requests.get()` in async function `handler`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nasync def handler(u):\n"
+            "    x = f((await anyio.to_thread.run_sync(requests.get, u)).json())  # expect: ASF102\n    return x\n",
+        ),
+        # The imports the module has are used, under the names it gives them.
+        Invalid(
+            "import anyio, functools, requests\nasync def f(u):\n    return requests.get(u, timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import anyio, functools, requests\nasync def f(u):\n"
+            "    return await anyio.to_thread.run_sync(functools.partial(requests.get, u, timeout=5))  # expect: ASF102\n",
+        ),
+        Invalid(
+            "from anyio import to_thread\nfrom functools import partial\nimport requests\n"
+            "async def f(u):\n    return requests.post(  # expect: ASF102\n        u,\n        json={},\n    )\n",
+            "Blocking call `requests.post()` in async function `f`: use `await client.post()` on an `httpx.AsyncClient`",
+            fixed="from anyio import to_thread\nfrom functools import partial\nimport requests\nasync def f(u):\n"
+            "    return await to_thread.run_sync(partial(  # expect: ASF102\n        requests.post,\n        u,\n"
+            "        json={},\n    ))\n",
+        ),
+        # FastAPI's helper passes keyword arguments on: no `functools.partial`.
+        Invalid(
+            "from fastapi.concurrency import run_in_threadpool\nimport requests\n"
+            "async def f(u):\n    data = requests.get(u, timeout=5)  # expect: ASF102\n    return data\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="from fastapi.concurrency import run_in_threadpool\nimport requests\nasync def f(u):\n"
+            "    data = await run_in_threadpool(requests.get, u, timeout=5)  # expect: ASF102\n    return data\n",
+        ),
+        # Only the async function is touched: the nested `def` runs wherever it is called.
+        Invalid(
+            "import requests\nasync def outer(u):\n    def sync_part():\n        return requests.get(u, timeout=5)\n"
+            "    async def inner():\n        return requests.get(u, timeout=5)  # expect: ASF102\n"
+            "    return sync_part, inner\n",
+            "Blocking call `requests.get()` in async function `inner`: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nimport anyio\nimport functools\nasync def outer(u):\n    def sync_part():\n"
+            "        return requests.get(u, timeout=5)\n    async def inner():\n"
+            "        return await anyio.to_thread.run_sync(functools.partial(requests.get, u, timeout=5))  # expect: ASF102\n"
+            "    return sync_part, inner\n",
+        ),
+        # Flagged, with no fix: `await` would make the generator expression an async one.
+        Invalid(
+            "import requests\nasync def f(urls):\n"
+            "    return list(requests.get(u, timeout=5) for u in urls)  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        # Flagged, with no fix: the name the fix would use is taken.
+        Invalid(
+            "import requests\nasync def f(u, anyio):\n    return requests.get(u, timeout=5)  # expect: ASF102\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        # Flagged, with no fix: a `with` block goes to a thread whole or not at all.
+        Invalid(
+            "import requests\nasync def f(u):\n"
+            "    with requests.get(u, stream=True, timeout=5) as response:  # expect: ASF102\n"
+            "        return response.status_code\n",
+            "Blocking call `requests.get()` in async function `f`: use `await client.get()` on an `httpx.AsyncClient`",
+        ),
+        # A route, or a dependency, that never suspends becomes a plain `def`, which
+        # FastAPI runs in its thread pool.
+        Invalid(
+            "import requests\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.get('/items')\n"
+            "async def items(u: str):\n    with requests.Session() as s:\n"
+            "        return s.get(u, timeout=5).json()  # expect: ASF102\n",
+            "Blocking call `requests.Session.get()` in async route GET /items: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nfrom fastapi import FastAPI\napp = FastAPI()\n@app.get('/items')\n"
+            "def items(u: str):\n    with requests.Session() as s:\n"
+            "        return s.get(u, timeout=5).json()  # expect: ASF102\n",
+        ),
+        Invalid(
+            "import httpx\nfrom fastapi import Depends, FastAPI\napp = FastAPI()\nhttp = httpx.Client(timeout=5)\n"
+            "async def current_user(token: str):\n    response = http.get('u', params={'t': token})  # expect: ASF102\n"
+            "    return http.post('v', json=response.json()).json()  # expect: ASF102\n"
+            "@app.get('/me')\nasync def me(user=Depends(current_user)):\n    return user\n",
+            "Blocking call `httpx.Client.get()` in async dependency `current_user` used by 1 route: use `await client.get()` on an `httpx.AsyncClient`",
+            "Blocking call `httpx.Client.post()` in async dependency `current_user` used by 1 route: use `await client.post()` on an `httpx.AsyncClient`",
+            fixed="import httpx\nfrom fastapi import Depends, FastAPI\napp = FastAPI()\n"
+            "http = httpx.Client(timeout=5)\ndef current_user(token: str):\n"
+            "    response = http.get('u', params={'t': token})  # expect: ASF102\n"
+            "    return http.post('v', json=response.json()).json()  # expect: ASF102\n@app.get('/me')\n"
+            "async def me(user=Depends(current_user)):\n    return user\n",
+        ),
+        # A route that awaits stays a coroutine: the call is handed off.
+        Invalid(
+            "import requests\nfrom fastapi import FastAPI, Request\napp = FastAPI()\n@app.post('/hook')\n"
+            "async def hook(request: Request):\n    body = await request.json()\n"
+            "    return requests.post('u', json=body, timeout=5).status_code  # expect: ASF102\n",
+            "Blocking call `requests.post()` in async route POST /hook: use `await client.post()` on an `httpx.AsyncClient`",
+            fixed="import requests\nfrom fastapi import FastAPI, Request\nimport anyio\nimport functools\n"
+            "app = FastAPI()\n@app.post('/hook')\nasync def hook(request: Request):\n"
+            "    body = await request.json()\n"
+            "    return (await anyio.to_thread.run_sync(functools.partial(requests.post, 'u', json=body, timeout=5))).status_code  # expect: ASF102\n",
+        ),
+        # So does a dependency that yields.
+        Invalid(
+            "import requests\nfrom fastapi import Depends, FastAPI\napp = FastAPI()\n"
+            "async def session():\n    s = requests.Session()\n    s.get('u/login', timeout=5)  # expect: ASF102\n"
+            "    yield s\n@app.get('/')\nasync def index(s=Depends(session)):\n    return 1\n",
+            "Blocking call `requests.Session.get()` in async dependency `session` used by 1 route: use `await client.get()` on an `httpx.AsyncClient`",
+            fixed="import requests\nfrom fastapi import Depends, FastAPI\nimport anyio\nimport functools\n"
+            "app = FastAPI()\nasync def session():\n    s = requests.Session()\n"
+            "    await anyio.to_thread.run_sync(functools.partial(s.get, 'u/login', timeout=5))  # expect: ASF102\n"
+            "    yield s\n@app.get('/')\nasync def index(s=Depends(session)):\n    return 1\n",
         ),
     )
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Call, Invalid
 
 _RUN = "use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)"
 _START = "use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)"
@@ -13,7 +14,7 @@ _WAIT = "use `await process.wait()` on a process from `asyncio.create_subprocess
 _OPTIONS_POSITION = {"os.wait3": 0, "os.wait4": 1, "os.waitpid": 1, "os.waitid": 2}
 
 
-class BlockingSubprocess(BlockingCallRule):
+class BlockingSubprocess(HandOffRule):
     code = "ASF103"
     name = "blocking-subprocess"
     summary = "`subprocess`, `os.system()` or `os.wait*()` in async code waits for a child process"
@@ -44,7 +45,8 @@ class BlockingSubprocess(BlockingCallRule):
         },  # fmt: skip
         **{f"os.{function}": _WAIT for function in ("wait", "wait3", "wait4", "waitid", "waitpid")},
     }
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags, directly in the body of an `async def`, calls that start a child process or
 wait for one: `subprocess.run()` and its relatives, `subprocess.Popen(...)` and its
@@ -87,8 +89,9 @@ async def thumbnail(path: str):
 With anyio: `await anyio.run_process(["convert", ...])`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+    )
     valid = (
         "import asyncio\nasync def f():\n"
         "    process = await asyncio.create_subprocess_exec('ls')\n    await process.wait()\n",
@@ -106,41 +109,68 @@ There is no automatic fix.
         Invalid(
             "import subprocess\nasync def f():\n    subprocess.run(['ls'], check=True)  # expect: ASF103\n",
             "Blocking call `subprocess.run()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+            fixed="import subprocess\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(subprocess.run, ['ls'], check=True))  # expect: ASF103\n",
         ),
         Invalid(
             "from subprocess import check_output as out\nasync def f():\n    out(['ls'])  # expect: ASF103\n",
             "Blocking call `subprocess.check_output()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+            fixed="from subprocess import check_output as out\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(out, ['ls'])  # expect: ASF103\n",
         ),
         Invalid(
             "async def f():\n    os.system('ls')  # expect: ASF103\n",
             "Blocking call `os.system()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+            fixed="import anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(os.system, 'ls')  # expect: ASF103\n",
         ),
         Invalid(
             "import subprocess\nasync def f():\n    p = subprocess.Popen(['ls'])  # expect: ASF103\n"
             "    p.communicate(timeout=5)  # expect: ASF103\n",
             "Blocking call `subprocess.Popen()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
             "Blocking call `subprocess.Popen.communicate()` in async function `f`: use `await process.communicate()` on an `asyncio` subprocess",
+            fixed="import subprocess\nimport anyio\nimport functools\nasync def f():\n"
+            "    p = await anyio.to_thread.run_sync(subprocess.Popen, ['ls'])  # expect: ASF103\n"
+            "    await anyio.to_thread.run_sync(functools.partial(p.communicate, timeout=5))  # expect: ASF103\n",
         ),
         Invalid(
             "import subprocess\nclass Job:\n    def __init__(self):\n        self.proc = subprocess.Popen(['ls'])\n"
             "    async def stop(self):\n        self.proc.wait()  # expect: ASF103\n",
             "Blocking call `subprocess.Popen.wait()` in async function `Job.stop`: use `await process.wait()` on a process from `asyncio.create_subprocess_exec()`",
+            fixed="import subprocess\nimport anyio\nclass Job:\n    def __init__(self):\n"
+            "        self.proc = subprocess.Popen(['ls'])\n    async def stop(self):\n"
+            "        await anyio.to_thread.run_sync(self.proc.wait)  # expect: ASF103\n",
         ),
         Invalid(
             "import os\nasync def f(pid):\n    os.waitpid(pid, 0)  # expect: ASF103\n",
             "Blocking call `os.waitpid()` in async function `f`: use `await process.wait()` on a process from `asyncio.create_subprocess_exec()`",
+            fixed="import os\nimport anyio\nasync def f(pid):\n"
+            "    await anyio.to_thread.run_sync(os.waitpid, pid, 0)  # expect: ASF103\n",
         ),
         Invalid(
             "import os\nasync def f():\n    os.spawnlp(os.P_NOWAIT, 'ls', 'ls')  # expect: ASF103\n",
             "Blocking call `os.spawnlp()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
+            fixed="import os\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(os.spawnlp, os.P_NOWAIT, 'ls', 'ls')  # expect: ASF103\n",
         ),
         Invalid(
             "import os\nasync def f():\n    os.popen('ls').read()  # expect: ASF103\n",
             "Blocking call `os.popen()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
+            fixed="import os\nimport anyio\nasync def f():\n"
+            "    (await anyio.to_thread.run_sync(os.popen, 'ls')).read()  # expect: ASF103\n",
         ),
         Invalid(
             "import os\nasync def f():\n    os.system('ls')  # noqa: ASF102  # expect: ASF103\n",
             "Blocking call `os.system()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.run_process()`)",
+            fixed="import os\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(os.system, 'ls')  # noqa: ASF102  # expect: ASF103\n",
+        ),
+        # Flagged, with no fix: a `with` block goes to a thread whole or not at all.
+        Invalid(
+            "import subprocess\nasync def f():\n"
+            "    with subprocess.Popen(['ls'], stdout=subprocess.PIPE) as p:  # expect: ASF103\n"
+            "        return p.stdout.read()\n",
+            "Blocking call `subprocess.Popen()` in async function `f`: use `await asyncio.create_subprocess_exec()` (or `await anyio.open_process()`)",
         ),
     )
 

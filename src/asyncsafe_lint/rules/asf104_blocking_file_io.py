@@ -1,4 +1,5 @@
-from asyncsafe_lint.rule import BlockingCallRule, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Invalid
 
 _OPEN = "use `await anyio.open_file()` (or `aiofiles.open()`)"
 _FILE = "wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`"
@@ -30,7 +31,7 @@ _SHUTIL = (
 )  # fmt: skip
 
 
-class BlockingFileIO(BlockingCallRule):
+class BlockingFileIO(HandOffRule):
     code = "ASF104"
     name = "blocking-file-io"
     summary = "Synchronous file-system work (`open()`, file methods, `os.path`, `pathlib`, `shutil`) in async code"
@@ -50,7 +51,8 @@ class BlockingFileIO(BlockingCallRule):
         **{f"os.{function}": _THREAD for function in _OS},
         **{f"shutil.{function}": _THREAD for function in _SHUTIL},
     }
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags file-system work done directly in the body of an `async def`: `open()`,
 `io.open()`, `io.open_code()`, `codecs.open()`, `os.open()` and `os.fdopen()`; the
@@ -115,8 +117,9 @@ async def report():
 For a file object: `async with await anyio.open_file(name) as f: data = await f.read()`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+    )
     valid = (
         "import anyio\nasync def f():\n    async with await anyio.open_file('x') as f:\n        await f.read()\n",
         "import anyio\nasync def f():\n    await anyio.Path('x').exists()\n",
@@ -139,6 +142,8 @@ There is no automatic fix.
         Invalid(
             "import os\nasync def f(fd):\n    os.fsync(fd)  # expect: ASF104\n",
             "Blocking call `os.fsync()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="import os\nimport anyio\nasync def f(fd):\n"
+            "    await anyio.to_thread.run_sync(os.fsync, fd)  # expect: ASF104\n",
         ),
         Invalid(
             "async def f():\n    with open('x') as f:  # expect: ASF104\n        return f.read()  # expect: ASF104\n",
@@ -149,51 +154,75 @@ There is no automatic fix.
             "import io\nasync def f():\n    io.open('x').close()  # expect: ASF104\n",
             "Blocking call `io.TextIOWrapper.close()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
             "Blocking call `io.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+            fixed="import io\nimport anyio\nasync def f():\n"
+            "    (await anyio.to_thread.run_sync(io.open, 'x')).close()  # expect: ASF104\n",
         ),
         Invalid(
             "import io\nasync def f(f: io.TextIOWrapper):\n    f.write('x')  # expect: ASF104\n",
             "Blocking call `io.TextIOWrapper.write()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            fixed="import io\nimport anyio\nasync def f(f: io.TextIOWrapper):\n"
+            "    await anyio.to_thread.run_sync(f.write, 'x')  # expect: ASF104\n",
         ),
         Invalid(
             "from typing import IO, Optional\nasync def f(out: Optional[IO[bytes]]):\n"
             "    out.flush()  # expect: ASF104\n",
             "Blocking call `io.TextIOWrapper.flush()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            fixed="from typing import IO, Optional\nimport anyio\nasync def f(out: Optional[IO[bytes]]):\n"
+            "    await anyio.to_thread.run_sync(out.flush)  # expect: ASF104\n",
         ),
         Invalid(
             "class Log:\n    def __init__(self):\n        self.file = open('log', 'a')\n"
             "    async def write(self, line):\n        self.file.write(line)  # expect: ASF104\n",
             "Blocking call `io.TextIOWrapper.write()` in async function `Log.write`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
+            fixed="import anyio\nclass Log:\n    def __init__(self):\n        self.file = open('log', 'a')\n"
+            "    async def write(self, line):\n"
+            "        await anyio.to_thread.run_sync(self.file.write, line)  # expect: ASF104\n",
         ),
         Invalid(
             "from os import path\nasync def f(name):\n    return path.isfile(name)  # expect: ASF104\n",
             "Blocking call `os.path.isfile()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+            fixed="from os import path\nimport anyio\nasync def f(name):\n"
+            "    return await anyio.to_thread.run_sync(path.isfile, name)  # expect: ASF104\n",
         ),
         Invalid(
             "import os\nasync def f(name):\n    return os.path.getsize(name)  # expect: ASF104\n",
             "Blocking call `os.path.getsize()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+            fixed="import os\nimport anyio\nasync def f(name):\n"
+            "    return await anyio.to_thread.run_sync(os.path.getsize, name)  # expect: ASF104\n",
         ),
         Invalid(
             "from pathlib import Path\nasync def f():\n    p = Path('data') / 'x.json'\n"
             "    return p.read_text()  # expect: ASF104\n",
             "Blocking call `pathlib.Path.read_text()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+            fixed="from pathlib import Path\nimport anyio\nasync def f():\n    p = Path('data') / 'x.json'\n"
+            "    return await anyio.to_thread.run_sync(p.read_text)  # expect: ASF104\n",
         ),
         Invalid(
             "import pathlib\nasync def f(p: pathlib.Path | None):\n    p.mkdir(parents=True)  # expect: ASF104\n",
             "Blocking call `pathlib.Path.mkdir()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+            fixed="import pathlib\nimport anyio\nimport functools\nasync def f(p: pathlib.Path | None):\n"
+            "    await anyio.to_thread.run_sync(functools.partial(p.mkdir, parents=True))  # expect: ASF104\n",
         ),
         Invalid(
             "from pathlib import Path\nasync def f():\n    return Path.home().exists()  # expect: ASF104\n",
             "Blocking call `pathlib.Path.exists()` in async function `f`: use `anyio.Path`, whose methods are awaitable",
+            fixed="from pathlib import Path\nimport anyio\nasync def f():\n"
+            "    return await anyio.to_thread.run_sync(Path.home().exists)  # expect: ASF104\n",
         ),
         Invalid(
             "import os, shutil\nasync def f():\n    os.listdir('.')  # expect: ASF104\n"
             "    shutil.rmtree('tmp')  # expect: ASF104\n",
             "Blocking call `os.listdir()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `shutil.rmtree()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="import os, shutil\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(os.listdir, '.')  # expect: ASF104\n"
+            "    await anyio.to_thread.run_sync(shutil.rmtree, 'tmp')  # expect: ASF104\n",
         ),
         Invalid(
             "async def f():\n    os.makedirs('x', exist_ok=True)  # expect: ASF104\n",
             "Blocking call `os.makedirs()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="import anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(functools.partial(os.makedirs, 'x', exist_ok=True))  # expect: ASF104\n",
         ),
         Invalid(
             "import gzip\nasync def f(name):\n    with gzip.open(name, 'rt') as f:  # expect: ASF104\n"
@@ -209,6 +238,11 @@ There is no automatic fix.
             "Blocking call `lzma.open()` in async function `f`: read or write the file in `await anyio.to_thread.run_sync()`",
             "Blocking call `codecs.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
             "Blocking call `os.open()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="import bz2, lzma, codecs, os\nimport anyio\nimport functools\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(bz2.open, 'a.bz2')  # expect: ASF104\n"
+            "    await anyio.to_thread.run_sync(lzma.open, 'a.xz')  # expect: ASF104\n"
+            "    await anyio.to_thread.run_sync(functools.partial(codecs.open, 'a', encoding='utf-8'))  # expect: ASF104\n"
+            "    await anyio.to_thread.run_sync(os.open, 'a', os.O_RDONLY)  # expect: ASF104\n",
         ),
         Invalid(
             "from tempfile import NamedTemporaryFile, TemporaryFile\nasync def f(data):\n"
@@ -217,6 +251,10 @@ There is no automatic fix.
             "Blocking call `tempfile.TemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
             "Blocking call `io.TextIOWrapper.write()` in async function `f`: wrap the file with `anyio.wrap_file()`, or do the I/O in `await anyio.to_thread.run_sync()`",
             "Blocking call `tempfile.NamedTemporaryFile()` in async function `f`: create it (and do its I/O) in `await anyio.to_thread.run_sync()`",
+            fixed="from tempfile import NamedTemporaryFile, TemporaryFile\nimport anyio\nasync def f(data):\n"
+            "    scratch = await anyio.to_thread.run_sync(TemporaryFile)  # expect: ASF104\n"
+            "    await anyio.to_thread.run_sync(scratch.write, data)  # expect: ASF104\n"
+            "    with NamedTemporaryFile() as named:  # expect: ASF104\n        return named.name\n",
         ),
         Invalid(
             "import os\nasync def f(fd):\n    with os.fdopen(fd, 'rb') as stream:  # expect: ASF104\n"
@@ -227,5 +265,15 @@ There is no automatic fix.
         Invalid(
             "async def f():\n    open('x')  # noqa: ASF103  # expect: ASF104\n",
             "Blocking call `builtins.open()` in async function `f`: use `await anyio.open_file()` (or `aiofiles.open()`)",
+            fixed="import anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(open, 'x')  # noqa: ASF103  # expect: ASF104\n",
+        ),
+        # Starlette's helper, where the module imports it, passes keyword arguments on.
+        Invalid(
+            "from starlette.concurrency import run_in_threadpool\nimport shutil\n"
+            "async def f(src, dst):\n    shutil.copytree(src, dst, dirs_exist_ok=True)  # expect: ASF104\n",
+            "Blocking call `shutil.copytree()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="from starlette.concurrency import run_in_threadpool\nimport shutil\nasync def f(src, dst):\n"
+            "    await run_in_threadpool(shutil.copytree, src, dst, dirs_exist_ok=True)  # expect: ASF104\n",
         ),
     )

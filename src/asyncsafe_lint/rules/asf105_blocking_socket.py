@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Call, Invalid
 
 _CONNECT = "use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)"
 _RESOLVE = "use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)"
@@ -107,7 +108,7 @@ _KAFKA_CLIENTS = ("kafka.KafkaProducer", "kafka.KafkaConsumer")
 _HOST_OPTIONAL: dict[str, object] = {**dict.fromkeys((*_SMTPS, *_FTPS), ""), "telnetlib.Telnet": None}
 
 
-class BlockingSocket(BlockingCallRule):
+class BlockingSocket(HandOffRule):
     code = "ASF105"
     name = "blocking-socket"
     summary = (
@@ -142,7 +143,8 @@ class BlockingSocket(BlockingCallRule):
         "kafka.producer.future.FutureRecordMetadata.get": _KAFKA,
         **{f"kafka.KafkaConsumer.{method}": _KAFKA for method in _KAFKA_CONSUMER},
     }
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags, directly in the body of an `async def`, the `socket` module's blocking calls:
 `create_connection()`, the name lookups (`getaddrinfo()`, `gethostbyname()`,
@@ -236,8 +238,9 @@ For the protocol clients, their asyncio counterparts: `aiosmtplib`, `aioimaplib`
 none in common use, run the session in `await anyio.to_thread.run_sync()`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+    )
     valid = (
         "import asyncio\nasync def f():\n    reader, writer = await asyncio.open_connection('h', 80)\n",
         "import asyncio\nasync def f(sock):\n    loop = asyncio.get_running_loop()\n"
@@ -279,10 +282,14 @@ There is no automatic fix.
         Invalid(
             "import socket\nasync def f():\n    return socket.gethostbyname('h')  # expect: ASF105\n",
             "Blocking call `socket.gethostbyname()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+            fixed="import socket\nimport anyio\nasync def f():\n"
+            "    return await anyio.to_thread.run_sync(socket.gethostbyname, 'h')  # expect: ASF105\n",
         ),
         Invalid(
             "from socket import getaddrinfo as resolve\nasync def f():\n    resolve('h', 80)  # expect: ASF105\n",
             "Blocking call `socket.getaddrinfo()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+            fixed="from socket import getaddrinfo as resolve\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(resolve, 'h', 80)  # expect: ASF105\n",
         ),
         Invalid(
             "import socket\nasync def f():\n"
@@ -295,15 +302,21 @@ There is no automatic fix.
         Invalid(
             "import socket\nasync def f():\n    s = socket.socket()\n    s.connect(('h', 80))  # expect: ASF105\n",
             "Blocking call `socket.socket.connect()` in async function `f`: use `await asyncio.open_connection()` (or `await anyio.connect_tcp()`)",
+            fixed="import socket\nimport anyio\nasync def f():\n    s = socket.socket()\n"
+            "    await anyio.to_thread.run_sync(s.connect, ('h', 80))  # expect: ASF105\n",
         ),
         Invalid(
             "import socket\nclass Conn:\n    sock: socket.socket\n"
             "    async def read(self):\n        return self.sock.recv(1024)  # expect: ASF105\n",
             "Blocking call `socket.socket.recv()` in async function `Conn.read`: use an asyncio stream (`asyncio.open_connection()`) or an anyio stream",
+            fixed="import socket\nimport anyio\nclass Conn:\n    sock: socket.socket\n    async def read(self):\n"
+            "        return await anyio.to_thread.run_sync(self.sock.recv, 1024)  # expect: ASF105\n",
         ),
         Invalid(
             "import socket\nasync def f(listener: socket.socket):\n    listener.accept()  # expect: ASF105\n",
             "Blocking call `socket.socket.accept()` in async function `f`: use `await asyncio.start_server()` (or `anyio.create_tcp_listener()`)",
+            fixed="import socket\nimport anyio\nasync def f(listener: socket.socket):\n"
+            "    await anyio.to_thread.run_sync(listener.accept)  # expect: ASF105\n",
         ),
         Invalid(
             "import smtplib\nasync def notify(msg):\n"
@@ -321,6 +334,10 @@ There is no automatic fix.
             "Blocking call `smtplib.SMTP_SSL()` in async function `f`: without `local_hostname=` it looks up this machine's name (`socket.getfqdn()`): pass one, or use `aiosmtplib`",
             "Blocking call `smtplib.SMTP_SSL.connect()` in async function `f`: use `aiosmtplib`",
             "Blocking call `smtplib.SMTP_SSL.sendmail()` in async function `f`: use `aiosmtplib`",
+            fixed="from smtplib import SMTP_SSL\nimport anyio\nasync def f(msg):\n"
+            "    smtp = await anyio.to_thread.run_sync(SMTP_SSL)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(smtp.connect, 'mail', 465)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(smtp.sendmail, 'a', ['b'], msg)  # expect: ASF105\n",
         ),
         Invalid(
             "import ftplib\nasync def f(data):\n    ftp = ftplib.FTP_TLS(host='ftp', user='u', passwd='p')  # expect: ASF105\n"
@@ -328,6 +345,10 @@ There is no automatic fix.
             "Blocking call `ftplib.FTP_TLS()` in async function `f`: use `aioftp`",
             "Blocking call `ftplib.FTP_TLS.prot_p()` in async function `f`: use `aioftp`",
             "Blocking call `ftplib.FTP_TLS.storbinary()` in async function `f`: use `aioftp`",
+            fixed="import ftplib\nimport anyio\nimport functools\nasync def f(data):\n"
+            "    ftp = await anyio.to_thread.run_sync(functools.partial(ftplib.FTP_TLS, host='ftp', user='u', passwd='p'))  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(ftp.prot_p)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(ftp.storbinary, 'STOR x', data)  # expect: ASF105\n",
         ),
         Invalid(
             "import imaplib, poplib\nasync def f():\n    imap = imaplib.IMAP4_SSL('imap')  # expect: ASF105\n"
@@ -338,12 +359,22 @@ There is no automatic fix.
             "Blocking call `imaplib.IMAP4_SSL.close()` in async function `f`: use `aioimaplib`",
             "Blocking call `poplib.POP3()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
             "Blocking call `poplib.POP3.retr()` in async function `f`: run it in `await anyio.to_thread.run_sync()`",
+            fixed="import imaplib, poplib\nimport anyio\nasync def f():\n"
+            "    imap = await anyio.to_thread.run_sync(imaplib.IMAP4_SSL, 'imap')  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(imap.select, 'INBOX')  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(imap.close)  # expect: ASF105\n"
+            "    pop = await anyio.to_thread.run_sync(poplib.POP3, 'pop')  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(pop.retr, 1)  # expect: ASF105\n",
         ),
         Invalid(
             "import telnetlib\nasync def f():\n    tn = telnetlib.Telnet('router', 23)  # expect: ASF105\n"
             "    tn.read_until(b'login: ')  # expect: ASF105\n    tn.read_very_eager()\n",
             "Blocking call `telnetlib.Telnet()` in async function `f`: use `telnetlib3`",
             "Blocking call `telnetlib.Telnet.read_until()` in async function `f`: use `telnetlib3`",
+            fixed="import telnetlib\nimport anyio\nasync def f():\n"
+            "    tn = await anyio.to_thread.run_sync(telnetlib.Telnet, 'router', 23)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(tn.read_until, b'login: ')  # expect: ASF105\n"
+            "    tn.read_very_eager()\n",
         ),
         Invalid(
             "import paramiko\nclass Deploy:\n    def __init__(self):\n        self.ssh = paramiko.SSHClient()\n"
@@ -354,6 +385,12 @@ There is no automatic fix.
             "Blocking call `paramiko.SSHClient.exec_command()` in async function `Deploy.run`: use `asyncssh`",
             "Blocking call `paramiko.SSHClient.open_sftp()` in async function `Deploy.run`: use `asyncssh`",
             "Blocking call `paramiko.SFTPClient.get()` in async function `Deploy.run`: use `asyncssh`",
+            fixed="import paramiko\nimport anyio\nimport functools\nclass Deploy:\n    def __init__(self):\n"
+            "        self.ssh = paramiko.SSHClient()\n    async def run(self):\n"
+            "        await anyio.to_thread.run_sync(functools.partial(self.ssh.connect, 'h', username='u'))  # expect: ASF105\n"
+            "        await anyio.to_thread.run_sync(self.ssh.exec_command, 'ls')  # expect: ASF105\n"
+            "        sftp = await anyio.to_thread.run_sync(self.ssh.open_sftp)  # expect: ASF105\n"
+            "        await anyio.to_thread.run_sync(sftp.get, 'remote', 'local')  # expect: ASF105\n",
         ),
         Invalid(
             "from paramiko import SFTPClient\nasync def f(transport):\n"
@@ -361,6 +398,9 @@ There is no automatic fix.
             "    sftp.chdir()\n    sftp.chdir('/srv')  # expect: ASF105\n",
             "Blocking call `paramiko.SFTPClient.from_transport()` in async function `f`: use `asyncssh`",
             "Blocking call `paramiko.SFTPClient.chdir()` in async function `f`: use `asyncssh`",
+            fixed="from paramiko import SFTPClient\nimport anyio\nasync def f(transport):\n"
+            "    sftp = await anyio.to_thread.run_sync(SFTPClient.from_transport, transport)  # expect: ASF105\n"
+            "    sftp.chdir()\n    await anyio.to_thread.run_sync(sftp.chdir, '/srv')  # expect: ASF105\n",
         ),
         Invalid(
             "import pika\nasync def publish(body):\n"
@@ -374,6 +414,12 @@ There is no automatic fix.
             "Blocking call `pika.adapters.blocking_connection.BlockingChannel.queue_declare()` in async function `publish`: use `aio-pika`",
             "Blocking call `pika.adapters.blocking_connection.BlockingChannel.basic_publish()` in async function `publish`: use `aio-pika`",
             "Blocking call `pika.BlockingConnection.close()` in async function `publish`: use `aio-pika`",
+            fixed="import pika\nimport anyio\nimport functools\nasync def publish(body):\n"
+            "    connection = await anyio.to_thread.run_sync(pika.BlockingConnection, pika.ConnectionParameters('rabbit'))  # expect: ASF105\n"
+            "    channel = await anyio.to_thread.run_sync(connection.channel)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(functools.partial(channel.queue_declare, queue='jobs'))  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(functools.partial(channel.basic_publish, exchange='', routing_key='jobs', body=body))  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(connection.close)  # expect: ASF105\n",
         ),
         Invalid(
             "from pika.adapters.blocking_connection import BlockingChannel\n"
@@ -382,6 +428,10 @@ There is no automatic fix.
             "    channel.start_consuming()  # expect: ASF105\n",
             "Blocking call `pika.adapters.blocking_connection.BlockingChannel.basic_consume()` in async function `consume`: use `aio-pika`",
             "Blocking call `pika.adapters.blocking_connection.BlockingChannel.start_consuming()` in async function `consume`: use `aio-pika`",
+            fixed="from pika.adapters.blocking_connection import BlockingChannel\nimport anyio\nimport functools\n"
+            "async def consume(channel: BlockingChannel, handle):\n"
+            "    await anyio.to_thread.run_sync(functools.partial(channel.basic_consume, queue='jobs', on_message_callback=handle))  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(channel.start_consuming)  # expect: ASF105\n",
         ),
         Invalid(
             "from kafka import KafkaProducer\nasync def f():\n"
@@ -391,16 +441,25 @@ There is no automatic fix.
             "Blocking call `kafka.producer.future.FutureRecordMetadata.get()` in async function `f`: use `aiokafka`",
             "Blocking call `kafka.KafkaProducer.send()` in async function `f`: use `aiokafka`",
             "Blocking call `kafka.KafkaProducer.flush()` in async function `f`: use `aiokafka`",
+            fixed="from kafka import KafkaProducer\nimport anyio\nimport functools\nasync def f():\n"
+            "    producer = await anyio.to_thread.run_sync(functools.partial(KafkaProducer, bootstrap_servers='k:9092'))  # expect: ASF105\n"
+            "    (await anyio.to_thread.run_sync(producer.send, 't', b'x')).get(timeout=10)  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(producer.flush)  # expect: ASF105\n",
         ),
         Invalid(
             "import kafka\nasync def f(consumer: kafka.KafkaConsumer):\n"
             "    batch = consumer.poll(timeout_ms=1000)  # expect: ASF105\n    consumer.commit()  # expect: ASF105\n",
             "Blocking call `kafka.KafkaConsumer.poll()` in async function `f`: use `aiokafka`",
             "Blocking call `kafka.KafkaConsumer.commit()` in async function `f`: use `aiokafka`",
+            fixed="import kafka\nimport anyio\nimport functools\nasync def f(consumer: kafka.KafkaConsumer):\n"
+            "    batch = await anyio.to_thread.run_sync(functools.partial(consumer.poll, timeout_ms=1000))  # expect: ASF105\n"
+            "    await anyio.to_thread.run_sync(consumer.commit)  # expect: ASF105\n",
         ),
         Invalid(
             "import socket\nasync def f():\n    socket.getfqdn()  # noqa: ASF104  # expect: ASF105\n",
             "Blocking call `socket.getfqdn()` in async function `f`: use `await loop.getaddrinfo()` (or `await anyio.getaddrinfo()`)",
+            fixed="import socket\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(socket.getfqdn)  # noqa: ASF104  # expect: ASF105\n",
         ),
     )
 

@@ -1,4 +1,5 @@
-from asyncsafe_lint.rule import BlockingCallRule, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Invalid
 
 _SQLITE = "use `aiosqlite`"
 _POSTGRES = "use `asyncpg` or psycopg 3's `AsyncConnection`"
@@ -63,7 +64,7 @@ _CONNECTION = (
 )  # fmt: skip
 
 
-class BlockingDatabaseCall(BlockingCallRule):
+class BlockingDatabaseCall(HandOffRule):
     code = "ASF106"
     name = "blocking-database-call"
     summary = (
@@ -122,7 +123,8 @@ class BlockingDatabaseCall(BlockingCallRule):
         "get_encoder", "get_connection_kwargs", "get_retry", "set_retry", "set_response_callback",
         "load_external_module", "json", "ft", "ts", "bf", "cf", "cms", "topk", "tdigest", "graph",
     })  # fmt: skip
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags, directly in the body of an `async def`, calls into synchronous database drivers
 that talk to the database: `sqlite3.connect()` and the `Connection` and `Cursor`
@@ -204,8 +206,16 @@ SQLAlchemy, make the engine with `create_async_engine()` and the sessions with
 code can run in `await session.run_sync(function)`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+        + """
+Database connections are the case in point: a `sqlite3` connection refuses every
+thread but the one that made it, and most drivers' connections, like SQLAlchemy
+sessions, must not be used by two threads at once.  Where a function opens a
+connection and works with it, make the function a plain `def` (the fix does, for a
+route or a dependency), or move that work into one function handed off whole.
+"""
+    )
     valid = (
         "from sqlalchemy.ext.asyncio import AsyncSession\nfrom sqlalchemy.orm import sessionmaker\n"
         "SessionLocal = sessionmaker(bind=engine, class_=AsyncSession)\nasync def f():\n"
@@ -254,6 +264,10 @@ There is no automatic fix.
             "Blocking call `sqlite3.connect()` in async function `f`: use `aiosqlite`",
             "Blocking call `sqlite3.Cursor.execute()` in async function `f`: use `aiosqlite`",
             "Blocking call `sqlite3.Cursor.fetchall()` in async function `f`: use `aiosqlite`",
+            fixed="import sqlite3\nimport anyio\nasync def f():\n"
+            "    conn = await anyio.to_thread.run_sync(sqlite3.connect, 'db')  # expect: ASF106\n"
+            "    cur = conn.cursor()\n    await anyio.to_thread.run_sync(cur.execute, 'SELECT 1')  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(cur.fetchall)  # expect: ASF106\n",
         ),
         Invalid(
             "import sqlite3\nfrom typing import Annotated\nfrom fastapi import Depends\n"
@@ -261,12 +275,19 @@ There is no automatic fix.
             "    db.execute('DELETE FROM t')  # expect: ASF106\n    db.commit()  # expect: ASF106\n",
             "Blocking call `sqlite3.Connection.execute()` in async function `f`: use `aiosqlite`",
             "Blocking call `sqlite3.Connection.commit()` in async function `f`: use `aiosqlite`",
+            fixed="import sqlite3\nfrom typing import Annotated\nfrom fastapi import Depends\nimport anyio\n"
+            "async def f(db: Annotated[sqlite3.Connection, Depends(get_db)]):\n"
+            "    await anyio.to_thread.run_sync(db.execute, 'DELETE FROM t')  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(db.commit)  # expect: ASF106\n",
         ),
         Invalid(
             "import psycopg2\nasync def f():\n    conn = psycopg2.connect('dsn')  # expect: ASF106\n"
             "    with conn.cursor() as cur:\n        cur.execute('SELECT 1')  # expect: ASF106\n",
             "Blocking call `psycopg2.connect()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
             "Blocking call `psycopg2.extensions.cursor.execute()` in async function `f`: use `asyncpg` or psycopg 3's `AsyncConnection`",
+            fixed="import psycopg2\nimport anyio\nasync def f():\n"
+            "    conn = await anyio.to_thread.run_sync(psycopg2.connect, 'dsn')  # expect: ASF106\n"
+            "    with conn.cursor() as cur:\n        cur.execute('SELECT 1')  # expect: ASF106\n",
         ),
         Invalid(
             "import psycopg\nasync def f():\n    with psycopg.connect('dsn') as conn:  # expect: ASF106\n"
@@ -279,16 +300,25 @@ There is no automatic fix.
             "    conn.cursor().execute('SELECT 1')  # expect: ASF106\n",
             "Blocking call `pymysql.connect()` in async function `f`: use `aiomysql` (or `asyncmy`)",
             "Blocking call `pymysql.cursors.Cursor.execute()` in async function `f`: use `aiomysql` (or `asyncmy`)",
+            fixed="import pymysql\nimport anyio\nimport functools\nasync def f():\n"
+            "    conn = await anyio.to_thread.run_sync(functools.partial(pymysql.connect, host='h'))  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(conn.cursor().execute, 'SELECT 1')  # expect: ASF106\n",
         ),
         Invalid(
             "import redis\nclass Cache:\n    def __init__(self):\n        self.redis = redis.StrictRedis()\n"
             "    async def get(self, key):\n        return self.redis.get(key)  # expect: ASF106\n",
             "Blocking call `redis.Redis.get()` in async function `Cache.get`: use `redis.asyncio.Redis` and `await` the command",
+            fixed="import redis\nimport anyio\nclass Cache:\n    def __init__(self):\n"
+            "        self.redis = redis.StrictRedis()\n    async def get(self, key):\n"
+            "        return await anyio.to_thread.run_sync(self.redis.get, key)  # expect: ASF106\n",
         ),
         Invalid(
             "from typing import Optional\nfrom redis import Redis\nasync def f(r: Optional[Redis]):\n"
             "    pipe = r.pipeline()\n    pipe.incr('hits')\n    pipe.execute()  # expect: ASF106\n",
             "Blocking call `redis.client.Pipeline.execute()` in async function `f`: use `redis.asyncio.Redis` and `await` the command",
+            fixed="from typing import Optional\nfrom redis import Redis\nimport anyio\n"
+            "async def f(r: Optional[Redis]):\n    pipe = r.pipeline()\n    pipe.incr('hits')\n"
+            "    await anyio.to_thread.run_sync(pipe.execute)  # expect: ASF106\n",
         ),
         Invalid(
             "from pymongo import MongoClient\nclient = MongoClient()\nasync def f():\n"
@@ -296,6 +326,9 @@ There is no automatic fix.
             "    client['app']['users'].insert_one({})  # expect: ASF106\n",
             "Blocking call `pymongo.collection.Collection.find_one()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
             "Blocking call `pymongo.collection.Collection.insert_one()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+            fixed="from pymongo import MongoClient\nimport anyio\nclient = MongoClient()\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(client.app.users.find_one, {'_id': 1})  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(client['app']['users'].insert_one, {})  # expect: ASF106\n",
         ),
         Invalid(
             "import pymongo\nasync def f(client: pymongo.MongoClient):\n"
@@ -303,12 +336,19 @@ There is no automatic fix.
             "    db.get_collection('users').delete_many({})  # expect: ASF106\n",
             "Blocking call `pymongo.database.Database.command()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
             "Blocking call `pymongo.collection.Collection.delete_many()` in async function `f`: use pymongo's `AsyncMongoClient` (or `motor`)",
+            fixed="import pymongo\nimport anyio\nasync def f(client: pymongo.MongoClient):\n"
+            "    db = client.get_database('app')\n"
+            "    await anyio.to_thread.run_sync(db.command, 'ping')  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(db.get_collection('users').delete_many, {})  # expect: ASF106\n",
         ),
         Invalid(
             "from fastapi import Depends\nfrom sqlalchemy.orm import Session\n"
             "async def read_user(user_id: int, db: Session = Depends(get_db)):\n"
             "    return db.query(User).filter(User.id == user_id).first()  # expect: ASF106\n",
             "Blocking call `sqlalchemy.orm.Query.first()` in async function `read_user`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            fixed="from fastapi import Depends\nfrom sqlalchemy.orm import Session\nimport anyio\n"
+            "async def read_user(user_id: int, db: Session = Depends(get_db)):\n"
+            "    return await anyio.to_thread.run_sync(db.query(User).filter(User.id == user_id).first)  # expect: ASF106\n",
         ),
         Invalid(
             "from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy import select\n"
@@ -319,6 +359,12 @@ There is no automatic fix.
             "Blocking call `sqlalchemy.orm.Session.commit()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.orm.Session.refresh()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.orm.Session.scalars()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            fixed="from typing import Annotated\nfrom fastapi import Depends\nfrom sqlalchemy import select\n"
+            "from sqlalchemy.orm import Session\nimport anyio\n"
+            "async def f(db: Annotated[Session, Depends(get_db)], user):\n    db.add(user)\n"
+            "    await anyio.to_thread.run_sync(db.commit)  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(db.refresh, user)  # expect: ASF106\n"
+            "    return (await anyio.to_thread.run_sync(db.scalars, select(User))).all()  # expect: ASF106\n",
         ),
         Invalid(
             "import sqlalchemy as sa\nfrom sqlalchemy.orm import sessionmaker\n"
@@ -333,6 +379,13 @@ There is no automatic fix.
             "Blocking call `sqlalchemy.Engine.connect()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.Connection.execute()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.Connection.commit()` in async function `f`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            fixed="import sqlalchemy as sa\nfrom sqlalchemy.orm import sessionmaker\nimport anyio\n"
+            "engine = sa.create_engine('postgresql://db')\nSessionLocal = sessionmaker(bind=engine)\nasync def f():\n"
+            "    with SessionLocal.begin() as session:\n"
+            "        session.execute(sa.text('SELECT 1'))  # expect: ASF106\n    db = SessionLocal()\n"
+            "    await anyio.to_thread.run_sync(db.commit)  # expect: ASF106\n"
+            "    with engine.connect() as conn:  # expect: ASF106\n"
+            "        conn.execute(sa.text('SELECT 1'))  # expect: ASF106\n        conn.commit()  # expect: ASF106\n",
         ),
         Invalid(
             "from sqlalchemy.orm import scoped_session, sessionmaker\n"
@@ -340,6 +393,10 @@ There is no automatic fix.
             "    users = db_session.query(User).all()  # expect: ASF106\n    db_session.commit()  # expect: ASF106\n",
             "Blocking call `sqlalchemy.orm.Query.all()` in async function `f`",
             "Blocking call `sqlalchemy.orm.scoped_session.commit()` in async function `f`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            fixed="from sqlalchemy.orm import scoped_session, sessionmaker\nimport anyio\n"
+            "db_session = scoped_session(sessionmaker(bind=engine))\nasync def f():\n"
+            "    users = await anyio.to_thread.run_sync(db_session.query(User).all)  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(db_session.commit)  # expect: ASF106\n",
         ),
         Invalid(
             "from sqlalchemy.engine.base import Engine\nfrom sqlalchemy.orm.session import Session\n"
@@ -351,6 +408,13 @@ There is no automatic fix.
             "Blocking call `sqlalchemy.orm.Query.count()` in async function `Repo.count`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.orm.Session.flush()` in async function `Repo.save`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlalchemy.orm.Session.rollback()` in async function `Repo.save`: use SQLAlchemy's `AsyncSession` (`sqlalchemy.ext.asyncio`) and `await` the call",
+            fixed="from sqlalchemy.engine.base import Engine\nfrom sqlalchemy.orm.session import Session\n"
+            "import anyio\nclass Repo:\n    def __init__(self, engine: Engine):\n"
+            "        self.session = Session(engine)\n    async def count(self):\n"
+            "        return await anyio.to_thread.run_sync(self.session.query(User).join(Team).count)  # expect: ASF106\n"
+            "    async def save(self):\n"
+            "        await anyio.to_thread.run_sync(self.session.flush)  # expect: ASF106\n"
+            "        await anyio.to_thread.run_sync(self.session.rollback)  # expect: ASF106\n",
         ),
         Invalid(
             "from sqlalchemy import Engine, MetaData\nmetadata = MetaData()\n"
@@ -361,6 +425,12 @@ There is no automatic fix.
             "Blocking call `sqlalchemy.Engine.connect()` in async function `startup`",
             "Blocking call `sqlalchemy.Connection.exec_driver_sql()` in async function `startup`",
             "Blocking call `sqlalchemy.RootTransaction.commit()` in async function `startup`",
+            fixed="from sqlalchemy import Engine, MetaData\nimport anyio\nmetadata = MetaData()\n"
+            "async def startup(engine: Engine):\n"
+            "    await anyio.to_thread.run_sync(metadata.create_all, engine)  # expect: ASF106\n"
+            "    conn = await anyio.to_thread.run_sync(engine.connect)  # expect: ASF106\n    trans = conn.begin()\n"
+            "    await anyio.to_thread.run_sync(conn.exec_driver_sql, 'SELECT 1')  # expect: ASF106\n"
+            "    await anyio.to_thread.run_sync(trans.commit)  # expect: ASF106\n",
         ),
         Invalid(
             "from sqlmodel import Session, SQLModel, create_engine, select\n"
@@ -370,9 +440,16 @@ There is no automatic fix.
             "        return session.exec(select(Hero)).all()  # expect: ASF106\n",
             "Blocking call `sqlmodel.SQLModel.metadata.create_all()` in async function `lifespan`: use `create_async_engine()` (`sqlalchemy.ext.asyncio`) and `await` the call",
             "Blocking call `sqlmodel.Session.exec()` in async function `list_heroes`: use SQLModel's `AsyncSession` (`sqlmodel.ext.asyncio.session`) and `await` the call",
+            fixed="from sqlmodel import Session, SQLModel, create_engine, select\nimport anyio\n"
+            "engine = create_engine('sqlite:///db.sqlite')\nasync def lifespan(app):\n"
+            "    await anyio.to_thread.run_sync(SQLModel.metadata.create_all, engine)  # expect: ASF106\n    yield\n"
+            "async def list_heroes():\n    with Session(engine) as session:\n"
+            "        return session.exec(select(Hero)).all()  # expect: ASF106\n",
         ),
         Invalid(
             "import sqlite3\nasync def f():\n    sqlite3.connect('db')  # noqa: ASF105  # expect: ASF106\n",
             "Blocking call `sqlite3.connect()` in async function `f`: use `aiosqlite`",
+            fixed="import sqlite3\nimport anyio\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(sqlite3.connect, 'db')  # noqa: ASF105  # expect: ASF106\n",
         ),
     )

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import ast
 
-from asyncsafe_lint.rule import BlockingCallRule, Call, Invalid
+from asyncsafe_lint.handoff import FIX_SAFETY, HandOffRule
+from asyncsafe_lint.rule import Call, Invalid
 
 _LOCK = "use an `asyncio.Lock` (or `anyio.Lock`) and `async with` it"
 _SEMAPHORE = "use an `asyncio.Semaphore` (or `anyio.Semaphore`) and `async with` it"
@@ -43,7 +44,7 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
 _NO_WAIT = frozenset({"blocking", "block", "wait", "timeout"})
 
 
-class BlockingSyncPrimitive(BlockingCallRule):
+class BlockingSyncPrimitive(HandOffRule):
     code = "ASF107"
     name = "blocking-sync-primitive"
     summary = "A `threading` lock, event, queue or `concurrent.futures` wait in async code"
@@ -72,7 +73,8 @@ class BlockingSyncPrimitive(BlockingCallRule):
             for method in ("shutdown", "__enter__")
         },
     }
-    docs = """
+    docs = (
+        """
 ## What it does
 Flags, directly in the body of an `async def`, a wait on a thread-world primitive:
 `acquire()` on a `threading` `Lock`, `RLock`, `Semaphore`, `BoundedSemaphore` or
@@ -125,8 +127,14 @@ async def refresh():
 To wait for a `concurrent.futures.Future`: `await asyncio.wrap_future(future)`.
 
 ## Fix safety
-There is no automatic fix.
 """
+        + FIX_SAFETY
+        + """
+Taking a lock (`acquire()`, `with lock:`) and waiting on a `Condition` are not handed
+off: a lock belongs to the thread that takes it, and an `RLock` taken in a worker
+thread cannot be released on the loop's.
+"""
+    )
     valid = (
         "import asyncio\nlock = asyncio.Lock()\nasync def f():\n    async with lock:\n        pass\n",
         "import asyncio\nasync def f(q: asyncio.Queue, e: asyncio.Event, fut: asyncio.Future):\n"
@@ -167,11 +175,15 @@ There is no automatic fix.
         Invalid(
             "import threading\nasync def f(event: threading.Event):\n    event.wait(5)  # expect: ASF107\n",
             "Blocking call `threading.Event.wait()` in async function `f`: use an `asyncio.Event` (or `anyio.Event`)",
+            fixed="import threading\nimport anyio\nasync def f(event: threading.Event):\n"
+            "    await anyio.to_thread.run_sync(event.wait, 5)  # expect: ASF107\n",
         ),
         Invalid(
             "import threading\nasync def f():\n    t = threading.Thread(target=print)\n    t.start()\n"
             "    t.join()  # expect: ASF107\n",
             "Blocking call `threading.Thread.join()` in async function `f`: await `asyncio.to_thread()` (or `anyio.to_thread.run_sync()`) instead of joining a thread",
+            fixed="import threading\nimport anyio\nasync def f():\n    t = threading.Thread(target=print)\n"
+            "    t.start()\n    await anyio.to_thread.run_sync(t.join)  # expect: ASF107\n",
         ),
         Invalid(
             "import queue\nq = queue.Queue()\nasync def f():\n    q.get()  # expect: ASF107\n"
@@ -179,16 +191,25 @@ There is no automatic fix.
             "Blocking call `queue.Queue.get()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
             "Blocking call `queue.Queue.put()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
             "Blocking call `queue.Queue.join()` in async function `f`: use an `asyncio.Queue` (or an anyio memory object stream), or the `*_nowait()` method",
+            fixed="import queue\nimport anyio\nq = queue.Queue()\nasync def f():\n"
+            "    await anyio.to_thread.run_sync(q.get)  # expect: ASF107\n"
+            "    await anyio.to_thread.run_sync(q.put, 1, True, 5)  # expect: ASF107\n"
+            "    await anyio.to_thread.run_sync(q.join)  # expect: ASF107\n",
         ),
         Invalid(
             "from concurrent.futures import ThreadPoolExecutor\npool = ThreadPoolExecutor()\n"
             "async def f():\n    future = pool.submit(print)\n    return future.result()  # expect: ASF107\n",
             "Blocking call `concurrent.futures.Future.result()` in async function `f`: use `await asyncio.wrap_future(future)` (or `await loop.run_in_executor()` from the start)",
+            fixed="from concurrent.futures import ThreadPoolExecutor\nimport anyio\npool = ThreadPoolExecutor()\n"
+            "async def f():\n    future = pool.submit(print)\n"
+            "    return await anyio.to_thread.run_sync(future.result)  # expect: ASF107\n",
         ),
         Invalid(
             "import concurrent.futures\nasync def f(futures):\n"
             "    concurrent.futures.wait(futures, timeout=5)  # expect: ASF107\n",
             "Blocking call `concurrent.futures.wait()` in async function `f`: use `await asyncio.wait()` on `asyncio.wrap_future()`s",
+            fixed="import concurrent.futures\nimport anyio\nimport functools\nasync def f(futures):\n"
+            "    await anyio.to_thread.run_sync(functools.partial(concurrent.futures.wait, futures, timeout=5))  # expect: ASF107\n",
         ),
         Invalid(
             "from concurrent.futures import ThreadPoolExecutor\nasync def f():\n"
@@ -199,6 +220,8 @@ There is no automatic fix.
             "import threading\nasync def f(event: threading.Event):\n"
             "    event.wait()  # noqa: ASF106  # expect: ASF107\n",
             "Blocking call `threading.Event.wait()` in async function `f`: use an `asyncio.Event` (or `anyio.Event`)",
+            fixed="import threading\nimport anyio\nasync def f(event: threading.Event):\n"
+            "    await anyio.to_thread.run_sync(event.wait)  # noqa: ASF106  # expect: ASF107\n",
         ),
     )
 
@@ -206,6 +229,12 @@ There is no automatic fix.
         if call.has_splat() or self._returns_at_once(call):
             return None
         return super().instead(call)
+
+    def may_hand_off(self, call: Call) -> bool:
+        # A lock belongs to the thread that takes it: an `RLock` taken in a worker thread
+        # cannot be released on the loop's, nor a `Condition` waited on there.
+        assert call.name is not None
+        return not (call.name.endswith(".acquire") or call.name.startswith("threading.Condition."))
 
     def _returns_at_once(self, call: Call) -> bool:
         assert call.name is not None
