@@ -32,10 +32,12 @@ def transform(text: str, changes: Sequence[Change]) -> str:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise NotRewritten(f"libcst cannot read the file: {error.message}") from None
-    # libcst drops the line break that ends a file whose lines end in a lone `\r`; it
-    # is put back.  Anything else it would not write back as it read is not rewritten.
-    ending = "\r" if text.endswith("\r") and not module.code.endswith("\r") else ""
-    if module.code + ending != text:
+    if text.endswith("\r"):
+        # libcst takes the last `\r` of a file whose lines end in `\r` alone for no line break.
+        module = module.with_changes(has_trailing_newline=True)
+    if module.code != text:
+        # libcst loses an indented comment followed by a line of blanks (`x\n #c\n \n`):
+        # a file it would not write back as it read is left alone.
         raise NotRewritten("libcst does not write the file back as it reads it")
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     targets = _Targets(wrapper.resolve(PositionProvider), unique)
@@ -47,7 +49,7 @@ def transform(text: str, changes: Sequence[Change]) -> str:
         raise NotRewritten(f"no node at {start.row}:{start.column}-{end.row}:{end.column} for {missing.action}")
     module = wrapper.visit(_Rewrite(targets.found, wrapper.resolve(ParentNodeProvider)))
     imports = [change.code for change in unique if change.action is Action.ADD_IMPORT]
-    return (_with_imports(module, imports) if imports else module).code + ending
+    return (_with_imports(module, imports) if imports else module).code
 
 
 # --- finding the nodes -------------------------------------------------------------------
@@ -122,7 +124,10 @@ class _Rewrite(cst.CSTTransformer):
 
     def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode) -> cst.CSTNode:  # type: ignore[override]
         node: cst.CSTNode = super().on_leave(original, updated)  # type: ignore[assignment]
-        for change in self._found.get(original, ()):
+        # Arguments go before others are renamed: the keyword a change names is one the
+        # call is written with (`on_startup=` becomes `lifespan=` as `lifespan=None` goes).
+        changes = self._found.get(original, [])
+        for change in sorted(changes, key=lambda change: change.action is not Action.REMOVE_ARGUMENT):
             node = self._apply(change, original, node)
         # Statements and decorators go, and come, in the node that holds them, where the
         # lines of what goes can be handed to what follows.
@@ -187,18 +192,24 @@ class _Rewrite(cst.CSTTransformer):
         assert isinstance(original, (cst.Module, cst.IndentedBlock))
         body: list[cst.BaseStatement] = []
         carried: list[cst.EmptyLine] = []
+        removed = False
         for before, after in zip(original.body, node.body, strict=True):
             changes = self._found.get(before, ())
-            if any(change.action is Action.REMOVE_STATEMENT for change in changes):
-                carried += [*after.leading_lines, *_comment_line(_trailing(after))]
+            removed = any(change.action is Action.REMOVE_STATEMENT for change in changes)
+            if removed:
+                carried += [*_leading_lines(after), *_comment_line(_trailing(after))]
                 continue
-            statement = after.with_changes(leading_lines=[*carried, *after.leading_lines]) if carried else after
+            statement = after.with_changes(leading_lines=[*carried, *_leading_lines(after)]) if carried else after
             carried = []
             for change in changes:
                 if change.action is Action.INSERT_BEFORE:
                     inserted, statement = _inserted_above(change.code, statement, first=not body)
                     body += inserted
             body.append(statement)
+        if isinstance(node, cst.Module) and removed and not node.footer:
+            # The file's last line went, whether or not it ended in a line break; the one
+            # above it keeps its own.
+            node = node.with_changes(has_trailing_newline=True)
         # The last statement went: its lines stay below the ones before it.
         return node.with_changes(body=body, footer=[*carried, *node.footer])
 
@@ -269,42 +280,49 @@ def _added(call: cst.Call, new: cst.Arg) -> list[cst.Arg]:
 
 
 def _removed(args: Sequence[cst.Arg], keyword: str) -> list[cst.Arg]:
-    """`args` without the keyword argument `keyword`."""
+    """`args` without the keyword argument `keyword` and its comma.  Alone on its lines,
+    its lines go and its comment stays on a line of its own; the last one leaves the
+    argument before it its comma, or its absence (`f(a, b=1)` -> `f(a)`)."""
     index = next(i for i, arg in enumerate(args) if _is_keyword(arg, keyword))
     gone = args[index]
-    kept = list(args[:index]) + list(args[index + 1 :])
-    comment = _comma_comment(gone)
-    if index == len(args) - 1 and index:
-        # The last one: the argument before it takes its comma, or its absence.
-        previous = args[index - 1]
+    kept = [*args[:index], *args[index + 1 :]]
+    if not index:
+        return kept  # with the blanks after its comma: `f(b=1, c)` -> `f(c)`
+    previous = args[index - 1]
+    comma = previous.comma
+    assert isinstance(comma, cst.Comma)  # an argument follows it
+    before, after = comma.whitespace_after, _after_argument(gone)
+    if isinstance(before, cst.ParenthesizedWhitespace) and isinstance(after, cst.ParenthesizedWhitespace):
+        comment = after.first_line.comment
+        line = (
+            []
+            if comment is None
+            else [cst.EmptyLine(indent=before.indent, whitespace=before.last_line, comment=comment)]
+        )
+        joined = after.with_changes(
+            first_line=before.first_line, empty_lines=[*before.empty_lines, *line, *after.empty_lines]
+        )
+        kept[index - 1] = previous.with_changes(comma=comma.with_changes(whitespace_after=joined))
+    elif index == len(args) - 1:
         kept[index - 1] = previous.with_changes(comma=gone.comma, whitespace_after_arg=gone.whitespace_after_arg)
-        if comment is not None:
-            kept[index - 1] = _with_comment_above_next(kept[index - 1], comment)
-    elif comment is not None and index:
-        kept[index - 1] = _with_comment_above_next(kept[index - 1], comment)
+    elif isinstance(after, cst.ParenthesizedWhitespace):
+        # `f(a, b=1,  # why` + newline: the comment stays on the line.
+        kept[index - 1] = previous.with_changes(comma=comma.with_changes(whitespace_after=after))
     return kept
+
+
+def _after_argument(arg: cst.Arg) -> cst.BaseParenthesizableWhitespace:
+    """The blanks (and comment, and line break) after the argument and its comma."""
+    return arg.comma.whitespace_after if isinstance(arg.comma, cst.Comma) else arg.whitespace_after_arg
 
 
 def _is_keyword(arg: cst.Arg, keyword: str) -> bool:
     return arg.keyword is not None and arg.keyword.value == keyword
 
 
-def _comma_comment(arg: cst.Arg) -> cst.Comment | None:
-    comma = arg.comma
-    if isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
-        return comma.whitespace_after.first_line.comment
-    return None
-
-
-def _with_comment_above_next(arg: cst.Arg, comment: cst.Comment) -> cst.Arg:
-    comma = arg.comma
-    if not (isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)):
-        return arg
-    after = comma.whitespace_after
-    line = cst.EmptyLine(indent=after.indent, whitespace=after.last_line, comment=comment)
-    return arg.with_changes(
-        comma=comma.with_changes(whitespace_after=after.with_changes(empty_lines=[*after.empty_lines, line]))
-    )
+def _leading_lines(statement: cst.BaseStatement) -> Sequence[cst.EmptyLine]:
+    assert isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+    return statement.leading_lines
 
 
 def _trailing(statement: cst.BaseStatement) -> cst.Comment | None:
@@ -336,18 +354,17 @@ def _without_decorators(function: cst.FunctionDef, removed: Sequence[int]) -> cs
 def _inserted_above(
     code: str, statement: cst.BaseStatement, first: bool
 ) -> tuple[list[cst.BaseStatement], cst.BaseStatement]:
-    """The statements of `code`, to go above `statement` and the comments that lead to it,
-    two blank lines from what is above and below them; and `statement` then."""
-    inserted = list(cst.parse_module(code).body)
-    blank = cst.EmptyLine()
-    leading = list(statement.leading_lines)
-    comments = [i for i, line in enumerate(leading) if line.comment is not None]
-    # Blank lines above the first comment stay above the inserted code.
-    split = comments[0] if comments else len(leading)
-    above, below = leading[:split], leading[split:]
-    inserted[0] = inserted[0].with_changes(leading_lines=[*above, *([] if first or above else [blank, blank])])
-    below = [blank, blank, *below] if below or not above else below
-    return inserted, statement.with_changes(leading_lines=below if below else [blank, blank])
+    """The statements of `code`, to go above `statement` and the blank and comment lines
+    that lead to it, two blank lines below what is above them (none at the top of the
+    body); and `statement` then, with those lines, which begin two blank lines below
+    the new statements unless they begin with blank lines of their own."""
+    inserted: list[cst.BaseStatement] = list(cst.parse_module(code).body)
+    blanks = [cst.EmptyLine(), cst.EmptyLine()]
+    inserted[0] = inserted[0].with_changes(leading_lines=[] if first else blanks)
+    leading = list(_leading_lines(statement))
+    if not leading or leading[0].comment is not None:
+        leading = [*blanks, *leading]
+    return inserted, statement.with_changes(leading_lines=leading)
 
 
 def _with_imports(module: cst.Module, statements: Sequence[str]) -> cst.Module:

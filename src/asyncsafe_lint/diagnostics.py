@@ -69,8 +69,9 @@ class Action(StrEnum):
     REMOVE_STATEMENT = "remove-statement"
     #: Remove the decorator (its span is the expression after `@`); its comment stays.
     REMOVE_DECORATOR = "remove-decorator"
-    #: Insert the statements `code` above the module-level statement, above the comments
-    #: that lead to it, two blank lines from what is around them.
+    #: Insert the statements `code` above the module-level statement and the blank and
+    #: comment lines that lead to it, two blank lines below what is above them and, unless
+    #: those lines begin with blank lines, two above them.
     INSERT_BEFORE = "insert-before"
     #: The `async def` becomes a `def`.
     MAKE_SYNC = "make-sync"

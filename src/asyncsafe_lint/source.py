@@ -1,8 +1,8 @@
-"""One file's text as the linter reads it: its physical lines, where a syntax node is,
-and what surrounds it on its lines (the whitespace and comments `ast` leaves out).
+"""One file's text as the linter reads it: its physical lines and where a syntax node
+is in them.
 
 CPython's `ast` gives every node its start and end as a row and a column counted in
-UTF-8 bytes; findings and edits count columns in characters, as ruff does.
+UTF-8 bytes; findings and fixes count columns in characters, as ruff does.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import tokenize
 import warnings
 
 from asyncsafe_lint.diagnostics import Location
-from asyncsafe_lint.suppress import comment
 
 #: The line breaks Python counts rows by.
 NEWLINE = re.compile(r"\r\n|\r|\n")
 
-#: What findings and edits point at; a `with` item's place is that of its expression (and target).
+#: What findings and fixes point at; a `with` item's place is that of its expression (and target).
 Located = ast.expr | ast.stmt | ast.keyword | ast.withitem
 
 
@@ -95,43 +94,3 @@ class Source:
 
     def line(self, row: int) -> str:
         return self.lines[row - 1] if row <= len(self.lines) else ""
-
-    def before(self, node: Located) -> str:
-        """The text of the line `node` starts on, up to it."""
-        start = self.start(node)
-        return self.line(start.row)[: start.column - 1]
-
-    def after(self, node: Located) -> str:
-        """The text of the line `node` ends on, from its end."""
-        end = self.end(node)
-        return self.line(end.row)[end.column - 1 :]
-
-    def between(self, start: Location, end: Location) -> str:
-        if start.row == end.row:
-            return self.line(start.row)[start.column - 1 : end.column - 1]
-        middle = self.lines[start.row : end.row - 1]
-        return "\n".join([self.line(start.row)[start.column - 1 :], *middle, self.line(end.row)[: end.column - 1]])
-
-    def trailing_comment(self, node: Located) -> str | None:
-        """The comment at the end of the line `node` ends on."""
-        return comment(self.after(node))
-
-    def leading_lines(self, statement: ast.stmt, previous: ast.stmt | None) -> int:
-        """The row of the first of the blank and comment-only lines right above `statement`
-        (after `previous`), or `statement`'s own first row when there are none."""
-        first = first_row(statement)
-        top = previous.end_lineno or previous.lineno if previous is not None else 0
-        row = first
-        while row - 1 > top and self.line(row - 1).strip()[:1] in ("", "#"):
-            row -= 1
-        return row
-
-    def indent_unit(self, tree: ast.Module) -> str:
-        """The indentation of the first indented block, as written (four spaces if none)."""
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(node, ast.stmt) and isinstance(body, list) and body:
-                outer, inner = self.before(node), self.before(body[0])
-                if inner.startswith(outer) and len(inner) > len(outer) and not inner.strip():
-                    return inner[len(outer) :]
-        return "    "

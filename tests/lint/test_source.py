@@ -1,16 +1,12 @@
-"""Where nodes are, as findings and fixes count (rows, character columns), and the
-layout of a call that fixes read from the file's lines."""
+"""Where nodes are, as findings and fixes count them (rows, character columns)."""
 
 from __future__ import annotations
 
 import ast
 import warnings
 
-import pytest
-
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.diagnostics import Edit, Location
-from asyncsafe_lint.edits import add_argument, remove_argument
+from asyncsafe_lint.diagnostics import Location
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.source import Source, physical_lines
@@ -40,61 +36,6 @@ def test_a_with_item_spans_its_expression_and_target():
     item = ast.parse(text).body[0].items[0]  # type: ignore[attr-defined]
     source = Source(text)
     assert (source.start(item), source.end(item)) == (Location(1, 6), Location(1, 18))
-
-
-def test_a_trailing_comment_is_not_a_hash_in_a_string():
-    source, call = _call("f('#not')  # kept\n")
-    assert source.trailing_comment(call) == "# kept"
-    source, call = _call("f('#not')\n")
-    assert source.trailing_comment(call) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "unit"),
-    [("def f():\n  return 1\n", "  "), ("if x:\n\tpass\n", "\t"), ("x = 1\n", "    ")],
-)
-def test_the_indent_unit_is_the_files_own(text, unit):
-    assert Source(text).indent_unit(ast.parse(text)) == unit
-
-
-def test_leading_lines_are_the_comments_and_blank_lines_above_a_statement():
-    text = "import os\n\n# the app\n\napp = make()\n"
-    tree = ast.parse(text)
-    assert Source(text).leading_lines(tree.body[1], tree.body[0]) == 2
-    assert Source("app = make()\n").leading_lines(ast.parse("app = make()\n").body[0], None) == 1
-
-
-@pytest.mark.parametrize(
-    ("text", "edit"),
-    [
-        ("f()\n", Edit(Location(1, 3), Location(1, 3), "timeout=10")),
-        ("f(a, b=1)\n", Edit(Location(1, 9), Location(1, 9), ", timeout=10")),
-        ("f(\n    a,\n    b=1,\n)\n", Edit(Location(4, 1), Location(4, 1), "    timeout=10,\n")),
-        # One line, a trailing comma: the argument goes after the last one, on its line.
-        ("f(a,)\n", Edit(Location(1, 4), Location(1, 4), ", timeout=10")),
-        # Comments where the argument would go: no edit.
-        ("f(  # why\n)\n", None),
-        ("f(\n    a  # why\n)\n", None),
-    ],
-)
-def test_an_argument_is_added_in_the_calls_layout(text, edit):
-    source, call = _call(text)
-    assert add_argument(source, call, "timeout=10") == edit
-
-
-@pytest.mark.parametrize(
-    ("text", "removed", "edit"),
-    [
-        ("f(a, b=1, c=2)\n", "b", Edit(Location(1, 6), Location(1, 11), "")),
-        ("f(a, c=2)\n", "c", Edit(Location(1, 4), Location(1, 9), "")),
-        # One per line: the argument's lines go, its comment stays on a line of its own.
-        ("f(\n    a,\n    c=2,  # the limit\n)\n", "c", Edit(Location(3, 1), Location(4, 1), "    # the limit\n")),
-    ],
-)
-def test_an_argument_is_removed_with_its_comma(text, removed, edit):
-    source, call = _call(text)
-    keyword = next(keyword for keyword in call.keywords if keyword.arg == removed)
-    assert remove_argument(source, call, keyword) == edit
 
 
 def test_code_that_python_would_warn_about_is_checked_quietly():

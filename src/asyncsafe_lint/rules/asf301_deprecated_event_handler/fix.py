@@ -18,8 +18,17 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from asyncsafe_lint.diagnostics import Applicability, Edit, Fix
-from asyncsafe_lint.edits import add_argument, fix, insert_lines_before, remove_argument, replace_lines
+from asyncsafe_lint.changes import (
+    add_argument,
+    add_import,
+    fix,
+    insert_before,
+    remove_argument,
+    remove_decorator,
+    remove_statement,
+    replace_argument,
+)
+from asyncsafe_lint.diagnostics import Applicability, Change, Fix
 from asyncsafe_lint.imports import OTHER, ModuleImports, binding_counts
 from asyncsafe_lint.rule import is_none
 from asyncsafe_lint.source import Source, first_row
@@ -48,7 +57,7 @@ class _App:
     statement: ast.Assign | ast.AnnAssign
     call: ast.Call
     handlers: dict[str, list[FunctionNode]] = field(default_factory=lambda: {event: [] for event in EVENTS})
-    removals: list[Edit] = field(default_factory=list)
+    removals: list[Change] = field(default_factory=list)
     problem: str | None = None
 
     def block(self, problem: str) -> None:
@@ -69,7 +78,7 @@ class LifespanPlan:
     ) -> None:
         self.tree = tree
         self.source = source
-        self.imports = ModuleImports(tree, source)
+        self.imports = ModuleImports(tree)
         self._assigned = binding_counts(tree.body)
         #: The module-level statements with lines of their own (no `;` neighbours).
         self._alone = _alone(tree.body)
@@ -151,7 +160,7 @@ class LifespanPlan:
                         app.block("the event is not written as a string")
                         continue
                     app.handlers[event].append(statement)
-                    app.removals.append(replace_lines(self.source, decorator, self._comment_line(decorator)))
+                    app.removals.append(remove_decorator(self.source, decorator))
             elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) and id(statement) in alone:
                 self._registration_call(statement, statement.value)
 
@@ -172,12 +181,7 @@ class LifespanPlan:
             app.block("the event is not written as a string")
             return
         if self._add_handler(app, event, handler):
-            app.removals.append(replace_lines(self.source, statement, self._comment_line(statement)))
-
-    def _comment_line(self, node: ast.expr | ast.stmt) -> str:
-        """A removed line's comment, kept on a line of its own."""
-        comment = self.source.trailing_comment(node)
-        return "" if comment is None else f"{comment}\n"
+            app.removals.append(remove_statement(self.source, statement))
 
     def _add_handler(self, app: _App, event: str, handler: ast.expr) -> bool:
         function = self._functions.get(handler.id) if isinstance(handler, ast.Name) else None
@@ -217,65 +221,43 @@ class LifespanPlan:
         return fixes
 
     def _fix(self, app: _App, taken: set[str]) -> Fix | None:
-        edits: list[Edit] = []
+        changes: list[Change] = []
         decorator = self.imports.reference(CONTEXT_MANAGER)
         if decorator is None:
             if self.imports.is_bound("asynccontextmanager"):
                 app.block("`asynccontextmanager` means something else in this module")
                 return None
-            edits.append(self.imports.add("from contextlib import asynccontextmanager"))
+            changes.append(add_import("from contextlib import asynccontextmanager"))
             decorator = "asynccontextmanager"
         name = next((n for n in ("lifespan", f"{app.name}_lifespan") if not self._is_taken(n, taken)), None)
         if name is None:
             app.block("there is no free name for the lifespan function")
             return None
-        constructor = self._constructor_edits(app, name)
-        if constructor is None:
-            app.block("its constructor has comments where `lifespan=` would go")
-            return None
         taken.add(name)
-        edits.append(self._insert_function(app, decorator, name))
-        edits.extend(constructor)
-        edits.extend(app.removals)
+        changes.append(insert_before(self.source, app.statement, _lifespan(app, decorator, name)))
+        changes.extend(self._constructor_changes(app, name))
+        changes.extend(app.removals)
         message = f"Move the startup and shutdown handlers into a `{name}` function"
-        return fix(message, edits, Applicability.UNSAFE)
+        return fix(message, changes, Applicability.UNSAFE)
 
     def _is_taken(self, name: str, taken: set[str]) -> bool:
         return name in taken or self.imports.is_bound(name)
 
-    def _insert_function(self, app: _App, decorator: str, name: str) -> Edit:
-        indent = self.source.indent_unit(self.tree)
-        body = [_call(f) for f in app.handlers["startup"]]
-        if app.handlers["shutdown"]:
-            # As FastAPI's own default lifespan does, shutdown runs even when serving ends in an error.
-            body += ["try:", f"{indent}yield", "finally:", *(indent + _call(f) for f in app.handlers["shutdown"])]
-        else:
-            body.append("yield")
-        code = "".join(f"{line}\n" for line in [f"@{decorator}", f"async def {name}(_app):"])
-        code += "".join(f"{indent}{line}\n" for line in body)
-        index = self.tree.body.index(app.statement)
-        first = self.source.leading_lines(app.statement, self.tree.body[index - 1] if index else None)
-        # Above the blank lines and comments that lead to the app, and as far from it.
-        if first < app.statement.lineno:
-            after = "\n\n" if self.source.line(first).strip() else ""
-            return insert_lines_before(first, f"\n\n{code}{after}")
-        return insert_lines_before(app.statement.lineno, f"\n\n{code}\n\n")
-
-    def _constructor_edits(self, app: _App, name: str) -> list[Edit] | None:
+    def _constructor_changes(self, app: _App, name: str) -> list[Change]:
         # The handler lists go, and so does a `lifespan=None` (any other lifespan blocks
         # the fix): the first of them becomes `lifespan=`, which must not be passed twice.
         replaced = [
-            arg
+            arg.arg
             for arg in app.call.keywords
-            if arg.arg == "lifespan" or (arg.arg in HANDLER_KEYWORDS and not is_none(arg.value))
+            if arg.arg is not None
+            and (arg.arg == "lifespan" or (arg.arg in HANDLER_KEYWORDS and not is_none(arg.value)))
         ]
         if not replaced:
-            added = add_argument(self.source, app.call, f"lifespan={name}")
-            return None if added is None else [added]
+            return [add_argument(self.source, app.call, f"lifespan={name}")]
         first, *others = replaced
         return [
-            Edit(self.source.start(first), self.source.end(first), f"lifespan={name}"),
-            *(remove_argument(self.source, app.call, arg) for arg in others),
+            replace_argument(self.source, app.call, first, f"lifespan={name}"),
+            *(remove_argument(self.source, app.call, keyword) for keyword in others),
         ]
 
     # --- answers --------------------------------------------------------------------------
@@ -325,6 +307,20 @@ def event_of(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and node.value in EVENTS:
         return node.value
     return None
+
+
+def _lifespan(app: _App, decorator: str, name: str) -> str:
+    """The lifespan function that calls `app`'s handlers: indented by four spaces here,
+    by the module's own unit once inserted (libcst indents a block as its module does)."""
+    body = [_call(f) for f in app.handlers["startup"]]
+    if app.handlers["shutdown"]:
+        # As FastAPI's own default lifespan does, shutdown runs even when serving ends in an error.
+        body += ["try:", "    yield", "finally:", *(f"    {_call(f)}" for f in app.handlers["shutdown"])]
+    else:
+        body.append("yield")
+    return "".join(
+        f"{line}\n" for line in [f"@{decorator}", f"async def {name}(_app):", *(f"    {line}" for line in body)]
+    )
 
 
 def _call(function: FunctionNode) -> str:
