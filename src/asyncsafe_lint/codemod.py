@@ -12,12 +12,17 @@ Imported by fixing only (see `fix`): a check, cached or not, never loads libcst.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, ParentNodeProvider, PositionProvider
 
-from asyncsafe_lint.diagnostics import Action, Change, Location, Span
+from asyncsafe_lint.diagnostics import Action, Change, Diagnostic, Edit, Fix, Location, Span
+from asyncsafe_lint.source import encoding_of, lines_with_ends
 
 
 class NotRewritten(ValueError):
@@ -50,6 +55,49 @@ def transform(text: str, changes: Sequence[Change]) -> str:
     module = wrapper.visit(_Rewrite(targets.found, wrapper.resolve(ParentNodeProvider)))
     imports = [change.code for change in unique if change.action is Action.ADD_IMPORT]
     return (_with_imports(module, imports) if imports else module).code
+
+
+# --- the edits a fix makes ------------------------------------------------------------
+
+
+def edits(text: str, fix: Fix) -> tuple[Edit, ...]:
+    """The edits that `fix` alone makes to `text`, each as small as the change (as
+    `--output-format json` shows them)."""
+    before, after = lines_with_ends(text), lines_with_ends(transform(text, list(fix.changes)))
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return tuple(
+        _edit(first + 1, "".join(before[first:last]), "".join(after[start:end]))
+        for tag, first, last, start, end in matcher.get_opcodes()
+        if tag != "equal"
+    )
+
+
+def _edit(row: int, old: str, new: str) -> Edit:
+    """The edit that turns `old`, the lines from `row` on, into `new`, without what the
+    two start and end with alike."""
+    prefix = len(os.path.commonprefix([old, new]))
+    suffix = len(os.path.commonprefix([old[prefix:][::-1], new[prefix:][::-1]]))
+    return Edit(_moved(row, old[:prefix]), _moved(row, old[: len(old) - suffix]), new[prefix : len(new) - suffix])
+
+
+def _moved(row: int, text: str) -> Location:
+    """Where `text`, read from the start of line `row`, ends."""
+    lines = lines_with_ends(text)
+    if not lines or lines[-1].endswith(("\n", "\r")):
+        return Location(row + len(lines), 1)
+    return Location(row + len(lines) - 1, len(lines[-1]) + 1)
+
+
+def fix_edits(diagnostic: Diagnostic) -> tuple[Edit, ...]:
+    """The edits of a finding's fix, to its file as it stands."""
+    assert diagnostic.fix is not None
+    return edits(_text_of(diagnostic.filename), diagnostic.fix)
+
+
+@functools.lru_cache(maxsize=16)
+def _text_of(filename: str) -> str:
+    source = Path(filename).read_bytes()
+    return source.decode(encoding_of(source))
 
 
 # --- finding the nodes -------------------------------------------------------------------

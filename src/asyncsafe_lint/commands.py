@@ -242,7 +242,7 @@ def _check(args: argparse.Namespace, arguments: Sequence[str], notes: Sequence[t
         report = Report(diagnostics, settings.rules, Path.cwd(), _source_lines, not fixing, unsafe is True)
         if args.output_format in EDIT_FORMATS and any(d.fix is not None for d in diagnostics):
             # Imported only to show a fix's edits: the fix engine loads libcst.
-            from asyncsafe_lint.fix import fix_edits
+            from asyncsafe_lint.codemod import fix_edits
 
             report = replace(report, fix_edits=fix_edits)
         output = FORMATS[args.output_format](report)

@@ -11,9 +11,6 @@ changes.
 from __future__ import annotations
 
 import difflib
-import functools
-import os
-import re
 import traceback
 import warnings
 from collections import Counter
@@ -24,15 +21,12 @@ from pathlib import Path
 from asyncsafe_lint.checker import LintResult, check_paths
 from asyncsafe_lint.codemod import NotRewritten, transform
 from asyncsafe_lint.config import Settings
-from asyncsafe_lint.diagnostics import WRAPPING, Change, Diagnostic, Edit, Fix, Location, Span
+from asyncsafe_lint.diagnostics import WRAPPING, Change, Diagnostic, Fix, Location, Span
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
 from asyncsafe_lint.names import Imported
 from asyncsafe_lint.rule import Rule
-from asyncsafe_lint.source import encoding_of
-
-#: A physical line, with its end if it has one (see `source.NEWLINE`).
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+from asyncsafe_lint.source import encoding_of, lines_with_ends
 
 #: More passes than any file needs; a bound so that fixes that undo each other still end.
 MAX_PASSES = 10
@@ -99,46 +93,6 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], unsafe: bool) -> t
     if not chosen:
         return text, fixed
     return transform(text, list(chosen)), fixed
-
-
-def preview(text: str, fix: Fix) -> tuple[Edit, ...]:
-    """The edits that `fix` alone makes to `text`, each as small as the change (as
-    `--output-format json` shows them)."""
-    before, after = _physical(text), _physical(transform(text, list(fix.changes)))
-    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    return tuple(
-        _edit(first + 1, "".join(before[first:last]), "".join(after[start:end]))
-        for tag, first, last, start, end in matcher.get_opcodes()
-        if tag != "equal"
-    )
-
-
-def _edit(row: int, old: str, new: str) -> Edit:
-    """The edit that turns `old`, the lines from `row` on, into `new`, without what the
-    two start and end with alike."""
-    prefix = len(os.path.commonprefix([old, new]))
-    suffix = len(os.path.commonprefix([old[prefix:][::-1], new[prefix:][::-1]]))
-    return Edit(_moved(row, old[:prefix]), _moved(row, old[: len(old) - suffix]), new[prefix : len(new) - suffix])
-
-
-def _moved(row: int, text: str) -> Location:
-    """Where `text`, read from the start of line `row`, ends."""
-    lines = _physical(text)
-    if not lines or lines[-1].endswith(("\n", "\r")):
-        return Location(row + len(lines), 1)
-    return Location(row + len(lines) - 1, len(lines[-1]) + 1)
-
-
-def fix_edits(diagnostic: Diagnostic) -> tuple[Edit, ...]:
-    """The edits of a finding's fix, to its file as it stands."""
-    assert diagnostic.fix is not None
-    return preview(_text_of(diagnostic.filename), diagnostic.fix)
-
-
-@functools.lru_cache(maxsize=16)
-def _text_of(filename: str) -> str:
-    source = Path(filename).read_bytes()
-    return source.decode(encoding_of(source))
 
 
 def _wraps(fix: Fix) -> bool:
@@ -251,13 +205,8 @@ def _compiles(text: str, filename: str) -> bool:
     return True
 
 
-def _physical(text: str) -> list[str]:
-    # Split where Python does, not `str.splitlines`, which also splits at form feeds.
-    return [match.group() for match in _LINE.finditer(text)]
-
-
 def _lines_with_ends(text: str) -> list[str]:
-    lines = _physical(text)
+    lines = lines_with_ends(text)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n\\ No newline at end of file\n"
     return lines

@@ -16,6 +16,8 @@ from asyncsafe_lint.diagnostics import Location
 
 #: The line breaks Python counts rows by.
 NEWLINE = re.compile(r"\r\n|\r|\n")
+#: A physical line, with its line break if it has one.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 #: What findings and fixes point at; a `with` item's place is that of its expression (and target).
 Located = ast.expr | ast.stmt | ast.keyword | ast.withitem
@@ -65,6 +67,11 @@ def physical_lines(text: str) -> list[str]:
     """The lines of a file as Python counts them: `str.splitlines` also splits at form
     feeds, `\\x1c`-`\\x1e`, `\\x85` and `\\u2028`, which would shift every row after them."""
     return NEWLINE.split(text)
+
+
+def lines_with_ends(text: str) -> list[str]:
+    """The physical lines of `text`, each with its line break if it has one."""
+    return _LINE.findall(text)
 
 
 class Source:

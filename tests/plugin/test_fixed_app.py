@@ -1,6 +1,7 @@
 """The linter's fixes keep fixtures_app working: on a copy fixed with `--fix
 --unsafe-fixes`, the app still imports, its safe routes still answer, and the route the
-ASF101 fix rewrote no longer stalls the loop (the plugin would fail its test)."""
+fixes rewrote no longer stall the loop (the plugin would fail their tests): the sleep
+made an `await`, the routes made plain `def`s, the HTTP calls handed to a thread."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ import pytest
 @pytest.mark.parametrize("path", [
     "/items",
     "/hazards/sleep",             # time.sleep -> await asyncio.sleep (ASF101)
+    "/hazards/subprocess",        # made a plain `def` (ASF103)
+    "/hazards/file",              # made a plain `def` (ASF104)
+    "/hazards/http?client=requests",  # requests.get handed to a worker thread (ASF102)
+    "/hazards/http?client=httpx",
     "/safe/sleep",
     "/safe/sleep/thread",
     "/safe/indirect",
@@ -47,4 +52,4 @@ def test_the_fixed_app_imports_and_serves_without_stalling(pytester: pytest.Pyte
 
     result = run(pytester, "--asyncsafe", "-p", "no:randomly")
 
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=16)
