@@ -217,6 +217,12 @@ there is one.
             "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
             fixed="import requests\nrequests.get('https://example.com', timeout=10)  # noqa: ASF202  # expect: ASF201\n",
         ),
+        # A call inside an expression.
+        Invalid(
+            "import requests\nsize = len(requests.get('https://example.com').content)  # expect: ASF201\n",
+            "`requests.get()` has no timeout: requests never times out on its own; pass `timeout=` (seconds, or a `(connect, read)` tuple)",
+            fixed="import requests\nsize = len(requests.get('https://example.com', timeout=10).content)  # expect: ASF201\n",
+        ),
         # A comment where `timeout=` goes stays after it.
         Invalid(
             "import requests\nrequests.get(  # expect: ASF201\n    'https://example.com'  # the API\n)\n",
