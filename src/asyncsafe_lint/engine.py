@@ -89,7 +89,7 @@ def _facts_wanted(settings: Settings) -> bool:
 def _collector(context: RuleContext, settings: Settings, filename: str, module: str) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
-    hand_off = HandOff(context.tree, context.source, context.roles)
+    hand_off = context.shared(HandOff, HandOff)
     return FactsCollector(module, filename, probes, _probed(settings), hand_off)
 
 
@@ -297,15 +297,18 @@ class _Walker:
 
     def _function(self, node: FunctionNode) -> Function:
         is_async = isinstance(node, ast.AsyncFunctionDef)
-        return Function(node.name, is_async, node, self.enclosing.class_name, self.enclosing.qualname(node.name))
+        enclosing = self.enclosing
+        return Function(
+            node.name, is_async, node, enclosing.class_name, enclosing.qualname(node.name), enclosing.function
+        )
 
     def _Lambda(self, node: ast.Lambda) -> None:
         self.visit(node.args)
         name = self._named_lambdas.pop(node, None)
         if name is None:
-            function = Function("<lambda>", False, node)
+            function = Function("<lambda>", False, node, outer=self.enclosing.function)
         else:
-            function = Function(name, False, node, None, self.enclosing.qualname(name))
+            function = Function(name, False, node, None, self.enclosing.qualname(name), self.enclosing.function)
             self.names.bind(name, Symbol(function.key))
             if self.collector is not None:
                 self.collector.function(function, [])

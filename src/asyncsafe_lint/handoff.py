@@ -18,10 +18,8 @@ from dataclasses import dataclass
 
 from asyncsafe_lint.changes import add_import, fix, hand_off, make_sync
 from asyncsafe_lint.diagnostics import Applicability, Change, Fix
-from asyncsafe_lint.imports import Bindings, ModuleImports, bindings_seen_in
-from asyncsafe_lint.roles import Roles
+from asyncsafe_lint.imports import ModuleImports, Scopes
 from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, RuleContext
-from asyncsafe_lint.source import Source
 from asyncsafe_lint.syntax import Function
 
 #: The runners that pass keyword arguments on, used where the module imports one.
@@ -104,18 +102,17 @@ class _Body:
     awaitable: frozenset[int]
     #: True when the function can become a plain `def` (see `HandOff.fix`).
     sync_only: bool
-    #: The names it and the functions around it bind.
-    local: Bindings
 
 
 class HandOff:
     """The fixes for the blocking calls of one module."""
 
-    def __init__(self, tree: ast.Module, source: Source, roles: Roles) -> None:
-        self.tree = tree
-        self.source = source
+    def __init__(self, context: RuleContext) -> None:
+        self.tree = context.tree
+        self.source = context.source
         #: Read once the walk is over: a route may be registered below its function.
-        self.roles = roles
+        self.roles = context.roles
+        self._scopes = context.shared(Scopes, Scopes)
         self._imports: ModuleImports | None = None
         self._bodies: dict[int, _Body] = {}
 
@@ -139,20 +136,20 @@ class HandOff:
             return fix(message, [make_sync(self.source, function.node)], Applicability.UNSAFE)
         if not movable or not isinstance(call.node, ast.Call) or id(call.node) not in body.awaitable:
             return None
-        return self._handed_off(call.node, body.local)
+        return self._handed_off(call.node, function)
 
-    def _handed_off(self, node: ast.Call, local: Bindings) -> Fix | None:
+    def _handed_off(self, node: ast.Call, function: Function) -> Fix | None:
         changes: list[Change] = []
         for qualname in _THREADPOOL:
             runner = self.imports.reference(qualname)
-            if runner is not None and _root(runner) not in local:
+            if runner is not None and not self._scopes.binds(function, _root(runner)):
                 return self._fix(node, runner, None, changes)
-        runner = self._spelled("anyio.to_thread.run_sync", "anyio", local, changes)
+        runner = self._spelled("anyio.to_thread.run_sync", "anyio", function, changes)
         if runner is None:
             return None
         partial = None
         if node.keywords:  # which `run_sync` does not pass on
-            partial = self._spelled("functools.partial", "functools", local, changes)
+            partial = self._spelled("functools.partial", "functools", function, changes)
             if partial is None:
                 return None
         return self._fix(node, runner, partial, changes)
@@ -161,7 +158,7 @@ class HandOff:
         changes.append(hand_off(self.source, node, runner, partial))
         return fix(f"Run it in a worker thread with `await {runner}()`", changes, Applicability.UNSAFE)
 
-    def _spelled(self, qualname: str, module: str, local: Bindings, changes: list[Change]) -> str | None:
+    def _spelled(self, qualname: str, module: str, function: Function, changes: list[Change]) -> str | None:
         """How the fix can name `qualname`, of `module`: through an import the module has,
         or the one it adds to `changes`; None when the name it would use is bound to
         something else."""
@@ -175,7 +172,7 @@ class HandOff:
             else:
                 changes.append(add_import(f"import {module}"))
                 spelled = qualname
-        return None if _root(spelled) in local else spelled
+        return None if self._scopes.binds(function, _root(spelled)) else spelled
 
     @property
     def imports(self) -> ModuleImports:
@@ -192,7 +189,7 @@ class HandOff:
                 and self.roles.threaded_when_sync(function)
                 and not any(self._needs_loop(inner) for inner in _scope(node.body))
             )
-            self._bodies[id(node)] = _Body(_awaitable(node.body), sync_only, bindings_seen_in(self.tree, node))
+            self._bodies[id(node)] = _Body(_awaitable(node.body), sync_only)
         return self._bodies[id(node)]
 
     def _needs_loop(self, node: ast.AST) -> bool:
@@ -216,7 +213,7 @@ class HandOffRule(BlockingCallRule):
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
-        self._hand_off = HandOff(context.tree, context.source, context.roles)
+        self._hand_off = context.shared(HandOff, HandOff)
 
     def fix(self, call: Call) -> Fix | None:
         return self._hand_off.fix(call, self.may_hand_off(call))
@@ -256,12 +253,16 @@ def _scope(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
 
 def _awaitable(body: Iterable[ast.stmt]) -> frozenset[int]:
     """The calls of a function body where `await` can be written and means what it says
-    (outside what `_APART` names, and annotations)."""
+    (outside what `_APART` names, and annotations), but those awaited already: what
+    they return is awaitable, so they are no blocking call to hand off."""
     found: set[int] = set()
     pending: list[ast.AST] = list(body)
     while pending:
         node = pending.pop()
         if isinstance(node, _APART):
+            continue
+        if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
+            pending.extend(ast.iter_child_nodes(node.value))
             continue
         if isinstance(node, ast.Call):
             found.add(id(node))

@@ -18,7 +18,8 @@ import ast
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from asyncsafe_lint.syntax import FunctionNode
+from asyncsafe_lint.rule import RuleContext
+from asyncsafe_lint.syntax import Function, FunctionNode
 
 #: What a binding that is not an import binds.
 OTHER = "<other>"
@@ -77,33 +78,47 @@ def _binds(node: ast.AST) -> Iterable[tuple[str, str]]:
         yield node.name, OTHER
 
 
-def function_bindings(function: FunctionNode) -> Bindings:
+def function_bindings(function: FunctionNode | ast.Lambda) -> Bindings:
     """The names a function's parameters and body bind (its decorators run outside it)."""
     arguments = function.args
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
-    return bindings([*(p for p in parameters if p is not None), *function.body])
+    body = function.body if isinstance(function.body, list) else [function.body]
+    return bindings([*(p for p in parameters if p is not None), *body])
 
 
-def bindings_seen_in(tree: ast.Module, function: FunctionNode) -> Bindings:
-    """The names `function` and the functions it is nested in bind: all its body sees
-    besides the module's names (class bodies around it are not seen)."""
-    seen: Bindings = {}
-    for enclosing in _functions_around(tree.body, function) or [function]:
-        for name, meanings in function_bindings(enclosing).items():
-            seen.setdefault(name, set()).update(meanings)
-    return seen
+class Scopes:
+    """Whether a function of one module, or one it is nested in, binds a name (class
+    bodies around it are not seen): what a name a fix adds would mean there.  One per
+    file, made by `RuleContext.shared`; each function's bindings are read once, and only
+    for a name its text holds at all."""
 
+    def __init__(self, context: RuleContext) -> None:
+        self._lines = context.source.lines
+        self._own: dict[int, Bindings] = {}
+        self._texts: dict[int, str] = {}
 
-def _functions_around(body: Iterable[ast.AST], function: FunctionNode) -> list[FunctionNode] | None:
-    """The functions from the module down to `function`, itself included; None when
-    `function` is not in `body`."""
-    for node in body:
-        if node is function:
-            return [function]
-        inner = _functions_around(ast.iter_child_nodes(node), function)
-        if inner is not None:
-            return [node, *inner] if isinstance(node, FunctionNode) else inner
-    return None
+    def binds(self, function: Function, name: str) -> bool:
+        outermost = function
+        while outermost.outer is not None:
+            outermost = outermost.outer
+        if name not in self._text(outermost.node):
+            return False
+        scope: Function | None = function
+        while scope is not None:
+            if name in self._bindings(scope.node):
+                return True
+            scope = scope.outer
+        return False
+
+    def _text(self, node: FunctionNode | ast.Lambda) -> str:
+        if id(node) not in self._texts:
+            self._texts[id(node)] = "\n".join(self._lines[node.lineno - 1 : node.end_lineno])
+        return self._texts[id(node)]
+
+    def _bindings(self, node: FunctionNode | ast.Lambda) -> Bindings:
+        if id(node) not in self._own:
+            self._own[id(node)] = function_bindings(node)
+        return self._own[id(node)]
 
 
 class ModuleImports:
@@ -111,10 +126,16 @@ class ModuleImports:
 
     def __init__(self, tree: ast.Module) -> None:
         self.names = bindings(tree.body)
+        self._references: dict[str, str | None] = {}
 
     def reference(self, qualname: str) -> str | None:
         """How the module or module member `qualname` (`asyncio`, `contextlib.asynccontextmanager`)
         can be spelled here through an existing import, or None."""
+        if qualname not in self._references:
+            self._references[qualname] = self._spelling(qualname)
+        return self._references[qualname]
+
+    def _spelling(self, qualname: str) -> str | None:
         module, _, member = qualname.rpartition(".")
         for name, meanings in self.names.items():
             if meanings == {qualname}:

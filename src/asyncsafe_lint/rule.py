@@ -11,10 +11,10 @@ the source, and `fixed=` gives the source once the rule's fixes are applied.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar, cast
 
 from asyncsafe_lint.changes import timeout_fix
 from asyncsafe_lint.diagnostics import Diagnostic, Fix, Location, Place
@@ -34,6 +34,9 @@ class RuleSettings(Protocol):
     def default_timeout(self) -> float: ...
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class RuleContext:
     """What the engine gives each rule for the file it checks."""
@@ -45,6 +48,15 @@ class RuleContext:
     #: What the framework makes of the module's functions; complete once the walk is
     #: over (a route registered with `add_api_route` further down, say).
     roles: Roles
+    #: The helpers the rules of the file share (see `shared`).
+    helpers: dict[type, object] = field(default_factory=dict, compare=False)
+
+    def shared(self, kind: type[T], make: Callable[[RuleContext], T]) -> T:
+        """The file's one helper of type `kind`, made by `make` the first time a rule
+        asks for it: what several rules need to know of the file is worked out once."""
+        if kind not in self.helpers:
+            self.helpers[kind] = make(self)
+        return cast(T, self.helpers[kind])
 
 
 DOCS_URL = "https://github.com/asyncsafe/asyncsafe/blob/main/docs/rules.md"

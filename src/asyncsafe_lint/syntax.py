@@ -4,7 +4,7 @@ argument a call passes for a parameter."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from asyncsafe_lint.names import LOCAL
 
@@ -23,6 +23,8 @@ class Function:
     #: Its dotted path in the module, as Python spells `__qualname__` (`Repo.load`,
     #: `outer.<locals>.inner`).
     qualname: str = ""
+    #: The function it is defined in (through classes), if any: its names are seen here too.
+    outer: Function | None = field(default=None, compare=False)
 
     @property
     def display_name(self) -> str:

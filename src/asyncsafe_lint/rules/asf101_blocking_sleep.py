@@ -4,7 +4,7 @@ import ast
 
 from asyncsafe_lint.changes import add_import, await_instead, fix
 from asyncsafe_lint.diagnostics import Applicability, Change, Fix
-from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
+from asyncsafe_lint.imports import ModuleImports, Scopes
 from asyncsafe_lint.rule import BlockingCallRule, Call, FixAvailability, Invalid, RuleContext
 
 
@@ -155,6 +155,7 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
+        self.scopes = context.shared(Scopes, Scopes)
         #: Per `async def` (by id), its calls that are statements of their own.
         self._statements: dict[int, set[int]] = {}
 
@@ -170,7 +171,6 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
             return None
         imports = ModuleImports(self.tree)
         module = "anyio" if imports.uses("anyio") else "asyncio"
-        local = bindings_seen_in(self.tree, function.node)
         spelled = imports.reference(f"{module}.sleep")
         changes: list[Change] = []
         if spelled is None:
@@ -178,7 +178,7 @@ computed at run time: if it turns out negative or NaN, `time.sleep()` raised
                 return None
             changes.append(add_import(f"import {module}"))
             spelled = f"{module}.sleep"
-        if spelled.split(".", 1)[0] in local:
+        if self.scopes.binds(function, spelled.split(".", 1)[0]):
             return None
         changes.append(await_instead(self.source, node, spelled))
         return fix(f"Use `await {spelled}()`", changes, Applicability.SAFE)

@@ -4,8 +4,8 @@ import ast
 
 from asyncsafe_lint.changes import add_argument, add_import, fix, replace_expression, seconds_of, timeout_fix
 from asyncsafe_lint.diagnostics import Applicability, Change, Fix
-from asyncsafe_lint.imports import ModuleImports, bindings_seen_in
-from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, is_none
+from asyncsafe_lint.imports import ModuleImports, Scopes
+from asyncsafe_lint.rule import Call, FixAvailability, Invalid, Rule, RuleContext, is_none
 
 #: Calls that fall back to aiohttp's default timeout when given no `timeout=` (or `None`).
 _SESSIONS = frozenset(
@@ -179,6 +179,10 @@ total you set. Pick the value the caller needs; the fix only makes sure there is
         ),
     )
 
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        self.scopes = context.shared(Scopes, Scopes)
+
     def visit_call(self, call: Call) -> None:
         if not isinstance(call.node, ast.Call) or call.name is None:
             return
@@ -228,10 +232,7 @@ total you set. Pick the value the caller needs; the fix only makes sure there is
                 return None
             changes.append(add_import("import aiohttp"))
             spelled = "aiohttp.ClientTimeout"
-        function = call.function.node if call.function is not None else None
-        if isinstance(function, ast.Lambda) or (
-            function is not None and spelled.split(".", 1)[0] in bindings_seen_in(self.tree, function)
-        ):
+        if call.function is not None and self.scopes.binds(call.function, spelled.split(".", 1)[0]):
             return None  # the name the fix uses means something else there
         value = f"{spelled}(total={seconds})"
         if given is not None:
