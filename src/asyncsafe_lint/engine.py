@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,15 +32,22 @@ def check_source(
     rules: Sequence[type[Rule]],
     module: str | None = None,
     imported: Imported | None = None,
+    project: Sequence[Diagnostic] = (),
 ) -> list[Diagnostic]:
     """Every finding of `rules` in one file's contents, taken as a project of its own,
-    sorted by position; the file is the module `module` (default: its name), and its
-    imported names stand for `imported` (see `names.Imported`)."""
-    result = analyze(source, filename, settings, rules, Path(filename).stem if module is None else module, imported)
+    sorted by position, each with its fix; the file is the module `module` (default: its
+    name), and its imported names stand for `imported` (see `names.Imported`).
+    `project`: the findings the project pass made in the file, the call chains through
+    other modules that it does not see alone, to be given the fixes of their calls."""
+    name = Path(filename).stem if module is None else module
+    result = analyze(source, filename, settings, rules, name, imported, fixing=True)
     facts = [result.facts] if result.facts is not None else []
     report_in = {filename} if any(rule.code == CALL_CHAINS.code for rule in rules) else set()
-    project = project_findings(facts, settings.max_depth, report_in, {filename})
-    return sorted(project.findings(result.diagnostics), key=lambda d: d.sort_key)
+    found = project_findings(facts, settings.max_depth, report_in, {filename}).findings(result.diagnostics)
+    seen = {(d.code, d.location) for d in found}
+    fixes = {site.start: site.fix for fact in facts for function in fact.functions for site in function.calls}
+    chains = [replace(d, fix=fixes.get(d.location)) for d in project if (d.code, d.location) not in seen]
+    return sorted([*found, *chains], key=lambda d: d.sort_key)
 
 
 def analyze(
@@ -49,10 +57,12 @@ def analyze(
     rules: Sequence[type[Rule]],
     module: str,
     imported: Imported | None = None,
+    fixing: bool = False,
 ) -> FileResult:
     """The findings of `rules` in one file (the module `module`), and its facts.
     `imported`: what the names it imports from the project's other modules stand for,
-    once the project pass has read those (see `names.Imported`)."""
+    once the project pass has read those (see `names.Imported`); `fixing`: the facts
+    carry the fix of each call a call chain may start at (see `FactsCollector`)."""
     if b"\0" in source:
         return FileResult([file_error(filename, "binary file (it contains NUL bytes), not Python source")])
     try:
@@ -72,7 +82,7 @@ def analyze(
     names = Names(module, Path(filename).stem == "__init__", imported)
     context = RuleContext(settings, tree, Source(text), Roles(names))
     instances = [rule(context) for rule in active]
-    collector = _collector(context, settings, filename, module) if gathers_facts else None
+    collector = _collector(context, settings, filename, module, fixing) if gathers_facts else None
     _Walker(names, context.roles, instances, collector).module(tree)
     for rule in instances:
         rule.leave_module()
@@ -86,10 +96,10 @@ def _facts_wanted(settings: Settings) -> bool:
     return any(rule.code == CALL_CHAINS.code or issubclass(rule, BlockingCallRule) for rule in settings.rules)
 
 
-def _collector(context: RuleContext, settings: Settings, filename: str, module: str) -> FactsCollector:
+def _collector(context: RuleContext, settings: Settings, filename: str, module: str, fixing: bool) -> FactsCollector:
     # Whatever a blocking-call rule knows to block ends a chain, whether that rule is selected or not.
     probes = [rule(context) for rule in ALL_RULES if issubclass(rule, BlockingCallRule)]
-    hand_off = context.shared(HandOff, HandOff)
+    hand_off = context.shared(HandOff, HandOff) if fixing else None
     return FactsCollector(module, filename, probes, _probed(settings), hand_off)
 
 

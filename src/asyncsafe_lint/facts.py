@@ -128,10 +128,12 @@ class FactsCollector:
         path: str,
         probes: Sequence[BlockingCallRule],
         probed: tuple[frozenset[str], frozenset[str]],
-        hand_off: HandOff,
+        hand_off: HandOff | None,
     ) -> None:
         """`probed`: the names the `probes` may flag, and the types whose every method one
-        may.  `hand_off`: the fixes of the module's blocking calls, for its call chains."""
+        may.  `hand_off`: the fixes of the module's blocking calls, for its call chains;
+        None in a check, which leaves the call chains' fixes to `--fix` (planning one for
+        every call a chain may start at would cost a check more than the rest of it)."""
         self.module = module
         self.path = path
         self.probes = probes
@@ -188,7 +190,7 @@ class FactsCollector:
                 if call is not None:
                     start = source.start(call.node)
                     suppressed = is_suppressed(source.line(start.row), CALL_CHAINS.code)
-                    fix = self.hand_off.fix(call)
+                    fix = self.hand_off.fix(call) if self.hand_off is not None else None
                     site = CallSite(site.callee, True, start, source.end(call.node), suppressed, fix)
                 calls.append(site)
             functions.append(

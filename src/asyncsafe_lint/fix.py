@@ -26,6 +26,7 @@ from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
 from asyncsafe_lint.names import Imported
 from asyncsafe_lint.rule import Rule
+from asyncsafe_lint.rules import CALL_CHAINS
 from asyncsafe_lint.source import encoding_of, lines_with_ends
 
 #: More passes than any file needs; a bound so that fixes that undo each other still end.
@@ -141,9 +142,7 @@ def fix_text(
     the project pass made in the file, the call chains through other modules that
     checking it alone does not see; the first pass makes their fixes too."""
     text, fixed = original, Counter[str]()
-    alone = check_source(original.encode(encoding), filename, settings, rules, module, imported)
-    seen = {(d.code, d.location) for d in alone}
-    diagnostics = [*alone, *(d for d in project if (d.code, d.location) not in seen)]
+    diagnostics = check_source(original.encode(encoding), filename, settings, rules, module, imported, project)
     first = diagnostics
     for _ in range(MAX_PASSES):
         try:
@@ -166,7 +165,10 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
     """Fix the files under `paths` that have applicable fixes; with `write`, save them and
     check everything again for what remains."""
     before = check_paths(paths, settings)
-    targets = sorted({d.filename for d in before.diagnostics if d.fixable(unsafe)})
+    # A call chain's fix is worked out here, not by the check (see `FactsCollector`).
+    targets = sorted(
+        {d.filename for d in before.diagnostics if d.fixable(unsafe) or (unsafe and d.code == CALL_CHAINS.code)}
+    )
     result = FixResult(remaining=LintResult(crashes=dict(before.crashes), files_checked=before.files_checked))
     for filename in targets:
         project = [d for d in before.project.diagnostics if d.filename == filename]

@@ -79,6 +79,11 @@ Handed off, the helper runs on a worker thread with everything it calls, which i
 what the chain asks for; the project's objects it shares with the loop's thread (a
 connection it keeps in a module-level variable, a cache) are then used from two
 threads.
+
+The fix is worked out by `--fix`, `--diff` and `--fix-only`, not by a check: a check
+would have to plan one for every call a chain might start at, which would cost it more
+than the rest of its work. So a check does not mark this rule's findings `[*]`, nor
+count them among the hidden fixes, and `--output-format json` shows no edits for them.
 """
     )
     valid = (
