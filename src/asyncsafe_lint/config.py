@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,7 @@ KEYS = (
     "fix",
     "unsafe-fixes",
     "default-timeout",
+    "target-version",
 )
 
 
@@ -78,6 +80,9 @@ class Settings:
     unsafe_fixes: bool | None = None
     #: The `timeout=` (seconds) the ASF201 fix adds to `requests` calls.
     default_timeout: float = 10.0
+    #: The oldest Python the project runs on (`target-version`, else the lower bound of
+    #: `[project] requires-python`): syntax newer than it is a syntax error.  None: any.
+    target_version: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.max_depth, bool) or not isinstance(self.max_depth, int) or self.max_depth < 1:
@@ -184,10 +189,11 @@ def load(config: Path | None = None, start: Path | None = None) -> Settings:
         return Settings(root=(start or Path.cwd()).resolve())
     document = _read_toml(path)
     table = document.get("tool", {}).get("asyncsafe", {}) if path.name == "pyproject.toml" else document
-    return from_table(table, path)
+    requires = document.get("project", {}).get("requires-python") if path.name == "pyproject.toml" else None
+    return from_table(table, path, requires if isinstance(requires, str) else None)
 
 
-def from_table(table: Mapping[str, object], source: Path) -> Settings:
+def from_table(table: Mapping[str, object], source: Path, requires_python: str | None = None) -> Settings:
     try:
         unknown = sorted(set(table) - set(KEYS))
         if unknown:
@@ -210,6 +216,7 @@ def from_table(table: Mapping[str, object], source: Path) -> Settings:
             fix=_bool(table, "fix") or False,
             unsafe_fixes=_bool(table, "unsafe-fixes"),
             default_timeout=_seconds(table, "default-timeout"),
+            target_version=_target_version(table) or _lowest_python(requires_python),
         )
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
@@ -238,6 +245,27 @@ def _seconds(table: Mapping[str, object], key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise ConfigError(f"`{key}` must be a positive number of seconds")
     return float(value)
+
+
+def _target_version(table: Mapping[str, object]) -> tuple[int, int] | None:
+    """`target-version = "py312"`, as ruff spells it."""
+    value = table.get("target-version")
+    if value is None:
+        return None
+    match = re.fullmatch(r"py3(\d{1,2})", value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(f"`target-version` must name a Python 3 release as ruff does (`py312`), not {value!r}")
+    return 3, int(match.group(1))
+
+
+def _lowest_python(requires: str | None) -> tuple[int, int] | None:
+    """The oldest Python 3 that `requires-python` (`>=3.11`, `~=3.12`, `>=3.10,<4`) admits,
+    where it says; None for a specifier it does not bound from below."""
+    for clause in (requires or "").split(","):
+        match = re.fullmatch(r"\s*(?:>=|~=|==)\s*3\.(\d+)(?:\.[\d*]+)?\s*", clause)
+        if match is not None:
+            return 3, int(match.group(1))
+    return None
 
 
 def _string(value: object, key: str) -> str:

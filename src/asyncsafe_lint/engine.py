@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
@@ -19,7 +20,7 @@ from asyncsafe_lint.handoff import HandOff
 from asyncsafe_lint.names import LOCAL, Imported, Names, Symbol
 from asyncsafe_lint.roles import Roles
 from asyncsafe_lint.rule import BlockingCallRule, Call, Rule, RuleContext
-from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, UNPARSABLE, UNREADABLE
+from asyncsafe_lint.rules import ALL_RULES, CALL_CHAINS, TOO_NEW, UNPARSABLE, UNREADABLE
 from asyncsafe_lint.source import Source, encoding_of, parse
 from asyncsafe_lint.suppress import is_suppressed
 from asyncsafe_lint.syntax import Function, FunctionNode
@@ -69,11 +70,10 @@ def analyze(
         text = source.decode(encoding_of(source))
     except (SyntaxError, UnicodeDecodeError, LookupError) as error:
         return FileResult([file_error(filename, f"cannot decode: {error}")])
-    try:
-        tree = parse(source, filename)
-        assert isinstance(tree, ast.Module)
-    except SyntaxError as error:
-        return FileResult([_syntax_error(filename, error)])
+    read = _read(source, text, filename, settings)
+    if isinstance(read, Diagnostic):
+        return FileResult([read])
+    tree, text = read
     active = [rule for rule in rules if any(trigger in text for trigger in rule.triggers)]
     # Only functions and imports (re-exports) make facts worth gathering.
     gathers_facts = ("def" in text or "import" in text) and _facts_wanted(settings)
@@ -115,6 +115,47 @@ def _probed(settings: Settings) -> tuple[frozenset[str], frozenset[str]]:
 def file_error(filename: str, reason: str) -> Diagnostic:
     start = Location(1, 1)
     return UNREADABLE.diagnostic(filename, start, start, reason=reason)
+
+
+def _read(source: bytes, text: str, filename: str, settings: Settings) -> tuple[ast.Module, str] | Diagnostic:
+    """The file's tree and the text it was read from; or the finding that says why it
+    cannot be read.  A file in syntax newer than the running Python's is read in older
+    syntax with the same positions (see `downlevel`)."""
+    try:
+        tree = parse(source, filename)
+    except SyntaxError as error:
+        # Only for a file CPython rejects: libcst is loaded for it alone.
+        from asyncsafe_lint.downlevel import downlevel
+
+        older = downlevel(text)
+        if older is None:
+            return _syntax_error(filename, error)
+        newest = older.newest
+        target = settings.target_version
+        if newest is not None and target is not None and newest.version > target:
+            at = Location(newest.row, newest.column)
+            reason = f"{newest.what} is Python {_release(newest.version)} syntax; the project targets Python {_release(target)}"
+            return UNPARSABLE.diagnostic(filename, at, at, reason=reason)
+        try:
+            tree = parse(older.text, filename)
+        except SyntaxError:
+            at = (
+                Location(newest.row, newest.column)
+                if newest is not None
+                else Location(error.lineno or 1, error.offset or 1)
+            )
+            version = _release(newest.version) if newest is not None else "3.x"
+            what = newest.what if newest is not None else "syntax newer than its own"
+            return TOO_NEW.diagnostic(
+                filename, at, at, version=version, what=what, running=_release(sys.version_info[:2])
+            )
+        text = older.text
+    assert isinstance(tree, ast.Module)
+    return tree, text
+
+
+def _release(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
 
 
 def _syntax_error(filename: str, error: SyntaxError) -> Diagnostic:

@@ -22,6 +22,7 @@ from asyncsafe_lint.checker import LintResult, check_paths
 from asyncsafe_lint.codemod import NotRewritten, transform
 from asyncsafe_lint.config import Settings
 from asyncsafe_lint.diagnostics import WRAPPING, Change, Diagnostic, Fix, Location, Span
+from asyncsafe_lint.downlevel import downlevel
 from asyncsafe_lint.engine import check_source
 from asyncsafe_lint.modules import Layout
 from asyncsafe_lint.names import Imported
@@ -197,12 +198,16 @@ def fix_paths(paths: Sequence[Path | str], settings: Settings, unsafe: bool, wri
 
 def _compiles(text: str, filename: str) -> bool:
     """True when CPython compiles `text`: more than parsing, it also rejects an `await`
-    outside an async function."""
+    outside an async function.  A file in newer syntax than the running Python's is
+    compiled as the linter reads it (see `downlevel`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SyntaxWarnings about code the fixes did not touch
         try:
             compile(text, filename, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except SyntaxError:
+            older = downlevel(text)
+            return older is not None and older.text != text and _compiles(older.text, filename)
+        except (ValueError, RecursionError, MemoryError):
             return False
     return True
 

@@ -128,7 +128,9 @@ def test_a_declared_encoding_with_carriage_return_line_breaks(tmp_path, monkeypa
     assert main(["check", "--no-cache", "mac.py"]) == 1
     assert capsys.readouterr().out.splitlines()[0] == f"mac.py:6:5: {SLEEP.format(function='café')}"
     assert main(["check", "--no-cache", "--fix", "mac.py"]) == 0
-    fixed = source.replace("import time\r", "import time\rimport asyncio\r").replace("time.sleep", "await asyncio.sleep")
+    fixed = source.replace("import time\r", "import time\rimport asyncio\r").replace(
+        "time.sleep", "await asyncio.sleep"
+    )
     assert (tmp_path / "mac.py").read_bytes() == fixed.encode("latin-1")
 
 
@@ -156,7 +158,7 @@ def test_an_unknown_configuration_key_is_a_usage_error(project, capsys):
     assert captured.err == (
         f"asyncsafe-lint: error: {project / 'pyproject.toml'}: unknown key `selcet` in [tool.asyncsafe] "
         "(known: select, ignore, extend-select, per-file-ignores, exclude, blocking-calls, max-depth, "
-        "fix, unsafe-fixes, default-timeout)\n"
+        "fix, unsafe-fixes, default-timeout, target-version)\n"
     )
 
 

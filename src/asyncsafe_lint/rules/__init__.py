@@ -28,7 +28,9 @@ ALL_RULES: tuple[type[Rule], ...] = _discover()
 BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 
 # The rules whose findings the core makes itself, known to it by what they are for: a
-# file it cannot read, one that does not parse, and a call chain the project pass follows.
+# file it cannot read, one that does not parse, one in syntax too new for the running
+# Python to read, and a call chain the project pass follows.
 UNREADABLE = BY_CODE["ASF002"]
 UNPARSABLE = BY_CODE["ASF001"]
+TOO_NEW = BY_CODE["ASF003"]
 CALL_CHAINS = BY_CODE["ASF110"]
