@@ -10,6 +10,7 @@ from asyncsafe_lint.fix import apply_fixes
 from asyncsafe_lint.rule import DOC_SECTIONS, FixAvailability, Invalid
 from asyncsafe_lint.rules import ALL_RULES
 from asyncsafe_lint.rules.asf002_io_error import IOErrorRule
+from asyncsafe_lint.rules.asf003_newer_syntax import NewerSyntax
 
 from .expectations import expected, reported
 
@@ -56,8 +57,11 @@ def test_rule_is_documented_in_ruffs_sections(rule):
 @pytest.mark.parametrize("rule", [r for r in ALL_RULES if r is not IOErrorRule], ids=lambda rule: rule.code)
 def test_rule_has_examples(rule):
     # io-error is about files that cannot be read, which no source string can show;
-    # tests/lint/test_bad_input.py covers it.
-    assert rule.invalid
+    # tests/lint/test_bad_input.py covers it.  What newer-syntax reports depends on the
+    # Python running the linter (3.12 reads what 3.11 cannot): tests/lint/test_newer_syntax.py
+    # covers it, interpreter by interpreter.
+    if rule is not NewerSyntax:
+        assert rule.invalid
     if rule.code != "ASF001":
         assert rule.valid
 

@@ -1,4 +1,4 @@
-from asyncsafe_lint.rule import Invalid, Rule
+from asyncsafe_lint.rule import Rule
 
 
 class NewerSyntax(Rule):
@@ -53,11 +53,4 @@ There is no fix.
         # Read in older syntax: nothing to say.
         "try:\n    pass\nexcept ValueError, KeyError:\n    pass\n",
         "type Pair = tuple[int, int]\nclass Box[T]:\n    pass\n",
-    )
-    invalid = (
-        # Type parameters over several lines cannot be blanked out in place (before 3.12).
-        Invalid(
-            "def first[  # expect: ASF003\n    T,\n](items: list[T]) -> T:\n    return items[0]\n",
-            "This file uses Python 3.12 syntax (type parameters (`[T]`))",
-        ),
     )
