@@ -1,16 +1,21 @@
 """`asyncsafe-tune`'s arithmetic: the container's limits read from cgroup v1 and v2 files
 (in a temporary root laid out as the kernel lays them out), a worker's memory from its
-`smaps_rollup`, sizes as users write them, and the recommendation from measured points."""
+`smaps_rollup`, sizes as users write them, the capacity search's verdict on a step, and
+the recommendation from measured points."""
 
 from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from pytest_asyncsafe.tune.capacity import Point
+from pytest_asyncsafe.load.result import LoadResult
+from pytest_asyncsafe.load.shape import LoadShape
+from pytest_asyncsafe.stats import Latencies
+from pytest_asyncsafe.tune.capacity import Goal, Point, _verdict
 from pytest_asyncsafe.tune.cli import parse_size
 from pytest_asyncsafe.tune.limits import Limits, Places, detect
 from pytest_asyncsafe.tune.memory import Memory, measure
@@ -184,3 +189,31 @@ def test_no_count_meeting_the_budget_is_bound_by_latency() -> None:
     recommendation = recommend([point(1, 0), point(2, 0)], LIMITS)
     assert recommendation.bound == "latency"
     assert math.isclose(point(1, 0).cpu_per_request, 0.003)
+
+
+def step(latencies: list[float], elapsed: float) -> LoadResult:
+    """A step of the search: 200 requests scheduled at 250/s, answered with `latencies`
+    (in the order answered), the last answer `elapsed` after the first was due."""
+    shape = LoadShape(concurrency=32, duration=0.8, rate=250.0)
+    return LoadResult("GET /wait", shape, Latencies(latencies), Counter({200: len(latencies)}), elapsed=elapsed)
+
+
+def test_a_step_answered_at_its_rate_meets_however_long_each_request_took() -> None:
+    # Its last request, due 0.796 s in, answered 30 ms later like every other.
+    kept_up = step([0.030] * 200, elapsed=0.796 + 0.030)
+
+    assert _verdict(kept_up, 250.0, Goal(0.100)) == "answered 251/s, p99 30.0 ms, errors 0.0%: meets the budget"
+
+
+def test_a_step_whose_answers_fell_behind_its_rate_misses() -> None:
+    # The queue grew too little to show in the thirds' medians (8 ms), but the last
+    # answers came 60 ms late.
+    fell_behind = step([0.030] * 67 + [0.038] * 123 + [0.090] * 10, elapsed=0.796 + 0.090)
+
+    assert _verdict(fell_behind, 250.0, Goal(0.100)) == "answered 234/s, p99 90.0 ms, errors 0.0%: misses the budget"
+
+
+def test_a_step_whose_queue_grew_misses() -> None:
+    grew = step([0.030] * 67 + [0.045] * 133, elapsed=0.796 + 0.045)
+
+    assert _verdict(grew, 250.0, Goal(0.100)) == "answered 247/s, p99 45.0 ms, errors 0.0%: misses the budget"
