@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test fuzz test-latest test-lowest lock clean bytecode
+.PHONY: demo test fuzz test-latest test-lowest test-pythons lock clean bytecode
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -52,12 +52,11 @@ demo: $(BIN)/asyncsafe-lint bytecode
 # The suite in two runs: the tests whose verdicts do not depend on how busy the machine
 # is (the linter's, the import graph's, drains, options...) on both cores with
 # pytest-xdist, then those marked `machine` - stall thresholds, latency budgets,
-# capacities - one at a time, as their verdicts need the machine to themselves.
+# capacities - one at a time, as their verdicts need the machine to themselves, and
+# those marked `single_threaded`, which fork, as a process with xdist's threads must not.
 # Together they are the whole of `tests/`.
-define suite
-	$(1)/python -m pytest -n 2 -m "not machine"
-	$(1)/python -m pytest -m machine
-endef
+SERIAL := machine or single_threaded
+suite = $(1)/python -m pytest -n 2 -m "not ($(SERIAL))" && $(1)/python -m pytest -m "$(SERIAL)"
 
 # Type-check src/ (mypy strict, configured in pyproject.toml), then the suite.
 test: $(BIN)/asyncsafe-lint bytecode
@@ -83,6 +82,19 @@ test-lowest: $(BIN)/asyncsafe-lint bytecode
 	$(call fresh-venv,$(LOWEST),--resolution lowest-direct)
 	$(call suite,$(LOWEST)/bin)
 
+# The suite on every Python 3.11+ this machine has (.ci/pythons.py finds them on PATH and
+# in pyenv; nothing is downloaded), each in a virtualenv .venv-<version> with what uv.lock
+# pins, the plugin's real servers included: the asyncio, signal handling and bytecode they
+# rely on differ between versions.
+test-pythons: $(BIN)/asyncsafe-lint
+	@pythons="$$($(PYTHON) .ci/pythons.py)" || exit 1; \
+	echo "$$pythons" | while read -r version python; do \
+		echo "== Python $$version: $$python"; \
+		UV_PROJECT_ENVIRONMENT=.venv-$$version $(BIN)/uv sync --locked --quiet --python "$$python" || exit 1; \
+		.venv-$$version/bin/python -m compileall -q src fixtures_app demo tests bench || exit 1; \
+		$(call suite,.venv-$$version/bin) || exit 1; \
+	done
+
 # A new virtualenv $(1) with the package, its extras and the dev group, resolved by uv with $(2).
 define fresh-venv
 	rm -rf $(1)
@@ -96,4 +108,4 @@ lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(LOWEST) .pytest_cache .mypy_cache .asyncsafe_cache .hypothesis build dist
+	rm -rf $(VENV) $(LATEST) $(LOWEST) .venv-3.* .pytest_cache .mypy_cache .asyncsafe_cache .hypothesis build dist

@@ -282,9 +282,19 @@ def _context() -> BaseContext | None:
     caller's main script."""
     import multiprocessing  # only here: a run with few files to check starts no process
 
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    if _threads() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return None
+
+
+def _threads() -> int:
+    """The process's threads, as the kernel counts them: those started without
+    `threading` too (execnet's, under pytest-xdist, which `threading.active_count`
+    misses and Python 3.12 warns of when the process forks)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 def _size(path: Path) -> int:

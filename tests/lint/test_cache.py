@@ -284,9 +284,10 @@ def test_a_run_served_by_the_cache_checks_nothing(app: Path) -> None:
 @pytest.fixture
 def forking() -> None:
     if checker._context() is None:
-        pytest.skip("this process cannot fork workers safely")
+        pytest.skip("this process has threads besides its main one (pytest-xdist's): it cannot fork workers safely")
 
 
+@pytest.mark.single_threaded
 @pytest.mark.usefixtures("forking")
 def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load()
@@ -314,6 +315,7 @@ def test_worker_processes_report_what_one_process_does(app: Path, monkeypatch: p
     )  # fmt: skip
 
 
+@pytest.mark.single_threaded
 @pytest.mark.usefixtures("forking")
 def test_a_crash_in_a_worker_is_reported_for_its_file_only(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The crash is planted with monkeypatch, which the forked workers see too."""
