@@ -1,7 +1,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The two ends of the supported range, each in a virtualenv of its own (see README, "Supported versions").
+# The two ends of the supported range, each in a virtualenv of its own (see docs/development.md, "Installs and supported versions").
 LATEST := .venv-latest
 LOWEST := .venv-lowest
 # The documentation site's tools (the `docs` group of uv.lock), apart from .venv: `uv sync`
