@@ -1,9 +1,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The two ends of the supported range, each in a virtualenv of its own (see README, "Supported versions").
+# The two ends of the supported range, each in a virtualenv of its own (see docs/development.md, "Installs and supported versions").
 LATEST := .venv-latest
 LOWEST := .venv-lowest
+# The documentation site's tools (the `docs` group of uv.lock), apart from .venv: `uv sync`
+# makes .venv exactly the default groups, and would remove them at each `make test`.
+DOCS := .venv-docs
 
 # uv installs exactly what uv.lock pins.  It is bootstrapped with the venv's pip at the
 # version the lock pins for it, so the lock is the one place that names a version.
@@ -16,7 +19,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: demo test fuzz test-latest test-lowest test-pythons lock clean bytecode
+.PHONY: demo test fuzz test-latest test-lowest test-pythons lock clean bytecode docs dist
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -103,9 +106,23 @@ define fresh-venv
 	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|libcst|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio)=='
 endef
 
+# The documentation site, into build/site, from the pages as committed (the generated
+# ones, docs/rules.md, docs/reference.md and linter.md's rule table, are checked against
+# the code by the suite).  --strict fails the build on any warning, among them a link to a
+# page or an anchor that does not exist (mkdocs.yml, `validation`): that is the link
+# check.  External links are not fetched: the site builds, and reads, offline.
+docs: $(BIN)/asyncsafe-lint
+	UV_PROJECT_ENVIRONMENT=$(DOCS) $(BIN)/uv sync --locked --quiet --only-group docs --python $(BIN)/python
+	NO_MKDOCS_2_WARNING=1 $(DOCS)/bin/mkdocs build --strict
+
+# The sdist and the wheel, into dist/, as a release uploads them.
+dist: | $(BIN)/uv
+	rm -rf dist
+	$(BIN)/uv build --out-dir dist
+
 # After editing the dependencies in pyproject.toml: pin them again.
 lock: | $(BIN)/uv
 	$(BIN)/uv lock
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(LOWEST) .venv-3.* .pytest_cache .mypy_cache .asyncsafe_cache .hypothesis build dist
+	rm -rf $(VENV) $(LATEST) $(LOWEST) $(DOCS) .venv-3.* .pytest_cache .mypy_cache .asyncsafe_cache .hypothesis build dist

@@ -32,7 +32,7 @@ alternating order (wrk then ours, ours then wrk, ...) so that machine drift hits
                    server, one request holds the worker for 1 s, and the tool opens its
                    400 connections meanwhile; all of them wait in the kernel's accept
                    queue, and Uvicorn on uvloop accepts one per turn of its loop (libuv
-                   >= 1.45), so some wait for seconds (README: "Connections that wait to
+                   >= 1.45), so some wait for seconds (docs/budgets.md: "Connections that wait to
                    be accepted").  Without the hold the two tools would not meet the
                    same server: wrk writes each first request as its socket connects,
                    and the worker gets busy before it has accepted them all; ours opens

@@ -153,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     which = rule.add_mutually_exclusive_group(required=True)
     which.add_argument("code", nargs="?", metavar="CODE", help="a rule code such as ASF101")
     which.add_argument("--all", action="store_true", help="every rule")
-    rule.add_argument("--output-format", choices=("text", "json"), default="text")
+    rule.add_argument(
+        "--output-format", choices=("text", "json"), default="text", help="text, or ruff's JSON keys (default: text)"
+    )
     return parser
 
 

@@ -41,19 +41,20 @@ DEFAULT_EXCLUDE = (
     ".asyncsafe_cache",
 )
 
-KEYS = (
-    "select",
-    "ignore",
-    "extend-select",
-    "per-file-ignores",
-    "exclude",
-    "blocking-calls",
-    "max-depth",
-    "fix",
-    "unsafe-fixes",
-    "default-timeout",
-    "target-version",
-)
+#: The keys of `[tool.asyncsafe]`, with what each means: the site's reference lists them from here.
+KEYS = {
+    "select": 'rule codes or prefixes to enable (default: every rule, `["ASF"]`)',
+    "ignore": "rule codes or prefixes to disable",
+    "extend-select": "rule codes or prefixes to enable on top of `select`",
+    "per-file-ignores": "a table of glob patterns to the codes ignored in the files they match",
+    "exclude": "glob patterns of files and directories to skip, on top of the built-in exclusions",
+    "blocking-calls": "a table of your own blocking callables (qualified names) to what to use instead (ASF109)",
+    "max-depth": "how many sync functions deep ASF110 follows calls from async code (default: 8)",
+    "fix": "apply the fixes, as `--fix` does (default: false)",
+    "unsafe-fixes": "count unsafe fixes as fixes (true), or never mention them (false)",
+    "default-timeout": "the timeout, in seconds, that the ASF2xx fixes write (default: 10)",
+    "target-version": "the oldest Python the project runs on, as `py311` (default: from `requires-python`)",
+}
 
 
 class ConfigError(Exception):

@@ -1,5 +1,6 @@
 """Rule documentation, rendered from the rule classes themselves: what
-`asyncsafe-lint rule` prints, the README's rule table and docs/rules.md.
+`asyncsafe-lint rule` prints, the rule table of the site's linter page (docs/linter.md)
+and docs/rules.md.
 
 `python -m asyncsafe_lint.docs` rewrites the generated parts; a test fails when they drift.
 """
@@ -44,7 +45,7 @@ def _anchor(rule: type[Rule]) -> str:
 
 
 def rule_table() -> str:
-    rows = [f"| [{rule.code}](docs/rules.md#{_anchor(rule)}) | `{rule.name}` | {rule.summary} |" for rule in ALL_RULES]
+    rows = [f"| [{rule.code}](rules.md#{_anchor(rule)}) | `{rule.name}` | {rule.summary} |" for rule in ALL_RULES]
     return "\n".join(["| Code | Name | What it flags |", "| --- | --- | --- |", *rows])
 
 
@@ -58,15 +59,14 @@ def rules_page() -> str:
     return header + "\n".join(sections)
 
 
-def with_table(readme: str) -> str:
-    start, end = readme.index(TABLE_START) + len(TABLE_START), readme.index(TABLE_END)
-    return f"{readme[:start]}\n{rule_table()}\n{readme[end:]}"
+def with_table(page: str) -> str:
+    start, end = page.index(TABLE_START) + len(TABLE_START), page.index(TABLE_END)
+    return f"{page[:start]}\n{rule_table()}\n{page[end:]}"
 
 
 def main(root: Path) -> None:
-    readme = root / "README.md"
-    readme.write_text(with_table(readme.read_text()))
-    (root / "docs").mkdir(exist_ok=True)
+    linter = root / "docs" / "linter.md"
+    linter.write_text(with_table(linter.read_text()))
     (root / "docs" / "rules.md").write_text(rules_page())
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from asyncsafe_lint.untrusted import printable
+from asyncsafe_lint.version import __version__
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.report import budget_miss, load_summary, terminal_summary, write_json
@@ -42,19 +43,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+#: The markers the plugin registers, as pytest's `markers` ini lines.
+MARKERS = (
+    "asyncsafe_allow_blocking: the test may block the event loop; its stalls are reported, not failed",
+    'asyncsafe_block_threshold(duration): this test\'s stall threshold, e.g. "500ms"',
+    "asyncsafe_lint: the asyncsafe-lint item of a --asyncsafe run",
+    "latency_budget(p50=, p90=, p95=, p99=, max=, threadpool_wait=, error_rate=, min_rps=): with --asyncsafe, each "
+    'asyncsafe_load run of the test must meet it, e.g. latency_budget(p95="200ms", error_rate=0.01)',
+)
+
+
+def pytest_report_header() -> str:
+    return f"asyncsafe: {__version__}"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "asyncsafe_allow_blocking: the test may block the event loop; its stalls are reported, not failed"
-    )
-    config.addinivalue_line(
-        "markers", 'asyncsafe_block_threshold(duration): this test\'s stall threshold, e.g. "500ms"'
-    )
-    config.addinivalue_line("markers", "asyncsafe_lint: the asyncsafe-lint item of a --asyncsafe run")
-    config.addinivalue_line(
-        "markers",
-        "latency_budget(p50=, p90=, p95=, p99=, max=, error_rate=, min_rps=): with --asyncsafe, each "
-        'asyncsafe_load run of the test must meet it, e.g. latency_budget(p95="200ms", error_rate=0.01)',
-    )
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
     session = AsyncsafeSession(from_config(config))
     if session.settings.compare is not None:
         from pytest_asyncsafe.storage import StorageError, load

@@ -44,7 +44,7 @@ from pytest_asyncsafe.worker.tasks import track_origins
 OWNED = {
     "bind": "the plugin binds 127.0.0.1 itself",
     "workers": "use asyncsafe_workers",
-    "worker_class": "the plugin runs uvicorn_worker.UvicornWorker (see the README, Production servers)",
+    "worker_class": "the plugin runs uvicorn_worker.UvicornWorker (see the documentation, Production servers)",
     "graceful_timeout": "use asyncsafe_graceful_timeout",
     "config": "no Gunicorn config file is read: give its options here",
     "daemon": "the plugin runs the server in the foreground",
