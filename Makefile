@@ -45,8 +45,9 @@ demo: $(BIN)/asyncsafe-lint bytecode
 	@echo '$$ asyncsafe-lint check fixtures_app --statistics'
 	@$(BIN)/asyncsafe-lint check fixtures_app --statistics || true
 	@echo
-	@echo '$$ pytest demo --asyncsafe   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
-	@$(BIN)/python -m pytest demo --asyncsafe -o asyncsafe_lint=false -p no:cacheprovider || true
+	@echo '$$ pytest demo --asyncsafe --asyncsafe-html demo-report.html   # fixtures_app under real Uvicorn (the lint item is off: shown above)'
+	@$(BIN)/python -m pytest demo --asyncsafe --asyncsafe-html demo-report.html -o asyncsafe_lint=false -p no:cacheprovider || true
+	@echo "# the run above as one page with its charts: open $(CURDIR)/demo-report.html in a browser"
 	@echo
 	@echo '$$ pytest demo --asyncsafe --asyncsafe-server gunicorn --asyncsafe-workers 2 -k "not load and not ledger and not ping and not drain"'
 	@echo '# the stall tests again, under Gunicorn with two Uvicorn workers, as production runs the app'
@@ -102,7 +103,7 @@ test-pythons: $(BIN)/asyncsafe-lint
 define fresh-venv
 	rm -rf $(1)
 	$(PYTHON) -m venv --without-pip $(1)
-	$(BIN)/uv pip install --quiet --python $(1)/bin/python $(2) -e '.[uvloop,gunicorn]' --group dev
+	$(BIN)/uv pip install --quiet --python $(1)/bin/python $(2) -e '.[uvloop,gunicorn,report]' --group dev
 	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|libcst|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio)=='
 endef
 

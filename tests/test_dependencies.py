@@ -23,6 +23,7 @@ DEV_TOOLS = {
     "gunicorn": "the tests serve with `asyncsafe_server = gunicorn` (the `gunicorn` extra)",
     "httptools": "the tests serve with `--asyncsafe-http httptools`",
     "mypy": "`make test` type-checks src/ with it (strict)",
+    "plotly": "the tests write HTML reports, which need the `report` extra",
     "pre-commit": "tests/lint/test_pre_commit.py runs the hook through it",
     "pytest-xdist": "the tests run pytest with `-n`",
     "ruff": "bench/lint_speed.py runs it beside asyncsafe-lint",

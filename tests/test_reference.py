@@ -45,7 +45,7 @@ def test_every_pytest_option_and_ini_key_is_listed(pytestconfig):
     group = pytestconfig._parser.getgroup("asyncsafe")
     options = {name for option in group.options for name in option.names()}
     inis = {name for name in pytestconfig._parser._inidict if name.startswith("asyncsafe")}
-    assert len(options) == 17 and len(inis) == 19
+    assert len(options) == 18 and len(inis) == 20
     assert listed("## pytest options") == options, REGENERATE
     assert listed("## ini keys") == inis, REGENERATE
 

@@ -71,6 +71,9 @@ class Outcome:
     body_bytes: int
     #: None when it completed; else why not.
     reason: str | None = None
+    #: When it was sent and when it ended (`time.monotonic()`): the report's timeline.
+    sent: float = 0.0
+    ended: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,14 @@ class DrainReport:
     #: (`traffic.COMPLETED`, `REFUSED`, `RESET`, `FAILED`), and why those that failed did.
     traffic: Counter[str] = field(default_factory=Counter)
     traffic_failures: Counter[str] = field(default_factory=Counter)
+    #: The timeline, in seconds from the signal: when termination began (before it by
+    #: the preStop delay), each in-flight request (sent, ended, why it failed or None),
+    #: each traffic request (sent, how it ended), and each worker's lifespan shutdown
+    #: (began, ended; None when it never did), by pid.
+    terminating: float = 0.0
+    in_flight_times: list[tuple[float, float, str | None]] = field(default_factory=list)
+    traffic_times: list[tuple[float, str]] = field(default_factory=list)
+    lifespan_times: dict[int, tuple[float, float | None]] = field(default_factory=dict)
 
     @property
     def deadline(self) -> float:
@@ -324,13 +335,16 @@ def drain(
             report.stuck = _where_stuck(server, events)
             report.exit_code = server.stop(graceful=False)
         for future in futures:
-            _judge(report, future.result())
+            _judge(report, future.result(), signalled)
+    report.terminating = terminating - signalled
     if flow is not None:
-        after = [sent for sent in flow.finish() if sent.at >= terminating]
+        every = flow.finish()
+        report.traffic_times = [(sent.at - signalled, sent.outcome) for sent in every]
+        after = [sent for sent in every if sent.at >= terminating]
         report.traffic = Counter(sent.outcome for sent in after)
         report.traffic_failures = Counter(sent.detail for sent in after if sent.outcome == traffic.FAILED)
     events += server.poll()
-    _worker_reports(report, server, workers, events)
+    _worker_reports(report, server, workers, events, signalled)
     # Quoted by the verdict, and a test may print it: the values of `asyncsafe_env` hidden.
     report.log = settings.hide_env(server.logs[log_offset:])
     report.log_errors = [line for line in report.log.splitlines() if _ERROR_LINE.search(line)]
@@ -342,22 +356,24 @@ _FRESH_CONNECTIONS = httpx.Limits(max_connections=None, max_keepalive_connection
 
 
 def _send(client: httpx.Client, method: str, path: str, request_kw: dict[str, Any]) -> Outcome:
+    sent = time.monotonic()
     try:
         response = client.request(method, path, **request_kw)
     except httpx.TimeoutException:
-        return Outcome(None, 0, "no response before the client's timeout")
+        return Outcome(None, 0, "no response before the client's timeout", sent, time.monotonic())
     except httpx.RemoteProtocolError as error:
-        return Outcome(None, 0, f"the connection closed before the full response ({error})")
+        return Outcome(None, 0, f"the connection closed before the full response ({error})", sent, time.monotonic())
     except httpx.TransportError as error:
-        return Outcome(None, 0, f"{type(error).__name__}: {error}")
+        return Outcome(None, 0, f"{type(error).__name__}: {error}", sent, time.monotonic())
+    ended = time.monotonic()
     if response.status_code >= 500:
-        return Outcome(
-            response.status_code, len(response.content), f"answered {response.status_code} {response.reason_phrase}"
-        )
-    return Outcome(response.status_code, len(response.content))
+        why = f"answered {response.status_code} {response.reason_phrase}"
+        return Outcome(response.status_code, len(response.content), why, sent, ended)
+    return Outcome(response.status_code, len(response.content), None, sent, ended)
 
 
-def _judge(report: DrainReport, outcome: Outcome) -> None:
+def _judge(report: DrainReport, outcome: Outcome, signalled: float) -> None:
+    report.in_flight_times.append((outcome.sent - signalled, outcome.ended - signalled, outcome.reason))
     if outcome.reason is None:
         report.completed.append(outcome)
     else:
@@ -466,9 +482,11 @@ def _shown(frame: Frame, root: Path) -> str:
     return f"{frame.location(root)}{code}"
 
 
-def _worker_reports(report: DrainReport, server: Server, workers: list[int], events: list[Event]) -> None:
+def _worker_reports(
+    report: DrainReport, server: Server, workers: list[int], events: list[Event], signalled: float
+) -> None:
     """What the `workers` reported of their shutdown: the requests Uvicorn cancelled, and
-    how each one's lifespan shutdown ended."""
+    how each one's lifespan shutdown ended, and when (from the signal)."""
     by_pid: dict[int, dict[type[Event], Event]] = {pid: {} for pid in workers}
     for event in events:
         if event.pid in by_pid:
@@ -486,6 +504,11 @@ def _worker_reports(report: DrainReport, server: Server, workers: list[int], eve
             report.leaked_tasks += [LeakedTask(pid, Task.from_event(task)) for task in complete.tasks]
         else:
             report.lifespan[pid] = (UNFINISHED if ShutdownStarted in seen else NEVER_STARTED, "")
+        began = seen.get(ShutdownStarted)
+        if isinstance(began, ShutdownStarted):
+            ended = failed if isinstance(failed, ShutdownFailed) else complete
+            end = ended.time - signalled if isinstance(ended, (ShutdownFailed, ShutdownComplete)) else None
+            report.lifespan_times[pid] = (began.time - signalled, end)
 
 
 def _raised(message: str, root: Path) -> str:

@@ -14,7 +14,7 @@ from asyncsafe_lint.untrusted import printable
 from asyncsafe_lint.version import __version__
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss
 from pytest_asyncsafe.durations import parse_duration
-from pytest_asyncsafe.report import budget_miss, load_summary, terminal_summary, write_json
+from pytest_asyncsafe.report import budget_miss, load_summary, terminal_summary, write_html, write_json
 from pytest_asyncsafe.session import SESSION, AsyncsafeSession
 from pytest_asyncsafe.settings import add_options, from_config
 from pytest_asyncsafe.verdicts import Verdict
@@ -68,6 +68,13 @@ def pytest_configure(config: pytest.Config) -> None:
             session.baseline = load(config.rootpath, session.settings.compare or None)
         except StorageError as error:
             raise pytest.UsageError(f"asyncsafe: {error}") from None
+    if session.settings.html_path is not None:
+        from pytest_asyncsafe.htmlreport import MissingExtra, require
+
+        try:
+            require()
+        except MissingExtra as error:
+            raise pytest.UsageError(f"asyncsafe: --asyncsafe-html: {error}") from None
     config.stash[SESSION] = session
 
 
@@ -160,6 +167,8 @@ def pytest_runtest_makereport(
         session.invalid.append((item.nodeid, cause))
     if session.settings.enabled and session.servers and call.when in ("call", "teardown"):
         _judge(item, report, session)
+    if call.when == "call" or report.failed:
+        session.outcomes[item.nodeid] = report.outcome
     return report
 
 
@@ -223,6 +232,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if session.settings.enabled:
         terminal_summary(session, terminalreporter)
     load_summary(session, terminalreporter)
+    if session.settings.html_path is not None:
+        write_html(session, session.settings.html_path)
+        terminalreporter.write_line(f"report: {session.settings.html_path}")
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -317,7 +329,7 @@ def asyncsafe_upstream(pytestconfig: pytest.Config) -> Iterator[Upstream]:
 
 
 @pytest.fixture
-def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
+def asyncsafe_tune(request: pytest.FixtureRequest) -> Callable[..., TuneReport]:
     """Measure the session's app for each worker count and size it, as `asyncsafe-tune`
     does: `asyncsafe_tune(path="/items", workers=[1, 2], p99="150ms")` returns a
     `TuneReport` (`.point(2).capacity_rps`, `.recommendation.workers`).  Keywords: `path`
@@ -331,7 +343,8 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
     from pytest_asyncsafe.tune.limits import detect
     from pytest_asyncsafe.tune.sweep import Sweep, TuneError, default_workers, run
 
-    session = pytestconfig.stash[SESSION]
+    session = request.config.stash[SESSION]
+    test = request.node.nodeid
 
     def tune(
         path: str | list[str] = "/",
@@ -364,7 +377,9 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
                 memory_named="memory=",
                 max_seconds=max_seconds,
             )
-            return run(sweep, lambda line: None)
+            report = run(sweep, lambda line: None)
+            session.sweeps.append((test, report))
+            return report
         except (TypeError, ValueError) as error:
             raise pytest.UsageError(f"asyncsafe_tune: {error}") from None
         except TuneError as error:
@@ -374,7 +389,7 @@ def asyncsafe_tune(pytestconfig: pytest.Config) -> Callable[..., TuneReport]:
 
 
 @pytest.fixture
-def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
+def asyncsafe_drain(request: pytest.FixtureRequest) -> Callable[..., DrainReport]:
     """Check a SIGTERM drain on a server of its own:
     `asyncsafe_drain("/slow", in_flight=10, workers=2, graceful_timeout="5s").assert_clean()`.
     A rolling deploy: `rate=100` (requests a second to `path` through the shutdown),
@@ -382,7 +397,8 @@ def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
     `prestop="3s"` (the wait before SIGTERM).  Keywords `app`, `server`, `server_args`,
     `workers`, `graceful_timeout` configure that server; others (`params=`, `json=`,
     `headers=`...) go to every request."""
-    session = pytestconfig.stash[SESSION]
+    session = request.config.stash[SESSION]
+    test = request.node.nodeid
 
     def run(
         path: str = "/slow",
@@ -429,7 +445,7 @@ def asyncsafe_drain(pytestconfig: pytest.Config) -> Callable[..., DrainReport]:
                 raise pytest.UsageError(str(error)) from None
         drained = _start(session, {k: v for k, v in changes.items() if v is not None}, "asyncsafe_drain")
         try:
-            return session.drain(drained, path, in_flight, method=method, rate=rate, **deploy, **request_kw)
+            return session.drain(test, drained, path, in_flight, method=method, rate=rate, **deploy, **request_kw)
         finally:
             session.stop(drained)
 

@@ -6,9 +6,7 @@ import json
 import math
 import os
 from collections import defaultdict
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,20 +15,9 @@ from pytest_asyncsafe.durations import format_duration
 from pytest_asyncsafe.readings import UNBALANCED
 from pytest_asyncsafe.runs import LoadRun
 from pytest_asyncsafe.saturation import Saturation
-from pytest_asyncsafe.server import Server
 from pytest_asyncsafe.session import AsyncsafeSession, Charged
 from pytest_asyncsafe.stalls import Stall, request_line
-from pytest_asyncsafe.units import format_ms, format_rate, format_rps, json_number, table
-
-
-def _startup_stalls(session: AsyncsafeSession) -> list[tuple[Server, Stall]]:
-    """Stalls before the app was ready (imports, lifespan startup): not any test's doing."""
-    return [
-        (server, stall)
-        for server in session.servers
-        for stall in server.stalls
-        if stall.phase == "startup" and stall.own_time() >= server.settings.block_threshold
-    ]
+from pytest_asyncsafe.units import format_ms, format_rate, format_rps, table
 
 
 def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -> None:
@@ -38,7 +25,7 @@ def terminal_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporte
         terminal.section("asyncsafe: thread pools run dry", yellow=True)
         for line in dry_pool_lines(session):
             terminal.write_line(line, yellow=True)
-    startup = _startup_stalls(session)
+    startup = session.startup_stalls()
     if not session.charged and not startup:
         return
     terminal.section("asyncsafe: event loop stalls")
@@ -213,59 +200,18 @@ def load_summary(session: AsyncsafeSession, terminal: pytest.TerminalReporter) -
             terminal.write_line(f"asyncsafe: nothing saved as {session.settings.save!r}: no load run happened")
 
 
-def load_json(run: LoadRun) -> dict[str, Any]:
-    result = run.result
-    return {
-        "test": run.test,
-        "target": run.target,
-        "index": run.index,
-        "shape": {**asdict(result.shape), "description": run.shape},
-        "count": result.count,
-        "ok": result.ok,
-        "status_counts": {str(status): n for status, n in sorted(result.status_counts.items())},
-        "errors": dict(result.errors),
-        "unfinished": result.unfinished,
-        "error_rate": result.error_rate,
-        "elapsed": result.elapsed,
-        "rps": result.rps,
-        **{name: json_number(result.metric(name)) for name in ("p50", "p90", "p95", "p99", "max", "mean")},
-        "histogram": [[bound, count] for bound, count in result.histogram],
-        "health": {name: json_number(value) for name, value in result.health.items()},
-        "saturation": [worker.to_json() for worker in result.saturation],
-        "threadpool": [pool.to_json() for pool in result.threadpool],
-        "per_worker": {str(pid): count for pid, count in result.per_worker.items()},
-        "invalid": result.invalid,
-        "budget": run.budget.to_json() if run.budget is not None else None,
-        "budget_rows": [
-            {"metric": row.metric, "budget": row.budget, "measured": json_number(row.measured), "passed": row.passed}
-            for row in run.rows
-        ],
-        "verdict": run.verdict,
-    }
-
-
 def write_json(session: AsyncsafeSession, path: Path) -> None:
-    charged = [
-        {
-            **c.stall.to_json(c.server.settings.rootdir, c.test),
-            "duration": c.duration,
-            "threshold": c.threshold,
-            "allowed": c.allowed,
-        }
-        for c in session.charged
-    ]
-    startup = [stall.to_json(server.settings.rootdir, None) for server, stall in _startup_stalls(session)]
+    # Imported only to write it: the model reaches the drain, load and tune modules,
+    # which a run that writes neither file never imports.
+    from pytest_asyncsafe.rundata import run_data
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    loads = [load_json(run) for run in session.loads]
-    dry = [
-        {
-            "test": d.test,
-            "pid": d.event.pid,
-            "time": d.event.time,
-            "total": d.event.total,
-            "holders": [{"method": method, "path": path, "threads": n} for method, path, n in d.event.holders],
-        }
-        for d in session.dry_pools
-    ]
-    data = {"stalls": charged, "startup_stalls": startup, "dry_pools": dry, "load_runs": loads}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    path.write_text(json.dumps(run_data(session), indent=2) + "\n")
+
+
+def write_html(session: AsyncsafeSession, path: Path) -> None:
+    """The same data as `write_json`, as one page with charts (imports the `report` extra)."""
+    from pytest_asyncsafe.htmlreport import write
+    from pytest_asyncsafe.rundata import run_data
+
+    write(path, run_data(session), "asyncsafe report")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_asyncsafe.drain import DrainReport
     from pytest_asyncsafe.load import LoadResult
     from pytest_asyncsafe.storage import Baseline, Comparison, Regression
+    from pytest_asyncsafe.tune.sweep import TuneReport
 
 #: How long the end of a test waits for in-flight requests (and their background tasks)
 #: to finish before judging it; a request still running then is judged as it stands.
@@ -77,6 +78,14 @@ class AsyncsafeSession:
     comparisons: list[Comparison] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
     saved_to: Path | None = None
+    #: (test, report) of every drain and every `asyncsafe_tune` sweep, in order: the HTML
+    #: report draws them.
+    #: Every test judged for stalls, and how each item ended (its call, or the phase that
+    #: failed): the HTML report's overview counts them.
+    judged: set[str] = field(default_factory=set)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    drains: list[tuple[str, DrainReport]] = field(default_factory=list)
+    sweeps: list[tuple[str, TuneReport]] = field(default_factory=list)
 
     # --- servers ----------------------------------------------------------------------------
     def session_server(self) -> Server:
@@ -106,9 +115,9 @@ class AsyncsafeSession:
         self._retire(server)
         server.close()
 
-    def drain(self, server: Server, path: str | None, in_flight: int, **request: Any) -> DrainReport:
-        """SIGTERM `server` with requests in flight and judge its shutdown (see `drain`);
-        it is stopped for good afterwards."""
+    def drain(self, test: str, server: Server, path: str | None, in_flight: int, **request: Any) -> DrainReport:
+        """SIGTERM `server` with requests in flight and judge its shutdown (see `drain`),
+        for `test`; it is stopped for good afterwards."""
         from pytest_asyncsafe.drain import drain
 
         self._retire(server)
@@ -117,7 +126,9 @@ class AsyncsafeSession:
         if since_signal:
             # Should a plugin reorder the shutdown item (`--ff`), later tests get a new one.
             self._session_server = None
-        return drain(server, path, in_flight=in_flight, log_from_signal=since_signal, **request)
+        report = drain(server, path, in_flight=in_flight, log_from_signal=since_signal, **request)
+        self.drains.append((test, report))
+        return report
 
     def _retire(self, server: Server) -> None:
         # Its workers exit because they were told to: that is no death to report.
@@ -138,6 +149,15 @@ class AsyncsafeSession:
             run.enforced, run.rows = True, budget.evaluate(result)
         self.loads.append(run)
         return run
+
+    def startup_stalls(self) -> list[tuple[Server, Stall]]:
+        """Stalls before the app was ready (imports, lifespan startup): not any test's doing."""
+        return [
+            (server, stall)
+            for server in self.servers
+            for stall in server.stalls
+            if stall.phase == "startup" and stall.own_time() >= server.settings.block_threshold
+        ]
 
     def stalls_between(self, start: float, end: float) -> list[tuple[Server, Stall]]:
         """Every stall the running servers recorded that began in [start, end), longest first."""
@@ -194,6 +214,7 @@ class AsyncsafeSession:
     def judge(self, test: str, start: float, threshold: float, allowed: bool) -> str | None:
         """Why `test` fails, if it does: the stalls at least `threshold` long charged to it
         since `start` (unless `allowed`), and the workers that died meanwhile."""
+        self.judged.add(test)
         charged = self.stalls_during(test, start, threshold, allowed)
         problems = self.deaths()
         if charged and not allowed:

@@ -58,6 +58,19 @@ class ServerSettings:
             text = text.replace(value, HIDDEN)
         return text
 
+    @property
+    def command_line(self) -> str:
+        """The production command this server mirrors (`asyncsafe_env` values hidden)."""
+        graceful = f"{self.graceful_timeout:g}"
+        if self.server == "gunicorn":
+            words = ["gunicorn", self.app or "", "--worker-class", "uvicorn_worker.UvicornWorker",
+                     "--workers", str(self.workers), "--graceful-timeout", graceful]  # fmt: skip
+        else:
+            words = ["uvicorn", self.app or "", *(["--factory"] if self.factory else []), "--workers",
+                     str(self.workers), "--loop", self.loop, "--http", self.http,
+                     "--timeout-graceful-shutdown", graceful]  # fmt: skip
+        return self.hide_env(" ".join([*words, self.server_args]).strip())
+
     def replace(self, **changes: object) -> ServerSettings:
         """A copy with some settings changed; checked like the options are."""
         return check(dataclasses.replace(self, **changes))  # type: ignore[arg-type]
@@ -70,6 +83,8 @@ class Settings:
     server: ServerSettings
     lint: bool = True
     json_path: Path | None = None
+    #: `--asyncsafe-html PATH`: the run as one self-contained HTML page.
+    html_path: Path | None = None
     #: `--asyncsafe-save NAME`: keep this session's load runs as `.asyncsafe/NAME.json`.
     save: str | None = None
     #: `--asyncsafe-compare[=NAME]`: None to compare to nothing, "" to the latest save.
@@ -101,6 +116,13 @@ def add_options(parser: pytest.Parser) -> None:
         ("startup-timeout", "string", "how long the server may take to start (default: 30s)", "30s"),
         ("graceful-timeout", "string", "the server's graceful shutdown timeout (default: 10s)", "10s"),
         ("json", "string", "write every stall, with its stack and test id, to this JSON file", None),
+        (
+            "html",
+            "string",
+            "write the run (stalls, load runs, drains, sweeps, with charts) as one self-contained HTML file "
+            "(needs pytest-asyncsafe[report])",
+            None,
+        ),
         ("drain-path", "string", "asyncsafe::shutdown keeps requests to this path in flight (default: none)", None),
         ("drain-in-flight", "string", "how many requests asyncsafe::shutdown keeps in flight (default: 10)", "10"),
         (
@@ -129,6 +151,7 @@ def add_options(parser: pytest.Parser) -> None:
             "app": "IMPORT:ATTRIBUTE",
             "workers": "N",
             "json": "PATH",
+            "html": "PATH",
             "drain-path": "PATH",
             "drain-in-flight": "N",
         }.get(name, "DURATION")
@@ -218,6 +241,7 @@ def from_config(config: pytest.Config) -> Settings:
     except ValueError as error:
         raise pytest.UsageError(f"asyncsafe: {error}") from None
     json = Path(json_path) if json_path else None
+    html_path = value("html")
     lint = config.getini("asyncsafe_lint")
     try:
         in_flight = _integer(value("drain_in_flight"), "--asyncsafe-drain-in-flight")
@@ -235,6 +259,7 @@ def from_config(config: pytest.Config) -> Settings:
         server,
         lint,
         json,
+        html_path=Path(html_path) if html_path else None,
         save=save,
         compare=compare,
         compare_fail=limits,

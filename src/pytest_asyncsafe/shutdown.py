@@ -23,7 +23,7 @@ class ShutdownItem(pytest.Item):
     def runtest(self) -> None:
         session = self.config.stash[SESSION]
         server = session.session_server()
-        session.drain(server, self.drain_path, self.in_flight).assert_clean()
+        session.drain(self.nodeid, server, self.drain_path, self.in_flight).assert_clean()
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None) -> str:
         from pytest_asyncsafe.drain import DrainFailed

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import pytest
 from pytest_asyncsafe.budget import Budget, BudgetError, BudgetMiss, Row
 from pytest_asyncsafe.load import LoadResult, LoadShape
 from pytest_asyncsafe.plugin import BUDGET, _recorder
-from pytest_asyncsafe.report import load_json, load_table, worker_lines
+from pytest_asyncsafe.report import load_table, worker_lines
+from pytest_asyncsafe.rundata import load_json
 from pytest_asyncsafe.saturation import Saturation
 from pytest_asyncsafe.session import AsyncsafeSession
 from pytest_asyncsafe.settings import ServerSettings, Settings
@@ -429,10 +431,21 @@ def test_the_json_of_a_run_has_its_histogram_shape_health_and_budget_rows() -> N
     result = make_result([1.0, 1.0, 2.0], statuses={200: 2, 404: 1}, errors={"timeout": 1}, elapsed=2.0)
     result.health["loop_lag_p99"] = 0.001
     budget = Budget.parse({"p99": "1ms", "error_rate": 0.5}, "latency_budget")
+    result.starts = array("d", [0.0, 0.5, 1.0])
     data = load_json(state.record_load(TEST, result, budget, enforce=True))
     histogram = data.pop("histogram")
     assert [count for _, count in histogram] == [2, 1]
     assert histogram[0][0] == pytest.approx(0.001, rel=0.01) and histogram[1][0] == pytest.approx(0.002, rel=0.01)
+    # What the HTML report draws: every request at its start, and the exact percentiles
+    # from the fastest to the max, 40 a power of ten of 1 / (1 - q) while the run has samples.
+    assert data.pop("over_time") == {
+        "every": True, "start": [0.0, 0.5, 1.0], "latency": [0.001, 0.001, 0.002], "median_start": [], "median": []
+    }  # fmt: skip
+    spectrum = data.pop("spectrum")
+    assert spectrum[0] == [0.0, 0.001] and spectrum[-1] == [100.0, 0.002] and len(spectrum) == 2 + 19
+    # 66.5%: nearest rank 2 of 3; only the max is the third.
+    assert spectrum[19] == [pytest.approx(100 * (1 - 10 ** (-19 / 40))), 0.001]
+    assert (data.pop("bands"), data.pop("open_loop")) == ([], False)
     assert data == {
         "test": TEST,
         "target": "GET /items",

@@ -703,11 +703,18 @@ def test_runs_sent_side_by_side_from_several_processes_combine_into_one() -> Non
         )  # fmt: skip
 
     mine = part(
-        [0.001, 0.002, 0.003, 0.004], {200: 4}, elapsed=0.8, started=10.0, finished=10.8, health={"cpu_share": 0.5}
+        [0.001, 0.002, 0.003, 0.004],
+        {200: 4},
+        elapsed=0.8,
+        started=10.0,
+        finished=10.8,
+        health={"cpu_share": 0.5},
+        starts=array("d", [0.0, 0.1, 0.2, 0.3]),
     )
     theirs = part(
         [0.010, 0.020], {200: 1}, errors=Counter(timeout=1), elapsed=0.81, started=10.01, finished=10.82,
         health={"cpu_share": 0.9, "loop_lag_p99": 0.02}, invalid="the generator fell behind", unfinished=[0.3],
+        starts=array("d", [0.0, 0.5]),
     )  # fmt: skip
 
     whole = combined([mine, theirs])
@@ -715,6 +722,8 @@ def test_runs_sent_side_by_side_from_several_processes_combine_into_one() -> Non
     assert whole.shape == LoadShape(concurrency=64, duration=0.8, rate=200.0)
     # In the order each part answered them, the parts side by side.
     assert list(whole.latencies) == [0.001, 0.010, 0.002, 0.003, 0.020, 0.004]
+    # Each latency's start stays with it, from the earliest part's start.
+    assert list(whole.starts) == pytest.approx([0.0, 0.01, 0.1, 0.2, 0.51, 0.3])
     assert (whole.status_counts, whole.errors, whole.unfinished) == (Counter({200: 5}), Counter(timeout=1), [0.3])
     assert (whole.count, whole.elapsed, whole.started, whole.finished) == (7, 0.81, 10.0, 10.82)
     assert whole.health == {"cpu_share": 0.9, "loop_lag_p99": 0.02}

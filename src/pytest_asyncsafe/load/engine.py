@@ -57,6 +57,8 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
     finally:
         await load.aclose()
     elapsed = finished - started
+    # The tally's clock (perf_counter) to the run's (monotonic), from the counted part's start.
+    shift = time.monotonic() - time.perf_counter() - started
     health = {"cpu_share": cpu / elapsed if elapsed > 0 else 0.0}
     samples = {"loop_lag_p99": lags}
     if shape.open_loop:
@@ -81,6 +83,7 @@ async def run_load(load: Load, shape: LoadShape, target: str, readings: Readings
         threadpool=workers.threadpool,
         per_worker=workers.received,
         unfinished=tally.unfinished,
+        starts=array("d", (start + shift for start in tally.starts)),
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,9 @@ class LoadResult:
     #: wait is in `latencies` too: a lower bound of its latency, so that the percentiles
     #: and the max can be understated by a run's end, never rid of its slowest requests.
     unfinished: list[float] = field(default_factory=list)
+    #: When each latency in `latencies` began, in seconds from `started`, in the same
+    #: order: its scheduled start in an open loop, its send in a closed one.
+    starts: array[float] = field(default_factory=lambda: array("d"))
 
     @property
     def count(self) -> int:
@@ -204,7 +208,12 @@ def combined(parts: Sequence[LoadResult]) -> LoadResult:
         concurrency=sum(part.shape.concurrency for part in parts),
         rate=sum(rate for rate in rates if rate is not None) if first.shape.open_loop else None,
     )
-    placed = sorted((i / len(part.latencies), value) for part in parts for i, value in enumerate(part.latencies))
+    started = min(part.started for part in parts)
+    placed = sorted(
+        (i / len(part.latencies), value, start + part.started - started)
+        for part in parts
+        for i, (value, start) in enumerate(zip(part.latencies, part.starts, strict=True))
+    )
     invalid = [
         f"{part.invalid} (generator process {n} of {len(parts)})" for n, part in enumerate(parts, 1) if part.invalid
     ]
@@ -212,12 +221,13 @@ def combined(parts: Sequence[LoadResult]) -> LoadResult:
     return LoadResult(
         target=first.target,
         shape=shape,
-        latencies=Latencies(value for _, value in placed),
+        latencies=Latencies(value for _, value, _ in placed),
+        starts=array("d", (start for _, _, start in placed)),
         status_counts=sum((part.status_counts for part in parts), Counter()),
         errors=sum((part.errors for part in parts), Counter()),
         # Each part's own clock of its counted part: they ran side by side, not end to end.
         elapsed=max(part.elapsed for part in parts),
-        started=min(part.started for part in parts),
+        started=started,
         finished=max(part.finished for part in parts),
         invalid=invalid[0] if invalid else None,
         health={key: max(part.health.get(key, 0.0) for part in parts) for key in keys},

@@ -21,6 +21,9 @@ class Tally:
 
     def __init__(self) -> None:
         self.latencies = Latencies()
+        #: When each latency began (`time.perf_counter()`), in the same order: the HTML
+        #: report draws latency over time from them (8 bytes a request, as the latencies).
+        self.starts = array("d")
         self.rejected_latencies = Latencies()
         self.status_counts: Counter[int] = Counter()
         self.errors: Counter[str] = Counter()
@@ -49,8 +52,10 @@ class Tally:
         self.waiting[connection] = sent if due is None or sent < due else due
 
     def responded(self, connection: int, status: int) -> None:
-        latency = time.perf_counter() - self.waiting.pop(connection)
+        start = self.waiting.pop(connection)
+        latency = time.perf_counter() - start
         self.latencies.add(latency)
+        self.starts.append(start)
         self.status_counts[status] += 1
         if status == REJECTED:
             self.rejected_latencies.add(latency)
@@ -66,11 +71,12 @@ class Tally:
         """The phase is over: the requests still awaiting an answer are unfinished, and
         their waits so far enter the latencies (lower bounds of theirs)."""
         now = time.perf_counter()
-        waits = sorted((now - start for start in self.waiting.values()), reverse=True)
+        starts = sorted(self.waiting.values())
         self.waiting.clear()
-        self.unfinished.extend(waits)
-        for wait in waits:
-            self.latencies.add(wait)
+        self.unfinished.extend(now - start for start in starts)
+        for start in starts:
+            self.latencies.add(now - start)
+            self.starts.append(start)
 
 
 def _error_kind(error: httpx.TransportError) -> str:

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_asyncsafe import htmlreport
 from pytest_asyncsafe.durations import parse_duration
 from pytest_asyncsafe.settings import HTTPS, LOOPS, SERVERS, ServerSettings, check, environment
 from pytest_asyncsafe.tune.capacity import Goal
@@ -45,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
     tune.add_argument("--cpus", type=float, help="size for this CPU limit instead of the one detected, and run on it")
     tune.add_argument("--memory", metavar="SIZE", help="size for this memory limit, e.g. 1GiB or 512MiB")
     tune.add_argument("--json", metavar="PATH", help="write the sweep's figures to this JSON file")
+    tune.add_argument(
+        "--html", metavar="PATH", help="write the sweep as one HTML page with charts (needs pytest-asyncsafe[report])"
+    )
     tune.add_argument("--max-seconds", type=float, default=600.0, help="a bound on the whole sweep (default: 600)")
     return tune
 
@@ -54,14 +58,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A --scenario module is found where the command runs, as Uvicorn finds the app.
     sys.path.insert(0, str(Path.cwd()))
     try:
+        if arguments.html:
+            # Before the sweep, not after minutes of it.
+            htmlreport.require()
         sweep = _sweep(arguments)
         report = run(sweep, lambda line: print(line, file=sys.stderr, flush=True))
-    except (TuneError, ValueError) as error:
+    except (TuneError, ValueError, htmlreport.MissingExtra) as error:
         print(f"asyncsafe-tune: {error}", file=sys.stderr)
         return USAGE_ERROR
     print("\n".join(render(report)))
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(to_json(report), indent=2) + "\n")
+    if arguments.html:
+        sweeps = [{"test": None, **to_json(report)}]
+        htmlreport.write(Path(arguments.html), {"sweeps": sweeps}, f"asyncsafe-tune {arguments.app}")
+        print(f"report: {arguments.html}")
     return 0
 
 
