@@ -177,8 +177,8 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
 
     # --asyncsafe-json: every charged stall, its test id and its stack.
     written = json.loads((project.path / "stalls.json").read_text())
-    assert set(written) == {"stalls", "startup_stalls", "dry_pools", "load_runs"}
-    assert written["load_runs"] == []
+    assert set(written) == {"overview", "stalls", "startup_stalls", "dry_pools", "load_runs", "drains", "sweeps"}
+    assert (written["load_runs"], written["drains"], written["sweeps"]) == ([], [], [])
     by_test = {stall["test"]: stall for stall in written["stalls"]}
     assert set(by_test) == {f"test_mixed.py::{name}" for name in BLOCKING}
     assert len(written["stalls"]) == len(BLOCKING)
@@ -198,8 +198,14 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
         "stack",
         "threshold",
         "allowed",
+        "culprit",
+        "context",
     }
     assert (sleep["where"], sleep["thread"]) == (f"{SLEEP_WHERE} in blocking_sleep", None)
+    assert sleep["culprit"] == "GET /hazards/sleep"
+    # The HTML report's stall card: the source around the blocking line.
+    assert sleep["context"]["line"] == SLEEP_LINE
+    assert [SLEEP_LINE, f"    {SLEEP_CODE}"] in sleep["context"]["lines"]
     assert sleep["requests"] == [{"method": "GET", "path": "/hazards/sleep", "responded": False, "running": True}]
     assert (sleep["phase"], sleep["ongoing"], sleep["allowed"], sleep["threshold"]) == ("serving", False, False, 0.1)
     assert 0.25 <= sleep["duration"] < 1.0
@@ -208,6 +214,7 @@ def test_each_stall_fails_its_own_test_and_nothing_else(project: pytest.Pytester
     assert sleep["samples"] >= 1
     innermost = [frame for frame in sleep["stack"] if frame["file"].endswith("fixtures_app/routes/hazards.py")][-1]
     assert (innermost["line"], innermost["function"], innermost["code"]) == (SLEEP_LINE, "blocking_sleep", SLEEP_CODE)
+    assert innermost["user"] is True and sleep["stack"][0]["user"] is False  # the app's own frames are marked
     background = by_test["test_mixed.py::test_background_task"]
     [request] = background["requests"]
     assert request in [
