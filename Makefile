@@ -104,7 +104,7 @@ define fresh-venv
 	rm -rf $(1)
 	$(PYTHON) -m venv --without-pip $(1)
 	$(BIN)/uv pip install --quiet --python $(1)/bin/python $(2) -e '.[uvloop,gunicorn,report]' --group dev
-	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|libcst|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio)=='
+	$(BIN)/uv pip list --python $(1)/bin/python --format freeze | grep -iE '^(click|httpx|libcst|pytest|uvicorn|uvloop|gunicorn|uvicorn-worker|fastapi|starlette|anyio|plotly|playwright)=='
 endef
 
 # The documentation site, into build/site, from the pages as committed (the generated

@@ -232,3 +232,19 @@ def test_nothing_of_the_repository_leaks(service, environment):
         1,
         [FINDING, "Found 1 error.", "[*] 1 fixable with the `--fix` option."],
     ), check.stderr
+
+
+def test_the_hook_through_pre_commit_try_repo(service, environment, hook_repo):  # noqa: F811
+    # What a user runs to try the hook before adding it to .pre-commit-config.yaml.
+    directory, _ = service
+    tried = subprocess.run(
+        ["pre-commit", "try-repo", str(hook_repo), "asyncsafe-lint", "--all-files", "--color", "never"],
+        cwd=directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert tried.returncode == 1, tried.stdout + tried.stderr
+    assert "- hook id: asyncsafe-lint" in tried.stdout.splitlines()
+    assert FINDING in tried.stdout.splitlines()

@@ -138,8 +138,8 @@ def _overview(data: dict[str, Any]) -> str:
     worst = overview["worst_stall"]
     if worst is not None:
         parts.append(
-            f'<p class="worst">Worst stall: <b>{_ms(worst["duration"])}</b> in worker pid {_e(worst["pid"])} at '
-            f"<code>{_e(worst['where'])}</code> during <code>{_e(worst['test'])}</code></p>"
+            f'<p class="worst">Worst stall: <b>{_ms(worst["duration"])}</b>{" (allowed)" if worst["allowed"] else ""} '
+            f"in worker pid {_e(worst['pid'])} at <code>{_e(worst['where'])}</code> during <code>{_e(worst['test'])}</code></p>"
         )
     runs = [
         [f'<a href="#run-{n}">{_e(run["test"])}</a>', _e(run["target"]), _e(run["shape"]["description"]),

@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
             session.baseline = load(config.rootpath, session.settings.compare or None)
         except StorageError as error:
             raise pytest.UsageError(f"asyncsafe: {error}") from None
-    if session.settings.html_path is not None:
+    if session.settings.enabled and session.settings.html_path is not None:
         from pytest_asyncsafe.htmlreport import MissingExtra, require
 
         try:
@@ -232,7 +232,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if session.settings.enabled:
         terminal_summary(session, terminalreporter)
     load_summary(session, terminalreporter)
-    if session.settings.html_path is not None:
+    # Like --asyncsafe-json, written by --asyncsafe runs only.
+    if session.settings.enabled and session.settings.html_path is not None:
         write_html(session, session.settings.html_path)
         terminalreporter.write_line(f"report: {session.settings.html_path}")
 

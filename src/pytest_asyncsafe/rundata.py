@@ -95,7 +95,8 @@ def _overview(session: AsyncsafeSession) -> dict[str, Any]:
     dry = {d.test for d in session.dry_pools}
     verdicts = [run.verdict for run in session.loads]
     keepalive = session.outcomes.get(KEEPALIVE_ITEM)
-    worst = max(session.charged, key=lambda c: c.duration, default=None)
+    # The worst stall that failed its test; an allowed one only when none did.
+    worst = max(session.charged, key=lambda c: (not c.allowed, c.duration), default=None)
     return {
         "checks": {
             "stalls": _tally(len(session.judged - stalled), len(stalled)),
@@ -111,6 +112,7 @@ def _overview(session: AsyncsafeSession) -> dict[str, Any]:
             "duration": worst.duration,
             "pid": worst.stall.pid,
             "where": worst.stall.where(worst.server.settings.rootdir),
+            "allowed": worst.allowed,
         },
         "servers": sorted({server.settings.command_line for server in session.servers}),
     }

@@ -8,6 +8,7 @@ is anywhere in the file, and a screenshot is not blank."""
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,6 +148,13 @@ def test_the_report_of_a_real_run_draws_every_chart_and_runs_nothing(
     blocking = tab.locator(".stall.card .source .blocking").all_inner_texts()
     # test_stall's, test_hostile's, and the allowed one test_budget_miss ran into.
     assert sorted(blocking) == sorted([stall_line, stall_line, f"{periodic:>5}          {periodic_source}"])
+    # The overview's worst stall is one that failed its test, not the allowed one.
+    worst = tab.inner_text(".worst")
+    assert re.fullmatch(
+        rf"Worst stall: \d+\.\d ms in worker pid \d+ at fixtures_app/routes/hazards\.py:{line} in blocking_sleep "
+        r"during test_report\.py::test_(stall|hostile\[.*\])",
+        worst,
+    ), worst
     # The hostile id is shown as text; nothing it holds ran or became an element.
     assert f"test_hostile[{HOSTILE}]" in tab.inner_text("body")
     assert tab.title() == "asyncsafe report"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from .support import app_line, outcomes, run, write_ini
@@ -99,3 +103,28 @@ def test_asyncsafe_collects_a_lint_item_that_lists_the_apps_findings(project: py
     without.assert_outcomes(passed=1)
     assert "asyncsafe::lint" not in without.stdout.str()
     assert "asyncsafe-lint" not in without.stdout.str()
+
+
+def test_the_html_report_without_its_extra_is_one_message_naming_the_install(project: pytest.Pytester) -> None:
+    # A `plotly` that cannot be imported stands first on the path: the extra, not installed.
+    shadow = project.mkdir("shadow") / "plotly"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'plotly'\")\n")
+    project.makepyfile(test_trivial=TRIVIAL)
+    message = (
+        "the HTML report draws its charts with plotly, which is not installed: pip install 'pytest-asyncsafe[report]'"
+    )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYTHONPATH", str(shadow.parent), prepend=os.pathsep)
+        result = run(project, "--asyncsafe", "--asyncsafe-html", "report.html")
+        tune = subprocess.run(
+            [sys.executable, "-m", "pytest_asyncsafe.tune.cli", "fixtures_app.sizing:app", "--html", "sizing.html"],
+            cwd=project.path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: asyncsafe: --asyncsafe-html: {message}".replace("[", "[[]")])
+    assert (tune.returncode, tune.stdout) == (2, "")
+    assert tune.stderr == f"asyncsafe-tune: {message}\n"
+    assert not (project.path / "report.html").exists() and not (project.path / "sizing.html").exists()
