@@ -19,6 +19,8 @@ from pytest_asyncsafe.verdicts import Verdict, of_rows
 #: pool), `error_rate` an upper bound as a fraction, `min_rps` a lower bound.
 DURATION_KEYS = ("p50", "p90", "p95", "p99", "max", "threadpool_wait")
 KEYS = (*DURATION_KEYS, "error_rate", "min_rps")
+#: The keywords that bound a percentile of the latencies, and which one (`max`: the 100th).
+PERCENTILE_KEYS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 #: The `LoadResult.metric` each keyword bounds.
 MEASURES = {key: key for key in DURATION_KEYS} | {"error_rate": "error_rate", "min_rps": "rps"}
 

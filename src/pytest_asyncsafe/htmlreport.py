@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pytest_asyncsafe.budget import PERCENTILE_KEYS
 from pytest_asyncsafe.tune.recommend import MEMORY_MARGIN
 from pytest_asyncsafe.units import format_metric
 
@@ -197,12 +198,12 @@ def _spectrum(run: dict[str, Any], charts: _Charts) -> str:
         }
     ]  # fmt: skip
     budget = run["budget"] or {}
-    bounds = [(key, bound) for key, bound in budget.items() if key in _PERCENTILES]
+    bounds = [(key, bound) for key, bound in budget.items() if key in PERCENTILE_KEYS]
     if bounds:
         xs: list[float | None] = []
         ys: list[float | None] = []
         for key, bound in bounds:
-            xs += [1.0, _nines(_PERCENTILES[key], count), None]
+            xs += [1.0, _nines(PERCENTILE_KEYS[key], count), None]
             ys += [bound * _MS, bound * _MS, None]
         traces.append(
             {"type": "scatter", "mode": "lines+markers", "name": "budget", "x": xs, "y": ys,
@@ -220,9 +221,6 @@ def _spectrum(run: dict[str, Any], charts: _Charts) -> str:
             "yaxis": {"title": {"text": "latency (ms)"}, "rangemode": "tozero"},
         },
     )  # fmt: skip
-
-
-_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 
 
 def _percent_label(nines: float) -> str:

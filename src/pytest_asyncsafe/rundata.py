@@ -29,8 +29,6 @@ MAX_DRAWN = 20_000
 SPECTRUM_STEPS = 40
 #: Source lines shown on each side of a stall's blocking line.
 CONTEXT_LINES = 3
-#: The budget keys that bound a percentile, and which one.
-BUDGET_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 
 
 def run_data(session: AsyncsafeSession) -> dict[str, Any]:
@@ -214,12 +212,12 @@ def over_time(result: LoadResult) -> dict[str, Any]:
     for start, latency in zip(starts, latencies, strict=True):
         grouped[min(int(start / span * slices), slices - 1)].append((latency, start))
     slowest = [max(group) for group in grouped if group]
-    medians = [(i + 0.5) * span / slices for i, group in enumerate(grouped) if group]
+    centres = [(i + 0.5) * span / slices for i, group in enumerate(grouped) if group]
     return {
         "every": False,
         "start": [start for _, start in slowest],
         "latency": [latency for latency, _ in slowest],
-        "median_start": medians,
+        "median_start": centres,
         "median": [sorted(group)[len(group) // 2][0] for group in grouped if group],
     }
 

@@ -78,12 +78,12 @@ class AsyncsafeSession:
     comparisons: list[Comparison] = field(default_factory=list)
     regressions: list[Regression] = field(default_factory=list)
     saved_to: Path | None = None
-    #: (test, report) of every drain and every `asyncsafe_tune` sweep, in order: the HTML
-    #: report draws them.
     #: Every test judged for stalls, and how each item ended (its call, or the phase that
     #: failed): the HTML report's overview counts them.
     judged: set[str] = field(default_factory=set)
     outcomes: dict[str, str] = field(default_factory=dict)
+    #: (test, report) of every drain and every `asyncsafe_tune` sweep, in order: the HTML
+    #: report draws them.
     drains: list[tuple[str, DrainReport]] = field(default_factory=list)
     sweeps: list[tuple[str, TuneReport]] = field(default_factory=list)
 

@@ -71,10 +71,10 @@ class Tally:
         """The phase is over: the requests still awaiting an answer are unfinished, and
         their waits so far enter the latencies (lower bounds of theirs)."""
         now = time.perf_counter()
-        starts = sorted(self.waiting.values())
+        starts = sorted(self.waiting.values())  # the longest wait first
         self.waiting.clear()
-        self.unfinished.extend(now - start for start in starts)
         for start in starts:
+            self.unfinished.append(now - start)
             self.latencies.add(now - start)
             self.starts.append(start)
 

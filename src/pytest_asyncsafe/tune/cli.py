@@ -67,10 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"asyncsafe-tune: {error}", file=sys.stderr)
         return USAGE_ERROR
     print("\n".join(render(report)))
+    data = to_json(report)
     if arguments.json:
-        Path(arguments.json).write_text(json.dumps(to_json(report), indent=2) + "\n")
+        Path(arguments.json).write_text(json.dumps(data, indent=2) + "\n")
     if arguments.html:
-        sweeps = [{"test": None, **to_json(report)}]
+        sweeps = [{"test": None, **data}]
         htmlreport.write(Path(arguments.html), {"sweeps": sweeps}, f"asyncsafe-tune {arguments.app}")
         print(f"report: {arguments.html}")
     return 0
