@@ -1,5 +1,5 @@
 """The HTML report as a person sees it: reports of real runs (a stall, a budget miss, a
-drain) and of a sweep, opened in Debian's headless Chromium (`.ci/run` installs it),
+drain; a sweep of `asyncsafe-tune --html`) and of a sweep with markup in it, opened in Debian's headless Chromium (`.ci/run` installs it),
 driven by Playwright over CDP with no browser of its own.  The page loads without a
 console error, every chart is drawn with its axes, the spectrum with the budget, the
 stall card shows the blocking line, a hostile test id is text, no `asyncsafe_env` value
@@ -8,8 +8,11 @@ is anywhere in the file, and a screenshot is not blank."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import pytest
 
 from pytest_asyncsafe.htmlreport import page
 
-from .support import app_line, run, write_ini
+from .support import REPO_ROOT, app_line, run, write_ini
 
 CHROMIUM = shutil.which("chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -165,8 +168,40 @@ def test_the_report_of_a_real_run_draws_every_chart_and_runs_nothing(
     assert _colours(browser, screenshot.read_bytes()) > 50
 
 
+@pytest.mark.machine
+def test_the_report_of_a_real_sweep_draws_capacity_p99_and_memory(browser: Any, tmp_path: Path) -> None:
+    page_path, json_path = tmp_path / "sizing.html", tmp_path / "sizing.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_asyncsafe.tune.cli", "fixtures_app.sizing:app", "--path", "/wait",
+         "--workers", "1,2", "--p99", "100ms", "--memory", "1GiB", "--max-seconds", "90",
+         "--html", str(page_path), "--json", str(json_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"report: {page_path}"
+    report = json.loads(json_path.read_text())
+
+    tab, errors = _open(browser, page_path)
+    charts = _charts(tab)
+    assert errors == []
+    assert [(chart["kind"], chart["legend"]) for chart in charts] == [
+        ("sweep", ["capacity (req/s)", "p99 (ms)"]),
+        ("memory", ["memory needed (MiB): workers x PSS x margin", "PSS per worker (MiB)", "memory limit (MiB)"]),
+    ]
+    sweep, memory = charts
+    assert sweep["xticks"] == 2 and sweep["yticks"] > 0 and sweep["lines"] == 2
+    assert memory["xticks"] == 2 and memory["bars"] == 2 and memory["lines"] == 2
+    recommendation = report["recommendation"]
+    assert tab.inner_text(".recommendation") == (
+        f"Recommendation: {recommendation['workers']} worker(s): {recommendation['reason']} "
+        f"(bound: {recommendation['bound']})"
+    )
+    assert tab.title() == "asyncsafe-tune fixtures_app.sizing:app"
+
+
 def test_a_sweep_draws_capacity_p99_and_memory_against_the_limit(browser: Any, tmp_path: Path) -> None:
-    # The sweep's figures are made up: what is tested is how they are drawn.
+    # The sweep's figures are made up, its reason holding markup: what is tested is how
+    # they are drawn, and that the markup is text.
     point = {"capacity_rps": 0.0, "p50": 0.002, "p95": 0.004, "p99": 0.006, "error_rate": 0.0,
              "cpu_per_worker": 0.9, "rss_bytes_per_worker": 90 * 2**20, "pss_bytes_per_worker": 60 * 2**20,
              "uss_bytes_per_worker": 50 * 2**20, "loop_busy": 0.8, "loop_lag_p99": 0.01, "threads_in_use": 1,
