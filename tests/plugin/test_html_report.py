@@ -1,9 +1,10 @@
 """The HTML report as a person sees it: reports of real runs (a stall, a budget miss, a
-drain; a sweep of `asyncsafe-tune --html`) and of a sweep with markup in it, opened in Debian's headless Chromium (`.ci/run` installs it),
-driven by Playwright over CDP with no browser of its own.  The page loads without a
-console error, every chart is drawn with its axes, the spectrum with the budget, the
-stall card shows the blocking line, a hostile test id is text, no `asyncsafe_env` value
-is anywhere in the file, and a screenshot is not blank."""
+drain; a sweep of `asyncsafe-tune --html`) and of a sweep with markup in it, opened in
+Debian's headless Chromium (`.ci/run` installs it), driven by Playwright over CDP with
+no browser of its own.  The page loads without a console error, every chart is drawn
+with its axes, the spectrum with the budget, the stall card shows the blocking line, a
+hostile test id is text, no `asyncsafe_env` value is anywhere in the file, and a
+screenshot is not blank."""
 
 from __future__ import annotations
 
